@@ -1,0 +1,5 @@
+"""`python -m netra_ops` is `netra-ops`."""
+
+from netra_ops.cli import main
+
+main()

@@ -1,0 +1,220 @@
+"""`netra-ops`: a thin command line over the library; it parses, calls, maps errors to exits.
+
+Exit codes: 0 success; 1 the runbook's verdict failed or a probe failed; 2 bad usage,
+configuration or sandbox state (the message says what to do); 3-5 a runbook run broke
+(cell error, cell timeout, dead kernel), as `netra_ops.record.RunResult.exit_code` says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import pandas as pd
+import typer
+
+from netra_ops.config import Environment, load_environment
+from netra_ops.errors import NetraOpsError
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="Runbooks and a local staging sandbox for Netra's Golden Path.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The local staging sandbox on loopback.")
+probe_app = typer.Typer(no_args_is_help=True, help="Ask the live system one question.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(probe_app, name="probe")
+
+EnvOption = Annotated[str, typer.Option(
+    "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML file.")]
+USAGE_EXIT = 2
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(USAGE_EXIT)
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn a NetraOpsError into its one-line message and exit code 2."""
+    try:
+        yield
+    except NetraOpsError as exc:
+        _fail(str(exc))
+
+
+def _table(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+        typer.echo(frame.to_string(index=False) if not frame.empty else "(none)")
+
+
+def _environment(name: str) -> Environment:
+    with _clear_errors():
+        return load_environment(name)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    notebook: Annotated[str, typer.Argument(help="Runbook name (04_golden_path_validation) "
+                                                 "or path to a notebook.")],
+    incident: Annotated[str, typer.Option("--incident", "-i", help="Incident id.")],
+    env: EnvOption = "sandbox",
+    parameter: Annotated[list[str] | None, typer.Option(
+        "--parameter", "-p", help="Runbook parameter as key=value (repeatable).")] = None,
+    outputs: Annotated[Path | None, typer.Option(
+        help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")] = None,
+    cell_timeout: Annotated[float | None, typer.Option(
+        help="Seconds one cell may run before the run is stopped.")] = None,
+) -> None:
+    """Execute a runbook headless with papermill into an incident record."""
+    from netra_ops.record import parse_parameter, run_notebook
+
+    with _clear_errors():
+        parameters = dict(parse_parameter(p) for p in parameter or [])
+        load_environment(env)
+        result = run_notebook(notebook, environment=env, incident=incident,
+                              parameters=parameters, outputs_dir=outputs,
+                              cell_timeout_s=cell_timeout)
+    typer.echo(f"record:  {result.record_dir}")
+    typer.echo(f"html:    {result.html_path}")
+    typer.echo(f"verdict: {result.status.upper()}"
+               + _failure_detail(result.summary.get("failing_cell")))
+    raise typer.Exit(result.exit_code)
+
+
+def _failure_detail(failing: dict[str, object] | None) -> str:
+    if not failing:
+        return ""
+    return f" (cell {failing.get('index')}: {failing.get('ename')}: {failing.get('evalue')})"
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    env: EnvOption = "sandbox",
+    scenario: Annotated[str | None, typer.Option(
+        help="Start with a scenario preset serving (see: netra-ops sandbox scenarios).")] = None,
+) -> None:
+    """Start the sandbox (idempotent) and print its URLs once everything is healthy."""
+    from netra_ops import sandbox
+
+    environment = _environment(env)
+    with _clear_errors():
+        state = sandbox.up(environment, scenario=scenario)
+    _print_status(state)
+
+
+@sandbox_app.command("down")
+def sandbox_down(env: EnvOption = "sandbox") -> None:
+    """Stop every sandbox process (by recorded pid) and wait until its ports are free."""
+    from netra_ops import sandbox
+
+    environment = _environment(env)
+    with _clear_errors():
+        stopped = sandbox.down(environment)
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@sandbox_app.command("status")
+def sandbox_status(env: EnvOption = "sandbox") -> None:
+    """Show services, revisions, traffic and pids; exit 1 when the sandbox is not running."""
+    from netra_ops import sandbox
+
+    environment = _environment(env)
+    with _clear_errors():
+        state = sandbox.status(environment)
+    _print_status(state)
+    if not state.running:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("logs")
+def sandbox_logs(
+    role: Annotated[str, typer.Argument(
+        help="auth, frontend, platform, requests, or a revision name.")] = "platform",
+    env: EnvOption = "sandbox",
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
+) -> None:
+    """Print the last lines of a sandbox process's log."""
+    from netra_ops import sandbox
+
+    environment = _environment(env)
+    with _clear_errors():
+        typer.echo(sandbox.logs(environment, role, lines=lines), nl=False)
+
+
+@sandbox_app.command("scenarios")
+def sandbox_scenarios() -> None:
+    """List the scenario presets that stage the seed's failures."""
+    from netra_ops import sandbox
+
+    _table(pd.DataFrame(sandbox.list_scenarios()))
+
+
+@sandbox_app.command("scenario")
+def sandbox_scenario(
+    name: Annotated[str, typer.Argument(help="Scenario preset (see: netra-ops sandbox scenarios).")],
+    env: EnvOption = "sandbox",
+) -> None:
+    """Deploy a scenario's revision in the running sandbox and send it all traffic."""
+    from netra_ops import sandbox
+
+    environment = _environment(env)
+    with _clear_errors():
+        revision = sandbox.apply_scenario(environment, name)
+    typer.echo(f"scenario {name}: revision {revision.get('name')} is {revision.get('state')}"
+               + (f" ({revision.get('reason')})" if revision.get("reason") else ""))
+    if revision.get("state") != "ready":
+        raise typer.Exit(1)
+
+
+def _print_status(state: object) -> None:
+    from netra_ops.sandbox import SandboxStatus
+
+    assert isinstance(state, SandboxStatus)
+    typer.echo(state.describe())
+
+
+@probe_app.command("health")
+def probe_health(env: EnvOption = "sandbox") -> None:
+    """Health of backend, auth and frontend; exit 1 unless all are healthy."""
+    from netra_ops import probe
+
+    checks = probe.check_services(_environment(env))
+    _table(checks.to_frame()[["role", "url", "ok", "status_code", "latency_ms", "error"]])
+    if not checks.ok:
+        raise typer.Exit(1)
+
+
+@probe_app.command("golden-path")
+def probe_golden_path(
+    env: EnvOption = "sandbox",
+    runs: Annotated[int, typer.Option(min=1, help="How many runs.")] = 1,
+    message: Annotated[str | None, typer.Option(help="The user message to send.")] = None,
+) -> None:
+    """Login -> WebSocket -> message -> five events; exit 1 unless every run passed."""
+    from netra_ops import probe
+
+    environment = _environment(env)
+    with _clear_errors():
+        results = [probe.golden_path(environment, message=message or probe.DEFAULT_MESSAGE)
+                   for _ in range(runs)]
+    _table(probe.results_table(results)[["run", "ok", "events", "total_ms", "error"]])
+    if results[-1].final_response:
+        typer.echo(f"\nanswer: {results[-1].final_response}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point for `python -m netra_ops`."""
+    app()

@@ -1,0 +1,304 @@
+"""Environments as data: the model of `environments/*.toml` and how a name becomes a file.
+
+An environment names a Google Cloud project (or the local sandbox that stands in for one),
+its three services, the credentials the probes use (as references, never values), the
+configuration the backend is expected to carry (seed 2.1), the rollback triggers (seed 4.1)
+and the success criteria (seed "Critical Success Metrics").
+
+Names are looked up, in order, in `$NETRA_OPS_ENVIRONMENTS`, `./environments` and the
+`environments/` folder beside the installed package; anything containing a path separator
+or ending in `.toml` is read as a path.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from netra_ops.errors import ConfigError, EnvironmentNotFoundError
+from netra_ops.secrets import SecretRef
+
+__all__ = [
+    "Credentials",
+    "Criterion",
+    "Environment",
+    "SandboxSettings",
+    "Service",
+    "TriggerRule",
+    "environment_search_path",
+    "list_environments",
+    "load_environment",
+]
+
+Comparison = Literal["<", "<=", ">", ">="]
+ServiceRole = Literal["backend", "auth", "frontend"]
+SANDBOX_ROLES: tuple[str, ...] = ("auth", "frontend", "backend", "api")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Service(_Model):
+    """One Cloud Run service of the platform."""
+
+    name: str
+    url: str = ""
+    health_path: str = "/health"
+    websocket_path: str | None = None
+    memory: str = "512Mi"
+    cpu: float = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_is_quantity(cls, value: str) -> str:
+        memory_bytes(value)
+        return value
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        """The memory limit in bytes (Cloud Run quantities: 512Mi, 4Gi, ...)."""
+        return memory_bytes(self.memory)
+
+    @property
+    def websocket_url(self) -> str:
+        """The `ws://` or `wss://` address of the service's WebSocket endpoint."""
+        if self.websocket_path is None:
+            raise ConfigError(f"service {self.name} has no websocket_path in its environment")
+        scheme = "wss://" if self.url.startswith("https://") else "ws://"
+        return scheme + self.url.split("://", 1)[1] + self.websocket_path
+
+
+class Credentials(_Model):
+    """The test user the probes log in as; the password is a reference, never a value."""
+
+    email: str
+    password: SecretRef
+
+
+class SandboxSettings(_Model):
+    """Where and how the local sandbox runs (only for `kind = "sandbox"`)."""
+
+    host: str = "127.0.0.1"
+    state_dir: Path = Path("../.sandbox")
+    initial_image: str
+    ports: dict[str, int]
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("ports")
+    @classmethod
+    def _all_roles_have_ports(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = [role for role in SANDBOX_ROLES if role not in value]
+        if missing:
+            raise ValueError(f"missing port for {', '.join(missing)}")
+        unknown = sorted(set(value) - set(SANDBOX_ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {', '.join(unknown)}; roles are {SANDBOX_ROLES}")
+        for role, port in value.items():
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port for {role} must be 1-65535, got {port}")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two roles share a port")
+        return value
+
+    def url(self, role: str) -> str:
+        """The loopback URL of a sandbox role (auth, frontend, backend, api)."""
+        return f"http://{self.host}:{self.ports[role]}"
+
+
+class TriggerRule(_Model):
+    """A rollback trigger (seed 4.1): roll back when `metric` compares true for `for_s`."""
+
+    name: str
+    metric: str
+    aggregation: str = "mean"
+    comparison: Comparison
+    threshold: float
+    unit: str = ""
+    window_s: float = Field(default=300.0, gt=0)
+    for_s: float = Field(default=0.0, ge=0, alias="for_s")
+    min_samples: int = Field(default=1, ge=1)
+    dry_run: bool = False
+    section: str = "4.1"
+    description: str = ""
+
+
+class Criterion(_Model):
+    """A success criterion (seed "Critical Success Metrics"): passes when value compares true."""
+
+    name: str
+    metric: str
+    comparison: Comparison
+    threshold: float
+    unit: str = ""
+    section: str = ""
+    description: str = ""
+
+
+class Environment(_Model):
+    """A deployment target: the sandbox or a Google Cloud project."""
+
+    name: str
+    kind: Literal["sandbox", "gcp"]
+    project: str
+    region: str
+    allow_changes: bool = False
+    api_endpoint: str | None = None
+    services: dict[ServiceRole, Service]
+    credentials: Credentials
+    expected_env: dict[str, str] = Field(default_factory=dict)
+    rollback_triggers: list[TriggerRule] = Field(default_factory=list)
+    success_criteria: list[Criterion] = Field(default_factory=list)
+    sandbox: SandboxSettings | None = None
+    source: Path | None = None
+
+    @property
+    def backend(self) -> Service:
+        """The backend service (the one that serves the WebSocket)."""
+        return self.services["backend"]
+
+    @property
+    def auth(self) -> Service:
+        """The auth service."""
+        return self.services["auth"]
+
+    @property
+    def frontend(self) -> Service:
+        """The frontend service."""
+        return self.services["frontend"]
+
+    def criterion(self, name: str) -> Criterion:
+        """The success criterion of that name; ConfigError names the known ones."""
+        for item in self.success_criteria:
+            if item.name == name:
+                return item
+        known = ", ".join(c.name for c in self.success_criteria) or "none"
+        raise ConfigError(f"environment {self.name} has no success criterion {name!r} ({known})")
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes of a Kubernetes-style quantity such as `512Mi`, `4Gi` or `1G`."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6,
+             "G": 10**9, "T": 10**12}
+    for suffix, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
+        if quantity.endswith(suffix) and quantity[: -len(suffix)].replace(".", "", 1).isdigit():
+            return int(float(quantity[: -len(suffix)]) * factor)
+    if quantity.isdigit():
+        return int(quantity)
+    raise ValueError(f"not a memory quantity (like 512Mi or 4Gi): {quantity!r}")
+
+
+def environment_search_path() -> list[Path]:
+    """The folders searched, in order, for `<name>.toml`."""
+    folders = []
+    if override := os.environ.get("NETRA_OPS_ENVIRONMENTS"):
+        folders.append(Path(override))
+    folders.append(Path.cwd() / "environments")
+    folders.append(Path(__file__).resolve().parent.parent / "environments")
+    unique: list[Path] = []
+    for folder in folders:
+        if folder.resolve() not in [f.resolve() for f in unique]:
+            unique.append(folder)
+    return unique
+
+
+def list_environments() -> list[str]:
+    """Names of the environments found on the search path."""
+    names = {p.stem for folder in environment_search_path() if folder.is_dir()
+             for p in folder.glob("*.toml")}
+    return sorted(names)
+
+
+def find_environment_file(name_or_path: str | os.PathLike[str]) -> Path:
+    """The file an environment name or path refers to."""
+    text = os.fspath(name_or_path)
+    if os.sep in text or "/" in text or text.endswith(".toml"):
+        path = Path(text)
+        if not path.is_file():
+            raise EnvironmentNotFoundError(f"environment file {path} does not exist")
+        return path.resolve()
+    for folder in environment_search_path():
+        candidate = folder / f"{text}.toml"
+        if candidate.is_file():
+            return candidate.resolve()
+    known = ", ".join(list_environments()) or "none found"
+    raise EnvironmentNotFoundError(
+        f"unknown environment {text!r}: known environments are {known} "
+        f"(searched {', '.join(str(f) for f in environment_search_path())})"
+    )
+
+
+def load_environment(
+    name_or_path: str | os.PathLike[str] | Environment = "sandbox",
+) -> Environment:
+    """Load and validate an environment by name (`sandbox`, `staging`) or by path; an
+    already loaded Environment is returned as it is."""
+    if isinstance(name_or_path, Environment):
+        return name_or_path
+    path = find_environment_file(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return environment_from_data(data, path)
+
+
+def environment_from_data(data: dict[str, Any], path: Path) -> Environment:
+    """Validate parsed TOML; relative paths are taken from the file's folder."""
+    data = _with_sandbox_defaults(data, path.parent)
+    try:
+        env = Environment.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(path, exc)) from None
+    return env
+
+
+def _with_sandbox_defaults(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Fill sandbox service URLs from its ports and anchor relative paths at `folder`."""
+    sandbox = data.get("sandbox")
+    if data.get("kind") != "sandbox" or not isinstance(sandbox, dict):
+        return data
+    sandbox = dict(sandbox)
+    sandbox["state_dir"] = str((folder / sandbox.get("state_dir", "../.sandbox")).resolve())
+    host = sandbox.get("host", "127.0.0.1")
+    ports = sandbox.get("ports", {})
+    services = {role: dict(svc) for role, svc in data.get("services", {}).items()
+                if isinstance(svc, dict)}
+    for role, svc in services.items():
+        if not svc.get("url") and isinstance(ports.get(role), int):
+            svc["url"] = f"http://{host}:{ports[role]}"
+    out = {**data, "sandbox": sandbox, "services": services or data.get("services")}
+    if not out.get("api_endpoint") and isinstance(ports.get("api"), int):
+        out["api_endpoint"] = f"http://{host}:{ports['api']}"
+    return _anchor_file_secrets(out, folder)
+
+
+def _anchor_file_secrets(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    creds = data.get("credentials")
+    if isinstance(creds, dict) and str(creds.get("password", "")).startswith("file:"):
+        rel = str(creds["password"])[len("file:"):]
+        creds = {**creds, "password": f"file:{(folder / rel).resolve()}"}
+        return {**data, "credentials": creds}
+    return data
+
+
+def _one_line(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"key '{key}': {message}")
+    if len(problems) == 1:
+        return f"{path}: {problems[0]}"
+    return f"{path}: {problems[0]} (and {len(problems) - 1} more: {'; '.join(problems[1:])})"

@@ -1,0 +1,99 @@
+"""Errors raised by netra-ops for bad configuration, bad input and programming mistakes.
+
+A probe never raises for a bad answer from its target: it reports it in its result. What
+raises is what the caller must fix before anything useful can happen. Every message says what
+was wrong and what to do about it.
+
+    NetraOpsError
+    ├── ConfigError                 an environment file cannot be used
+    │   ├── EnvironmentNotFoundError    no environment of that name or path
+    │   └── SecretError                 a secret reference cannot be resolved
+    ├── SandboxError                the local sandbox cannot do what was asked
+    │   ├── SandboxNotRunningError      nothing answers where the sandbox should be
+    │   ├── PortInUseError              a configured port is taken by another process
+    │   └── SandboxStartError           a sandbox process did not become healthy
+    ├── RunError                    a runbook cannot be run or recorded
+    │   ├── NotebookNotFoundError       no runbook at that name or path
+    │   ├── ParameterError              a runbook parameter is malformed
+    │   └── RecordError                 a recorded value or a verdict table is unusable
+    └── VerdictFailed               a runbook's verdict has failed criteria
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EnvironmentNotFoundError",
+    "NetraOpsError",
+    "NotebookNotFoundError",
+    "ParameterError",
+    "PortInUseError",
+    "RecordError",
+    "RunError",
+    "SandboxError",
+    "SandboxNotRunningError",
+    "SandboxStartError",
+    "SecretError",
+    "VerdictFailed",
+]
+
+
+class NetraOpsError(Exception):
+    """Root of every error netra-ops raises on purpose."""
+
+
+class ConfigError(NetraOpsError):
+    """An environment file is missing, malformed or inconsistent."""
+
+
+class EnvironmentNotFoundError(ConfigError):
+    """No environment file matches the given name or path."""
+
+
+class SecretError(ConfigError):
+    """A secret reference cannot be resolved (unset variable, missing file, bad scheme)."""
+
+
+class SandboxError(NetraOpsError):
+    """The local sandbox cannot do what was asked."""
+
+
+class SandboxNotRunningError(SandboxError):
+    """The sandbox is not running where the environment says it should be."""
+
+
+class PortInUseError(SandboxError):
+    """A port the sandbox needs is already taken."""
+
+
+class SandboxStartError(SandboxError):
+    """A sandbox process exited or stayed unhealthy while starting."""
+
+
+class RunError(NetraOpsError):
+    """A runbook cannot be executed or its record cannot be written."""
+
+
+class NotebookNotFoundError(RunError):
+    """No runbook exists at the given name or path."""
+
+
+class ParameterError(RunError):
+    """A `-p key=value` runbook parameter is malformed."""
+
+
+class RecordError(RunError):
+    """A value given to `record()` or a table given to `verdict()` cannot be used."""
+
+
+class VerdictFailed(NetraOpsError):
+    """A runbook's verdict has at least one failed criterion.
+
+    Raised by `netra_ops.record.verdict()` in the final cell of a runbook; the runner tells a
+    failed verdict (exit 1) from a crashed cell (exit 3) by this type. `failed` holds the
+    names of the failed criteria.
+    """
+
+    def __init__(self, message: str, failed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failed: list[str] = list(failed or [])
