@@ -26,6 +26,8 @@ __all__ = [
     "Credentials",
     "Criterion",
     "Environment",
+    "Gate",
+    "Preflight",
     "SandboxSettings",
     "Service",
     "TriggerRule",
@@ -37,6 +39,7 @@ __all__ = [
 Comparison = Literal["<", "<=", ">", ">="]
 ServiceRole = Literal["backend", "auth", "frontend"]
 SANDBOX_ROLES: tuple[str, ...] = ("auth", "frontend", "backend", "api")
+OPTIONAL_SANDBOX_ROLES: tuple[str, ...] = ("monitoring",)
 
 
 class _Model(BaseModel):
@@ -102,9 +105,10 @@ class SandboxSettings(_Model):
         missing = [role for role in SANDBOX_ROLES if role not in value]
         if missing:
             raise ValueError(f"missing port for {', '.join(missing)}")
-        unknown = sorted(set(value) - set(SANDBOX_ROLES))
+        unknown = sorted(set(value) - set(SANDBOX_ROLES) - set(OPTIONAL_SANDBOX_ROLES))
         if unknown:
-            raise ValueError(f"unknown role {', '.join(unknown)}; roles are {SANDBOX_ROLES}")
+            roles = SANDBOX_ROLES + OPTIONAL_SANDBOX_ROLES
+            raise ValueError(f"unknown role {', '.join(unknown)}; roles are {', '.join(roles)}")
         for role, port in value.items():
             if not 1 <= port <= 65535:
                 raise ValueError(f"port for {role} must be 1-65535, got {port}")
@@ -146,6 +150,23 @@ class Criterion(_Model):
     description: str = ""
 
 
+class Gate(_Model):
+    """A command that must exit 0 before a deploy (seed 1.1: compliance and env checks)."""
+
+    name: str
+    command: list[str] = Field(min_length=1)
+    timeout_s: float = Field(default=300.0, gt=0)
+
+
+class Preflight(_Model):
+    """What seed 1.1 verifies before deploying: the release branch and the gates."""
+
+    repository: Path | None = None
+    release_branch: str = "develop-long-lived"
+    base_branch: str = "main"
+    gates: list[Gate] = Field(default_factory=list)
+
+
 class Environment(_Model):
     """A deployment target: the sandbox or a Google Cloud project."""
 
@@ -160,6 +181,7 @@ class Environment(_Model):
     expected_env: dict[str, str] = Field(default_factory=dict)
     rollback_triggers: list[TriggerRule] = Field(default_factory=list)
     success_criteria: list[Criterion] = Field(default_factory=list)
+    preflight: Preflight = Field(default_factory=Preflight)
     sandbox: SandboxSettings | None = None
     source: Path | None = None
 
@@ -256,12 +278,21 @@ def load_environment(
 
 def environment_from_data(data: dict[str, Any], path: Path) -> Environment:
     """Validate parsed TOML; relative paths are taken from the file's folder."""
-    data = _with_sandbox_defaults(data, path.parent)
+    data = _anchor_paths(_with_sandbox_defaults(data, path.parent), path.parent)
     try:
         env = Environment.model_validate({**data, "source": path})
     except ValidationError as exc:
         raise ConfigError(_one_line(path, exc)) from None
     return env
+
+
+def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative paths in the file are taken from the file's folder."""
+    preflight = data.get("preflight")
+    if isinstance(preflight, dict) and isinstance(preflight.get("repository"), str):
+        repository = str((folder / preflight["repository"]).resolve())
+        data = {**data, "preflight": {**preflight, "repository": repository}}
+    return data
 
 
 def _with_sandbox_defaults(data: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""Pre-deployment validation (seed 1.1): the release branch is ready and the gates pass.
+
+Answers the seed's questions with evidence: is the working tree clean, how far the release
+branch (`develop-long-lived`) is ahead of and behind the base (`main`), which commits would
+ship, and whether each configured gate command exits 0 (its exit code and output kept).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from netra_ops.config import Environment, Gate
+from netra_ops.errors import ConfigError
+
+__all__ = ["CheckResult", "PreflightResult", "preflight"]
+
+OUTPUT_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One preflight check: what was asked, whether it passed, and the evidence."""
+
+    name: str
+    ok: bool
+    detail: str
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """All checks of seed 1.1, plus the branch figures and the commits that would ship."""
+
+    repository: Path
+    release_branch: str
+    base_branch: str
+    ahead: int | None
+    behind: int | None
+    commits: tuple[str, ...]
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check."""
+        return pd.DataFrame([asdict(c) for c in self.checks])
+
+
+def preflight(env: Environment, repository: str | Path | None = None,
+              *, max_commits: int = 20) -> PreflightResult:
+    """Run seed 1.1's checks on `repository` (default: the environment's preflight one)."""
+    repo = _repository(env, repository)
+    settings = env.preflight
+    clean = _clean_tree(repo)
+    branches = _branches(repo, settings.release_branch, settings.base_branch)
+    ahead, behind = _ahead_behind(repo, settings.release_branch, settings.base_branch)
+    commits = _commits(repo, settings.release_branch, settings.base_branch, max_commits)
+    gates = tuple(_run_gate(repo, gate) for gate in settings.gates)
+    return PreflightResult(repo, settings.release_branch, settings.base_branch, ahead, behind,
+                           commits, (clean, branches, *gates))
+
+
+def _repository(env: Environment, repository: str | Path | None) -> Path:
+    chosen = Path(repository) if repository is not None else env.preflight.repository
+    if chosen is None:
+        raise ConfigError(f"environment {env.name} names no [preflight] repository; "
+                          "pass repository=PATH")
+    if not (chosen / ".git").exists():
+        raise ConfigError(f"{chosen} is not a git repository (no .git); pass the checkout "
+                          "of the code to deploy")
+    return chosen.resolve()
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+
+
+def _clean_tree(repo: Path) -> CheckResult:
+    status = _git(repo, "status", "--porcelain")
+    if status.returncode != 0:
+        return CheckResult("working tree clean", False, status.stderr.strip(),
+                           status.returncode)
+    changed = [line for line in status.stdout.splitlines() if line.strip()]
+    detail = "clean" if not changed else f"{len(changed)} uncommitted: " + ", ".join(
+        line[3:] for line in changed[:5]) + (" ..." if len(changed) > 5 else "")
+    return CheckResult("working tree clean", not changed, detail, 0, output=status.stdout)
+
+
+def _branches(repo: Path, release: str, base: str) -> CheckResult:
+    missing = [b for b in (release, base)
+               if _git(repo, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}").returncode]
+    if missing:
+        return CheckResult("branches exist", False, "missing: " + ", ".join(missing))
+    return CheckResult("branches exist", True, f"{release} and {base} found")
+
+
+def _ahead_behind(repo: Path, release: str, base: str) -> tuple[int | None, int | None]:
+    counted = _git(repo, "rev-list", "--left-right", "--count", f"{release}...{base}")
+    if counted.returncode != 0:
+        return None, None
+    ahead, behind = (int(n) for n in counted.stdout.split())
+    return ahead, behind
+
+
+def _commits(repo: Path, release: str, base: str, limit: int) -> tuple[str, ...]:
+    log = _git(repo, "log", "--oneline", f"-{limit}", release, f"^{base}")
+    return tuple(log.stdout.splitlines()) if log.returncode == 0 else ()
+
+
+def _run_gate(repo: Path, gate: Gate) -> CheckResult:
+    started = time.monotonic()
+    try:
+        done = subprocess.run(gate.command, cwd=repo, capture_output=True, text=True,
+                              timeout=gate.timeout_s, stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        return CheckResult(gate.name, False, f"command not found: {gate.command[0]}")
+    except subprocess.TimeoutExpired as exc:
+        output = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes)
+                       else exc.stdout or "")
+        return CheckResult(gate.name, False, f"timed out after {gate.timeout_s:g} s", None,
+                           time.monotonic() - started, output)
+    output = _tail(done.stdout + done.stderr)
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    detail = f"exit {done.returncode}" + (f": {last}" if last else "")
+    return CheckResult(gate.name, done.returncode == 0, detail, done.returncode,
+                       time.monotonic() - started, output)
+
+
+def _tail(text: str) -> str:
+    return text[-OUTPUT_TAIL_CHARS:]

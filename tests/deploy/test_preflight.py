@@ -1,0 +1,99 @@
+"""Seed 1.1 preflight against real git repositories and real gate commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netra_ops.config import Environment, Gate, Preflight, load_environment
+from netra_ops.deploy.preflight import preflight
+from netra_ops.errors import ConfigError
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """main with 3 commits; develop-long-lived 4 ahead and 1 behind."""
+    path = tmp_path / "netra"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "t@example.test")
+    git(path, "config", "user.name", "t")
+    (path / "scripts").mkdir()
+    (path / "scripts" / "gate_ok.py").write_text("print('compliance: 100%')\n")
+    (path / "scripts" / "gate_fail.py").write_text(
+        "import sys\nprint('3 violations')\nsys.exit(4)\n")
+    for n in range(3):
+        (path / "f.txt").write_text(str(n))
+        git(path, "add", "-A")
+        git(path, "commit", "-qm", f"main {n}")
+    git(path, "checkout", "-qb", "develop-long-lived")
+    for n in range(4):
+        (path / "g.txt").write_text(str(n))
+        git(path, "add", "-A")
+        git(path, "commit", "-qm", f"fix {n}: UserExecutionContext session_id")
+    git(path, "checkout", "-q", "main")
+    (path / "h.txt").write_text("hotfix")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "hotfix on main")
+    return path
+
+
+def env_with(gates: list[Gate], repository: Path | None = None) -> Environment:
+    base = load_environment("staging")
+    return base.model_copy(update={"preflight": Preflight(repository=repository, gates=gates)})
+
+
+def test_ready_repository_passes_with_branch_figures(repo: Path) -> None:
+    gate = Gate(name="compliance", command=[sys.executable, "scripts/gate_ok.py"])
+    result = preflight(env_with([gate]), repo)
+    assert result.ok, result.to_frame()
+    assert (result.ahead, result.behind) == (4, 1)
+    assert len(result.commits) == 4 and "session_id" in result.commits[0]
+    by_name = {c.name: c for c in result.checks}
+    assert by_name["compliance"].exit_code == 0
+    assert "compliance: 100%" in by_name["compliance"].output
+    assert list(result.to_frame()["name"]) == ["working tree clean", "branches exist",
+                                               "compliance"]
+
+
+def test_failing_gate_keeps_exit_code_and_output(repo: Path) -> None:
+    gate = Gate(name="compliance", command=[sys.executable, "scripts/gate_fail.py"])
+    result = preflight(env_with([gate]), repo)
+    check = result.checks[-1]
+    assert not result.ok and not check.ok
+    assert check.exit_code == 4 and check.detail == "exit 4: 3 violations"
+
+
+def test_gate_timeout_and_missing_command_are_results(repo: Path) -> None:
+    slow = Gate(name="slow", command=[sys.executable, "-c", "import time; time.sleep(5)"],
+                timeout_s=0.3)
+    absent = Gate(name="absent", command=["no-such-command-here"])
+    result = preflight(env_with([slow, absent]), repo)
+    assert [c.detail for c in result.checks[-2:]] == [
+        "timed out after 0.3 s", "command not found: no-such-command-here"]
+
+
+def test_dirty_tree_and_missing_branch_fail(repo: Path) -> None:
+    (repo / "f.txt").write_text("edited")
+    git(repo, "branch", "-qD", "develop-long-lived")
+    result = preflight(env_with([]), repo)
+    checks = {c.name: c for c in result.checks}
+    assert not checks["working tree clean"].ok and "f.txt" in checks["working tree clean"].detail
+    assert checks["branches exist"].detail == "missing: develop-long-lived"
+    assert (result.ahead, result.behind) == (None, None)
+
+
+def test_repository_from_the_environment_and_clear_errors(repo: Path, tmp_path: Path) -> None:
+    assert preflight(env_with([], repository=repo)).ok
+    with pytest.raises(ConfigError, match="names no \\[preflight\\] repository"):
+        preflight(env_with([]))
+    with pytest.raises(ConfigError, match="is not a git repository"):
+        preflight(env_with([]), tmp_path)

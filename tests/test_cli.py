@@ -1,0 +1,76 @@
+"""The `netra-ops` command as a user runs it: real subprocesses, exit codes, messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from netra_ops.config import Environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def netra_ops(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "netra_ops", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_help_lists_the_commands() -> None:
+    result = netra_ops("--help")
+    assert result.returncode == 0
+    for command in ("run", "sandbox", "probe"):
+        assert command in result.stdout
+
+
+def test_unknown_environment_is_a_usage_error() -> None:
+    result = netra_ops("probe", "health", "--env", "prod")
+    assert result.returncode == 2
+    assert "error: unknown environment 'prod'" in result.stderr
+    assert "sandbox" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_environment_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = 'x'\nkind = \n")
+    result = netra_ops("probe", "health", "--env", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and f"error: {bad}: not valid TOML" in result.stderr
+
+
+def test_bad_runbook_parameter_is_refused_before_running(tmp_path: Path) -> None:
+    result = netra_ops("run", "04_golden_path_validation", "--incident", "t", "-p", "runs",
+                       "--outputs", str(tmp_path))
+    assert result.returncode == 2 and "key=value" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_runbook_lists_the_known_ones(tmp_path: Path) -> None:
+    result = netra_ops("run", "99_nothing", "--incident", "t", "--outputs", str(tmp_path))
+    assert result.returncode == 2 and "04_golden_path_validation" in result.stderr
+
+
+def test_status_of_a_stopped_sandbox_says_how_to_start_it(
+        make_sandbox_env: Callable[[], Environment]) -> None:
+    env = make_sandbox_env()
+    result = netra_ops("sandbox", "status", "--env", str(env.source))
+    assert result.returncode == 1
+    assert "not running" in result.stdout and "netra-ops sandbox up" in result.stdout
+
+
+def test_probe_against_a_stopped_sandbox_says_how_to_start_it(
+        make_sandbox_env: Callable[[], Environment]) -> None:
+    env = make_sandbox_env()
+    result = netra_ops("probe", "golden-path", "--env", str(env.source))
+    assert result.returncode == 2 and "netra-ops sandbox up" in result.stderr
+
+
+@pytest.mark.sandbox
+def test_probe_golden_path_passes_on_the_sandbox(sandbox_env: Environment) -> None:
+    result = netra_ops("probe", "golden-path", "--env", str(sandbox_env.source), "--runs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5/5" in result.stdout and "answer:" in result.stdout

@@ -1,0 +1,56 @@
+"""The package's public faces: every module imports cleanly, `__all__` tells the truth."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import warnings
+
+import pytest
+
+import netra_ops
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(netra_ops.__path__, "netra_ops.")
+                 if not m.name.endswith("__main__"))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_imports_without_warnings(name: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        importlib.import_module(name)
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """The order ruff keeps `__all__` in: CONSTANTS, then Classes, then functions."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_names_real_objects(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    if exported is None:
+        assert name.rsplit(".", 1)[-1].startswith("_"), f"{name} has no __all__"
+        return
+    assert list(exported) == sorted(exported, key=_isort_key), f"{name}.__all__ is not sorted"
+    missing = [n for n in exported if not hasattr(module, n)]
+    assert missing == [], f"{name}.__all__ names what it lacks"
+
+
+def test_library_layers_never_import_the_sandbox() -> None:
+    """DESIGN.md: deploy, probe, metrics and record reach the sandbox only over the network."""
+    import ast
+    from pathlib import Path
+
+    root = Path(netra_ops.__file__).parent
+    offenders = []
+    for layer in ("probe", "metrics", "record", "deploy"):
+        for path in (root / layer).rglob("*.py") if (root / layer).is_dir() else []:
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{path.name}: {n}" for n in names
+                              if n.startswith(("netra_ops.sandbox", "netra_ops.cli"))]
+    assert offenders == []

@@ -1,0 +1,80 @@
+"""The Phase 3.1 runbook executed headless by papermill against the real sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from netra_ops import sandbox
+from netra_ops.config import Environment
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_runbook(env: Environment, outputs: Path, incident: str,
+                *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    args = [sys.executable, "-m", "netra_ops", "run", "04_golden_path_validation",
+            "--env", str(env.source), "--incident", incident, "--outputs", str(outputs)]
+    for param in params:
+        args += ["-p", param]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    runs = sorted((outputs / incident).iterdir())
+    assert len(runs) == 1, runs
+    return result, runs[0]
+
+
+def summary_of(record: Path) -> dict[str, Any]:
+    return dict(json.loads((record / "summary.json").read_text()))
+
+
+@pytest.fixture()
+def stale_build(sandbox_env: Environment) -> Iterator[Environment]:
+    sandbox.apply_scenario(sandbox_env, "stale-build")
+    yield sandbox_env
+    sandbox.apply_scenario(sandbox_env, "fixed")
+
+
+def test_fixed_build_passes_with_a_complete_record(
+        sandbox_env: Environment, tmp_path: Path) -> None:
+    result, record = run_runbook(sandbox_env, tmp_path, "INC-fixed", "runs=3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verdict: PASSED" in result.stdout and str(record) in result.stdout
+    summary = summary_of(record)
+    assert summary["status"] == "passed" and summary["failing_cell"] is None
+    assert summary["records"]["pass_rate"] == 1.0
+    assert summary["records"]["events_delivered"] == 15
+    assert summary["records"]["event_latency_p95_ms"] < 500
+    assert summary["parameters"]["runs"] == 3
+    notebook = nbformat.read(record / "04_golden_path_validation.ipynb", as_version=4)
+    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    html = (record / "04_golden_path_validation.html").read_text()
+    assert "data:image/png;base64" in html and "Golden Path validation" in html
+
+
+def test_stale_build_fails_and_still_leaves_a_complete_record(
+        stale_build: Environment, tmp_path: Path) -> None:
+    result, record = run_runbook(stale_build, tmp_path, "INC-stale", "runs=2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "verdict: FAILED" in result.stdout
+    summary = summary_of(record)
+    assert summary["status"] == "failed"
+    assert summary["records"]["pass_rate"] == 0.0
+    assert "agent_completed" in summary["records"]["missing_events"]
+    failing = summary["failing_cell"]
+    assert failing is not None and failing["ename"] == "VerdictFailed"
+    assert "agent_events" in failing["evalue"]
+    notebook = nbformat.read(record / "04_golden_path_validation.ipynb", as_version=4)
+    last = notebook.cells[failing["index"]]
+    assert any(o.get("output_type") == "error" for o in last.outputs)
+    assert (record / "04_golden_path_validation.html").stat().st_size > 0
