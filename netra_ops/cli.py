@@ -162,7 +162,7 @@ def sandbox_scenarios() -> None:
 
 @sandbox_app.command("scenario")
 def sandbox_scenario(
-    name: Annotated[str, typer.Argument(help="Scenario preset (see: netra-ops sandbox scenarios).")],
+    name: Annotated[str, typer.Argument(help="Scenario preset (netra-ops sandbox scenarios).")],
     env: EnvOption = "sandbox",
 ) -> None:
     """Deploy a scenario's revision in the running sandbox and send it all traffic."""

@@ -1,0 +1,169 @@
+"""A backend revision's settings: the Cloud Run contract, its env vars and its faults.
+
+`BackendSettings.from_environ` reads what the sandbox platform puts in a revision's
+environment (docs/sandbox-internals.md): `PORT`, `K_SERVICE`, `K_REVISION`,
+`NETRA_SANDBOX_IMAGE`, `AUTH_SERVICE_URL`, `ENVIRONMENT`, `WEBSOCKET_HEARTBEAT_INTERVAL`,
+`NETRA_SANDBOX_PARENT_PID` and the `NETRA_FAULT_*` variables. `build_of` maps the deployed
+image's tag to the behaviour the revision reproduces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from netra_ops.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "GOLDEN_PATH_EVENTS",
+    "BackendSettings",
+    "Build",
+    "build_of",
+    "image_tag",
+]
+
+Build = Literal["fixed", "stale", "crash"]
+DEFAULT_IMAGE = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-backend:develop-long-lived"
+GOLDEN_PATH_EVENTS: tuple[str, ...] = (
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (`latest` when it has none; a digest is ignored)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def build_of(image: str) -> Build:
+    """Which build an image is: `crash`, `stale` (the seed's bug) or `fixed`.
+
+    The tag decides: containing `crash` -> crash; starting with `main` or containing
+    `stale` -> stale; anything else (e.g. `develop-long-lived`) -> fixed.
+    """
+    tag = image_tag(image).lower()
+    if "crash" in tag:
+        return "crash"
+    if tag.startswith("main") or "stale" in tag:
+        return "stale"
+    return "fixed"
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Everything a backend revision process is configured with."""
+
+    port: int = 8080
+    service: str = "netra-backend"
+    revision: str = "netra-backend-local"
+    image: str = DEFAULT_IMAGE
+    auth_service_url: str = ""
+    environment: str = "sandbox"
+    heartbeat_interval_s: float = 15.0
+    parent_pid: int | None = None
+    http_error_rate: float = 0.0
+    latency_ms: float = 0.0
+    crash_on_start: bool = False
+    drop_event: str | None = None
+    memory_growth_kb: int = 0
+    fault_seed: int = 0
+    warmup_s: float = 0.2
+
+    @property
+    def build(self) -> Build:
+        """The build of the deployed image (see `build_of`)."""
+        return build_of(self.image)
+
+    @property
+    def version(self) -> str:
+        """The service version reported by /health: the image tag."""
+        return image_tag(self.image)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> BackendSettings:
+        """Settings from a process environment; ConfigError names any invalid variable."""
+        drop_event = environ.get("NETRA_FAULT_DROP_EVENT", "").strip() or None
+        if drop_event is not None and drop_event not in GOLDEN_PATH_EVENTS:
+            raise ConfigError(
+                f"NETRA_FAULT_DROP_EVENT={drop_event!r} is not a golden-path event; "
+                f"use one of {', '.join(GOLDEN_PATH_EVENTS)}"
+            )
+        auth_url = environ.get("AUTH_SERVICE_URL", "").strip().rstrip("/")
+        if auth_url and not auth_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"AUTH_SERVICE_URL={auth_url!r} must start with http:// or https://"
+            )
+        parent = environ.get("NETRA_SANDBOX_PARENT_PID", "").strip()
+        return cls(
+            port=_int(environ, "PORT", 8080, low=1, high=65535),
+            service=environ.get("K_SERVICE", "").strip() or cls.service,
+            revision=environ.get("K_REVISION", "").strip() or cls.revision,
+            image=environ.get("NETRA_SANDBOX_IMAGE", "").strip() or DEFAULT_IMAGE,
+            auth_service_url=auth_url,
+            environment=environ.get("ENVIRONMENT", "").strip() or cls.environment,
+            heartbeat_interval_s=_float(
+                environ, "WEBSOCKET_HEARTBEAT_INTERVAL", 15.0, low=0.01, high=86400
+            ),
+            parent_pid=_int(environ, "NETRA_SANDBOX_PARENT_PID", 0, low=1) if parent else None,
+            http_error_rate=_float(environ, "NETRA_FAULT_HTTP_ERROR_RATE", 0.0, low=0, high=1),
+            latency_ms=_float(environ, "NETRA_FAULT_LATENCY_MS", 0.0, low=0, high=600_000),
+            crash_on_start=_bool(environ, "NETRA_FAULT_CRASH_ON_START"),
+            drop_event=drop_event,
+            memory_growth_kb=_int(environ, "NETRA_FAULT_MEMORY_GROWTH_KB", 0, low=0),
+            fault_seed=_int(environ, "NETRA_FAULT_SEED", 0),
+        )
+
+
+def _float(
+    environ: Mapping[str, str], name: str, default: float, *, low: float, high: float
+) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be a number from {low:g} to {high:g}")
+    return value
+
+
+def _int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be a whole number") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+        raise ConfigError(f"{name}={raw!r} must be {bounds}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be one of 1/true/yes/on or 0/false/no/off")

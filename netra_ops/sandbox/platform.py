@@ -1,0 +1,159 @@
+"""The platform process: the router, the admin API and the backend revisions it owns.
+
+One asyncio loop runs two uvicorn servers: the router (the backend service's stable URL, on
+`[sandbox.ports] backend`) and the admin API (on `[sandbox.ports] api`). At start it creates
+the first revision from the spec the supervisor wrote (`platform-spec.json`) and sends it
+100% of the traffic. On SIGTERM or SIGINT it stops every revision, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from netra_ops.errors import SandboxError
+from netra_ops.sandbox.admin_api import create_admin_app
+from netra_ops.sandbox.revisions import REVISION_COMMAND, RevisionManager
+from netra_ops.sandbox.router import RequestLog, Router
+from netra_ops.sandbox.service_logging import configure_logging
+from netra_ops.sandbox.state import StatePaths, read_json, write_json_atomic
+
+__all__ = ["EmbeddedServer", "PlatformSpec", "main", "run_platform"]
+
+logger = logging.getLogger("netra_ops.sandbox.platform")
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What the platform serves: written by the supervisor, read by the platform process."""
+
+    service: str
+    host: str
+    router_port: int
+    api_port: int
+    image: str
+    base_env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    memory_limit: str = "512Mi"
+    cpu_limit: str = "1"
+    startup_timeout_s: float = 30.0
+
+    @property
+    def service_url(self) -> str:
+        """The backend service's stable URL (the router)."""
+        return f"http://{self.host}:{self.router_port}"
+
+    def write(self, path: Path) -> None:
+        """Save the spec as JSON."""
+        write_json_atomic(path, {**asdict(self), "base_env": dict(self.base_env),
+                                 "env": dict(self.env)})
+
+    @classmethod
+    def read(cls, path: Path) -> PlatformSpec:
+        """Load a spec; SandboxError says what is missing or wrong."""
+        data = read_json(path)
+        if data is None:
+            raise SandboxError(f"platform spec {path} does not exist (the supervisor writes it)")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SandboxError(f"platform spec {path} is malformed: {exc}") from None
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its host (several share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install nothing: the platform handles SIGTERM/SIGINT itself."""
+        yield
+
+
+def embedded_server(app: Any, host: str, port: int) -> EmbeddedServer:
+    """A quiet uvicorn server for `app` (no access log, logging left as configured)."""
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
+        server_header=False, date_header=False, ws_per_message_deflate=False,
+        timeout_graceful_shutdown=3,
+    )
+    return EmbeddedServer(config)
+
+
+async def run_platform(
+    spec: PlatformSpec,
+    paths: StatePaths,
+    *,
+    stop: asyncio.Event,
+    command: Sequence[str] = REVISION_COMMAND,
+) -> None:
+    """Serve the router and admin API until `stop` is set; revisions are stopped on exit."""
+    manager = RevisionManager(
+        service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
+        memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit,
+        startup_timeout_s=spec.startup_timeout_s, command=command,
+    )
+    request_log = RequestLog(paths.requests_log)
+    router = Router(manager, request_log)
+    admin = create_admin_app(manager, service_url=spec.service_url)
+    servers = [embedded_server(router, spec.host, spec.router_port),
+               embedded_server(admin, spec.host, spec.api_port)]
+    serving = [asyncio.create_task(server.serve()) for server in servers]
+    first = asyncio.create_task(_first_revision(manager, spec))
+    try:
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopped, *serving], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+    finally:
+        logger.info("platform stopping: stopping revisions")
+        first.cancel()
+        await manager.stop_all()
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*serving, first, return_exceptions=True)
+        request_log.close()
+
+
+async def _first_revision(manager: RevisionManager, spec: PlatformSpec) -> None:
+    revision = await manager.create(spec.image, manager.env_with(spec.env))
+    if revision.state != "ready":
+        logger.error("the first revision %s failed: %s", revision.name, revision.reason)
+
+
+class _DenialIsNotAnError(logging.Filter):
+    """Drop uvicorn's "returned without completing handshake" after a WebSocket denial.
+
+    uvicorn's websockets-sansio protocol logs that ERROR even when the app answered the
+    handshake with an HTTP response (the ASGI `websocket.http.response` extension), which
+    the router does on purpose for a 503. The request log records those answers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def main(spec_path: Path, state_dir: Path) -> int:
+    """Entry point of `python -m netra_ops.sandbox platform`; the exit code."""
+    configure_logging({"service": "sandbox-platform"})
+    logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
+    spec = PlatformSpec.read(spec_path)
+    paths = StatePaths(state_dir).ensure()
+    asyncio.run(_main(spec, paths))
+    return 0
+
+
+async def _main(spec: PlatformSpec, paths: StatePaths) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("platform serving %s at %s (admin API on port %s)",
+                spec.service, spec.service_url, spec.api_port)
+    await run_platform(spec, paths, stop=stop)
