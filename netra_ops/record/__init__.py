@@ -1,0 +1,25 @@
+"""Recording runbook runs: `record()`/`verdict()` inside notebooks, `run_notebook()` outside.
+
+A runbook (a parameterized Jupyter notebook) states what it saw with `record(name, value)`
+and ends with `verdict(checks)`. `run_notebook()` executes it headless with papermill and
+archives the run under `outputs/<incident>/` as an incident record: the executed notebook,
+its HTML, `summary.json` (with the recorded values) and `run.log`, all scrubbed of secrets
+(`scrub`, `find_secrets`).
+"""
+
+from netra_ops.record.parameters import parse_parameter
+from netra_ops.record.recorder import VerdictResult, record, recorded, verdict
+from netra_ops.record.redact import find_secrets, scrub
+from netra_ops.record.runner import RunResult, run_notebook
+
+__all__ = [
+    "RunResult",
+    "VerdictResult",
+    "find_secrets",
+    "parse_parameter",
+    "record",
+    "recorded",
+    "run_notebook",
+    "scrub",
+    "verdict",
+]

@@ -1,0 +1,117 @@
+"""Runbook parameters: `-p key=value` parsing and the checks made before a run.
+
+Parameters are copied by papermill into the executed notebook (its injected cell and its
+metadata), so anything passed here ends up in the incident record. Credentials are therefore
+refused: a runbook receives a secret reference (`env:NAME`, `file:PATH`) and resolves it
+in the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from netra_ops.errors import ParameterError
+from netra_ops.record.redact import find_secrets, looks_secret_name
+
+__all__ = [
+    "INJECTED_PARAMETERS",
+    "check_incident",
+    "check_parameters",
+    "parse_parameter",
+]
+
+INJECTED_PARAMETERS = ("incident_id", "environment")
+"""Set by the runner from `--incident` and `--env`; a user parameter may not replace them."""
+
+_INCIDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_EXPECTED_FORM = "expected key=value, e.g. -p duration_s=300 or -p revision=\"netra-00042\""
+_USE_REFERENCE = "pass a secret reference (env:NAME or file:PATH) instead and resolve it in " \
+    "the runbook"
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """`("key", value)` from `key=value`; the value is a JSON literal if it parses as one.
+
+    `n=3` gives 3, `ratio=0.5` 0.5, `execute=true` True, `x=null` None, `ids=[1,2]` a list,
+    `name="a b"` the string; anything else (`revision=netra-00042`) is kept as the raw string.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ParameterError(f"parameter {text!r}: {_EXPECTED_FORM}")
+    check_name(key)
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def check_name(key: str) -> None:
+    """Raise ParameterError unless `key` can be a variable of the parameters cell."""
+    if not key.isidentifier() or keyword.iskeyword(key):
+        raise ParameterError(
+            f"parameter name {key!r} is not a Python identifier (letters, digits and _, "
+            f"not starting with a digit); {_EXPECTED_FORM}"
+        )
+
+
+def check_incident(incident: str) -> str:
+    """The incident id, if it is safe as a folder name; ParameterError otherwise."""
+    if not isinstance(incident, str) or not _INCIDENT.fullmatch(incident):
+        raise ParameterError(
+            f"incident id {incident!r} is not valid: use 1-64 letters, digits, '.', '_' or "
+            f"'-', starting with a letter or digit (e.g. INC-2041)"
+        )
+    return incident
+
+
+def check_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the user's parameters after checking names, collisions and secrets."""
+    checked: dict[str, Any] = {}
+    for key, value in parameters.items():
+        check_name(key)
+        if key in INJECTED_PARAMETERS:
+            raise ParameterError(
+                f"parameter {key!r} is set by the runner (from the incident and environment "
+                f"options); do not pass it with -p"
+            )
+        _check_json(key, value)
+        _refuse_secret(key, value)
+        checked[key] = value
+    return checked
+
+
+def _check_json(key: str, value: Any) -> None:
+    """Parameters are archived in summary.json, so they must be plain JSON values."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"parameter {key!r}: a {type(value).__name__} is not a plain JSON value; pass a "
+            f"string, number, bool, null, list or dict (e.g. str(path))"
+        ) from None
+
+
+def _refuse_secret(key: str, value: Any) -> None:
+    if looks_secret_name(key) and not _is_reference_or_empty(value):
+        raise ParameterError(
+            f"parameter {key!r} looks like a credential and would be stored in the incident "
+            f"record; {_USE_REFERENCE}"
+        )
+    found = find_secrets(json.dumps(value))
+    if found:
+        kinds = ", ".join(sorted({f.split(" (line")[0] for f in found}))
+        raise ParameterError(
+            f"parameter {key!r} holds what looks like a secret ({kinds}) and would be stored "
+            f"in the incident record; {_USE_REFERENCE}"
+        )
+
+
+def _is_reference_or_empty(value: Any) -> bool:
+    return value is None or value == "" or (
+        isinstance(value, str) and value.startswith(("env:", "file:"))
+    )

@@ -1,0 +1,407 @@
+"""Running a runbook headless with papermill and archiving the run as an incident record.
+
+`run_notebook()` runs in order: find the runbook, check the incident id and the parameters,
+execute with papermill into a private temporary file, classify how it ended, mark the cell
+that stopped it, scrub, and write the record (`archive`). Whatever happens inside the kernel,
+the record is complete; only bad input (unknown runbook, malformed or secret parameters,
+unknown environment or kernel) raises before a record is created.
+
+Exit codes: 0 passed, 1 verdict failed, 3 cell error, 4 cell timeout, 5 kernel died
+(2 is the CLI's, for usage and configuration errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import math
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import netra_ops
+from netra_ops.config import load_environment
+from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError, SecretError
+from netra_ops.record import archive
+from netra_ops.record.parameters import check_incident, check_parameters
+from netra_ops.record.recorder import lift_records
+from netra_ops.secrets import resolve_secret
+
+if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to import
+    from nbformat import NotebookNode
+
+__all__ = ["EXIT_CODES", "RunResult", "find_runbook", "list_runbooks", "run_notebook"]
+
+EXIT_CODES: dict[str, int] = {
+    "passed": 0,
+    "failed": 1,
+    "error": 3,
+    "timeout": 4,
+    "kernel_died": 5,
+    "interrupted": 130,
+}
+"""Run status -> process exit code (2 is left to the CLI's usage and config errors)."""
+
+_ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill removes these cells on a re-run
+_BANNER_STYLE = 'style="color:red; font-family:sans-serif; font-size:1.5em;"'
+_SOURCE_LINES = 8
+_SANDBOX_SECRET_FILES = ("jwt-secret", "test-user-password")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended and where its record is."""
+
+    status: str
+    exit_code: int
+    record_dir: Path
+    notebook_path: Path
+    html_path: Path
+    summary: dict[str, Any] = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the runbook ran to the end and its verdict (if any) passed."""
+        return self.status == "passed"
+
+
+@dataclass
+class _Outcome:
+    """What the execution left behind, before scrubbing and archiving."""
+
+    status: str
+    notebook: NotebookNode
+    error: BaseException | None = None
+
+
+def run_notebook(
+    notebook: str | Path,
+    *,
+    environment: str,
+    incident: str,
+    parameters: Mapping[str, Any] | None = None,
+    outputs_dir: str | Path | None = None,
+    cell_timeout_s: float | None = None,
+    kernel_name: str | None = None,
+) -> RunResult:
+    """Execute a runbook with papermill and archive the run; see the module docstring.
+
+    `notebook` is a path or a runbook name (`02_deploy`); the kernel receives `incident_id`
+    and `environment` then `parameters`. The record goes to
+    `<outputs>/<incident>/<UTC stamp>-<runbook>/` (outputs: `outputs_dir`,
+    `$NETRA_OPS_OUTPUTS` or `./outputs`). `cell_timeout_s` limits each cell (rounded up to
+    whole seconds). A KeyboardInterrupt is archived as "interrupted", then re-raised.
+    """
+    source = find_runbook(notebook)
+    user_parameters = check_parameters(parameters or {})
+    injected = {"incident_id": check_incident(incident), "environment": environment,
+                **user_parameters}
+    timeout = _cell_timeout(cell_timeout_s)
+    secrets = _known_secrets(environment)
+    input_nb = _read_notebook(source)
+    kernel = _kernel_for(input_nb, kernel_name)
+    started = dt.datetime.now(dt.UTC)
+    record_dir = archive.create_record_dir(_outputs_root(outputs_dir), incident, source.stem,
+                                           started)
+    with archive.RunLog(record_dir / "run.log", secrets) as log:
+        log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
+                 f"environment {environment}, kernel {kernel}; record: {record_dir}")
+        outcome = _execute(source, input_nb, injected, kernel, timeout, log)
+        finished = dt.datetime.now(dt.UTC)
+        result = _archive(outcome, record_dir, secrets, log, {
+            "runbook": source.stem, "incident": incident, "environment": environment,
+            "parameters": user_parameters,
+            "started_at": started, "finished_at": finished,
+        })
+        log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
+                 f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
+    if isinstance(outcome.error, KeyboardInterrupt):
+        raise outcome.error
+    return result
+
+
+def find_runbook(notebook: str | Path) -> Path:
+    """The notebook file a path or runbook name refers to; NotebookNotFoundError if none."""
+    path = Path(notebook)
+    if path.is_file():
+        return path.resolve()
+    if len(path.parts) > 1:
+        raise NotebookNotFoundError(f"no notebook at {path}; {_available()}")
+    name = path.name.removesuffix(".ipynb")
+    for folder in runbook_folders():
+        if (folder / f"{name}.ipynb").is_file():
+            return (folder / f"{name}.ipynb").resolve()
+    raise NotebookNotFoundError(f"no runbook named {name!r}; {_available()}")
+
+
+def runbook_folders() -> list[Path]:
+    """Where runbook names are looked up: ./notebooks, then notebooks/ beside the package."""
+    folders = [Path.cwd() / "notebooks", Path(netra_ops.__file__).resolve().parent.parent /
+               "notebooks"]
+    return [f for i, f in enumerate(folders) if f.resolve() not in
+            [g.resolve() for g in folders[:i]]]
+
+
+def list_runbooks() -> list[str]:
+    """Names of the runbooks found in `runbook_folders()`."""
+    return sorted({p.stem for f in runbook_folders() if f.is_dir() for p in f.glob("*.ipynb")})
+
+
+def _available() -> str:
+    names = ", ".join(list_runbooks()) or "none"
+    folders = ", ".join(str(f) for f in runbook_folders())
+    return f"available runbooks: {names} (searched {folders})"
+
+
+def _cell_timeout(cell_timeout_s: float | None) -> int | None:
+    if cell_timeout_s is None:
+        return None
+    if not cell_timeout_s > 0 or math.isinf(cell_timeout_s):
+        raise ParameterError(f"cell timeout must be a positive number of seconds, got "
+                             f"{cell_timeout_s!r}")
+    return math.ceil(cell_timeout_s)
+
+
+def _known_secrets(environment: str) -> list[str]:
+    """Secret values to scrub as literals: the environment's credential, if resolvable, and
+    for a sandbox the secrets it generated (its JWT signing key)."""
+    env = load_environment(environment)
+    references = [env.credentials.password]
+    if env.sandbox is not None:
+        references += [f"file:{env.sandbox.state_dir / 'secrets' / name}"
+                       for name in _SANDBOX_SECRET_FILES]
+    found = []
+    for reference in references:
+        with contextlib.suppress(SecretError):
+            found.append(resolve_secret(reference))
+    return found
+
+
+def _read_notebook(path: Path) -> NotebookNode:
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError) as exc:  # nbformat's NotJSONError is a ValueError
+        raise RunError(f"{path} is not a readable notebook: {exc}") from None
+
+
+def _kernel_for(notebook: NotebookNode, kernel_name: str | None) -> str:
+    """The kernel to use (given, else the notebook's, else python3), checked to exist."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel_name or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise RunError(f"no Jupyter kernel named {name!r} (installed: {known}); pass "
+                       f"kernel_name or install it with ipykernel") from None
+    return name
+
+
+def _outputs_root(outputs_dir: str | Path | None) -> Path:
+    chosen = outputs_dir or os.environ.get("NETRA_OPS_OUTPUTS") or "outputs"
+    return Path(chosen).expanduser().resolve()
+
+
+def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
+             kernel: str, timeout: int | None, log: archive.RunLog) -> _Outcome:
+    """Run papermill into a private temp dir; never raises for what happens in the kernel.
+
+    The unscrubbed notebook and the kernel's own output stay in the temp dir (mode 0700),
+    removed at the end; only scrubbed copies reach the record.
+    """
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    extra = {"execution_timeout": timeout} if timeout is not None else {}
+    with tempfile.TemporaryDirectory(prefix="netra-ops-run-") as tmp:
+        output, kernel_log = Path(tmp) / source.name, Path(tmp) / "kernel.log"
+        try:
+            with kernel_log.open("wb") as kernel_output:
+                papermill.execute_notebook(
+                    str(source), str(output), parameters=parameters, kernel_name=kernel,
+                    log_output=False, progress_bar=False, cwd=str(Path.cwd()),
+                    kernel_manager_class=_kernel_manager_class(kernel_output), **extra)
+            status, error = "passed", None
+        except papermill.PapermillExecutionError as exc:
+            status = "failed" if exc.ename == "VerdictFailed" else "error"
+            error = exc
+        except CellTimeoutError as exc:
+            status, error = "timeout", exc
+        except DeadKernelError as exc:
+            status, error = "kernel_died", exc
+        except Exception as exc:  # anything else still leaves a complete record
+            status, error = "error", exc
+        except KeyboardInterrupt as exc:
+            status, error = "interrupted", exc
+        saved = nbformat.read(str(output), as_version=4) if output.is_file() else input_nb
+        _copy_kernel_log(kernel_log, log)
+    if status in ("timeout", "kernel_died", "interrupted") or (
+            status == "error" and not _marked_cell_index(saved)):
+        _mark_stopped_cell(saved, status, error)
+    return _Outcome(status, saved, error)
+
+
+def _kernel_manager_class(output: IO[bytes]) -> type:
+    """A kernel manager whose kernel writes to `output`, not to the caller's terminal.
+
+    The kernel's process-level output (its warnings, a crash message) then goes to run.log,
+    and a kernel never holds the caller's stdout/stderr pipes open.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class RunKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("stdin", subprocess.DEVNULL)
+            kw.setdefault("stdout", output)
+            kw.setdefault("stderr", subprocess.STDOUT)
+            await super().start_kernel(**kw)
+
+    return RunKernelManager
+
+
+def _copy_kernel_log(path: Path, log: archive.RunLog) -> None:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    for line in text.splitlines():
+        if line.strip():
+            log.write("KERNEL", "kernel", line)
+
+
+def _mark_stopped_cell(nb: NotebookNode, status: str,
+                       error: BaseException | None) -> None:
+    """Mark the cell papermill was running when it stopped (papermill does not, then)."""
+    import nbformat
+
+    ename = type(error).__name__ if error else "Error"
+    evalue = _first_line(str(error)) if error else status
+    index = _running_cell_index(nb)
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    if index is None:
+        _insert_banner(nb, 0, f"Execution stopped before any cell ran: {ename}: {evalue}")
+        return
+    cell = nb.cells[index]
+    cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+    cell.metadata.setdefault("papermill", {}).update(status="failed", exception=True)
+    for later in nb.cells[index + 1:]:  # papermill called them completed; they never ran
+        if "papermill" in later.metadata:
+            later.metadata.papermill["status"] = "pending"
+    anchor = nbformat.v4.new_markdown_cell(
+        f'<span id="papermill-error-cell" {_BANNER_STYLE}>Execution stopped here: '
+        f"{_reason(status)}</span>")
+    anchor.metadata["tags"] = [_ERROR_MARKER_TAG]
+    nb.cells.insert(index, anchor)
+    _insert_banner(nb, 0, f'Execution stopped at <a href="#papermill-error-cell">In '
+                          f"[{cell.get('execution_count') or ' '}]</a>: {_reason(status)}")
+
+
+def _reason(status: str) -> str:
+    return {"timeout": "the cell timed out", "kernel_died": "the kernel died",
+            "interrupted": "the run was interrupted"}.get(status, "the runner failed")
+
+
+def _insert_banner(nb: NotebookNode, index: int, text: str) -> None:
+    import nbformat
+
+    banner = nbformat.v4.new_markdown_cell(f"<span {_BANNER_STYLE}>{text}</span>")
+    banner.metadata["tags"] = [_ERROR_MARKER_TAG]
+    nb.cells.insert(index, banner)
+
+
+def _running_cell_index(nb: NotebookNode) -> int | None:
+    """The last code cell papermill started (its start_time is set), if any."""
+    started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+               and c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
+def _marked_cell_index(nb: NotebookNode) -> int | None:
+    """The first code cell marked as failed or holding an error output."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.metadata.get("papermill", {}).get("exception") is True or _error_output(cell):
+            return index
+    return None
+
+
+def _error_output(cell: NotebookNode) -> dict[str, Any] | None:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"
+              and not (o.get("ename") == "SystemExit" and o.get("evalue") in ("", "0"))]
+    return errors[-1] if errors else None
+
+
+def _failing_cell(nb: NotebookNode) -> dict[str, Any] | None:
+    index = _marked_cell_index(nb)
+    if index is None:
+        return None
+    cell = nb.cells[index]
+    error = _error_output(cell) or {}
+    return {
+        "index": index,
+        "execution_count": cell.get("execution_count"),
+        "source": "\n".join(cell.source.splitlines()[:_SOURCE_LINES]),
+        "ename": error.get("ename"),
+        "evalue": error.get("evalue"),
+    }
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _archive(outcome: _Outcome, record_dir: Path, secrets: list[str], log: archive.RunLog,
+             facts: dict[str, Any]) -> RunResult:
+    """Scrub and write the notebook, its HTML and summary.json; the RunResult to return."""
+    runbook = facts["runbook"]
+    notebook, findings = archive.scrub_notebook(outcome.notebook, secrets)
+    if findings:
+        log.warning(f"redacted from the notebook: {archive.describe_findings(findings)}; "
+                    f"the runbook prints secrets, fix it")
+    notebook.metadata.setdefault("papermill", {})["output_path"] = str(
+        record_dir / f"{runbook}.ipynb")
+    notebook_path, html_path = record_dir / f"{runbook}.ipynb", record_dir / f"{runbook}.html"
+    archive.write_notebook(notebook, notebook_path)
+    archive.export_html(notebook, html_path)
+    summary = _summary(outcome.status, notebook, facts, notebook_path, html_path)
+    summary = archive.write_summary(summary, record_dir / "summary.json", secrets)
+    return RunResult(status=outcome.status, exit_code=EXIT_CODES[outcome.status],
+                     record_dir=record_dir, notebook_path=notebook_path, html_path=html_path,
+                     summary=summary)
+
+
+def _summary(status: str, notebook: NotebookNode, facts: dict[str, Any],
+             notebook_path: Path, html_path: Path) -> dict[str, Any]:
+    started, finished = facts["started_at"], facts["finished_at"]
+    return {
+        "runbook": facts["runbook"],
+        "notebook": notebook_path.name,
+        "html": html_path.name,
+        "incident": facts["incident"],
+        "environment": facts["environment"],
+        "parameters": facts["parameters"],
+        "records": lift_records(notebook),
+        "status": status,
+        "exit_code": EXIT_CODES[status],
+        "started_at": started.isoformat(timespec="milliseconds"),
+        "finished_at": finished.isoformat(timespec="milliseconds"),
+        "duration_s": round((finished - started).total_seconds(), 3),
+        "failing_cell": _failing_cell(notebook),
+        "netra_ops_version": _version(),
+    }
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("netra-ops")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
