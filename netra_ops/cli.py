@@ -61,6 +61,9 @@ def _environment(name: str) -> Environment:
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for chatty in ("httpx", "httpcore", "papermill", "google", "urllib3"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -8,6 +8,7 @@ ship, and whether each configured gate command exits 0 (its exit code and output
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -118,10 +119,16 @@ def _commits(repo: Path, release: str, base: str, limit: int) -> tuple[str, ...]
     return tuple(log.stdout.splitlines()) if log.returncode == 0 else ()
 
 
+def _command(gate: Gate) -> list[str]:
+    """Gate commands starting with `python` run on the interpreter netra-ops runs on."""
+    first, *rest = gate.command
+    return [sys.executable, *rest] if first in ("python", "python3") else list(gate.command)
+
+
 def _run_gate(repo: Path, gate: Gate) -> CheckResult:
     started = time.monotonic()
     try:
-        done = subprocess.run(gate.command, cwd=repo, capture_output=True, text=True,
+        done = subprocess.run(_command(gate), cwd=repo, capture_output=True, text=True,
                               timeout=gate.timeout_s, stdin=subprocess.DEVNULL, check=False)
     except FileNotFoundError:
         return CheckResult(gate.name, False, f"command not found: {gate.command[0]}")

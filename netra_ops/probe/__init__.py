@@ -3,17 +3,20 @@
 from netra_ops.probe.golden_path import (
     DEFAULT_MESSAGE,
     GOLDEN_PATH_EVENTS,
+    ConnectResult,
     EventObservation,
     GoldenPathResult,
     golden_path,
+    websocket_connect,
 )
-from netra_ops.probe.health import HealthResult, health
+from netra_ops.probe.health import HealthResult, health, wait_healthy
 from netra_ops.probe.services import ServiceChecks, check_services
 from netra_ops.probe.summary import results_table, runs_frame, summarize_runs
 
 __all__ = [
     "DEFAULT_MESSAGE",
     "GOLDEN_PATH_EVENTS",
+    "ConnectResult",
     "EventObservation",
     "GoldenPathResult",
     "HealthResult",
@@ -24,4 +27,6 @@ __all__ = [
     "results_table",
     "runs_frame",
     "summarize_runs",
+    "wait_healthy",
+    "websocket_connect",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,9 +28,11 @@ from netra_ops.secrets import resolve_secret
 __all__ = [
     "DEFAULT_MESSAGE",
     "GOLDEN_PATH_EVENTS",
+    "ConnectResult",
     "EventObservation",
     "GoldenPathResult",
     "golden_path",
+    "websocket_connect",
 ]
 
 GOLDEN_PATH_EVENTS: tuple[str, ...] = (
@@ -116,6 +118,32 @@ class GoldenPathResult:
         }
 
 
+@dataclass(frozen=True)
+class ConnectResult:
+    """Whether an authenticated WebSocket connection reached `connection_established`."""
+
+    ok: bool
+    url: str
+    login_ms: float | None
+    connect_ms: float | None
+    failed_step: str | None
+    error: str | None
+    http_status: int | None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with every field."""
+        return pd.DataFrame([asdict(self)])
+
+
+def websocket_connect(env: Environment | str = "sandbox") -> ConnectResult:
+    """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
+    environment = load_environment(env) if isinstance(env, str) else env
+    result = _Run(environment, "", "connect-check", 10.0, 500.0).execute(converse=False)
+    return ConnectResult(result.failed_step is None, environment.backend.websocket_url,
+                         result.login_ms, result.connect_ms, result.failed_step, result.error,
+                         result.http_status)
+
+
 def golden_path(
     env: Environment | str = "sandbox",
     *,
@@ -147,7 +175,7 @@ class _Run:
         self.events: list[EventObservation] = []
         self.http_status: int | None = None
 
-    def execute(self) -> GoldenPathResult:
+    def execute(self, converse: bool = True) -> GoldenPathResult:
         password = resolve_secret(self.env.credentials.password)
         token, failure = self._login(password)
         del password
@@ -160,7 +188,16 @@ class _Run:
                 self.http_status = exc.response.status_code
             return self._result("connect", self._hint(describe_exception(exc)))
         with ws:
+            if not converse:
+                failure = self._established_or_closed(ws)
+                return self._result("handshake" if failure else None, failure, judge=False)
             return self._converse(ws)
+
+    def _established_or_closed(self, ws: ClientConnection) -> str | None:
+        try:
+            return self._await_established(ws)
+        except ConnectionClosed as exc:
+            return _closed_text(exc)
 
     def _login(self, password: str) -> tuple[str | None, str | None]:
         url = self.env.auth.url + "/auth/login"
@@ -236,11 +273,13 @@ class _Run:
         flag = "" if self.env.name == "sandbox" else f" --env {self.env.source}"
         return f"{text} (is the sandbox running? start it with: netra-ops sandbox up{flag})"
 
-    def _result(self, failed_step: str | None, error: str | None) -> GoldenPathResult:
+    def _result(self, failed_step: str | None, error: str | None,
+                judge: bool = True) -> GoldenPathResult:
         seen = [e.type for e in self.events if e.type in GOLDEN_PATH_EVENTS]
         missing = tuple(name for name in GOLDEN_PATH_EVENTS if name not in seen)
         final = _final_response(self.events)
-        if failed_step is None and (missing or len(final or "") <= MIN_FINAL_RESPONSE_CHARS):
+        incomplete = bool(missing) or len(final or "") <= MIN_FINAL_RESPONSE_CHARS
+        if failed_step is None and judge and incomplete:
             failed_step, error = "agent", _incomplete_text(missing, final)
         out_of_order = _out_of_order(seen)
         if failed_step is None and out_of_order:

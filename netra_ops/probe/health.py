@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from netra_ops.probe._text import describe_exception
 
-__all__ = ["HealthResult", "health"]
+__all__ = ["HealthResult", "health", "wait_healthy"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,30 @@ def _judge(target: str, code: int, body: dict[str, Any] | None, latency_ms: floa
 def _field(body: dict[str, Any] | None, key: str) -> str | None:
     value = (body or {}).get(key)
     return None if value is None else str(value)
+
+
+def wait_healthy(
+    url: str,
+    *,
+    within_s: float = 120.0,
+    path: str = "/health",
+    interval_s: float = 0.25,
+    expect_revision: str | None = None,
+) -> HealthResult:
+    """Poll until the service answers healthy (seed 4.3: "200 within 2 minutes").
+
+    With `expect_revision`, healthy also means the answer came from that revision (the
+    health body's `revision`), which is how a rollback is seen to serve. Returns the last
+    answer; its `ok` says whether the wait succeeded, `error` why not.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        result = health(url, path=path, timeout_s=min(5.0, max(within_s, 0.1)))
+        wrong = expect_revision is not None and result.revision != expect_revision
+        if result.ok and not wrong:
+            return result
+        if time.monotonic() + interval_s > deadline:
+            why = (f"serving revision {result.revision}, not {expect_revision}" if result.ok
+                   else result.error)
+            return replace(result, ok=False, error=f"not healthy within {within_s:g} s: {why}")
+        time.sleep(interval_s)
