@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from netra_ops.config import Environment, list_environments, load_environment
 from netra_ops.errors import ConfigError, NetraOpsError
+from netra_ops.logs_setup import configure_logging
 
 try:
     __version__ = version("netra-ops")
@@ -19,6 +20,7 @@ __all__ = [
     "Environment",
     "NetraOpsError",
     "__version__",
+    "configure_logging",
     "list_environments",
     "load_environment",
 ]

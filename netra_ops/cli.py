@@ -7,7 +7,6 @@ configuration or sandbox state (the message says what to do); 3-5 a runbook run 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ import typer
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
+from netra_ops.logs_setup import configure_logging
 
 __all__ = ["app"]
 
@@ -59,11 +59,7 @@ def _environment(name: str) -> Environment:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        for chatty in ("httpx", "httpcore", "papermill", "google", "urllib3"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(verbose)
 
 
 @app.command()

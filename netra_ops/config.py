@@ -28,6 +28,7 @@ __all__ = [
     "Environment",
     "Gate",
     "Preflight",
+    "Release",
     "SandboxSettings",
     "Service",
     "TriggerRule",
@@ -38,8 +39,8 @@ __all__ = [
 
 Comparison = Literal["<", "<=", ">", ">="]
 ServiceRole = Literal["backend", "auth", "frontend"]
-SANDBOX_ROLES: tuple[str, ...] = ("auth", "frontend", "backend", "api")
-OPTIONAL_SANDBOX_ROLES: tuple[str, ...] = ("monitoring",)
+SANDBOX_ROLES: tuple[str, ...] = ("auth", "frontend", "backend", "api", "monitoring")
+OPTIONAL_SANDBOX_ROLES: tuple[str, ...] = ()
 
 
 class _Model(BaseModel):
@@ -117,8 +118,13 @@ class SandboxSettings(_Model):
         return value
 
     def url(self, role: str) -> str:
-        """The loopback URL of a sandbox role (auth, frontend, backend, api)."""
+        """The loopback URL of a sandbox role (auth, frontend, backend, api; monitoring
+        speaks gRPC: its client wants `endpoint("monitoring")`)."""
         return f"http://{self.host}:{self.ports[role]}"
+
+    def endpoint(self, role: str) -> str:
+        """`host:port` of a sandbox role (a gRPC target)."""
+        return f"{self.host}:{self.ports[role]}"
 
 
 class TriggerRule(_Model):
@@ -167,6 +173,12 @@ class Preflight(_Model):
     gates: list[Gate] = Field(default_factory=list)
 
 
+class Release(_Model):
+    """What the remediation deploys (seed 1.2): the fixed build's image."""
+
+    image: str | None = None
+
+
 class Environment(_Model):
     """A deployment target: the sandbox or a Google Cloud project."""
 
@@ -176,12 +188,14 @@ class Environment(_Model):
     region: str
     allow_changes: bool = False
     api_endpoint: str | None = None
+    monitoring_endpoint: str | None = None
     services: dict[ServiceRole, Service]
     credentials: Credentials
     expected_env: dict[str, str] = Field(default_factory=dict)
     rollback_triggers: list[TriggerRule] = Field(default_factory=list)
     success_criteria: list[Criterion] = Field(default_factory=list)
     preflight: Preflight = Field(default_factory=Preflight)
+    release: Release = Field(default_factory=Release)
     sandbox: SandboxSettings | None = None
     source: Path | None = None
 
@@ -310,8 +324,14 @@ def _with_sandbox_defaults(data: dict[str, Any], folder: Path) -> dict[str, Any]
         if not svc.get("url") and isinstance(ports.get(role), int):
             svc["url"] = f"http://{host}:{ports[role]}"
     out = {**data, "sandbox": sandbox, "services": services or data.get("services")}
+    preflight = data.get("preflight", {})
+    if isinstance(preflight, dict) and "repository" not in preflight:
+        rehearsal = str(Path(sandbox["state_dir"]) / "netra-repo")
+        out["preflight"] = {**preflight, "repository": rehearsal}
     if not out.get("api_endpoint") and isinstance(ports.get("api"), int):
         out["api_endpoint"] = f"http://{host}:{ports['api']}"
+    if not out.get("monitoring_endpoint") and isinstance(ports.get("monitoring"), int):
+        out["monitoring_endpoint"] = f"{host}:{ports['monitoring']}"
     return _anchor_file_secrets(out, folder)
 
 

@@ -8,6 +8,12 @@ was wrong and what to do about it.
     ├── ConfigError                 an environment file cannot be used
     │   ├── EnvironmentNotFoundError    no environment of that name or path
     │   └── SecretError                 a secret reference cannot be resolved
+    ├── DeployError                 a change to a service cannot be made
+    │   ├── ChangesNotAllowedError      the environment is not allow-listed for changes
+    │   ├── ServiceNotFoundError        the API knows no such service or revision
+    │   ├── ApiUnreachableError         the Google API (or the sandbox's emulation) is down
+    │   └── NoRollbackTargetError       there is no earlier Ready revision to go back to
+    ├── QueryError                  a log or metric query was refused by the API
     ├── SandboxError                the local sandbox cannot do what was asked
     │   ├── SandboxNotRunningError      nothing answers where the sandbox should be
     │   ├── PortInUseError              a configured port is taken by another process
@@ -22,18 +28,24 @@ was wrong and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "ApiUnreachableError",
+    "ChangesNotAllowedError",
     "ConfigError",
+    "DeployError",
     "EnvironmentNotFoundError",
     "NetraOpsError",
+    "NoRollbackTargetError",
     "NotebookNotFoundError",
     "ParameterError",
     "PortInUseError",
+    "QueryError",
     "RecordError",
     "RunError",
     "SandboxError",
     "SandboxNotRunningError",
     "SandboxStartError",
     "SecretError",
+    "ServiceNotFoundError",
     "VerdictFailed",
 ]
 
@@ -52,6 +64,30 @@ class EnvironmentNotFoundError(ConfigError):
 
 class SecretError(ConfigError):
     """A secret reference cannot be resolved (unset variable, missing file, bad scheme)."""
+
+
+class DeployError(NetraOpsError):
+    """A deploy, traffic change or rollback cannot be made or checked."""
+
+
+class ChangesNotAllowedError(DeployError):
+    """The environment's project is not allow-listed for changes (`allow_changes`)."""
+
+
+class ServiceNotFoundError(DeployError):
+    """The API answered that the service or revision does not exist."""
+
+
+class ApiUnreachableError(DeployError):
+    """The Google API, or the sandbox's emulation of it, did not answer."""
+
+
+class NoRollbackTargetError(DeployError):
+    """No earlier Ready revision exists to roll back to."""
+
+
+class QueryError(NetraOpsError):
+    """Cloud Logging or Cloud Monitoring refused a query (its message says why)."""
 
 
 class SandboxError(NetraOpsError):

@@ -78,7 +78,7 @@ def _toml_value(value: Any) -> str:
 def write_sandbox_environment(folder: Path, *, startup_timeout_s: float = 20.0) -> Path:
     """A sandbox environment file in `folder`: free ports, state dir `folder/.sandbox`."""
     data = tomllib.loads(SANDBOX_TOML.read_text(encoding="utf-8"))
-    roles = ("backend", "auth", "frontend", "api")
+    roles = ("backend", "auth", "frontend", "api", "monitoring")
     ports = dict(zip(roles, free_ports(len(roles)), strict=True))
     state_dir = folder / ".sandbox"  # as the default layout (secret hints look for it)
     host = data["sandbox"].get("host", "127.0.0.1")

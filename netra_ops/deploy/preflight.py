@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from netra_ops.config import Environment, Gate
+from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import ConfigError
 
 __all__ = ["CheckResult", "PreflightResult", "preflight"]
@@ -55,6 +56,10 @@ class PreflightResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per check."""
         return pd.DataFrame([asdict(c) for c in self.checks])
+
+    def verdict_table(self) -> pd.DataFrame:
+        """The checks in the shape `netra_ops.record.verdict` takes."""
+        return checks_verdict_table((c.name, c.ok, c.detail) for c in self.checks)
 
 
 def preflight(env: Environment, repository: str | Path | None = None,

@@ -9,7 +9,10 @@ import pandas as pd
 from netra_ops.config import Environment
 from netra_ops.probe.health import HealthResult, health
 
-__all__ = ["ServiceChecks", "check_services"]
+__all__ = ["SUMMARY_COLUMNS", "ServiceChecks", "check_services"]
+
+SUMMARY_COLUMNS = ["role", "url", "ok", "status_code", "latency_ms", "status", "revision",
+                   "error"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,12 @@ class ServiceChecks:
         return sum(r.status_code is not None and r.status_code >= 500
                    for r in self.results.values())
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per service: role, url, ok, status code, latency, error, ..."""
+    def to_frame(self, full: bool = False) -> pd.DataFrame:
+        """One row per service: role, url, ok, status code, latency, error (all fields
+        with `full=True`)."""
         rows = [{"role": role, **asdict(result)} for role, result in self.results.items()]
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        return frame if full else frame[SUMMARY_COLUMNS]
 
 
 def check_services(env: Environment, *, timeout_s: float = 5.0) -> ServiceChecks:

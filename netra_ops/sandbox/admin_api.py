@@ -7,10 +7,13 @@
   the platform's base env (the environment's expected configuration); a null value removes
   a variable.
 - `PUT  /_sandbox/traffic`    `{"traffic": [{"revision", "percent"}]}` -> 200 the status, or
-  400 `{"error": ...}` when the split is invalid.
+  400 `{"error": ...}` when the split is invalid. The revisions are pinned (as Cloud Run's
+  REVISION traffic targets): later deploys with `traffic: false` leave them serving.
+- `GET  /_sandbox/revisions/{name}/log?lines=N` -> the last N (default 200) lines of that
+  revision's stdout+stderr, as text (the `logUri` of the emulated Cloud Run revisions).
 
-The Google API emulation (Cloud Run Admin, Logging, Monitoring) adds its routes to the same
-app through `extra_routes`.
+The Google API emulation (Cloud Run Admin, Logging) adds its routes to the same app through
+`extra_routes`; both it and these routes drive the same RevisionManager.
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.revisions import RevisionManager, TrafficTarget
+from netra_ops.sandbox.state import tail
+
+_DEFAULT_LOG_LINES = 200
+_MAX_LOG_LINES = 10_000
 
 __all__ = ["admin_routes", "create_admin_app"]
 
@@ -70,10 +77,23 @@ def admin_routes(manager: RevisionManager, *, service_url: str) -> list[BaseRout
             return _error(400, str(exc))
         return JSONResponse({**manager.snapshot(), "url": service_url})
 
+    async def revision_log(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            manager.get(name)
+            lines = int(request.query_params.get("lines", _DEFAULT_LOG_LINES))
+        except SandboxError as exc:
+            return _error(404, str(exc))
+        except ValueError:
+            return _error(400, '"lines" must be an integer')
+        text = tail(manager.paths.revision_log(name), max(0, min(lines, _MAX_LOG_LINES)))
+        return PlainTextResponse(text + "\n" if text else "")
+
     return [
         Route("/_sandbox/health", health, methods=["GET", "HEAD"]),
         Route("/_sandbox/status", status, methods=["GET"]),
         Route("/_sandbox/revisions", create_revision, methods=["POST"]),
+        Route("/_sandbox/revisions/{name}/log", revision_log, methods=["GET"]),
         Route("/_sandbox/traffic", set_traffic, methods=["PUT"]),
     ]
 

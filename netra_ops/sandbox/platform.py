@@ -1,9 +1,15 @@
-"""The platform process: the router, the admin API and the backend revisions it owns.
+"""The platform process: the router, the Google API emulation and the revisions it owns.
 
 One asyncio loop runs two uvicorn servers: the router (the backend service's stable URL, on
-`[sandbox.ports] backend`) and the admin API (on `[sandbox.ports] api`). At start it creates
-the first revision from the spec the supervisor wrote (`platform-spec.json`) and sends it
-100% of the traffic. On SIGTERM or SIGINT it stops every revision, then exits.
+`[sandbox.ports] backend`) and the API port (`[sandbox.ports] api`: the `/_sandbox/*` admin
+routes, Cloud Run Admin v2 and Cloud Logging v2 over REST, both over the same
+RevisionManager). Beside them, on `[sandbox.ports] monitoring`, a gRPC server emulates Cloud
+Monitoring's ListTimeSeries from the request log and a sampler of the revisions' memory and
+CPU (one sample a second); Logging and Monitoring share one reader of the request log.
+
+At start it creates the first revision from the spec the supervisor wrote
+(`platform-spec.json`), which gets 100% of the traffic (Cloud Run's default: LATEST). On
+SIGTERM or SIGINT it stops every revision and the Monitoring server, then exits.
 """
 
 from __future__ import annotations
@@ -21,10 +27,15 @@ import uvicorn
 
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.admin_api import create_admin_app
+from netra_ops.sandbox.logging_api import logging_routes
+from netra_ops.sandbox.monitoring_api import MonitoringServer
 from netra_ops.sandbox.revisions import REVISION_COMMAND, RevisionManager
 from netra_ops.sandbox.router import RequestLog, Router
+from netra_ops.sandbox.run_api import CloudRunEmulator, google_fallback_route, run_routes
 from netra_ops.sandbox.service_logging import configure_logging
 from netra_ops.sandbox.state import StatePaths, read_json, write_json_atomic
+from netra_ops.sandbox.telemetry import ProcessSampler
+from netra_ops.sandbox.telemetry import RequestLog as RequestLogReader
 
 __all__ = ["EmbeddedServer", "PlatformSpec", "main", "run_platform"]
 
@@ -45,16 +56,28 @@ class PlatformSpec:
     memory_limit: str = "512Mi"
     cpu_limit: str = "1"
     startup_timeout_s: float = 30.0
+    project: str = "netra-sandbox"
+    region: str = "us-central1"
+    monitoring_port: int | None = None
+    granted_permissions: Sequence[str] | None = None
+    sample_interval_s: float = 1.0
 
     @property
     def service_url(self) -> str:
         """The backend service's stable URL (the router)."""
         return f"http://{self.host}:{self.router_port}"
 
+    @property
+    def api_url(self) -> str:
+        """Where the admin API and the Google REST emulation answer."""
+        return f"http://{self.host}:{self.api_port}"
+
     def write(self, path: Path) -> None:
         """Save the spec as JSON."""
+        permissions = self.granted_permissions
         write_json_atomic(path, {**asdict(self), "base_env": dict(self.base_env),
-                                 "env": dict(self.env)})
+                                 "env": dict(self.env), "granted_permissions":
+                                 None if permissions is None else list(permissions)})
 
     @classmethod
     def read(cls, path: Path) -> PlatformSpec:
@@ -94,15 +117,28 @@ async def run_platform(
     stop: asyncio.Event,
     command: Sequence[str] = REVISION_COMMAND,
 ) -> None:
-    """Serve the router and admin API until `stop` is set; revisions are stopped on exit."""
+    """Serve the router, the API port and Monitoring until `stop` is set; revisions, the
+    Monitoring server and the sampler are stopped on exit.
+
+    PortInUseError if the Monitoring port is taken (before anything else starts).
+    """
     manager = RevisionManager(
         service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
         memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit,
         startup_timeout_s=spec.startup_timeout_s, command=command,
     )
+    requests = RequestLogReader(paths.root)
+    monitoring = _start_monitoring(spec, paths, requests)
     request_log = RequestLog(paths.requests_log)
     router = Router(manager, request_log)
-    admin = create_admin_app(manager, service_url=spec.service_url)
+    emulator = CloudRunEmulator(manager, project=spec.project, location=spec.region,
+                                service_url=spec.service_url, api_url=spec.api_url,
+                                granted_permissions=spec.granted_permissions)
+    google = [*run_routes(emulator),
+              *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
+                              request_log=requests),
+              google_fallback_route()]
+    admin = create_admin_app(manager, service_url=spec.service_url, extra_routes=google)
     servers = [embedded_server(router, spec.host, spec.router_port),
                embedded_server(admin, spec.host, spec.api_port)]
     serving = [asyncio.create_task(server.serve()) for server in servers]
@@ -114,11 +150,43 @@ async def run_platform(
     finally:
         logger.info("platform stopping: stopping revisions")
         first.cancel()
+        await emulator.close()
         await manager.stop_all()
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*serving, first, return_exceptions=True)
         request_log.close()
+        if monitoring is not None:
+            await asyncio.to_thread(monitoring.stop)
+
+
+class _Monitoring:
+    """The Monitoring gRPC server and the sampler that feeds it, stopped together."""
+
+    def __init__(self, server: MonitoringServer, sampler: ProcessSampler) -> None:
+        self.server = server
+        self.sampler = sampler
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.sampler.stop()
+
+
+def _start_monitoring(spec: PlatformSpec, paths: StatePaths,
+                      requests: RequestLogReader) -> _Monitoring | None:
+    """Start the sampler and the Monitoring server (None without a monitoring port)."""
+    if spec.monitoring_port is None:
+        return None
+    sampler = ProcessSampler(paths.root, interval_s=spec.sample_interval_s).start()
+    server = MonitoringServer(paths.root, spec.project, spec.service, sampler,
+                              location=spec.region, request_log=requests)
+    try:
+        port = server.start(spec.host, spec.monitoring_port)
+    except SandboxError:
+        sampler.stop()
+        raise
+    logger.info("Monitoring emulation (gRPC) on %s:%s", spec.host, port)
+    return _Monitoring(server, sampler)
 
 
 async def _first_revision(manager: RevisionManager, spec: PlatformSpec) -> None:
@@ -145,7 +213,11 @@ def main(spec_path: Path, state_dir: Path) -> int:
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
     spec = PlatformSpec.read(spec_path)
     paths = StatePaths(state_dir).ensure()
-    asyncio.run(_main(spec, paths))
+    try:
+        asyncio.run(_main(spec, paths))
+    except SandboxError as exc:
+        logger.error("the platform cannot run: %s", exc)
+        return 1
     return 0
 
 
@@ -154,6 +226,7 @@ async def _main(spec: PlatformSpec, paths: StatePaths) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    logger.info("platform serving %s at %s (admin API on port %s)",
-                spec.service, spec.service_url, spec.api_port)
+    logger.info("platform serving %s at %s (admin and Google APIs on port %s, Monitoring "
+                "on port %s)", spec.service, spec.service_url, spec.api_port,
+                spec.monitoring_port)
     await run_platform(spec, paths, stop=stop)

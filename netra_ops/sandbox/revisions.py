@@ -10,10 +10,18 @@ revision` on a free loopback port with the Cloud Run contract in its environment
     starting --(exit or timeout)---> failed
     ready ----(stopped, or idle and scaled to zero)--------------------------> stopped
 
-Traffic is a list of (revision, percent) over ready revisions summing to 100. A revision
-that fails to start never receives traffic: what served before keeps serving. Every change
-is written to `revisions.json` (pids and their start times included), so `sandbox down` can
-stop revisions even when the platform itself has died.
+The service asks for traffic with rules, as Cloud Run's traffic targets: a percent for a
+named revision, or for the latest ready one (`TrafficRule(100)`, the default). The rules are
+resolved to the split the router uses, a list of (revision, percent) over ready revisions
+summing to 100: a rule for the latest follows each new revision once it is ready, a rule
+naming a revision stays pinned through later deploys. A revision that fails to start never
+receives traffic: what served before keeps serving.
+
+Every change of the service (a revision created, the rules replaced, `touch()`) bumps
+`generation`; `observed_generation` catches up once the change is carried out (the new
+revision ready or failed). Every change is written to `revisions.json` (pids and their
+start times included), so `sandbox down` can stop revisions even when the platform itself
+has died.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ __all__ = [
     "Revision",
     "RevisionManager",
     "RevisionState",
+    "TrafficRule",
     "TrafficTarget",
     "free_port",
     "revision_process_env",
@@ -75,6 +84,27 @@ class TrafficTarget:
         return {"revision": self.revision, "percent": self.percent}
 
 
+@dataclass(frozen=True)
+class TrafficRule:
+    """A share of traffic the service asks for: a named revision, or the latest ready one.
+
+    `revision=None` is Cloud Run's LATEST target: it moves to each new revision once that
+    one is ready. A named revision is a REVISION target: it stays until the rules change.
+    """
+
+    percent: int
+    revision: str | None = None
+
+    @property
+    def latest(self) -> bool:
+        """Whether this rule follows the latest ready revision."""
+        return self.revision is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"revision": name or null (latest), "percent"}`."""
+        return {"revision": self.revision, "percent": self.percent}
+
+
 @dataclass
 class Revision:
     """One revision of the backend service and the process that runs it."""
@@ -91,6 +121,7 @@ class Revision:
     created: str = field(default_factory=rfc3339_now)
     ready_at: str | None = None
     create_time: float | None = None
+    transitioned_at: str = field(default_factory=rfc3339_now)
 
     def to_dict(self) -> dict[str, Any]:
         """The admin API's Revision object (docs/sandbox-internals.md)."""
@@ -132,7 +163,7 @@ def revision_process_env(
 
 
 class RevisionManager:
-    """Creates revision processes, moves traffic between them, and records both."""
+    """Creates revision processes, routes traffic between them by rules, records both."""
 
     def __init__(
         self,
@@ -156,9 +187,15 @@ class RevisionManager:
         self.startup_timeout_s = startup_timeout_s
         self.command = tuple(command)
         self.max_idle = max_idle
+        self.generation = 0
+        self.observed_generation = 0
+        self.created = rfc3339_now()
+        self.updated = self.created
         self._revisions: dict[str, Revision] = {}
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self._rules: tuple[TrafficRule, ...] = (TrafficRule(100),)
+        self._routes: tuple[tuple[TrafficRule, str], ...] = ()
         self._traffic: tuple[TrafficTarget, ...] = ()
         self._sequence = 0
         self._closing = False
@@ -173,6 +210,32 @@ class RevisionManager:
     def traffic(self) -> tuple[TrafficTarget, ...]:
         """The current traffic split (empty until a revision is ready)."""
         return self._traffic
+
+    @property
+    def traffic_rules(self) -> tuple[TrafficRule, ...]:
+        """What the service asks for (default: 100% to the latest ready revision)."""
+        return self._rules
+
+    @property
+    def routes(self) -> tuple[tuple[TrafficRule, str], ...]:
+        """Each rule with the revision it was resolved to when traffic last moved."""
+        return self._routes
+
+    @property
+    def latest_created(self) -> Revision | None:
+        """The newest revision, whatever its state."""
+        return next(reversed(self._revisions.values()), None)
+
+    @property
+    def latest_ready(self) -> Revision | None:
+        """The newest revision that is ready (what a rule for the latest resolves to)."""
+        return next((r for r in reversed(self._revisions.values()) if r.state == "ready"),
+                    None)
+
+    @property
+    def busy(self) -> Revision | None:
+        """A revision still starting, if any."""
+        return next((r for r in self._revisions.values() if r.state == "starting"), None)
 
     def get(self, name: str) -> Revision:
         """The revision of that name; SandboxError names the known ones."""
@@ -201,33 +264,141 @@ class RevisionManager:
         }
 
     async def create(
-        self, image: str, env: Mapping[str, str], *, traffic: bool = True
+        self,
+        image: str,
+        env: Mapping[str, str],
+        *,
+        traffic: bool | Sequence[TrafficRule] = True,
+        memory_limit: str | None = None,
+        cpu_limit: str | None = None,
+        name: str | None = None,
     ) -> Revision:
-        """Start a revision and wait until it is ready or failed; moves traffic if asked.
+        """Start a revision and wait until it is ready or failed; `prepare` + `start`.
 
         A failed revision is returned (state "failed", reason with its log tail), not raised:
         a bad deploy is an outcome to report, and traffic stays where it was.
         """
+        revision = self.prepare(image, env, memory_limit=memory_limit, cpu_limit=cpu_limit,
+                                name=name)
+        return await self.start(revision, traffic=traffic)
+
+    def prepare(
+        self,
+        image: str,
+        env: Mapping[str, str],
+        *,
+        memory_limit: str | None = None,
+        cpu_limit: str | None = None,
+        name: str | None = None,
+    ) -> Revision:
+        """Record a new revision (state "starting", no process yet) and bump the generation.
+
+        `name` is a requested revision name (a generated one otherwise); SandboxError if the
+        platform is stopping or the name is taken.
+        """
         if self._closing:
             raise SandboxError("the platform is stopping; no new revision can be created")
-        revision = self._new_revision(image, env)
+        if name is not None and name in self._revisions:
+            raise SandboxError(f"a revision named {name!r} already exists")
+        self._sequence += 1
+        suffix = "".join(random.choices(string.ascii_lowercase, k=3))
+        revision = Revision(
+            name=name or f"{self.service}-{self._sequence:05d}-{suffix}", image=image,
+            env=dict(env), memory_limit=memory_limit or self.memory_limit,
+            cpu_limit=cpu_limit or self.cpu_limit,
+        )
         self._revisions[revision.name] = revision
-        await self._spawn(revision)
-        await self._wait_ready(revision)
-        if revision.state == "ready" and traffic:
-            self.set_traffic([TrafficTarget(revision.name, 100)])
-        else:
-            self._persist()
+        self._bump()
+        self._persist()
         return revision
 
+    async def start(
+        self, revision: Revision, *, traffic: bool | Sequence[TrafficRule] = True
+    ) -> Revision:
+        """Start a prepared revision's process and wait until it is ready or failed.
+
+        `traffic`: True sends 100% to the latest ready revision (this one, once ready);
+        False pins the traffic to what serves now; rules replace the service's rules. Once
+        the revision is ready the service's rules are applied, as they are then (a later
+        change made while it started wins); if it fails, traffic stays.
+        """
+        try:
+            rules = self._rules_for(traffic)
+        except SandboxError as exc:
+            self._record_failure(revision, f"not started: {exc}")
+            self._observe()
+            raise
+        self._rules = rules
+        await self._spawn(revision)
+        await self._wait_ready(revision)
+        if revision.state == "ready" and traffic is not False:
+            with contextlib.suppress(SandboxError):  # a pinned revision died meanwhile
+                self._apply(self._rules)
+        self._observe()
+        return revision
+
+    def route(self, rules: Iterable[TrafficRule]) -> None:
+        """Replace the traffic rules and move traffic now; SandboxError says what is invalid."""
+        checked = self.check_rules(rules)
+        resolved = self._resolve(checked)
+        self._bump()
+        self._apply(checked, resolved)
+        self._observe()
+
     def set_traffic(self, targets: Iterable[TrafficTarget]) -> None:
-        """Replace the traffic split; SandboxError explains what is invalid."""
-        split = tuple(t for t in targets if t.percent != 0)
-        self._validate(split)
-        self._traffic = split
-        logger.info("traffic: %s", ", ".join(f"{t.revision}={t.percent}%" for t in split))
-        self._retire_idle()
-        self._persist()
+        """Pin the traffic to named revisions; SandboxError explains what is invalid."""
+        self.route([TrafficRule(t.percent, t.revision) for t in targets])
+
+    def touch(self) -> None:
+        """Bump the generation for a change that creates no revision and moves no traffic."""
+        self._bump()
+        self._observe()
+
+    def check_rules(
+        self, rules: Iterable[TrafficRule], *, allow_stopped: bool = False
+    ) -> tuple[TrafficRule, ...]:
+        """The rules without 0% shares, validated; SandboxError says what is invalid.
+
+        Named revisions must be ready (or, with `allow_stopped`, scaled to zero: the caller
+        revives them before routing).
+        """
+        checked = tuple(r for r in rules if r.percent != 0)
+        if not checked:
+            raise SandboxError("traffic must name at least one revision with a percent > 0")
+        names = [r.revision or "LATEST" for r in checked]
+        if len(set(names)) != len(names):
+            raise SandboxError(f"traffic names a revision twice: {', '.join(names)}")
+        usable = ("ready", "stopped") if allow_stopped else ("ready",)
+        for rule in checked:
+            if not 0 < rule.percent <= 100:
+                raise SandboxError(f"traffic percent for {rule.revision or 'the latest'} "
+                                   f"must be 0-100, got {rule.percent}")
+            if rule.revision is not None and self.get(rule.revision).state not in usable:
+                state = self.get(rule.revision).state
+                raise SandboxError(f"revision {rule.revision} is {state}; only ready "
+                                   "revisions can serve")
+        total = sum(r.percent for r in checked)
+        if total != 100:
+            raise SandboxError(f"traffic percents must sum to 100, got {total}")
+        return checked
+
+    async def revive(self, name: str) -> Revision:
+        """Start a revision scaled to zero again (as Cloud Run scales one up for traffic).
+
+        Waits until it is ready or failed, like `start`; SandboxError unless it is stopped.
+        """
+        revision = self.get(name)
+        if self._closing or revision.state != "stopped":
+            raise SandboxError(f"revision {name} is {revision.state}; only a revision scaled "
+                               "to zero can be started again")
+        old = self._processes.get(name)
+        if old is not None and old.returncode is None:
+            await old.wait()
+        revision.state, revision.reason, revision.ready_at = "starting", None, None
+        revision.transitioned_at = rfc3339_now()
+        await self._spawn(revision)
+        await self._wait_ready(revision)
+        return revision
 
     async def stop(self, name: str) -> None:
         """Stop one revision's process (it keeps its record, state "stopped")."""
@@ -244,14 +415,48 @@ class RevisionManager:
             task.cancel()
         self._persist()
 
-    def _new_revision(self, image: str, env: Mapping[str, str]) -> Revision:
-        self._sequence += 1
-        suffix = "".join(random.choices(string.ascii_lowercase, k=3))
-        return Revision(
-            name=f"{self.service}-{self._sequence:05d}-{suffix}", image=image, env=dict(env),
-            memory_limit=self.memory_limit, cpu_limit=self.cpu_limit,
-        )
+    # -- traffic ---------------------------------------------------------------------------
+    def _rules_for(self, traffic: bool | Sequence[TrafficRule]) -> tuple[TrafficRule, ...]:
+        if traffic is True:
+            return (TrafficRule(100),)
+        if traffic is False:
+            return tuple(TrafficRule(p, n) for n, p in _merge(self._routes)) or self._rules
+        return self.check_rules(traffic)
 
+    def _resolve(self, rules: Sequence[TrafficRule]) -> tuple[tuple[TrafficRule, str], ...]:
+        latest = self.latest_ready
+        routes = []
+        for rule in rules:
+            if rule.revision is None and latest is None:
+                raise SandboxError("no revision is ready to take the latest revision's share")
+            name = rule.revision or (latest.name if latest else "")
+            if self.get(name).state != "ready":
+                raise SandboxError(f"revision {name} is {self.get(name).state}; only ready "
+                                   "revisions can serve")
+            routes.append((rule, name))
+        return tuple(routes)
+
+    def _apply(self, rules: tuple[TrafficRule, ...],
+               routes: tuple[tuple[TrafficRule, str], ...] | None = None) -> None:
+        routes = self._resolve(rules) if routes is None else routes
+        self._rules, self._routes = rules, routes
+        self._traffic = tuple(TrafficTarget(n, p) for n, p in _merge(routes))
+        logger.info("traffic: %s", ", ".join(f"{t.revision}={t.percent}%"
+                                              for t in self._traffic))
+        self._retire_idle()
+        self._persist()
+
+    def _bump(self) -> None:
+        self.generation += 1
+        self.updated = rfc3339_now()
+
+    def _observe(self) -> None:
+        """The change is carried out, unless a revision still starts (it is part of it)."""
+        if self.busy is None:
+            self.observed_generation = self.generation
+        self._persist()
+
+    # -- processes -------------------------------------------------------------------------
     async def _spawn(self, revision: Revision) -> None:
         revision.port = free_port(self.host)
         env = revision_process_env(
@@ -293,7 +498,7 @@ class RevisionManager:
 
     def _mark_ready(self, revision: Revision) -> None:
         revision.state = "ready"
-        revision.ready_at = rfc3339_now()
+        revision.ready_at = revision.transitioned_at = rfc3339_now()
         logger.info("revision %s: ready", revision.name)
         self._persist()
 
@@ -304,6 +509,7 @@ class RevisionManager:
     def _record_failure(self, revision: Revision, why: str) -> None:
         log_tail = tail(self.paths.revision_log(revision.name), _LOG_TAIL_LINES)
         revision.state = "failed"
+        revision.transitioned_at = rfc3339_now()
         revision.reason = f"{why}; last lines of its log:\n{log_tail}" if log_tail else why
         logger.warning("revision %s: failed: %s", revision.name, why)
         self._persist()
@@ -311,6 +517,8 @@ class RevisionManager:
     async def _watch(self, revision: Revision, process: asyncio.subprocess.Process) -> None:
         """Record a revision process's exit that nobody asked for."""
         code = await process.wait()
+        if self._processes.get(revision.name) is not process:
+            return  # a revived revision runs a newer process
         if revision.state in ("starting", "ready"):
             phase = "while starting" if revision.state == "starting" else "while serving"
             self._record_failure(revision, f"the process exited with code {code} {phase}")
@@ -321,6 +529,7 @@ class RevisionManager:
         process = self._processes.get(revision.name)
         if revision.state in ("starting", "ready"):
             revision.state = final_state
+            revision.transitioned_at = rfc3339_now()
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -334,26 +543,6 @@ class RevisionManager:
         logger.info("revision %s: stopped (exit code %s)", revision.name, process.returncode)
         self._persist()
 
-    def _validate(self, split: Sequence[TrafficTarget]) -> None:
-        if not split:
-            raise SandboxError("traffic must name at least one revision with a percent > 0")
-        names = [t.revision for t in split]
-        if len(set(names)) != len(names):
-            raise SandboxError(f"traffic names a revision twice: {', '.join(names)}")
-        for target in split:
-            if not 0 < target.percent <= 100:
-                raise SandboxError(
-                    f"traffic percent for {target.revision} must be 0-100, got {target.percent}"
-                )
-            state = self.get(target.revision).state
-            if state != "ready":
-                raise SandboxError(
-                    f"revision {target.revision} is {state}; only ready revisions can serve"
-                )
-        total = sum(t.percent for t in split)
-        if total != 100:
-            raise SandboxError(f"traffic percents must sum to 100, got {total}")
-
     def _retire_idle(self) -> None:
         """Stop the oldest ready revisions without traffic beyond `max_idle` (scale to 0)."""
         serving = {t.revision for t in self._traffic}
@@ -361,6 +550,7 @@ class RevisionManager:
                 and r.name not in serving]
         for revision in idle[: max(len(idle) - self.max_idle, 0)]:
             revision.state = "stopped"
+            revision.transitioned_at = rfc3339_now()
             revision.reason = "scaled to zero: no traffic, and newer idle revisions exist"
             task = asyncio.get_running_loop().create_task(self._terminate(revision))
             self._watchers.add(task)
@@ -371,6 +561,17 @@ class RevisionManager:
             "service": self.service,
             "platform_pid": os.getpid(),
             "updated_at": rfc3339_now(),
+            "generation": self.generation,
+            "observed_generation": self.observed_generation,
             "revisions": [r.to_record() for r in self._revisions.values()],
             "traffic": [t.to_dict() for t in self._traffic],
+            "traffic_rules": [r.to_dict() for r in self._rules],
         })
+
+
+def _merge(routes: Iterable[tuple[TrafficRule, str]]) -> list[tuple[str, int]]:
+    """(revision, percent) with the shares of one revision added up, in first-seen order."""
+    merged: dict[str, int] = {}
+    for rule, name in routes:
+        merged[name] = merged.get(name, 0) + rule.percent
+    return list(merged.items())

@@ -1,10 +1,12 @@
 """Start, inspect and stop the local sandbox (`netra-ops sandbox up|status|down|logs`).
 
 `up` starts three processes in their own sessions, stdout and stderr to
-`<state_dir>/logs/<role>.log`: `auth`, `frontend` and `platform` (router + admin API + the
-backend revisions it spawns). Their pids and start times go to `sandbox.json` as soon as
-each is spawned, so `down` can always find them; `down` stops only a pid whose start time
-still matches the record (never by name), and revisions from `revisions.json` too.
+`<state_dir>/logs/<role>.log`: `auth`, `frontend` and `platform` (router, admin API and
+Google API emulation, the Monitoring gRPC server, and the backend revisions it spawns).
+Their pids and start times go to `sandbox.json` as soon as each is spawned, so `down` can
+always find them; `down` stops only a pid whose start time still matches the record (never
+by name), and revisions from `revisions.json` too. `up` waits until every port answers:
+HTTP 200 on the web ports, an HTTP/2 SETTINGS frame (gRPC) on the Monitoring port.
 
 Every function takes an `Environment` of kind "sandbox" (ConfigError otherwise) and is plain
 synchronous code: it works the same in a script, a Jupyter kernel or papermill.
@@ -31,6 +33,7 @@ import netra_ops
 from netra_ops.config import SANDBOX_ROLES, Environment, SandboxSettings
 from netra_ops.errors import PortInUseError, SandboxError, SandboxStartError
 from netra_ops.sandbox.platform import PlatformSpec
+from netra_ops.sandbox.rehearsal_repo import ensure_rehearsal_repo
 from netra_ops.sandbox.scenarios import apply_scenario, get_scenario, list_scenarios
 from netra_ops.sandbox.service_logging import rfc3339_now
 from netra_ops.sandbox.state import (
@@ -63,7 +66,12 @@ __all__ = [
 
 PROCESS_ROLES: tuple[str, ...] = ("auth", "frontend", "platform")
 _PORT_OWNERS = {"auth": "the auth service", "frontend": "the frontend",
-                "backend": "the backend router", "api": "the admin / Google API emulation"}
+                "backend": "the backend router", "api": "the admin / Google API emulation",
+                "monitoring": "the Cloud Monitoring emulation (gRPC)"}
+_GRPC_SCHEME = "grpc://"
+# An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server answers SETTINGS.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_H2_SETTINGS = 4
 _LOG_ROLES = ("auth", "frontend", "platform", "requests")
 _STOP_GRACE_S = 8.0
 _PORT_WAIT_S = 5.0
@@ -118,7 +126,7 @@ class SandboxStatus:
             return (f"the sandbox of environment {self.environment} is not running "
                     f"({self.detail}); start it with: {self.start_command}")
         lines = [f"sandbox of environment {self.environment}: running since {self.started_at}"]
-        lines += [f"  {role:<9} {url}" for role, url in self.urls.items()]
+        lines += [f"  {role:<10} {url}" for role, url in self.urls.items()]
         for row in self.rows():
             share = "" if row["traffic_percent"] is None else f" {row['traffic_percent']:>3}%"
             lines.append(f"  {row['kind']:<9} {row['name']:<40} {row['state']:<8} "
@@ -135,8 +143,15 @@ class SandboxStatus:
 
 def _process_url(urls: Mapping[str, str], role: str) -> str:
     if role == "platform":
-        return f"{urls['backend']} (admin {urls['api']})"
+        monitoring = f", monitoring {urls['monitoring']}" if "monitoring" in urls else ""
+        return f"{urls['backend']} (admin {urls['api']}{monitoring})"
     return urls.get(role, "")
+
+
+def _role_urls(settings: SandboxSettings) -> dict[str, str]:
+    """Each role's address: a URL, or `host:port` for the gRPC Monitoring emulation."""
+    return {role: settings.endpoint(role) if role == "monitoring" else settings.url(role)
+            for role in SANDBOX_ROLES}
 
 
 # --- up -----------------------------------------------------------------------------------
@@ -218,11 +233,14 @@ def _port_owner(port: int) -> str:
 def _start(env: Environment, settings: SandboxSettings, paths: StatePaths) -> None:
     paths.ensure()
     secret_files = ensure_secrets(env, paths)
+    repository = env.preflight.repository
+    if repository is not None and repository.is_relative_to(settings.state_dir):
+        ensure_rehearsal_repo(repository)  # only ever inside the sandbox's own state
     _platform_spec(env, settings).write(paths.platform_spec)
     record: dict[str, Any] = {
         "environment": str(env.source) if env.source else env.name, "name": env.name,
         "host": settings.host, "ports": dict(settings.ports),
-        "urls": {role: settings.url(role) for role in SANDBOX_ROLES},
+        "urls": _role_urls(settings),
         "started_at": rfc3339_now(), "processes": {},
     }
     started: dict[str, subprocess.Popen[bytes]] = {}
@@ -252,7 +270,8 @@ def _platform_spec(env: Environment, settings: SandboxSettings) -> PlatformSpec:
         service=env.backend.name, host=settings.host, router_port=settings.ports["backend"],
         api_port=settings.ports["api"], image=settings.initial_image, base_env=base_env,
         memory_limit=env.backend.memory, cpu_limit=f"{env.backend.cpu:g}",
-        startup_timeout_s=settings.startup_timeout_s,
+        startup_timeout_s=settings.startup_timeout_s, project=env.project,
+        region=env.region, monitoring_port=settings.ports["monitoring"],
     )
 
 
@@ -301,6 +320,7 @@ def _health_urls(env: Environment, settings: SandboxSettings) -> dict[str, str]:
     return {"auth": settings.url("auth") + env.auth.health_path,
             "frontend": settings.url("frontend") + env.frontend.health_path,
             "api": settings.url("api") + "/_sandbox/health",
+            "monitoring": _GRPC_SCHEME + settings.endpoint("monitoring"),
             "backend": settings.url("backend") + env.backend.health_path}
 
 
@@ -308,7 +328,8 @@ def _wait_healthy(env: Environment, settings: SandboxSettings, paths: StatePaths
                   started: Mapping[str, subprocess.Popen[bytes]]) -> None:
     """Wait until every URL answers 200; SandboxStartError names what did not."""
     pending = _health_urls(env, settings)
-    owner = {"auth": "auth", "frontend": "frontend", "api": "platform", "backend": "platform"}
+    owner = {"auth": "auth", "frontend": "frontend", "api": "platform", "backend": "platform",
+             "monitoring": "platform"}
     last: dict[str, str] = {}
     deadline = time.monotonic() + settings.startup_timeout_s
     with httpx.Client(trust_env=False, timeout=2.0) as client:
@@ -331,10 +352,27 @@ def _wait_healthy(env: Environment, settings: SandboxSettings, paths: StatePaths
 
 
 def _probe(client: httpx.Client, url: str) -> str:
+    """"200" when the URL answers well (an HTTP 200, or a gRPC server's HTTP/2 SETTINGS),
+    else what it did."""
+    if url.startswith(_GRPC_SCHEME):
+        return _probe_grpc(url.removeprefix(_GRPC_SCHEME))
     try:
         return str(client.get(url).status_code)
     except httpx.HTTPError as exc:
         return type(exc).__name__
+
+
+def _probe_grpc(endpoint: str) -> str:
+    host, _, port = endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2.0) as sock:
+            sock.sendall(_H2_PREFACE)
+            head = sock.recv(9)
+    except OSError as exc:
+        return type(exc).__name__
+    if len(head) >= 4 and head[3] == _H2_SETTINGS:
+        return "200"
+    return f"not an HTTP/2 (gRPC) answer: {head!r}"
 
 
 def _answers(client: httpx.Client, url: str) -> bool:
@@ -468,7 +506,7 @@ def status(env: Environment) -> SandboxStatus:
     """The sandbox's processes, revisions and traffic; `running` False when it is down."""
     settings = sandbox_settings(env)
     paths = StatePaths.of(env)
-    urls = {role: settings.url(role) for role in SANDBOX_ROLES}
+    urls = _role_urls(settings)
     record = read_json(paths.sandbox_json)
     if record is None:
         return SandboxStatus(env.name, False, paths.root, urls,

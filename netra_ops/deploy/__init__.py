@@ -1,0 +1,45 @@
+"""Deploy, verify and roll back through Google's Cloud Run client (seed 1.1-1.3, 4.2-4.3).
+
+Nothing changes without `execute=True`, and only in an allow-listed environment; without it
+each call returns its plan. Every change leaves an audit entry.
+"""
+
+from netra_ops.deploy.audit import AuditEntry, append_audit, audit_trail
+from netra_ops.deploy.change import ChangeResult
+from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
+from netra_ops.deploy.release import (
+    deploy,
+    release_image,
+    rollback,
+    rollback_target,
+    set_traffic,
+)
+from netra_ops.deploy.risks import RISKS, change_verdict_table, risk_table
+from netra_ops.deploy.service import RevisionInfo, ServiceState, read_service
+from netra_ops.deploy.verify import Check, Checks, count_server_errors, validate_rollback, verify
+
+__all__ = [
+    "RISKS",
+    "AuditEntry",
+    "ChangeResult",
+    "Check",
+    "CheckResult",
+    "Checks",
+    "PreflightResult",
+    "RevisionInfo",
+    "ServiceState",
+    "append_audit",
+    "audit_trail",
+    "change_verdict_table",
+    "count_server_errors",
+    "deploy",
+    "preflight",
+    "read_service",
+    "release_image",
+    "risk_table",
+    "rollback",
+    "rollback_target",
+    "set_traffic",
+    "validate_rollback",
+    "verify",
+]

@@ -1,0 +1,75 @@
+"""Runbooks 01 (preflight), 02 (deploy) and 06 (rollback) run headless against a sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra_ops import sandbox
+from netra_ops.config import Environment
+from netra_ops.deploy import read_service
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environment]:
+    environment = make_sandbox_env()
+    sandbox.up(environment)
+    yield environment
+    sandbox.down(environment)
+
+
+def run(env: Environment, outputs: Path, runbook: str,
+        *params: str) -> tuple[int, dict[str, Any]]:
+    args = [sys.executable, "-m", "netra_ops", "run", runbook, "--env", str(env.source),
+            "--incident", "INC-358", "--outputs", str(outputs)]
+    for param in params:
+        args += ["-p", param]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    record = max((outputs / "INC-358").glob(f"*-{runbook}"))
+    summary = json.loads((record / "summary.json").read_text())
+    assert done.returncode == summary["exit_code"], done.stdout + done.stderr
+    return done.returncode, summary
+
+
+def test_preflight_sees_the_rehearsal_repository(env: Environment, tmp_path: Path) -> None:
+    code, summary = run(env, tmp_path, "01_preflight")
+    assert code == 0, summary["failing_cell"]
+    assert summary["records"]["commits_ahead"] == 55
+    assert summary["records"]["gates_passed"] is True
+
+
+def test_deploy_dry_run_then_deploy_rollback_and_redeploy(
+        env: Environment, tmp_path: Path) -> None:
+    assert env.sandbox is not None
+    repo = env.sandbox.initial_image.rsplit(":", 1)[0]
+    first = read_service(env).serving_revision
+
+    code, dry = run(env, tmp_path, "02_deploy", f"image={repo}:main")
+    assert code == 0 and dry["records"]["deploy_status"] == "planned"
+    assert read_service(env).serving_revision == first
+
+    code, stale = run(env, tmp_path, "02_deploy", f"image={repo}:main", "execute=true")
+    assert code == 0, stale["failing_cell"]
+    assert stale["records"]["deploy_status"] == "done"
+    assert stale["records"]["serving_image"] == f"{repo}:main"
+    assert stale["records"]["revision_before"] == first
+
+    code, back = run(env, tmp_path, "06_rollback", "execute=true")
+    assert code == 0, back["failing_cell"]
+    assert back["records"]["rollback_target"] == first
+    assert back["records"]["serving_revision"] == first
+    assert back["records"]["rollback_to_serving_s"] < 3
+
+    code, fixed = run(env, tmp_path, "02_deploy", "execute=true")
+    assert code == 0, fixed["failing_cell"]
+    assert fixed["records"]["serving_image"] == f"{repo}:develop-long-lived"
