@@ -76,6 +76,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import SandboxError
+from netra_ops.sandbox.api_errors import GoogleApiError
 from netra_ops.sandbox.logging_filter import FilterError, LogFilter
 from netra_ops.sandbox.telemetry import (
     ContainerLogs,
@@ -107,18 +108,8 @@ logger = logging.getLogger("netra_ops.sandbox.logging_api")
 Record = RequestRecord | ContainerRecord
 
 
-class LoggingApiError(SandboxError):
+class LoggingApiError(GoogleApiError):
     """A request the emulated Logging API refuses, with its HTTP code and Google status."""
-
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
-
-    def body(self) -> dict[str, Any]:
-        """Google's error JSON: `{"error": {"code", "message", "status"}}`."""
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
 
 
 def _invalid(message: str) -> LoggingApiError:

@@ -27,6 +27,7 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from netra_ops.errors import SandboxError
+from netra_ops.sandbox.api_errors import GoogleApiError
 from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
 from netra_ops.sandbox.telemetry import parse_cpu_quantity, parse_memory_quantity
 
@@ -87,18 +88,8 @@ _CONTAINER_FIELDS = {"name", "image", "env", "resources", "ports"}
 _LIMIT_KEYS = {"cpu", "memory"}
 
 
-class RunApiError(SandboxError):
+class RunApiError(GoogleApiError):
     """A request the emulated Cloud Run API refuses: HTTP code, Google status, message."""
-
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
-
-    def body(self) -> dict[str, Any]:
-        """Google's error JSON: `{"error": {"code", "message", "status"}}`."""
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
 
 
 def invalid(message: str) -> RunApiError:
