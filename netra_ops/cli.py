@@ -27,6 +27,10 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The local staging sandbox 
 probe_app = typer.Typer(no_args_is_help=True, help="Ask the live system one question.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(probe_app, name="probe")
+records_app = typer.Typer(no_args_is_help=True, help="Incident records under outputs/.")
+app.add_typer(records_app, name="records")
+OutputsOption = Annotated[Path | None, typer.Option(
+    "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")]
 
 EnvOption = Annotated[str, typer.Option(
     "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML file.")]
@@ -212,6 +216,54 @@ def probe_golden_path(
         typer.echo(f"\nanswer: {results[-1].final_response}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+@records_app.command("list")
+def records_list(outputs: OutputsOption = None) -> None:
+    """The incidents on record, with their last runbook and status."""
+    from netra_ops.record import list_incidents
+
+    _table(list_incidents(outputs))
+
+
+@records_app.command("show")
+def records_show(incident: Annotated[str, typer.Argument(help="Incident id.")],
+                 outputs: OutputsOption = None) -> None:
+    """Every run of an incident: runbook, status, duration, failing cell, record folder."""
+    from netra_ops.record import incident_dir, incident_runs
+
+    with _clear_errors():
+        folder = incident_dir(incident, outputs)
+    runs = pd.DataFrame([{"started_at": r.started_at, "runbook": r.runbook,
+                          "status": r.status, "exit": r.exit_code,
+                          "duration_s": round(r.duration_s, 1), "folder": r.folder}
+                         for r in incident_runs(folder)])
+    _table(runs)
+    typer.echo(f"\nindex: {folder / 'index.html'}")
+
+
+@records_app.command("verify")
+def records_verify(
+    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    outputs: OutputsOption = None,
+    env: Annotated[str | None, typer.Option(
+        "--env", "-e", help="Also look for this environment's secret values.")] = None,
+) -> None:
+    """Check every file of an incident against its SHA-256 manifest and scan for secrets;
+    exit 1 if anything changed, is missing, unlisted, or a secret is found."""
+    from netra_ops.record import incident_dir, verify_incident
+    from netra_ops.record.runner import known_secrets
+
+    with _clear_errors():
+        folder = incident_dir(incident, outputs)
+        secrets = tuple(known_secrets(env)) if env else ()
+    report = verify_incident(folder, secrets)
+    if report.ok:
+        typer.echo(f"ok: {report.files} files match the manifest, no secrets found "
+                   f"(manifest sha256 {report.manifest_digest})")
+        return
+    _table(report.to_frame())
+    raise typer.Exit(1)
 
 
 def main() -> None:

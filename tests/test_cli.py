@@ -74,3 +74,24 @@ def test_probe_golden_path_passes_on_the_sandbox(sandbox_env: Environment) -> No
     result = netra_ops("probe", "golden-path", "--env", str(sandbox_env.source), "--runs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5/5" in result.stdout and "answer:" in result.stdout
+
+
+def test_records_list_show_and_verify(tmp_path: Path) -> None:
+    env = tmp_path / "sandbox.toml"
+    env.write_text((ROOT / "environments" / "sandbox.toml").read_text())
+    outputs = str(tmp_path / "outputs")
+    ran = netra_ops("run", str(ROOT / "tests/record/notebooks/ok.ipynb"), "--incident", "INC-9",
+                    "--env", str(env), "--outputs", outputs)
+    assert ran.returncode == 0, ran.stderr
+    listed = netra_ops("records", "list", "--outputs", outputs)
+    assert "INC-9" in listed.stdout and "passed" in listed.stdout
+    shown = netra_ops("records", "show", "INC-9", "--outputs", outputs)
+    assert shown.returncode == 0 and "ok" in shown.stdout and "index.html" in shown.stdout
+    verified = netra_ops("records", "verify", "INC-9", "--outputs", outputs, "--env", str(env))
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: ")
+    log = next((tmp_path / "outputs" / "INC-9").glob("*/run.log"))
+    log.write_text(log.read_text() + "edited\n")
+    tampered = netra_ops("records", "verify", "INC-9", "--outputs", outputs)
+    assert tampered.returncode == 1 and "changed" in tampered.stdout
+    missing = netra_ops("records", "show", "INC-0", "--outputs", outputs)
+    assert missing.returncode == 2 and "INC-9" in missing.stderr

@@ -7,19 +7,37 @@ its HTML, `summary.json` (with the recorded values) and `run.log`, all scrubbed 
 (`scrub`, `find_secrets`).
 """
 
+from netra_ops.record.incident import (
+    IncidentRun,
+    earlier_value,
+    incident_dir,
+    incident_runs,
+    list_incidents,
+    write_index,
+)
+from netra_ops.record.manifest import VerifyReport, verify_incident, write_manifest
 from netra_ops.record.parameters import parse_parameter
 from netra_ops.record.recorder import VerdictResult, record, recorded, verdict
 from netra_ops.record.redact import find_secrets, scrub
 from netra_ops.record.runner import RunResult, run_notebook
 
 __all__ = [
+    "IncidentRun",
     "RunResult",
     "VerdictResult",
+    "VerifyReport",
+    "earlier_value",
     "find_secrets",
+    "incident_dir",
+    "incident_runs",
+    "list_incidents",
     "parse_parameter",
     "record",
     "recorded",
     "run_notebook",
     "scrub",
     "verdict",
+    "verify_incident",
+    "write_index",
+    "write_manifest",
 ]

@@ -28,6 +28,8 @@ import netra_ops
 from netra_ops.config import load_environment
 from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError, SecretError
 from netra_ops.record import archive
+from netra_ops.record.incident import write_index
+from netra_ops.record.manifest import write_manifest
 from netra_ops.record.parameters import check_incident, check_parameters
 from netra_ops.record.recorder import lift_records
 from netra_ops.secrets import resolve_secret
@@ -35,7 +37,14 @@ from netra_ops.secrets import resolve_secret
 if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to import
     from nbformat import NotebookNode
 
-__all__ = ["EXIT_CODES", "RunResult", "find_runbook", "list_runbooks", "run_notebook"]
+__all__ = [
+    "EXIT_CODES",
+    "RunResult",
+    "find_runbook",
+    "known_secrets",
+    "list_runbooks",
+    "run_notebook",
+]
 
 EXIT_CODES: dict[str, int] = {
     "passed": 0,
@@ -102,16 +111,17 @@ def run_notebook(
     injected = {"incident_id": check_incident(incident), "environment": environment,
                 **user_parameters}
     timeout = _cell_timeout(cell_timeout_s)
-    secrets = _known_secrets(environment)
+    secrets = known_secrets(environment)
     input_nb = _read_notebook(source)
     kernel = _kernel_for(input_nb, kernel_name)
     started = dt.datetime.now(dt.UTC)
-    record_dir = archive.create_record_dir(_outputs_root(outputs_dir), incident, source.stem,
-                                           started)
+    root = _outputs_root(outputs_dir)
+    record_dir = archive.create_record_dir(root, incident, source.stem, started)
     with archive.RunLog(record_dir / "run.log", secrets) as log:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
-        outcome = _execute(source, input_nb, injected, kernel, timeout, log)
+        outcome = _execute(source, input_nb, injected, kernel, timeout, log,
+                           {"NETRA_OPS_OUTPUTS": str(root.resolve())})
         finished = dt.datetime.now(dt.UTC)
         result = _archive(outcome, record_dir, secrets, log, {
             "runbook": source.stem, "incident": incident, "environment": environment,
@@ -120,6 +130,8 @@ def run_notebook(
         })
         log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
+    write_index(record_dir.parent)
+    write_manifest(record_dir.parent)
     if isinstance(outcome.error, KeyboardInterrupt):
         raise outcome.error
     return result
@@ -167,7 +179,7 @@ def _cell_timeout(cell_timeout_s: float | None) -> int | None:
     return math.ceil(cell_timeout_s)
 
 
-def _known_secrets(environment: str) -> list[str]:
+def known_secrets(environment: str) -> list[str]:
     """Secret values to scrub as literals: the environment's credential, if resolvable, and
     for a sandbox the secrets it generated (its JWT signing key)."""
     env = load_environment(environment)
@@ -212,7 +224,8 @@ def _outputs_root(outputs_dir: str | Path | None) -> Path:
 
 
 def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
-             kernel: str, timeout: int | None, log: archive.RunLog) -> _Outcome:
+             kernel: str, timeout: int | None, log: archive.RunLog,
+             kernel_env: dict[str, str]) -> _Outcome:
     """Run papermill into a private temp dir; never raises for what happens in the kernel.
 
     The unscrubbed notebook and the kernel's own output stay in the temp dir (mode 0700),
@@ -230,7 +243,8 @@ def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
                 papermill.execute_notebook(
                     str(source), str(output), parameters=parameters, kernel_name=kernel,
                     log_output=False, progress_bar=False, cwd=str(Path.cwd()),
-                    kernel_manager_class=_kernel_manager_class(kernel_output), **extra)
+                    kernel_manager_class=_kernel_manager_class(kernel_output, kernel_env),
+                    **extra)
             status, error = "passed", None
         except papermill.PapermillExecutionError as exc:
             status = "failed" if exc.ename == "VerdictFailed" else "error"
@@ -251,8 +265,9 @@ def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
     return _Outcome(status, saved, error)
 
 
-def _kernel_manager_class(output: IO[bytes]) -> type:
-    """A kernel manager whose kernel writes to `output`, not to the caller's terminal.
+def _kernel_manager_class(output: IO[bytes], env: dict[str, str]) -> type:
+    """A kernel manager whose kernel writes to `output`, not to the caller's terminal, and
+    sees `env` on top of this process's environment (where the incident's records are).
 
     The kernel's process-level output (its warnings, a crash message) then goes to run.log,
     and a kernel never holds the caller's stdout/stderr pipes open.
@@ -264,6 +279,7 @@ def _kernel_manager_class(output: IO[bytes]) -> type:
             kw.setdefault("stdin", subprocess.DEVNULL)
             kw.setdefault("stdout", output)
             kw.setdefault("stderr", subprocess.STDOUT)
+            kw.setdefault("env", {**os.environ, **env})
             await super().start_kernel(**kw)
 
     return RunKernelManager
