@@ -27,7 +27,7 @@ def run_runbook(env: Environment, outputs: Path, incident: str,
         args += ["-p", param]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
                             stdin=subprocess.DEVNULL)
-    runs = sorted((outputs / incident).iterdir())
+    runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
     assert len(runs) == 1, runs
     return result, runs[0]
 

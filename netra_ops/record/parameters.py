@@ -8,10 +8,12 @@ in the kernel.
 
 from __future__ import annotations
 
+import ast
 import json
 import keyword
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from netra_ops.errors import ParameterError
@@ -19,8 +21,10 @@ from netra_ops.record.redact import find_secrets, looks_secret_name
 
 __all__ = [
     "INJECTED_PARAMETERS",
+    "check_against_runbook",
     "check_incident",
     "check_parameters",
+    "declared_parameters",
     "parse_parameter",
 ]
 
@@ -115,3 +119,45 @@ def _is_reference_or_empty(value: Any) -> bool:
     return value is None or value == "" or (
         isinstance(value, str) and value.startswith(("env:", "file:"))
     )
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The runbook's parameters cell: name -> default value (None when not a literal)."""
+    import papermill
+
+    declared = {}
+    for name, spec in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            declared[name] = ast.literal_eval(spec["default"])
+        except (ValueError, SyntaxError):
+            declared[name] = None
+    return declared
+
+
+def check_against_runbook(notebook: Path, parameters: Mapping[str, Any]) -> None:
+    """ParameterError unless every parameter is declared by the runbook with a fitting type."""
+    declared = declared_parameters(notebook)
+    for key, value in parameters.items():
+        if key not in declared:
+            known = ", ".join(k for k in declared if k not in INJECTED_PARAMETERS) or "none"
+            raise ParameterError(f"runbook {notebook.stem} has no parameter {key!r} "
+                                 f"(its parameters: {known})")
+        expected = _kind(declared[key])
+        if expected is not None and not _fits(value, expected):
+            raise ParameterError(
+                f"parameter {key!r} of runbook {notebook.stem} takes {expected.__name__} "
+                f"(default {declared[key]!r}), got {type(value).__name__} {value!r}")
+
+
+def _kind(default: Any) -> type | None:
+    return None if default is None else type(default)
+
+
+def _fits(value: Any, expected: type) -> bool:
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)

@@ -30,7 +30,11 @@ from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError, Se
 from netra_ops.record import archive
 from netra_ops.record.incident import write_index
 from netra_ops.record.manifest import write_manifest
-from netra_ops.record.parameters import check_incident, check_parameters
+from netra_ops.record.parameters import (
+    check_against_runbook,
+    check_incident,
+    check_parameters,
+)
 from netra_ops.record.recorder import lift_records
 from netra_ops.secrets import resolve_secret
 
@@ -108,6 +112,7 @@ def run_notebook(
     """
     source = find_runbook(notebook)
     user_parameters = check_parameters(parameters or {})
+    check_against_runbook(source, user_parameters)
     injected = {"incident_id": check_incident(incident), "environment": environment,
                 **user_parameters}
     timeout = _cell_timeout(cell_timeout_s)

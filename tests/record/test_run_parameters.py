@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +81,21 @@ def test_injected_parameters_cannot_be_overridden(name: str) -> None:
 def test_parameters_must_be_plain_json_values(value: Any) -> None:
     with pytest.raises(ParameterError, match="not a plain JSON value"):
         check_parameters({"target": value})
+
+
+def test_parameters_are_checked_against_the_runbook_before_a_run(tmp_path: Path) -> None:
+    from netra_ops.record import run_notebook
+
+    runbook = Path(__file__).resolve().parents[2] / "notebooks" / "02_deploy.ipynb"
+    with pytest.raises(ParameterError, match=r"has no parameter 'excute' \(its parameters: "
+                                             r"image, execute, deadline_s\)"):
+        run_notebook(runbook, environment="sandbox", incident="T",
+                     parameters={"excute": True}, outputs_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"'execute' of runbook 02_deploy takes bool "
+                                             r"\(default False\), got str 'yes'"):
+        run_notebook(runbook, environment="sandbox", incident="T",
+                     parameters={"execute": "yes"}, outputs_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"'deadline_s' .* takes float"):
+        run_notebook(runbook, environment="sandbox", incident="T",
+                     parameters={"deadline_s": "soon"}, outputs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
