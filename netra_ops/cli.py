@@ -68,23 +68,47 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 
 @app.command()
 def run(
-    notebook: Annotated[str, typer.Argument(help="Runbook name (04_golden_path_validation) "
-                                                 "or path to a notebook.")],
+    notebook: Annotated[str, typer.Argument(
+        help="Runbook (04_golden_path_validation), playbook (golden_path_remediation), "
+             "or a path to either.")],
     incident: Annotated[str, typer.Option("--incident", "-i", help="Incident id.")],
     env: EnvOption = "sandbox",
     parameter: Annotated[list[str] | None, typer.Option(
-        "--parameter", "-p", help="Runbook parameter as key=value (repeatable).")] = None,
-    outputs: Annotated[Path | None, typer.Option(
-        help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")] = None,
+        "--parameter", "-p", help="Parameter as key=value (repeatable); in a playbook, "
+                                  "runbook.key=value for one runbook.")] = None,
+    outputs: OutputsOption = None,
     cell_timeout: Annotated[float | None, typer.Option(
         help="Seconds one cell may run before the run is stopped.")] = None,
+    execute: Annotated[bool, typer.Option(
+        "--execute", help="Playbooks: let the deploy and rollback steps change the "
+                          "environment (otherwise they only plan).")] = False,
+    scenario: Annotated[str | None, typer.Option(
+        help="Playbooks on the sandbox: stage a scenario first (stale-to-fixed, ...).")] = None,
+    start_from: Annotated[str | None, typer.Option(
+        "--from", help="Playbooks: resume at this phase (runbook name).")] = None,
 ) -> None:
-    """Execute a runbook headless with papermill into an incident record."""
-    from netra_ops.record import parse_parameter, run_notebook
+    """Execute a runbook, or a playbook of runbooks, headless into an incident record."""
+    from netra_ops.record import parse_parameter
+    from netra_ops.record.playbook import is_playbook
+
+    playbook = is_playbook(notebook)
+    with _clear_errors():
+        parameters = dict(parse_parameter(p, scoped=playbook) for p in parameter or [])
+        environment = load_environment(env)
+    if playbook:
+        _run_playbook(notebook, environment, env, incident, parameters, outputs, cell_timeout,
+                      execute, scenario, start_from)
+    if execute or scenario or start_from:
+        _fail("--execute, --scenario and --from are for playbooks; a runbook takes "
+              "-p execute=true")
+    _run_runbook(notebook, env, incident, parameters, outputs, cell_timeout)
+
+
+def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, object],
+                 outputs: Path | None, cell_timeout: float | None) -> NoReturn:
+    from netra_ops.record import run_notebook
 
     with _clear_errors():
-        parameters = dict(parse_parameter(p) for p in parameter or [])
-        load_environment(env)
         result = run_notebook(notebook, environment=env, incident=incident,
                               parameters=parameters, outputs_dir=outputs,
                               cell_timeout_s=cell_timeout)
@@ -92,6 +116,29 @@ def run(
     typer.echo(f"html:    {result.html_path}")
     typer.echo(f"verdict: {result.status.upper()}"
                + _failure_detail(result.summary.get("failing_cell")))
+    raise typer.Exit(result.exit_code)
+
+
+def _run_playbook(name: str, environment: Environment, env: str, incident: str,
+                  parameters: dict[str, object], outputs: Path | None,
+                  cell_timeout: float | None, execute: bool, scenario: str | None,
+                  start_from: str | None) -> NoReturn:
+    from netra_ops.deploy import serve_for_rehearsal
+    from netra_ops.record.playbook import Scenario, run_playbook
+
+    def stage(chosen: Scenario) -> None:
+        if chosen.serving_image_tag:
+            serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)
+
+    with _clear_errors():
+        result = run_playbook(name, environment=env, incident=incident, execute=execute,
+                              parameters=parameters, scenario=scenario, start_from=start_from,
+                              outputs_dir=outputs, cell_timeout_s=cell_timeout, stage=stage)
+    _table(result.to_frame())
+    if result.incident_dir is not None:
+        typer.echo(f"\nindex:   {result.incident_dir / 'index.html'}")
+    branch = f" (branch {result.branch_taken} taken)" if result.branch_taken else ""
+    typer.echo(f"outcome: {result.status.upper()}{branch} in {result.duration_s:.1f} s")
     raise typer.Exit(result.exit_code)
 
 

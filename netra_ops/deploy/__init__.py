@@ -7,6 +7,7 @@ each call returns its plan. Every change leaves an audit entry.
 from netra_ops.deploy.audit import AuditEntry, append_audit, audit_trail
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
+from netra_ops.deploy.rehearsal import serve_for_rehearsal
 from netra_ops.deploy.release import (
     deploy,
     release_image,
@@ -39,6 +40,7 @@ __all__ = [
     "risk_table",
     "rollback",
     "rollback_target",
+    "serve_for_rehearsal",
     "set_traffic",
     "validate_rollback",
     "verify",

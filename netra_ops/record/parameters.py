@@ -37,17 +37,18 @@ _USE_REFERENCE = "pass a secret reference (env:NAME or file:PATH) instead and re
     "the runbook"
 
 
-def parse_parameter(text: str) -> tuple[str, Any]:
+def parse_parameter(text: str, *, scoped: bool = False) -> tuple[str, Any]:
     """`("key", value)` from `key=value`; the value is a JSON literal if it parses as one.
 
     `n=3` gives 3, `ratio=0.5` 0.5, `execute=true` True, `x=null` None, `ids=[1,2]` a list,
     `name="a b"` the string; anything else (`revision=netra-00042`) is kept as the raw string.
+    With `scoped=True` (playbooks) the key may name one runbook: `02_deploy.image=...`.
     """
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ParameterError(f"parameter {text!r}: {_EXPECTED_FORM}")
-    check_name(key)
+    check_name(key.rpartition(".")[2] if scoped else key)
     try:
         return key, json.loads(raw)
     except ValueError:

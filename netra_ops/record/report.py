@@ -1,0 +1,319 @@
+"""The incident summary (seed Phase 5, success metrics, checklist, communication plan), built
+from what the incident's runs recorded: every tick and every sentence points at evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from netra_ops.config import Environment
+from netra_ops.metrics.criteria import evaluate_criteria
+from netra_ops.record.incident import IncidentRun
+
+__all__ = [
+    "CHECKLIST",
+    "METRIC_SOURCES",
+    "PHASE_TARGETS",
+    "checklist_frame",
+    "escalations_frame",
+    "final_validation_frame",
+    "latest_value",
+    "phase_targets_frame",
+    "stakeholder_update",
+    "success_metrics_frame",
+    "timeline_chart",
+    "timeline_frame",
+]
+
+PHASES = {
+    "01_preflight": "1.1 pre-deployment validation",
+    "02_deploy": "1.2-1.3 deploy and verify",
+    "03_config_sync": "2 configuration synchronization",
+    "04_golden_path_validation": "3.1 golden path validation",
+    "05_performance": "3.3 performance validation",
+    "06_rollback": "4.2-4.3 rollback",
+    "07_monitoring": "post-deployment monitoring",
+}
+
+PHASE_TARGETS = (
+    # (seed target, deadline in hours, runbook whose passing run meets it)
+    ("Immediate: health endpoint returns 200 (service restored)", 2, "02_deploy"),
+    ("Short term: 5/5 WebSocket events, Golden Path restored", 4, "04_golden_path_validation"),
+    ("Medium term: <2s response times under normal load", 8, "05_performance"),
+    ("Long term: <1% error rate sustained under monitoring", 24, "07_monitoring"),
+)
+
+Evidence = Callable[["Runs"], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The incident's runs (oldest first), with lookups by runbook."""
+
+    runs: Sequence[IncidentRun]
+
+    def latest(self, runbook: str) -> IncidentRun | None:
+        """The newest run of a runbook."""
+        return next((r for r in reversed(self.runs) if r.runbook == runbook), None)
+
+    def passed(self, runbook: str) -> IncidentRun | None:
+        """The newest passing run of a runbook."""
+        return next((r for r in reversed(self.runs)
+                     if r.runbook == runbook and r.status == "passed"), None)
+
+    @property
+    def start(self) -> datetime | None:
+        """When the first run started."""
+        return _time(self.runs[0].started_at) if self.runs else None
+
+
+def latest_value(runs: Sequence[IncidentRun], name: str, runbook: str | None = None) -> Any:
+    """The newest recorded value of `name` (from `runbook` if given), or None."""
+    for run in reversed(runs):
+        if (runbook is None or run.runbook == runbook) and name in run.records:
+            return run.records[name]
+    return None
+
+
+def timeline_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """One row per run: phase, status, start and end in hours since the incident began."""
+    origin = Runs(runs).start
+    rows = []
+    for run in runs:
+        start_h = (_time(run.started_at) - origin).total_seconds() / 3600 if origin else 0.0
+        rows.append({"runbook": run.runbook, "phase": PHASES.get(run.runbook, run.runbook),
+                     "status": run.status, "started_at": run.started_at,
+                     "start_h": start_h, "end_h": start_h + run.duration_s / 3600,
+                     "duration_s": run.duration_s})
+    return pd.DataFrame(rows, columns=["runbook", "phase", "status", "started_at", "start_h",
+                                       "end_h", "duration_s"])
+
+
+def phase_targets_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """Seed Phase 5: each target, its deadline, when it was met (hours), met / missed / open."""
+    index = Runs(runs)
+    rows = []
+    for target, deadline_h, runbook in PHASE_TARGETS:
+        run = index.passed(runbook)
+        met_h = None
+        if run is not None and index.start is not None:
+            met_h = (_time(run.started_at) - index.start).total_seconds() / 3600 + \
+                run.duration_s / 3600
+        state = "met" if met_h is not None and met_h <= deadline_h else (
+            "missed" if met_h is not None else "open")
+        rows.append({"target": target, "deadline_h": deadline_h, "evidence": runbook,
+                     "met_after_h": met_h, "state": state})
+    return pd.DataFrame(rows)
+
+
+def timeline_chart(runs: Sequence[IncidentRun]) -> Figure:
+    """Each run as a bar on the incident's clock, against the Phase 5 deadlines."""
+    frame = timeline_frame(runs)
+    fig = Figure(figsize=(9, 0.5 * max(len(frame), 2) + 1.5), layout="constrained",
+                 facecolor="white")
+    ax = fig.subplots()
+    ax.set_facecolor("white")
+    colours = {"passed": "tab:green"}
+    for position, row in enumerate(frame.itertuples()):
+        minutes = max((row.end_h - row.start_h) * 60, 0.05)
+        ax.barh(position, minutes, left=row.start_h * 60, color=colours.get(row.status, "tab:red"),
+                edgecolor="black")
+        ax.text(row.start_h * 60 + minutes, position, f" {row.status}", va="center", fontsize=8)
+    ax.set_yticks(range(len(frame)), [f"{r.runbook}" for r in frame.itertuples()])
+    ax.invert_yaxis()
+    span = max(float(frame["end_h"].max()) * 60 if not frame.empty else 1.0, 1.0)
+    for target, deadline_h, _ in PHASE_TARGETS:
+        if deadline_h * 60 <= span * 1.5:
+            ax.axvline(deadline_h * 60, color="tab:orange", linestyle="--")
+            ax.text(deadline_h * 60, -0.6, target.split(":")[0], fontsize=8, ha="right")
+    ax.set_xlabel(f"minutes since the incident's first run (Phase 5 deadlines: "
+                  f"{', '.join(f'{d} h' for _, d, _ in PHASE_TARGETS)})")
+    ax.set_title("Incident timeline (green passed, red not passed)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def checklist_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """The seed's implementation checklist, each box ticked only from recorded evidence."""
+    index = Runs(runs)
+    rows = []
+    for section, item, evidence in CHECKLIST:
+        ticked, detail = evidence(index)
+        rows.append({"section": section, "item": item, "done": "[x]" if ticked else "[ ]",
+                     "evidence": detail})
+    return pd.DataFrame(rows)
+
+
+def escalations_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """The seed's escalation triggers: fired or not, with the evidence."""
+    index = Runs(runs)
+    deploy = index.latest("02_deploy")
+    deploy_status = (deploy.records.get("deploy_status") if deploy else None) or "not run"
+    rollback = index.latest("06_rollback")
+    restored = phase_targets_frame(runs).iloc[1]
+    rows = [
+        ("Deployment fails or times out", deploy_status in ("failed", "deadline_exceeded")
+         or (deploy is not None and deploy.status != "passed"), f"deploy: {deploy_status}"),
+        ("Rollback required due to critical issues",
+         rollback is not None and rollback.records.get("rollback_status") == "done",
+         f"rollback: {rollback.records.get('rollback_status') if rollback else 'not run'}"),
+        (">4 hours to restore Golden Path functionality", restored["state"] == "missed",
+         f"golden path restored after {_hours(restored['met_after_h'])}"),
+        ("Any security or data integrity concerns", False,
+         "records are scrubbed; run `netra-ops records verify` to confirm"),
+    ]
+    return pd.DataFrame([{"trigger": t, "fired": "FIRED" if f else "no", "evidence": e}
+                         for t, f, e in rows])
+
+
+def stakeholder_update(runs: Sequence[IncidentRun]) -> str:
+    """The communication plan's message for where the incident stands, with its figures."""
+    index = Runs(runs)
+    validation = index.latest("04_golden_path_validation")
+    monitoring = index.latest("07_monitoring")
+    rollback = index.latest("06_rollback")
+    deploy = index.latest("02_deploy")
+    if rollback is not None and rollback.records.get("rollback_status") == "done":
+        return (f"Rollback executed: traffic is back on {rollback.records.get('serving_revision')}"
+                f" ({_validation_text(validation)}). The fix needs another attempt.")
+    if monitoring is not None and monitoring.status == "passed" and validation is not None \
+            and validation.status == "passed":
+        return ("Golden Path restored, monitoring performance: "
+                f"{_validation_text(validation)}; monitoring decision "
+                f"{monitoring.records.get('decision', 'continue')}.")
+    if validation is not None and validation.status == "passed":
+        return f"Golden Path restored, monitoring performance: {_validation_text(validation)}."
+    if deploy is not None and deploy.status == "passed":
+        return "Deployment complete, running validation tests."
+    return "Emergency deployment in progress to fix critical Golden Path failure."
+
+
+METRIC_SOURCES = {
+    # criterion metric -> (runbook, recorded name)
+    "golden_path_pass_rate": ("04_golden_path_validation", "pass_rate"),
+    "event_latency_p95_ms": ("04_golden_path_validation", "event_latency_p95_ms"),
+    "http_5xx_count": ("04_golden_path_validation", "http_5xx_count"),
+    "http_error_rate": ("07_monitoring", "http_error_rate"),
+    "memory_mean_bytes": ("07_monitoring", "memory_mean_bytes"),
+    "memory_max_bytes": ("07_monitoring", "memory_max_bytes"),
+    "cpu_mean_utilization": ("07_monitoring", "cpu_mean_utilization"),
+    "websocket_connection_success_rate": ("05_performance", "connection_success_rate"),
+    "response_time_p95_ms": ("05_performance", "response_time_p95_ms"),
+    "database_query_ms": ("03_config_sync", "postgres_latency_ms"),
+    "health_ok_rate": ("02_deploy", "health_ok_rate"),
+}
+
+
+def success_metrics_frame(env: Environment, runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """Every success criterion of the environment against the newest recorded value (from
+    the runbook that measures it); criteria nobody measured are `no data`."""
+    values = {metric: latest_value(runs, name, runbook)
+              for metric, (runbook, name) in METRIC_SOURCES.items()}
+    frame = evaluate_criteria(env, values, names=[c.name for c in env.success_criteria])
+    return frame.assign(source=[" / ".join(METRIC_SOURCES.get(m, ("", ""))) for m in
+                                frame["metric"]])
+
+
+def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """Seed "Final Validation" as verdict rows: technical and business success, no rollback
+    left standing; 24 h stability is reported by the monitoring runs, not judged here."""
+    index = Runs(runs)
+    validation = index.latest("04_golden_path_validation")
+    rate = validation.records.get("pass_rate") if validation else None
+    rollback = index.latest("06_rollback")
+    rolled_back = rollback is not None and rollback.records.get("rollback_status") == "done"
+    rows = [
+        ("technical success: 5/5 WebSocket agent events", validation is not None
+         and validation.status == "passed", _validation_text(validation)),
+        ("business success: login -> AI response > 95%", isinstance(rate, int | float)
+         and rate > 0.95, f"pass rate {rate!r}"),
+        ("the fix is serving (no rollback)", not rolled_back,
+         "rolled back" if rolled_back else "no rollback executed"),
+    ]
+    return pd.DataFrame([{"criterion": c, "value": "pass" if ok else "fail", "threshold": "pass",
+                          "passed": ok, "detail": d} for c, ok, d in rows])
+
+
+def _validation_text(run: IncidentRun | None) -> str:
+    if run is None:
+        return "validation not run yet"
+    rate = run.records.get("pass_rate")
+    p95 = run.records.get("event_latency_p95_ms")
+    shown = f"{rate:.0%}" if isinstance(rate, int | float) else "n/a"
+    latency = f", p95 event latency {p95:.0f} ms" if isinstance(p95, int | float) else ""
+    return f"golden path pass rate {shown}{latency}"
+
+
+def _passed(runbook: str, what: str) -> Evidence:
+    def check(index: Runs) -> tuple[bool, str]:
+        run = index.passed(runbook)
+        return (run is not None, f"{runbook} passed ({run.folder})" if run
+                else f"no passing {runbook} run: {what}")
+    return check
+
+
+def _recorded(runbook: str, name: str, test: Callable[[Any], bool], label: str) -> Evidence:
+    def check(index: Runs) -> tuple[bool, str]:
+        run = index.latest(runbook)
+        value = run.records.get(name) if run else None
+        ok = value is not None and test(value)
+        return ok, f"{runbook}: {name} = {value!r}" if run else f"{runbook} not run ({label})"
+    return check
+
+
+CHECKLIST = (
+    ("Pre-Deployment", "Verify develop-long-lived branch is ready for deployment",
+     _recorded("01_preflight", "commits_ahead", lambda v: v > 0, "branch ahead of main")),
+    ("Pre-Deployment", "Run architecture compliance checks",
+     _recorded("01_preflight", "gates_passed", bool, "gates")),
+    ("Pre-Deployment", "Validate string literals and configuration",
+     _passed("03_config_sync", "configuration drift checked")),
+    ("Pre-Deployment", "Confirm GCP project and credentials configured",
+     _recorded("02_deploy", "project", bool, "project reached through the API")),
+    ("Pre-Deployment", "Review deployment script parameters",
+     _recorded("02_deploy", "image", bool, "image and plan recorded")),
+    ("Deployment Execution", "Execute deployment command with appropriate flags",
+     _recorded("02_deploy", "deploy_status", lambda v: v in ("done", "unchanged"), "deploy")),
+    ("Deployment Execution", "Monitor deployment progress and logs",
+     _recorded("02_deploy", "audit", bool, "audit entry")),
+    ("Deployment Execution", "Verify health endpoint responds successfully",
+     _passed("02_deploy", "verification")),
+    ("Deployment Execution", "Check service URLs match expected configuration",
+     _recorded("02_deploy", "serving_image", bool, "serving image read from traffic")),
+    ("Deployment Execution", "Validate all three services (backend, auth, frontend) deployed",
+     _passed("04_golden_path_validation", "services checked before and after")),
+    ("Post-Deployment Validation", "Run mission critical test suite",
+     _passed("04_golden_path_validation", "mission critical events")),
+    ("Post-Deployment Validation", "Execute Golden Path end-to-end tests",
+     _recorded("04_golden_path_validation", "pass_rate", lambda v: v >= 1.0, "pass rate")),
+    ("Post-Deployment Validation", "Validate WebSocket functionality (5/5 tests pass)",
+     _recorded("04_golden_path_validation", "missing_events", lambda v: v == [], "events")),
+    ("Post-Deployment Validation", "Test authentication and authorization flows",
+     _passed("04_golden_path_validation", "login in every run")),
+    ("Post-Deployment Validation", "Verify agent execution and response quality",
+     _passed("04_golden_path_validation", "final responses")),
+    ("Monitoring Setup", "Continuous health monitoring active",
+     _passed("07_monitoring", "monitoring window")),
+    ("Monitoring Setup", "Error log monitoring configured",
+     _passed("07_monitoring", "rules over request logs")),
+    ("Monitoring Setup", "Performance metrics collection enabled",
+     _passed("07_monitoring", "metrics read")),
+    ("Monitoring Setup", "Business metrics tracking implemented",
+     _passed("04_golden_path_validation", "user success rate")),
+    ("Monitoring Setup", "Escalation procedures documented and communicated",
+     lambda index: (True, "escalation triggers evaluated in this summary")),
+)
+
+
+def _hours(value: float | None) -> str:
+    return "not yet" if value is None or pd.isna(value) else f"{value * 60:.1f} min"
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
