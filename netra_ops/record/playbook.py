@@ -60,6 +60,11 @@ class Step(_Model):
     execute: bool = False
     on_failure: str | None = None
 
+    @property
+    def name(self) -> str:
+        """The runbook's name (a path's stem): how phases are named and resumed."""
+        return Path(self.runbook).stem
+
 
 class Scenario(_Model):
     """A sandbox story: the image (and env vars) serving before the playbook, and
@@ -224,7 +229,7 @@ def _scenario(book: Playbook, name: str | None) -> Scenario | None:
 def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
     if start_from is None:
         return list(book.steps)
-    names = [s.runbook for s in book.steps]
+    names = [s.name for s in book.steps]
     if start_from not in names:
         raise ParameterError(f"--from {start_from!r} is not a phase of playbook {book.name} "
                              f"(phases: {', '.join(names)})")
@@ -260,12 +265,12 @@ class _PlaybookRun:
     def step(self, step: Step, branch: str | None) -> RunResult:
         source = find_runbook(step.runbook)
         params = self._parameters(step, source)
-        logger.info("playbook step %s%s", step.runbook, f" (branch {branch})" if branch else "")
+        logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
         result = run_notebook(source, environment=self.environment, incident=self.incident,
                               parameters=params, outputs_dir=self.outputs_dir,
                               cell_timeout_s=self.cell_timeout_s)
         self.last_dir = result.record_dir
-        self.outcomes.append(StepOutcome(step.runbook, branch, result.status, result.exit_code,
+        self.outcomes.append(StepOutcome(step.name, branch, result.status, result.exit_code,
                                          result.record_dir,
                                          float(result.summary.get("duration_s") or 0.0)))
         return result
@@ -275,7 +280,7 @@ class _PlaybookRun:
         params = dict(step.parameters)
         for key, value in self.overrides.items():
             runbook, _, name = key.rpartition(".")
-            if (runbook == step.runbook or not runbook) and name in declared:
+            if (runbook == step.name or not runbook) and name in declared:
                 params[name] = value
         if "execute" in declared:
             params["execute"] = self.execute and step.execute

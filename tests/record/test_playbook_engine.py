@@ -1,0 +1,119 @@
+"""The playbook engine on fixture notebooks: order, the failure branch, finally, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from netra_ops.errors import ParameterError, RunError
+from netra_ops.record import run_notebook
+from netra_ops.record.incident import incident_runs
+from netra_ops.record.playbook import Scenario, load_playbook, run_playbook
+
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
+
+
+def write_playbook(folder: Path, second: str, *, branch: bool = True) -> Path:
+    ok, reads = NOTEBOOKS / "ok.ipynb", NOTEBOOKS / "reads_earlier.ipynb"
+    text = f"""
+name = "fixture"
+[[steps]]
+runbook = "{ok}"
+parameters = {{ runs = 2 }}
+[[steps]]
+runbook = "{NOTEBOOKS / second}"
+{'on_failure = "rollback"' if branch else ''}
+[[steps]]
+runbook = "{ok}"
+[[branches.rollback]]
+runbook = "{reads}"
+[finally]
+runbook = "{reads}"
+[scenarios.story]
+parameters = {{ "ok.runs" = 5 }}
+"""
+    path = folder / "fixture.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture()
+def env_file(tmp_path: Path) -> str:
+    shutil.copy(SANDBOX_TOML, tmp_path / "sandbox.toml")
+    return str(tmp_path / "sandbox.toml")
+
+
+def test_all_steps_pass_and_finally_runs(tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "reads_earlier.ipynb")
+    result = run_playbook(book, environment=env_file, incident="P-1",
+                          outputs_dir=tmp_path / "out")
+    assert (result.status, result.exit_code, result.branch_taken) == ("remediated", 0, None)
+    assert [s.runbook for s in result.steps] == ["ok", "reads_earlier", "ok", "reads_earlier"]
+    runs = incident_runs(tmp_path / "out" / "P-1")
+    assert runs[0].records["probe.count"] == 2
+    assert json.loads((tmp_path / "out" / "P-1" / "index.json").read_text())["runs"]
+
+
+def test_a_failing_step_takes_its_branch_then_finally(tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "verdict_failing.ipynb")
+    result = run_playbook(book, environment=env_file, incident="P-2",
+                          outputs_dir=tmp_path / "out")
+    assert (result.status, result.exit_code, result.branch_taken) == ("rolled_back", 6,
+                                                                      "rollback")
+    assert [(s.runbook, s.branch, s.status) for s in result.steps] == [
+        ("ok", None, "passed"), ("verdict_failing", None, "failed"),
+        ("reads_earlier", "rollback", "passed"), ("reads_earlier", None, "passed")]
+
+
+def test_a_failing_step_without_a_branch_fails_the_playbook(
+        tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "broken.ipynb", branch=False)
+    result = run_playbook(book, environment=env_file, incident="P-3",
+                          outputs_dir=tmp_path / "out")
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert [s.runbook for s in result.steps] == ["ok", "broken", "reads_earlier"]
+
+
+def test_resume_from_a_phase_and_scenario_parameters(tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "reads_earlier.ipynb")
+    first = run_notebook(NOTEBOOKS / "ok.ipynb", environment=env_file, incident="P-4",
+                         outputs_dir=tmp_path / "out")  # the phase finished before a stop
+    assert first.ok
+    staged: list[Scenario] = []
+    result = run_playbook(book, environment=env_file, incident="P-4", scenario="story",
+                          start_from="reads_earlier", outputs_dir=tmp_path / "out",
+                          stage=staged.append)
+    assert len(staged) == 1
+    assert [s.runbook for s in result.steps] == ["reads_earlier", "ok", "reads_earlier"]
+    assert result.status == "remediated"
+    ok_runs = [r for r in incident_runs(tmp_path / "out" / "P-4") if r.runbook == "ok"]
+    assert len(ok_runs) == 2
+    resumed = json.loads((tmp_path / "out" / "P-4" / ok_runs[-1].folder / "summary.json")
+                         .read_text())
+    assert resumed["parameters"] == {"runs": 5}
+
+
+def test_bad_playbooks_and_arguments_are_refused(tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "reads_earlier.ipynb")
+    with pytest.raises(ParameterError, match="not a phase of playbook fixture"):
+        run_playbook(book, environment=env_file, incident="P-5", start_from="nope")
+    with pytest.raises(ParameterError, match=r"no scenario 'nope' \(story\)"):
+        run_playbook(book, environment=env_file, incident="P-5", scenario="nope")
+    with pytest.raises(RunError, match="needs a sandbox"):
+        run_playbook(book, environment=env_file, incident="P-5", scenario="story")
+    broken = tmp_path / "bad.toml"
+    broken.write_text(book.read_text().replace('on_failure = "rollback"',
+                                               'on_failure = "rollbak"'))
+    with pytest.raises(RunError, match="unknown 'rollbak'"):
+        load_playbook(broken)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_playbook_names_existing_runbooks() -> None:
+    book = load_playbook("golden_path_remediation")
+    assert [s.runbook for s in book.steps][:2] == ["01_preflight", "02_deploy"]
+    assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "memory-leak"}
