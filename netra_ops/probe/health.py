@@ -1,24 +1,46 @@
-"""Health probe (seed 1.3, 4.3 and Primary 1: "Health endpoint returns 200 with valid JSON")."""
+"""Health probe (seed 1.3, 4.3 and Primary 1: "Health endpoint returns 200 with valid JSON").
+
+`health()` asks one URL once and judges the answer: status code, a JSON object with
+`status: "healthy"`, latency. Every call has one total time bound (`timeout_s`, covering
+connect, send, headers and body, redirects included), reads at most `max_body_bytes` and
+follows at most `max_redirects` redirects; whatever the server does, the result says what
+went wrong in words (see docs/hostile-http.md). `wait_healthy()` polls until healthy.
+The `_async` twins do the same on asyncio; the judging is shared, only the I/O differs.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pandas as pd
 
-from netra_ops.probe._text import describe_exception
+from netra_ops.probe._http import (
+    MAX_BODY_BYTES,
+    MAX_REDIRECTS,
+    HttpAnswer,
+    detail_text,
+    fetch,
+    fetch_async,
+    json_object,
+)
 
-__all__ = ["HealthResult", "health", "wait_healthy"]
+__all__ = ["HealthResult", "health", "health_async", "wait_healthy", "wait_healthy_async"]
+
+HEALTHY = "healthy"
 
 
 @dataclass(frozen=True)
 class HealthResult:
-    """What one health request saw. `ok` means 200, and a healthy JSON body when expected."""
+    """What one health request saw. `ok` means 200, and a healthy JSON body when expected.
+
+    `error` says why not in words (`HTTP 502: body is an HTML page, not JSON`, `Timeout:
+    no response headers within 2 s`, `redirect loop: /a -> /b -> /a`, ...). `json_valid`
+    is true when the body was a JSON object.
+    """
 
     url: str
     ok: bool
@@ -31,6 +53,12 @@ class HealthResult:
     revision: str | None
     error: str | None
     checked_at: datetime
+    method: str = "GET"
+    content_type: str | None = None
+    body_bytes: int = 0
+    redirects: int = 0
+    retry_after_s: float | None = None
+    timeout_s: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every field."""
@@ -44,58 +72,129 @@ def health(
     method: str = "GET",
     expect_json: bool = True,
     timeout_s: float = 5.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_redirects: int = MAX_REDIRECTS,
 ) -> HealthResult:
     """Ask `url + path` whether the service is healthy; never raises for a bad answer.
 
     `expect_json=False` (the frontend) only requires a 2xx status. `method="HEAD"` asks
-    without a body, as the seed's `curl -I` does.
+    without a body, as the seed's `curl -I` does. The whole call, redirects included,
+    returns within `timeout_s`.
     """
-    target = url.rstrip("/") + path
     checked_at = datetime.now(UTC)
-    started = time.perf_counter()
-    try:
-        response = httpx.request(method, target, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return _unreachable(target, started, checked_at, exc)
-    latency_ms = (time.perf_counter() - started) * 1000
-    body = _json_body(response) if method != "HEAD" else None
-    return _judge(target, response.status_code, body, latency_ms, checked_at,
-                  expect_json and method != "HEAD")
+    answer = fetch(method, _join(url, path), timeout_s=timeout_s,
+                   max_body_bytes=max_body_bytes, max_redirects=max_redirects)
+    return _judge(_join(url, path), answer, expect_json=expect_json, checked_at=checked_at,
+                 timeout_s=timeout_s)
 
 
-def _unreachable(target: str, started: float, checked_at: datetime,
-                 exc: Exception) -> HealthResult:
-    latency_ms = (time.perf_counter() - started) * 1000
-    return HealthResult(target, False, None, latency_ms, False, None, None, None, None,
-                        describe_exception(exc), checked_at)
+async def health_async(
+    url: str,
+    *,
+    path: str = "/health",
+    method: str = "GET",
+    expect_json: bool = True,
+    timeout_s: float = 5.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_redirects: int = MAX_REDIRECTS,
+) -> HealthResult:
+    """`health()` without blocking the event loop: the same checks and the same bound."""
+    checked_at = datetime.now(UTC)
+    answer = await fetch_async(method, _join(url, path), timeout_s=timeout_s,
+                               max_body_bytes=max_body_bytes, max_redirects=max_redirects)
+    return _judge(_join(url, path), answer, expect_json=expect_json, checked_at=checked_at,
+                 timeout_s=timeout_s)
 
 
-def _json_body(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+def _join(url: str, path: str) -> str:
+    return url.rstrip("/") + path
 
 
-def _judge(target: str, code: int, body: dict[str, Any] | None, latency_ms: float,
-           checked_at: datetime, expect_json: bool) -> HealthResult:
-    status = _field(body, "status")
-    error = None
-    if expect_json and body is None:
-        error = f"HTTP {code}: body is not a JSON object"
-    elif expect_json and status != "healthy":
-        error = f"HTTP {code}: status is {status!r}, not 'healthy'"
-    elif not 200 <= code < 300 or (expect_json and code != 200):
-        error = f"HTTP {code}"
-    return HealthResult(target, error is None, code, latency_ms, body is not None, status,
-                        _field(body, "service"), _field(body, "version"),
-                        _field(body, "revision"), error, checked_at)
+def _judge(target: str, answer: HttpAnswer, *, expect_json: bool, checked_at: datetime,
+          timeout_s: float | None = None) -> HealthResult:
+    """The health verdict on one answer (pure: shared by the sync and async probes)."""
+    wants_json = expect_json and answer.method != "HEAD"
+    body, problem = (None, None)
+    if answer.failure is None and wants_json:
+        body, problem = json_object(answer)
+    error = answer.error or _problem(answer, body, problem, wants_json)
+    return HealthResult(
+        url=target, ok=error is None, status_code=answer.status_code,
+        latency_ms=answer.elapsed_ms, json_valid=body is not None,
+        status=_field(body, "status"), service=_field(body, "service"),
+        version=_field(body, "version"), revision=_field(body, "revision"), error=error,
+        checked_at=checked_at, method=answer.method, content_type=answer.content_type,
+        body_bytes=len(answer.body), redirects=len(answer.redirects),
+        retry_after_s=answer.retry_after_s, timeout_s=timeout_s,
+    )
+
+
+def _problem(answer: HttpAnswer, body: dict[str, Any] | None, problem: str | None,
+             wants_json: bool) -> str | None:
+    code = answer.status_code
+    if not wants_json:
+        return None if code is not None and 200 <= code < 300 else _status_text(answer)
+    if body is None:
+        return f"HTTP {code}: {problem}{_retry_text(answer)}"
+    if "status" not in body:
+        return f"HTTP {code}: the JSON object has no 'status' field{_retry_text(answer)}"
+    if body["status"] != HEALTHY:
+        return (f"HTTP {code}: status is {_shown(body['status'])}, not {HEALTHY!r}"
+                f"{_retry_text(answer)}")
+    return None if code == 200 else f"HTTP {code}{_retry_text(answer)}"
+
+
+def _status_text(answer: HttpAnswer) -> str:
+    detail = detail_text(answer, 80)
+    return f"HTTP {answer.status_code}" + (f": {detail}" if detail else "") + _retry_text(answer)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else repr(str(value))
+
+
+def _retry_text(answer: HttpAnswer) -> str:
+    seconds = answer.retry_after_s
+    return "" if seconds is None else f" (Retry-After: {seconds:g} s)"
 
 
 def _field(body: dict[str, Any] | None, key: str) -> str | None:
     value = (body or {}).get(key)
     return None if value is None else str(value)
+
+
+class _Poll:
+    """The decisions of one wait: how long each attempt may take, when to stop, what to
+    report (pure apart from the clock: shared by the sync and async waits)."""
+
+    def __init__(self, within_s: float, interval_s: float, attempt_timeout_s: float,
+                 expect_revision: str | None) -> None:
+        self.within_s = within_s
+        self.interval_s = interval_s
+        self.attempt_timeout_s = attempt_timeout_s
+        self.expect_revision = expect_revision
+        self.deadline = time.monotonic() + within_s
+
+    def attempt_timeout(self) -> float:
+        """The bound of the next attempt: never past the wait's own deadline."""
+        left = self.deadline - time.monotonic()
+        return max(0.01, min(self.attempt_timeout_s, left))
+
+    def accepts(self, result: HealthResult) -> bool:
+        """Healthy, and from the expected revision when one is named."""
+        return result.ok and self.expect_revision in (None, result.revision)
+
+    def pause(self) -> float | None:
+        """Seconds to sleep before the next attempt, or None when the wait is over."""
+        if time.monotonic() + self.interval_s >= self.deadline:
+            return None
+        return self.interval_s
+
+    def give_up(self, result: HealthResult) -> HealthResult:
+        """The last answer, failed, saying why the wait ended."""
+        why = (f"serving revision {result.revision}, not {self.expect_revision}" if result.ok
+               else result.error)
+        return replace(result, ok=False, error=f"not healthy within {self.within_s:g} s: {why}")
 
 
 def wait_healthy(
@@ -105,21 +204,48 @@ def wait_healthy(
     path: str = "/health",
     interval_s: float = 0.25,
     expect_revision: str | None = None,
+    attempt_timeout_s: float = 5.0,
+    method: str = "GET",
+    expect_json: bool = True,
 ) -> HealthResult:
     """Poll until the service answers healthy (seed 4.3: "200 within 2 minutes").
 
     With `expect_revision`, healthy also means the answer came from that revision (the
     health body's `revision`), which is how a rollback is seen to serve. Returns the last
-    answer; its `ok` says whether the wait succeeded, `error` why not.
+    answer; its `ok` says whether the wait succeeded, `error` why not. Returns within
+    `within_s` (each attempt is bounded by what is left of it).
     """
-    deadline = time.monotonic() + within_s
+    poll = _Poll(within_s, interval_s, attempt_timeout_s, expect_revision)
     while True:
-        result = health(url, path=path, timeout_s=min(5.0, max(within_s, 0.1)))
-        wrong = expect_revision is not None and result.revision != expect_revision
-        if result.ok and not wrong:
+        result = health(url, path=path, method=method, expect_json=expect_json,
+                        timeout_s=poll.attempt_timeout())
+        if poll.accepts(result):
             return result
-        if time.monotonic() + interval_s > deadline:
-            why = (f"serving revision {result.revision}, not {expect_revision}" if result.ok
-                   else result.error)
-            return replace(result, ok=False, error=f"not healthy within {within_s:g} s: {why}")
-        time.sleep(interval_s)
+        pause = poll.pause()
+        if pause is None:
+            return poll.give_up(result)
+        time.sleep(pause)
+
+
+async def wait_healthy_async(
+    url: str,
+    *,
+    within_s: float = 120.0,
+    path: str = "/health",
+    interval_s: float = 0.25,
+    expect_revision: str | None = None,
+    attempt_timeout_s: float = 5.0,
+    method: str = "GET",
+    expect_json: bool = True,
+) -> HealthResult:
+    """`wait_healthy()` without blocking the event loop."""
+    poll = _Poll(within_s, interval_s, attempt_timeout_s, expect_revision)
+    while True:
+        result = await health_async(url, path=path, method=method, expect_json=expect_json,
+                                    timeout_s=poll.attempt_timeout())
+        if poll.accepts(result):
+            return result
+        pause = poll.pause()
+        if pause is None:
+            return poll.give_up(result)
+        await asyncio.sleep(pause)
