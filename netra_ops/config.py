@@ -17,7 +17,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from netra_ops.errors import ConfigError, EnvironmentNotFoundError
 from netra_ops.secrets import SecretRef
@@ -25,6 +32,7 @@ from netra_ops.secrets import SecretRef
 __all__ = [
     "Credentials",
     "Criterion",
+    "Dependencies",
     "Environment",
     "Gate",
     "Preflight",
@@ -38,6 +46,7 @@ __all__ = [
 ]
 
 Comparison = Literal["<", "<=", ">", ">="]
+Aggregation = Literal["mean", "min", "max", "last", "sum", "count", "p50", "p90", "p95", "p99"]
 ServiceRole = Literal["backend", "auth", "frontend"]
 SANDBOX_ROLES: tuple[str, ...] = ("auth", "frontend", "backend", "api", "monitoring")
 OPTIONAL_SANDBOX_ROLES: tuple[str, ...] = ()
@@ -91,6 +100,19 @@ class Credentials(_Model):
     password: SecretRef
 
 
+class Dependencies(_Model):
+    """The data stores of seed 2.2 (PostgreSQL, Redis), as connection-string secret references.
+
+    A connection string carries a password, so it is named by reference (`env:NAME`,
+    `file:PATH`), never written here. Unless `required`, a dependency without a reference,
+    or whose reference does not resolve, is reported "not configured" instead of failing.
+    """
+
+    postgres: SecretRef | None = None
+    redis: SecretRef | None = None
+    required: bool = False
+
+
 class SandboxSettings(_Model):
     """Where and how the local sandbox runs (only for `kind = "sandbox"`)."""
 
@@ -128,11 +150,20 @@ class SandboxSettings(_Model):
 
 
 class TriggerRule(_Model):
-    """A rollback trigger (seed 4.1): roll back when `metric` compares true for `for_s`."""
+    """A rollback trigger (seed 4.1): roll back when `metric` compares true for `for_s`.
+
+    At each evaluation the rule's samples in the window (t - window_s, t] are reduced with
+    `aggregation` (`mean` is weighted by each sample's observation count); fewer than
+    `min_samples` observations make the rule `inconclusive`, never `ok`. The condition must
+    hold for `for_s` before the rule fires. `where` keeps samples whose labels equal the given
+    values, `source` keeps one source's samples (default: the most preferred source that has
+    data), `group_by` evaluates each label group apart (e.g. each revision) and reports the
+    worst. A `dry_run` rule is evaluated and shown but never asks for a rollback.
+    """
 
     name: str
     metric: str
-    aggregation: str = "mean"
+    aggregation: Aggregation = "mean"
     comparison: Comparison
     threshold: float
     unit: str = ""
@@ -140,12 +171,19 @@ class TriggerRule(_Model):
     for_s: float = Field(default=0.0, ge=0, alias="for_s")
     min_samples: int = Field(default=1, ge=1)
     dry_run: bool = False
+    where: dict[str, str] = Field(default_factory=dict)
+    source: str | None = None
+    group_by: list[str] = Field(default_factory=list)
     section: str = "4.1"
     description: str = ""
 
 
 class Criterion(_Model):
-    """A success criterion (seed "Critical Success Metrics"): passes when value compares true."""
+    """A success criterion (seed "Critical Success Metrics"): passes when value compares true.
+
+    `series` and `aggregation` say how the value is computed from a frame of samples
+    (`netra_ops.metrics.criteria_values`); unset, the built-in summary of `metric` is used.
+    """
 
     name: str
     metric: str
@@ -154,6 +192,8 @@ class Criterion(_Model):
     unit: str = ""
     section: str = ""
     description: str = ""
+    series: str | None = None
+    aggregation: Aggregation | None = None
 
 
 class Gate(_Model):
@@ -192,12 +232,22 @@ class Environment(_Model):
     services: dict[ServiceRole, Service]
     credentials: Credentials
     expected_env: dict[str, str] = Field(default_factory=dict)
+    secret_env: dict[str, SecretRef] = Field(default_factory=dict)
+    dependencies: Dependencies = Field(default_factory=Dependencies)
     rollback_triggers: list[TriggerRule] = Field(default_factory=list)
     success_criteria: list[Criterion] = Field(default_factory=list)
     preflight: Preflight = Field(default_factory=Preflight)
     release: Release = Field(default_factory=Release)
     sandbox: SandboxSettings | None = None
     source: Path | None = None
+
+    @model_validator(mode="after")
+    def _secret_env_is_not_also_plain(self) -> Environment:
+        both = sorted(set(self.secret_env) & set(self.expected_env))
+        if both:
+            raise ValueError(f"{', '.join(both)} in both [expected_env] and [secret_env]; a "
+                             "secret's expected value belongs in [secret_env] only")
+        return self
 
     @property
     def backend(self) -> Service:
@@ -293,6 +343,7 @@ def load_environment(
 def environment_from_data(data: dict[str, Any], path: Path) -> Environment:
     """Validate parsed TOML; relative paths are taken from the file's folder."""
     data = _anchor_paths(_with_sandbox_defaults(data, path.parent), path.parent)
+    data = _anchor_secret_refs(data, path.parent)
     try:
         env = Environment.model_validate({**data, "source": path})
     except ValidationError as exc:
@@ -307,6 +358,24 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
         repository = str((folder / preflight["repository"]).resolve())
         data = {**data, "preflight": {**preflight, "repository": repository}}
     return data
+
+
+def _anchor_secret_refs(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative `file:` references of [dependencies] and [secret_env] are taken from the
+    file's folder."""
+    out = dict(data)
+    for table in ("dependencies", "secret_env"):
+        section = data.get(table)
+        if isinstance(section, dict):
+            out[table] = {key: _anchored_file_ref(value, folder)
+                          for key, value in section.items()}
+    return out
+
+
+def _anchored_file_ref(value: Any, folder: Path) -> Any:
+    if isinstance(value, str) and value.startswith("file:") and len(value) > len("file:"):
+        return f"file:{(folder / value[len('file:'):]).resolve()}"
+    return value
 
 
 def _with_sandbox_defaults(data: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def deploy(
     limits = {k: v for k, v in (("memory", memory), ("cpu", cpu)) if v is not None}
 
     def planner(state: ServiceState) -> list[str]:
-        plan = _template_plan(state, image, wanted_env, limits)
+        plan = _template_plan(state, image, wanted_env, limits, set(env.secret_env))
         if send_traffic and (state.serving_image != image or not state.traffic_latest):
             plan.append(f"traffic: {_split(state.serving)} -> 100% latest ({image})")
         return plan
@@ -127,12 +127,14 @@ def rollback_target(state: ServiceState) -> str:
 
 
 def _template_plan(state: ServiceState, image: str, wanted_env: Mapping[str, str | None],
-                   limits: Mapping[str, str]) -> list[str]:
+                   limits: Mapping[str, str], secret_keys: set[str]) -> list[str]:
     plan = [f"image: {state.template_image} -> {image}"] if state.template_image != image else []
     for key, value in sorted(wanted_env.items()):
         current = state.template_env.get(key)
         if current != value:
-            plan.append(f"env {key}: {_shown(key, current)} -> {_shown(key, value)}")
+            hidden = key in secret_keys
+            plan.append(f"env {key}: {_shown(key, current, hidden)} -> "
+                        f"{_shown(key, value, hidden)}")
     for key, value in sorted(limits.items()):
         if state.template_limits.get(key) != value:
             plan.append(f"limit {key}: {state.template_limits.get(key)} -> {value}")
@@ -148,12 +150,14 @@ def _apply_env(container: run_v2.Container, wanted: Mapping[str, str | None]) ->
     container.env.extend(run_v2.EnvVar(name=k, value=v) for k, v in current.items())
 
 
-def _shown(key: str, value: str | None) -> str:
-    """Env values in plans; values of secret-looking keys are never shown."""
+def _shown(key: str, value: str | None, secret: bool = False) -> str:
+    """Env values in plans; values of secret keys (declared in `[secret_env]` or
+    secret-looking by name) are never shown."""
     if value is None:
         return "(unset)"
-    secret_words = ("SECRET", "PASSWORD", "TOKEN", "KEY")
-    return "(secret)" if any(w in key.upper() for w in secret_words) else repr(value)
+    secret_words = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL")
+    hidden = secret or any(w in key.upper() for w in secret_words)
+    return "(secret)" if hidden else repr(value)
 
 
 def _split(split: Mapping[str, int]) -> str:

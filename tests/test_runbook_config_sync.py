@@ -1,0 +1,77 @@
+"""The Phase 2 runbook (03_config_sync) executed headless by papermill against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra_ops import sandbox
+from netra_ops.config import Environment
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOK = "03_config_sync"
+
+
+def run_runbook(env: Environment, outputs: Path, incident: str, *params: str,
+                extra_env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], Path]:
+    args = [sys.executable, "-m", "netra_ops", "run", RUNBOOK, "--env", str(env.source),
+            "--incident", incident, "--outputs", str(outputs)]
+    for param in params:
+        args += ["-p", param]
+    process_env = {k: v for k, v in os.environ.items()
+                   if k not in ("NETRA_POSTGRES_URL", "NETRA_REDIS_URL")}
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, env={**process_env, **(extra_env or {})})
+    record = max((outputs / incident).glob(f"*-{RUNBOOK}"))
+    summary = json.loads((record / "summary.json").read_text())
+    assert done.returncode == summary["exit_code"], done.stdout + done.stderr
+    return done.returncode, summary, record
+
+
+@pytest.fixture()
+def env(sandbox_env: Environment) -> Iterator[Environment]:
+    yield sandbox_env
+    sandbox.apply_scenario(sandbox_env, "fixed")
+
+
+def test_clean_sandbox_passes_with_real_dependencies(env: Environment, tmp_path: Path) -> None:
+    stores = {"NETRA_POSTGRES_URL": "postgresql://postgres:pg-pass-6620@127.0.0.1:5432/postgres",
+              "NETRA_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    code, summary, record = run_runbook(env, tmp_path, "INC-clean", extra_env=stores)
+    assert code == 0, summary["failing_cell"]
+    records = summary["records"]
+    assert records["drift.match"] == len(env.expected_env) and records["drift.different"] == 0
+    assert records["sync.status"] == "nothing to do"
+    assert records["dependencies.postgres.state"] == "ok"
+    assert records["dependencies.redis.state"] == "ok"
+    assert records["dependencies.postgres.query_ms"] < 100
+    assert records["postgres_latency_ms"] == records["dependencies.postgres.query_ms"]
+    assert records["dependencies.not_configured"] == []
+    for path in record.iterdir():
+        assert "pg-pass-6620" not in path.read_text(errors="replace"), path.name
+
+
+def test_wrong_auth_url_fails_then_execute_fixes_it(env: Environment, tmp_path: Path) -> None:
+    sandbox.apply_scenario(env, "wrong-auth-url")
+    code, dry, _ = run_runbook(env, tmp_path, "INC-drift")
+    assert code == 1
+    assert dry["records"]["drift.drifted_keys"] == ["AUTH_SERVICE_URL"]
+    assert dry["records"]["sync.status"] == "planned"
+    assert dry["records"]["dependencies.not_configured"] == ["postgres", "redis"]
+    failing = dry["failing_cell"]
+    assert failing["ename"] == "VerdictFailed" and dry["records"]["verdict.failed"] == [
+        "configuration drift (seed 2.1)"]
+
+    code, fixed, _ = run_runbook(env, tmp_path, "INC-fix", "execute=true")
+    assert code == 0, fixed["failing_cell"]
+    assert fixed["records"]["sync.status"] == "done"
+    assert fixed["records"]["drift_after.different"] == 0
+    assert fixed["records"]["drift_after.revision"] != fixed["records"]["drift.revision"]
