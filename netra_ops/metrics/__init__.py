@@ -1,6 +1,108 @@
-"""Metrics: measured values judged against the environment's criteria, and their charts."""
+"""Metrics: samples as long frames, rollback triggers and success criteria judged on them,
+and the charts that show them.
 
-from netra_ops.metrics.charts import event_latency_chart
-from netra_ops.metrics.criteria import evaluate_criteria
+    readings = read_window(env, start, end)              # Monitoring, Logging (+ probes)
+    frame, unavailable = combine_readings(readings)
+    table = evaluate_rules(env.rollback_triggers, frame, unavailable=unavailable)
+    decide(table)                                       # rollback / hold / continue
+    criteria_table(env, frame)                          # pass / fail / no data
+    result = run_watch(env, duration_s=30, interval_s=5)  # live, then result.decision
+"""
 
-__all__ = ["evaluate_criteria", "event_latency_chart"]
+from netra_ops.metrics.charts import (
+    STATE_COLOURS,
+    error_rate_chart,
+    event_latency_chart,
+    latency_chart,
+    memory_chart,
+    rule_states_chart,
+)
+from netra_ops.metrics.criteria import (
+    SUMMARIES,
+    Summary,
+    criteria_table,
+    criteria_values,
+    evaluate_criteria,
+)
+from netra_ops.metrics.decision import ACTIONS, Decision, decide, first_rollback
+from netra_ops.metrics.frames import (
+    METRIC_SOURCES,
+    SOURCES,
+    Reading,
+    combine_readings,
+    empty_frame,
+    make_frame,
+    normalize_frame,
+    select_series,
+)
+from netra_ops.metrics.live import LiveTable, rules_view, state_style
+from netra_ops.metrics.log_metrics import error_entries, logging_reading
+from netra_ops.metrics.logs import log_entries
+from netra_ops.metrics.monitoring import memory_limits, monitoring_reading
+from netra_ops.metrics.probes import probe_frame
+from netra_ops.metrics.rules import (
+    STATES,
+    RuleEvaluator,
+    RuleResult,
+    aggregate,
+    evaluate_rules,
+    replay,
+    rules_frame,
+)
+from netra_ops.metrics.sources import change_markers, read_window
+from netra_ops.metrics.watching import (
+    WatchResult,
+    WatchTick,
+    default_probe,
+    run_watch,
+    watch,
+)
+
+__all__ = [
+    "ACTIONS",
+    "METRIC_SOURCES",
+    "SOURCES",
+    "STATES",
+    "STATE_COLOURS",
+    "SUMMARIES",
+    "Decision",
+    "LiveTable",
+    "Reading",
+    "RuleEvaluator",
+    "RuleResult",
+    "Summary",
+    "WatchResult",
+    "WatchTick",
+    "aggregate",
+    "change_markers",
+    "combine_readings",
+    "criteria_table",
+    "criteria_values",
+    "decide",
+    "default_probe",
+    "empty_frame",
+    "error_entries",
+    "error_rate_chart",
+    "evaluate_criteria",
+    "evaluate_rules",
+    "event_latency_chart",
+    "first_rollback",
+    "latency_chart",
+    "log_entries",
+    "logging_reading",
+    "make_frame",
+    "memory_chart",
+    "memory_limits",
+    "monitoring_reading",
+    "normalize_frame",
+    "probe_frame",
+    "read_window",
+    "replay",
+    "rule_states_chart",
+    "rules_frame",
+    "rules_view",
+    "run_watch",
+    "select_series",
+    "state_style",
+    "watch",
+]

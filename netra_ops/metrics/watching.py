@@ -1,0 +1,247 @@
+"""The live watch: probe, read the sources, evaluate the rules, every interval, for a while.
+
+    for tick in watch(env, duration_s=300, interval_s=15):
+        print(tick.decision)            # each evaluation as it happens
+
+    result = run_watch(env, duration_s=30, interval_s=5)   # the same, shown live, summed up
+
+Plain blocking code (`time.sleep` between ticks, no event loop), so it works the same in a
+script, in papermill and in a Jupyter kernel. Each tick reads the window the rules need
+((now - longest window - longest `for` - interval, now]); the first tick first replays that
+history, so a condition that already held before the watch began is not reported as new.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from netra_ops.config import Environment, TriggerRule
+from netra_ops.errors import ConfigError
+from netra_ops.metrics.decision import Decision, decide, first_rollback
+from netra_ops.metrics.frames import combine_readings
+from netra_ops.metrics.live import LiveTable
+from netra_ops.metrics.rules import RuleEvaluator, evaluation_times, rules_frame
+from netra_ops.metrics.sources import READERS, read_window
+from netra_ops.probe import GoldenPathResult, HealthResult, golden_path, health
+
+__all__ = [
+    "ProbeFn",
+    "WatchResult",
+    "WatchTick",
+    "default_probe",
+    "lookback_s",
+    "run_watch",
+    "tick_count",
+    "watch",
+]
+
+ProbeResult = HealthResult | GoldenPathResult
+ProbeFn = Callable[[Environment], Sequence[ProbeResult]]
+
+
+def default_probe(golden_path_runs: int = 1, timeout_s: float = 30.0) -> ProbeFn:
+    """A probe for each tick: one health check of the backend and `golden_path_runs` runs
+    of the golden path (which also measure WebSocket connection and authentication)."""
+    def probe(env: Environment) -> list[ProbeResult]:
+        results: list[ProbeResult] = [health(env.backend.url, path=env.backend.health_path)]
+        results += [golden_path(env, timeout_s=timeout_s) for _ in range(golden_path_runs)]
+        return results
+    return probe
+
+
+@dataclass(frozen=True)
+class WatchTick:
+    """One evaluation of the watch: the rule table, the decision, what could not be read."""
+
+    number: int
+    at: datetime
+    table: pd.DataFrame
+    decision: Decision
+    unavailable: dict[str, str]
+    frame: pd.DataFrame = field(repr=False)
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """A finished watch: every tick, the states over time, the decision and the data."""
+
+    started_at: datetime
+    ended_at: datetime
+    ticks: tuple[WatchTick, ...]
+    decision: Decision
+    frame: pd.DataFrame = field(repr=False)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    probe_results: tuple[ProbeResult, ...] = field(default=(), repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The last tick's rule table."""
+        return self.ticks[-1].table
+
+    @property
+    def states(self) -> pd.DataFrame:
+        """Every tick's rows: each rule's state at each evaluation time."""
+        return pd.concat([t.table for t in self.ticks], ignore_index=True)
+
+    def checks(self, criteria: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Verdict rows (`netra_ops.record.verdict`): the decision is `continue`; each rule
+        is `ok` or `pending` at the end (a dry-run rule always passes, its state shown);
+        each criterion with data passes (those without data are left to the criteria
+        table: the rules already hold the decision when data is missing)."""
+        rows = [{"criterion": "decision", "value": self.decision.action,
+                 "threshold": "continue", "passed": self.decision.action == "continue",
+                 "detail": self.decision.reason}]
+        for row in self.table.to_dict(orient="records"):
+            rows.append({"criterion": f"rule {row['rule']}", "value": row["value"],
+                         "threshold": f"{row['comparison']} {row['threshold']:g}",
+                         "passed": bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
+                         "detail": f"{row['state']}{' (dry run)' if row['dry_run'] else ''}"
+                                   f"{': ' + row['detail'] if row['detail'] else ''}"})
+        measured = criteria[criteria["state"] != "no data"] if criteria is not None else None
+        for row in [] if measured is None else measured.to_dict(orient="records"):
+            rows.append({"criterion": row["criterion"], "value": row["value"],
+                         "threshold": f"{row['comparison']} {row['threshold']:g}",
+                         "passed": bool(row["passed"]), "detail": row["detail"]})
+        return pd.DataFrame(rows)
+
+
+def lookback_s(rules: Sequence[TriggerRule], interval_s: float) -> float:
+    """How far back a tick reads: the longest window plus the longest `for` plus a tick."""
+    return (max((r.window_s for r in rules), default=0.0)
+            + max((r.for_s for r in rules), default=0.0) + interval_s)
+
+
+def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
+          duration_s: float = 30.0, interval_s: float = 5.0, probe: ProbeFn | None = None,
+          sources: Sequence[str] = READERS, step_s: float | None = None,
+          stop_on_rollback: bool = False,
+          probe_log: list[ProbeResult] | None = None) -> Iterator[WatchTick]:
+    """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once).
+
+    `probe` runs before each evaluation (default: `default_probe()`; pass `lambda env: []`
+    for none); its results join the sources' data and are appended to `probe_log` when
+    given. With `stop_on_rollback` the watch ends at the first rollback decision.
+    """
+    chosen = list(env.rollback_triggers if rules is None else rules)
+    if interval_s <= 0 or duration_s < 0:
+        raise ConfigError(f"the watch needs interval_s > 0 and duration_s >= 0, got "
+                          f"{interval_s} and {duration_s}")
+    run_probe = default_probe() if probe is None else probe
+    evaluator = RuleEvaluator(chosen)
+    lookback = timedelta(seconds=lookback_s(chosen, interval_s))
+    probes: list[ProbeResult] = [] if probe_log is None else probe_log
+    clock = _TickClock(interval_s)
+    for number in range(1, tick_count(duration_s, interval_s) + 1):
+        clock.wait_to_probe(number)
+        probes.extend(run_probe(env))
+        at = clock.tick_time(number)
+        recent = [r for r in probes if _probe_time(r) > at - lookback - lookback]
+        readings = read_window(env, at - lookback, at, probe_results=recent,
+                               sources=sources, step_s=step_s)
+        frame, unavailable = combine_readings(readings)
+        if number == 1:
+            _replay_history(evaluator, chosen, frame, at, interval_s, unavailable)
+        table = rules_frame(evaluator.evaluate(frame, at, unavailable))
+        decision = decide(table, at)
+        yield WatchTick(number, at, table, decision, unavailable, frame)
+        if stop_on_rollback and decision.action == "rollback":
+            return
+
+
+def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
+              duration_s: float = 30.0, interval_s: float = 5.0,
+              probe: ProbeFn | None = None, sources: Sequence[str] = READERS,
+              step_s: float | None = None, stop_on_rollback: bool = False,
+              show: bool = True) -> WatchResult:
+    """Run `watch()` to its end, showing each tick (`LiveTable`), then read the whole
+    watched span once more for the charts. The decision is the first rollback, if any tick
+    asked for one, else the last tick's."""
+    chosen = list(env.rollback_triggers if rules is None else rules)
+    live = LiveTable(tick_count(duration_s, interval_s)) if show else None
+    probes: list[ProbeResult] = []
+    started = datetime.now(UTC)
+    ticks = []
+    for tick in watch(env, chosen, duration_s=duration_s, interval_s=interval_s, probe=probe,
+                      sources=sources, step_s=step_s, stop_on_rollback=stop_on_rollback,
+                      probe_log=probes):
+        ticks.append(tick)
+        if live is not None:
+            live.show(tick.number, tick.table, tick.decision)
+    ended = datetime.now(UTC)
+    span_start = started - timedelta(seconds=lookback_s(chosen, interval_s))
+    frame, unavailable = combine_readings(read_window(
+        env, span_start, ended, probe_results=probes, sources=sources, step_s=step_s))
+    decision = first_rollback(t.decision for t in ticks) or ticks[-1].decision
+    return WatchResult(started, ended, tuple(ticks), decision, frame, unavailable,
+                       tuple(probes))
+
+
+def tick_count(duration_s: float, interval_s: float) -> int:
+    """Evaluations in a watch: one at the start and one every interval within the duration."""
+    return math.floor(duration_s / interval_s + 1e-9) + 1
+
+
+def _replay_history(evaluator: RuleEvaluator, rules: Sequence[TriggerRule],
+                    frame: pd.DataFrame, at: datetime, interval_s: float,
+                    unavailable: dict[str, str]) -> None:
+    longest = max((r.for_s for r in rules), default=0.0)
+    if longest <= 0:
+        return
+    for moment in evaluation_times(at - timedelta(seconds=longest), at, interval_s):
+        if moment < at:
+            evaluator.evaluate(frame, moment, unavailable)
+
+
+def _probe_time(result: ProbeResult) -> datetime:
+    return result.checked_at if isinstance(result, HealthResult) else result.started_at
+
+
+class _TickClock:
+    """Evaluation times on a fixed grid (start + k·interval), the probe run just before.
+
+    Evaluating on the grid keeps the steps the sources are bucketed in (which end at the
+    evaluation time) in phase from one tick to the next, so a condition's `for` is counted
+    in whole intervals. The probe is started as long before the tick as it took last time,
+    so its results are fresh and inside the window. A late tick is evaluated when it runs.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.began = time.monotonic()
+        self.began_at = datetime.now(UTC)
+        self._probe_s = 0.0
+        self._probe_started = self.began
+
+    def wait_to_probe(self, number: int) -> None:
+        """Sleep until it is time to probe for tick `number`."""
+        _sleep_until(self._due(number) - self._probe_s)
+        self._probe_started = time.monotonic()
+
+    def tick_time(self, number: int) -> datetime:
+        """Sleep until tick `number` is due; its evaluation time (on the grid unless late)."""
+        now = time.monotonic()
+        self._probe_s = min(now - self._probe_started, self.interval_s / 2)
+        if number == 1:  # the first tick is now: the grid starts here
+            self.began = now
+            self.began_at = datetime.now(UTC)
+            return self.began_at
+        due = self._due(number)
+        if now > due + 0.05 * self.interval_s:
+            return datetime.now(UTC)
+        _sleep_until(due)
+        return self.began_at + timedelta(seconds=due - self.began)
+
+    def _due(self, number: int) -> float:
+        return self.began + (number - 1) * self.interval_s
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)

@@ -1,0 +1,89 @@
+"""The post-deployment monitoring runbook executed headless by papermill against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from netra_ops import sandbox
+from netra_ops.config import Environment
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+SHORT_WATCH = ("duration_s=4", "interval_s=2", "golden_path_runs=4")
+
+
+def run_runbook(env: Environment, outputs: Path, incident: str,
+                *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    args = [sys.executable, "-m", "netra_ops", "run", "07_monitoring",
+            "--env", str(env.source), "--incident", incident, "--outputs", str(outputs)]
+    for param in params:
+        args += ["-p", param]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
+    assert len(runs) == 1, runs
+    return result, runs[0]
+
+
+def summary_of(record: Path) -> dict[str, Any]:
+    return dict(json.loads((record / "summary.json").read_text()))
+
+
+def outputs_of(record: Path) -> list[dict[str, Any]]:
+    notebook = nbformat.read(record / "07_monitoring.ipynb", as_version=4)
+    return [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+
+
+@pytest.fixture()
+def stale_build(sandbox_env: Environment) -> Iterator[Environment]:
+    sandbox.apply_scenario(sandbox_env, "stale-build")
+    yield sandbox_env
+    sandbox.apply_scenario(sandbox_env, "fixed")
+
+
+def test_a_healthy_window_passes_with_decision_charts_and_live_table(
+        sandbox_env: Environment, tmp_path: Path) -> None:
+    result, record = run_runbook(sandbox_env, tmp_path, "INC-watch", *SHORT_WATCH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verdict: PASSED" in result.stdout
+    summary = summary_of(record)
+    records = summary["records"]
+    assert summary["status"] == "passed"
+    assert records["decision"] == "continue" and records["watch.evaluations"] == 3
+    assert records["watch.unavailable"] == {}
+    assert {r["rule"]: r["state"] for r in records["rules"]}["memory_high"] == "ok"
+    assert 1e6 < records["memory_max_bytes"] < 2**30
+    assert records["golden_path_pass_rate"] == 1.0 and records["criteria_no_data"] == [
+        "database_latency"]
+
+    outputs = outputs_of(record)
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 4  # error rate, memory, latency, rule states
+    live = [o for o in outputs if "tick 3" in str(o.get("data", {}).get("text/plain", ""))]
+    assert len(live) == 1 and "<table" in live[0]["data"]["text/html"]  # updated in place
+    logged = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert logged.count("netra_ops.metrics.watching: tick") == 3  # one line per evaluation
+    html = (record / "07_monitoring.html").read_text()
+    assert html.count("data:image/png;base64") >= 4 and "Post-deployment monitoring" in html
+
+
+def test_a_failing_window_fails_the_verdict_and_keeps_the_record(
+        stale_build: Environment, tmp_path: Path) -> None:
+    result, record = run_runbook(stale_build, tmp_path, "INC-stale", *SHORT_WATCH)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "verdict: FAILED" in result.stdout
+    summary = summary_of(record)
+    assert summary["status"] == "failed"
+    assert summary["records"]["golden_path_pass_rate"] == 0.0
+    assert {"agent_events", "user_success_rate"} <= set(summary["records"]["verdict.failed"])
+    failing = summary["failing_cell"]
+    assert failing is not None and failing["ename"] == "VerdictFailed"
+    assert len([o for o in outputs_of(record) if "image/png" in o.get("data", {})]) == 4
