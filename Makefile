@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ENV ?= sandbox
 INCIDENT ?= demo
-RUNBOOK ?= 04_golden_path_validation
+SCENARIO ?= stale-to-fixed
 
 .PHONY: install demo test lint sandbox-up sandbox-down clean
 
@@ -17,10 +17,13 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(INSTALLED)
 
-## demo: start the sandbox and run the golden-path validation runbook against it.
+## demo: start the sandbox and rehearse the whole remediation on it: the stale build serves,
+## the playbook deploys the fix, syncs configuration, validates the golden path, monitors,
+## and writes the incident summary (SCENARIO=bad-deploy rehearses the rollback branch).
 demo: $(INSTALLED)
 	$(BIN)/netra-ops sandbox up --env $(ENV)
-	$(BIN)/netra-ops run $(RUNBOOK) --env $(ENV) --incident $(INCIDENT)
+	$(BIN)/netra-ops run golden_path_remediation --env $(ENV) --incident $(INCIDENT) \
+		--scenario $(SCENARIO) --execute
 
 ## test: lint, type-check and run the whole test suite.
 test: $(INSTALLED) lint
