@@ -337,12 +337,14 @@ def _wait_healthy(env: Environment, settings: SandboxSettings, paths: StatePaths
             for role, process in started.items():
                 if process.poll() is not None:
                     raise _start_error(paths, role, f"it exited with code {process.returncode}")
+            backend_ready = "api" not in pending and _first_revision_ready(client, settings)
             for name, url in list(pending.items()):
+                if name == "backend" and not backend_ready:
+                    last[name] = "first revision not ready yet"
+                    continue  # the stable URL would only answer 503s into the request log
                 last[name] = _probe(client, url)
                 if last[name] == "200":
                     del pending[name]
-            if "backend" in pending and "api" not in pending:
-                _raise_if_first_revision_failed(client, settings)
             if pending and time.monotonic() > deadline:
                 name = next(iter(pending))
                 raise _start_error(paths, owner[name], f"{pending[name]} did not answer 200 "
@@ -379,15 +381,19 @@ def _answers(client: httpx.Client, url: str) -> bool:
     return _probe(client, url) == "200"
 
 
-def _raise_if_first_revision_failed(client: httpx.Client, settings: SandboxSettings) -> None:
-    with contextlib.suppress(httpx.HTTPError, ValueError):
+def _first_revision_ready(client: httpx.Client, settings: SandboxSettings) -> bool:
+    """True once a revision is ready (asked of the admin API, not the stable URL, so the
+    wait leaves no 503s in the request log); SandboxStartError if every one failed."""
+    revisions: list[dict[str, Any]] = []
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         revisions = client.get(settings.url("api") + "/_sandbox/status").json()["revisions"]
-        if revisions and all(r["state"] == "failed" for r in revisions):
-            first = revisions[0]
-            raise SandboxStartError(
-                f"sandbox backend revision {first['name']} (image {first['image']}) failed "
-                f"to start: {first['reason']}"
-            )
+    if revisions and all(r["state"] == "failed" for r in revisions):
+        first = revisions[0]
+        raise SandboxStartError(
+            f"sandbox backend revision {first['name']} (image {first['image']}) failed "
+            f"to start: {first['reason']}"
+        )
+    return any(r["state"] == "ready" for r in revisions)
 
 
 def _start_error(paths: StatePaths, role: str, why: str) -> SandboxStartError:
