@@ -92,3 +92,14 @@ def sandbox_env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environ
     down(env)
     survivors = [pid for pid, create_time in processes if is_alive(pid, create_time)]
     assert survivors == [], f"sandbox processes survived down(): {survivors}"
+
+
+@pytest.fixture(scope="module")
+def module_sandbox_env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environment]:
+    """A running sandbox of the test module's own, for tests that deploy and roll back."""
+    from netra_ops import sandbox
+
+    environment = make_sandbox_env()
+    sandbox.up(environment)
+    yield environment
+    sandbox.down(environment)

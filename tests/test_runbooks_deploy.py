@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from netra_ops import sandbox
 from netra_ops.config import Environment
 from netra_ops.deploy import read_service
 
@@ -20,11 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environment]:
-    environment = make_sandbox_env()
-    sandbox.up(environment)
-    yield environment
-    sandbox.down(environment)
+def env(module_sandbox_env: Environment) -> Environment:
+    return module_sandbox_env
 
 
 def run(env: Environment, outputs: Path, runbook: str,

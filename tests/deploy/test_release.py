@@ -7,7 +7,7 @@ build serving 100% when it ends.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psutil
@@ -47,11 +47,8 @@ def image(env: Environment, tag: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environment]:
-    environment = make_sandbox_env()
-    sandbox.up(environment)
-    yield environment
-    sandbox.down(environment)
+def env(module_sandbox_env: Environment) -> Environment:
+    return module_sandbox_env
 
 
 def serving_pid(env: Environment) -> int | None:
