@@ -54,3 +54,16 @@ def test_library_layers_never_import_the_sandbox() -> None:
                 offenders += [f"{path.name}: {n}" for n in names
                               if n.startswith(("netra_ops.sandbox", "netra_ops.cli"))]
     assert offenders == []
+
+
+@pytest.mark.parametrize("name", ["netra_ops.probe.agent_events", "netra_ops.probe.drift",
+                                  "netra_ops.deploy", "netra_ops.metrics", "netra_ops.record",
+                                  "netra_ops.cli"])
+def test_each_layer_imports_first_in_a_fresh_interpreter(name: str) -> None:
+    """Import cycles only show when a module is the first one imported."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-W", "error", "-c", f"import {name}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -11,7 +11,8 @@ import pandas as pd
 from netra_ops.config import Environment
 from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.metrics.logs import log_entries, request_log_filter
-from netra_ops.probe import health, wait_healthy, websocket_connect
+from netra_ops.probe.golden_path import websocket_connect
+from netra_ops.probe.health import health, wait_healthy
 
 __all__ = [
     "Check",

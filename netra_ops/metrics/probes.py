@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.metrics.frames import make_frame
-from netra_ops.probe import GOLDEN_PATH_EVENTS, GoldenPathResult, HealthResult
+from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS, GoldenPathResult
+from netra_ops.probe.health import HealthResult
 
 __all__ = ["probe_frame"]
 

@@ -1,9 +1,16 @@
 """Golden-path probe (seed 3.1): login -> WebSocket -> user message -> the five agent events.
 
 The probe logs in as the environment's test user, connects to the backend's WebSocket with
-the `jwt.<token>` subprotocol, sends one `user_message` and listens until `agent_completed`,
-an error, a close or the deadline. Each event's latency is measured from the moment the
-message was sent. The token is used and forgotten: it never enters the result.
+the `jwt.<token>` subprotocol, waits for `connection_established`, sends one `user_message`
+and listens until `agent_completed`, an error, a close, a malformed frame or the deadline.
+Each event's latency is measured from the moment the message was sent; the events are
+judged by `netra_ops.probe.agent_events` (presence, order, fields, content, duplicates,
+latency budget). `timeout_s` bounds the whole run, login to close. The token is used and
+forgotten: it never enters the result.
+
+`golden_path` is the sync probe (a Jupyter cell, papermill, a script), `golden_path_async`
+its twin for an event loop; both run the same steps (`netra_ops.probe.connections`).
+`agent_turn` runs one turn on a WebSocket connection the caller already opened.
 """
 
 from __future__ import annotations
@@ -11,19 +18,34 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pandas as pd
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from netra_ops.config import Environment, load_environment
-from netra_ops.probe._text import describe_exception
-from netra_ops.secrets import resolve_secret
+from netra_ops.probe.agent_events import (
+    GOLDEN_PATH_EVENTS,
+    AgentEventsReport,
+    EventObservation,
+    TurnCollector,
+    final_response,
+    out_of_order,
+)
+from netra_ops.probe.connections import (
+    Deadline,
+    Exchange,
+    Link,
+    Opened,
+    Steps,
+    close_quietly,
+    open_connection,
+    run_exchange,
+    run_exchange_async,
+    run_steps,
+    run_steps_async,
+)
 
 __all__ = [
     "DEFAULT_MESSAGE",
@@ -31,37 +53,61 @@ __all__ = [
     "ConnectResult",
     "EventObservation",
     "GoldenPathResult",
+    "TurnResult",
+    "agent_turn",
+    "agent_turn_async",
+    "close_reserve",
     "golden_path",
+    "golden_path_async",
+    "new_thread_id",
+    "turn_message",
+    "turn_result",
+    "turn_steps",
     "websocket_connect",
+    "websocket_connect_async",
 ]
 
-GOLDEN_PATH_EVENTS: tuple[str, ...] = (
-    "agent_started",
-    "agent_thinking",
-    "tool_executing",
-    "tool_completed",
-    "agent_completed",
-)
+_encode = json.JSONEncoder().encode
 DEFAULT_MESSAGE = (
     "We spend about $12,000 a month on GPT-4o for 3 million tokens a day. "
     "How can we cut that cost without hurting answer quality?"
 )
-MIN_FINAL_RESPONSE_CHARS = 20
-_IGNORED_TYPES = {"heartbeat", "pong", "connection_established"}
 
 
 @dataclass(frozen=True)
-class EventObservation:
-    """One message received after the user message was sent."""
+class TurnResult:
+    """One user message and the agent's answer to it, judged."""
 
-    type: str
-    received_ms: float
-    message: dict[str, Any] = field(repr=False)
+    ok: bool
+    error: str | None
+    message: str
+    thread_id: str
+    total_ms: float
+    report: AgentEventsReport
+
+    @property
+    def events(self) -> tuple[EventObservation, ...]:
+        """The events received after the send (heartbeats and pongs not kept)."""
+        return self.report.events
+
+    @property
+    def final_response(self) -> str | None:
+        """The text of `agent_completed`, if it came."""
+        return final_response(self.report.events)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check of the turn."""
+        return self.report.to_frame()
 
 
 @dataclass(frozen=True)
 class GoldenPathResult:
-    """Everything one golden-path run saw; `ok` only if the whole path worked."""
+    """Everything one golden-path run saw; `ok` only if the whole path worked.
+
+    `failed_step` is `login`, `connect` (the handshake), `handshake` (no
+    `connection_established`) or `agent` (the turn); `report` holds every check of the
+    turn (None when no message was sent); `elapsed_ms` is the whole run.
+    """
 
     ok: bool
     environment: str
@@ -79,6 +125,8 @@ class GoldenPathResult:
     failed_step: str | None = None
     error: str | None = None
     http_status: int | None = None
+    report: AgentEventsReport | None = None
+    elapsed_ms: float | None = None
 
     @property
     def server_error(self) -> bool:
@@ -102,10 +150,16 @@ class GoldenPathResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per golden-path event (and per extra event seen, such as agent_error)."""
-        names = list(GOLDEN_PATH_EVENTS) + [e.type for e in self.events
-                                            if e.type not in GOLDEN_PATH_EVENTS]
+        extra = dict.fromkeys(e.type for e in self.events if e.type not in GOLDEN_PATH_EVENTS)
+        names = [*GOLDEN_PATH_EVENTS, *extra]
         rows = [self._row(name, position) for position, name in enumerate(names, start=1)]
         return pd.DataFrame(rows)
+
+    def checks_frame(self) -> pd.DataFrame:
+        """One row per check of the turn (empty when the turn never ran)."""
+        if self.report is None:
+            return pd.DataFrame(columns=["check", "event", "ok", "value", "detail"])
+        return self.report.to_frame()
 
     def _row(self, name: str, position: int) -> dict[str, Any]:
         latency = self.latency_ms(name)
@@ -135,13 +189,7 @@ class ConnectResult:
         return pd.DataFrame([asdict(self)])
 
 
-def websocket_connect(env: Environment | str = "sandbox") -> ConnectResult:
-    """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
-    environment = load_environment(env) if isinstance(env, str) else env
-    result = _Run(environment, "", "connect-check", 10.0, 500.0).execute(converse=False)
-    return ConnectResult(result.failed_step is None, environment.backend.websocket_url,
-                         result.login_ms, result.connect_ms, result.failed_step, result.error,
-                         result.http_status)
+# --- public probes ---------------------------------------------------------------------
 
 
 def golden_path(
@@ -152,205 +200,148 @@ def golden_path(
     timeout_s: float = 45.0,
     event_budget_ms: float = 500.0,
 ) -> GoldenPathResult:
-    """Run the golden path once against `env` and report what happened; never raises for
-    a bad answer from the platform (a bad environment file or secret does raise)."""
-    environment = load_environment(env) if isinstance(env, str) else env
-    run = _Run(environment, message, thread_id or f"probe-{uuid.uuid4().hex[:12]}",
-               timeout_s, event_budget_ms)
-    return run.execute()
+    """Run the golden path once against `env` and report what happened, within `timeout_s`
+    in total; never raises for a bad answer from the platform (a bad environment file or
+    secret does raise)."""
+    return run_steps(_golden_path_steps(_Plan.of(env, message, thread_id, timeout_s,
+                                                 event_budget_ms)))
 
 
-class _Run:
-    """The steps of one golden-path run; each records its timing or its failure."""
-
-    def __init__(self, env: Environment, message: str, thread_id: str, timeout_s: float,
-                 event_budget_ms: float) -> None:
-        self.env = env
-        self.message = message
-        self.thread_id = thread_id
-        self.timeout_s = timeout_s
-        self.budget = event_budget_ms
-        self.started_at = datetime.now(UTC)
-        self.timings: dict[str, float] = {}
-        self.events: list[EventObservation] = []
-        self.http_status: int | None = None
-
-    def execute(self, converse: bool = True) -> GoldenPathResult:
-        password = resolve_secret(self.env.credentials.password)
-        token, failure = self._login(password)
-        del password
-        if token is None:
-            return self._result("login", failure)
-        try:
-            ws = self._connect(token)
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            if isinstance(exc, InvalidStatus):
-                self.http_status = exc.response.status_code
-            return self._result("connect", self._hint(describe_exception(exc)))
-        with ws:
-            if not converse:
-                failure = self._established_or_closed(ws)
-                return self._result("handshake" if failure else None, failure, judge=False)
-            return self._converse(ws)
-
-    def _established_or_closed(self, ws: ClientConnection) -> str | None:
-        try:
-            return self._await_established(ws)
-        except ConnectionClosed as exc:
-            return _closed_text(exc)
-
-    def _login(self, password: str) -> tuple[str | None, str | None]:
-        url = self.env.auth.url + "/auth/login"
-        started = time.perf_counter()
-        try:
-            response = httpx.post(url, json={"email": self.env.credentials.email,
-                                             "password": password}, timeout=10.0)
-        except httpx.HTTPError as exc:
-            return None, self._hint(f"{url}: {describe_exception(exc)}")
-        self.timings["login"] = _ms_since(started)
-        self.http_status = response.status_code
-        if response.status_code != 200:
-            return None, f"{url}: HTTP {response.status_code} {_error_text(response)}"
-        token = _json_or_empty(response).get("access_token")
-        if not isinstance(token, str) or not token:
-            return None, f"{url}: HTTP 200 without an access_token"
-        return token, None
-
-    def _connect(self, token: str) -> ClientConnection:
-        started = time.perf_counter()
-        ws = connect(self.env.backend.websocket_url, subprotocols=[Subprotocol(f"jwt.{token}")],
-                     open_timeout=10.0, close_timeout=2.0, compression=None,
-                     max_size=2**22, user_agent_header="netra-ops-probe")
-        self.timings["connect"] = _ms_since(started)
-        self.http_status = 101
-        return ws
-
-    def _converse(self, ws: ClientConnection) -> GoldenPathResult:
-        try:
-            failure = self._await_established(ws)
-            if failure:
-                return self._result("handshake", failure)
-            sent = time.perf_counter()
-            ws.send(json.dumps({"type": "user_message",
-                                "payload": {"text": self.message, "thread_id": self.thread_id}}))
-            failure = self._collect(ws, sent)
-            self.timings["total"] = _ms_since(sent)
-        except ConnectionClosed as exc:
-            return self._result("agent" if self.events else "handshake", _closed_text(exc))
-        return self._result("agent" if failure else None, failure)
-
-    def _await_established(self, ws: ClientConnection) -> str | None:
-        try:
-            first = json.loads(ws.recv(timeout=10.0))
-        except TimeoutError:
-            return "no connection_established message within 10 s"
-        if first.get("type") == "connection_established":
-            return None
-        return f"{first.get('error_code') or first.get('type')}: {first.get('message', '')}"
-
-    def _collect(self, ws: ClientConnection, sent: float) -> str | None:
-        deadline = sent + self.timeout_s
-        while (remaining := deadline - time.perf_counter()) > 0:
-            try:
-                raw = ws.recv(timeout=remaining)
-            except TimeoutError:
-                break
-            msg = json.loads(raw)
-            kind = str(msg.get("type"))
-            if kind in _IGNORED_TYPES:
-                continue
-            self.events.append(EventObservation(kind, _ms_since(sent), msg))
-            if kind == "agent_completed":
-                return None
-            if kind in ("agent_error", "error"):
-                return f"{kind}: {_event_error(msg)}"
-        last = self.events[-1].type if self.events else "none"
-        return f"no agent_completed within {self.timeout_s:g} s (last event: {last})"
-
-    def _hint(self, text: str) -> str:
-        if self.env.kind != "sandbox" or "refused" not in text.lower():
-            return text
-        flag = "" if self.env.name == "sandbox" else f" --env {self.env.source}"
-        return f"{text} (is the sandbox running? start it with: netra-ops sandbox up{flag})"
-
-    def _result(self, failed_step: str | None, error: str | None,
-                judge: bool = True) -> GoldenPathResult:
-        seen = [e.type for e in self.events if e.type in GOLDEN_PATH_EVENTS]
-        missing = tuple(name for name in GOLDEN_PATH_EVENTS if name not in seen)
-        final = _final_response(self.events)
-        incomplete = bool(missing) or len(final or "") <= MIN_FINAL_RESPONSE_CHARS
-        if failed_step is None and judge and incomplete:
-            failed_step, error = "agent", _incomplete_text(missing, final)
-        out_of_order = _out_of_order(seen)
-        if failed_step is None and out_of_order:
-            failed_step, error = "agent", f"events out of order: {', '.join(out_of_order)}"
-        return GoldenPathResult(
-            ok=failed_step is None, environment=self.env.name, started_at=self.started_at,
-            thread_id=self.thread_id, message=self.message, event_budget_ms=self.budget,
-            login_ms=self.timings.get("login"), connect_ms=self.timings.get("connect"),
-            total_ms=self.timings.get("total"), events=tuple(self.events), missing=missing,
-            out_of_order=out_of_order, final_response=final, failed_step=failed_step,
-            error=error, http_status=self.http_status,
-        )
+async def golden_path_async(
+    env: Environment | str = "sandbox",
+    *,
+    message: str = DEFAULT_MESSAGE,
+    thread_id: str | None = None,
+    timeout_s: float = 45.0,
+    event_budget_ms: float = 500.0,
+) -> GoldenPathResult:
+    """The async twin of `golden_path` (same steps, asyncio I/O; for a running loop)."""
+    return await run_steps_async(_golden_path_steps(_Plan.of(env, message, thread_id,
+                                                             timeout_s, event_budget_ms)))
 
 
-def _out_of_order(seen: list[str]) -> tuple[str, ...]:
-    """Events that arrived after an event that should have come later."""
-    highest = -1
-    late: list[str] = []
-    for name in seen:
-        index = GOLDEN_PATH_EVENTS.index(name)
-        if index < highest:
-            late.append(name)
-        highest = max(highest, index)
-    return tuple(late)
+def websocket_connect(env: Environment | str = "sandbox", *,
+                      timeout_s: float = 20.0) -> ConnectResult:
+    """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
+    environment = load_environment(env)
+    return run_steps(_connect_steps(environment, timeout_s))
 
 
-def _final_response(events: list[EventObservation]) -> str | None:
-    for event in events:
-        if event.type == "agent_completed":
-            data = event.message.get("data") or {}
-            text = data.get("final_response") or event.message.get("final_response")
-            return str(text) if text else None
-    return None
+async def websocket_connect_async(env: Environment | str = "sandbox", *,
+                                  timeout_s: float = 20.0) -> ConnectResult:
+    """The async twin of `websocket_connect`."""
+    environment = load_environment(env)
+    return await run_steps_async(_connect_steps(environment, timeout_s))
 
 
-def _incomplete_text(missing: tuple[str, ...], final: str | None) -> str:
-    if missing:
-        return f"missing events: {', '.join(missing)}"
-    return f"final response shorter than {MIN_FINAL_RESPONSE_CHARS} characters: {final!r}"
+def agent_turn(connection: Any, message: str = DEFAULT_MESSAGE, *, thread_id: str | None = None,
+               timeout_s: float = 45.0, event_budget_ms: float = 500.0) -> TurnResult:
+    """One turn on an open, established `websockets.sync` client connection the caller
+    owns (it stays open): send `message`, collect and judge the events."""
+    thread = thread_id or new_thread_id()
+    collector = run_exchange(connection, turn_message(message, thread),
+                             time.perf_counter() + timeout_s)
+    return turn_result(collector, message, thread, event_budget_ms)
 
 
-def _event_error(msg: dict[str, Any]) -> str:
-    raw = msg.get("data")
-    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    for value in (data.get("error"), msg.get("error"), msg.get("message"),
-                  msg.get("error_code")):
-        if value:
-            return str(value)
-    return json.dumps(msg)[:200]
+async def agent_turn_async(connection: Any, message: str = DEFAULT_MESSAGE, *,
+                           thread_id: str | None = None, timeout_s: float = 45.0,
+                           event_budget_ms: float = 500.0) -> TurnResult:
+    """The async twin of `agent_turn`, for a `websockets.asyncio` client connection."""
+    thread = thread_id or new_thread_id()
+    collector = await run_exchange_async(connection, turn_message(message, thread),
+                                         time.perf_counter() + timeout_s)
+    return turn_result(collector, message, thread, event_budget_ms)
 
 
-def _closed_text(exc: ConnectionClosed) -> str:
-    close = exc.rcvd
-    if close is None:
-        return "connection closed without a close frame"
-    return f"connection closed {close.code} {close.reason}".strip()
+def new_thread_id() -> str:
+    """A fresh conversation thread id for a probe."""
+    return f"probe-{uuid.uuid4().hex[:12]}"
 
 
-def _error_text(response: httpx.Response) -> str:
-    body = _json_or_empty(response)
-    detail = body.get("error") or body.get("detail") or body.get("message")
-    return str(detail) if detail else response.text[:120]
+# --- steps -----------------------------------------------------------------------------
 
 
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def turn_steps(link: Link, message: str, thread_id: str, deadline: float,
+               event_budget_ms: float) -> Steps[TurnResult]:
+    """Steps: send one `user_message` and judge the events until the turn ends or the
+    `deadline` (a `time.perf_counter()` time) passes."""
+    collector = yield Exchange(link, turn_message(message, thread_id), deadline)
+    return turn_result(collector, message, thread_id, event_budget_ms)
 
 
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+def turn_message(message: str, thread_id: str) -> str:
+    """The `user_message` frame of a turn (two strings encoded into a fixed frame: a third
+    of the CPU of encoding a dict on every turn)."""
+    return (f'{{"type": "user_message", "payload": {{"text": {_encode(message)}, '
+            f'"thread_id": {_encode(thread_id)}}}}}')
+
+
+def turn_result(collector: TurnCollector, message: str, thread_id: str,
+                event_budget_ms: float) -> TurnResult:
+    """The judged turn, from what the collector saw."""
+    total_ms = (time.perf_counter() - collector.sent_at) * 1000
+    report = collector.result(event_budget_ms)
+    return TurnResult(report.ok, report.error, message, thread_id, total_ms, report)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    env: Environment
+    message: str
+    thread_id: str
+    timeout_s: float
+    budget_ms: float
+
+    @classmethod
+    def of(cls, env: Environment | str, message: str, thread_id: str | None,
+           timeout_s: float, budget_ms: float) -> _Plan:
+        return cls(load_environment(env), message, thread_id or new_thread_id(), timeout_s,
+                   budget_ms)
+
+
+def close_reserve(timeout_s: float) -> float:
+    """The part of a probe's time bound kept for closing its connection."""
+    return min(1.0, timeout_s * 0.1)
+
+
+def _golden_path_steps(plan: _Plan) -> Steps[GoldenPathResult]:
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    reserve = close_reserve(plan.timeout_s)
+    work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
+    opened = yield from open_connection(plan.env, work, close_timeout_s=reserve)
+    if opened.link is None:
+        return _result(plan, started_at, started, opened, None)
+    turn = yield from turn_steps(opened.link, plan.message, plan.thread_id, work.at,
+                                 plan.budget_ms)
+    yield from close_quietly(opened.link, reserve)
+    return _result(plan, started_at, started, opened, turn)
+
+
+def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
+            turn: TurnResult | None) -> GoldenPathResult:
+    events = turn.events if turn else ()
+    seen = {e.type for e in events}
+    failed_step = opened.failed_step or (None if turn is None or turn.ok else "agent")
+    return GoldenPathResult(
+        ok=failed_step is None, environment=plan.env.name, started_at=started_at,
+        thread_id=plan.thread_id, message=plan.message, event_budget_ms=plan.budget_ms,
+        login_ms=opened.step_ms("login"), connect_ms=opened.step_ms("connect"),
+        total_ms=turn.total_ms if turn else None, events=events,
+        missing=tuple(n for n in GOLDEN_PATH_EVENTS if n not in seen),
+        out_of_order=out_of_order([e.type for e in events]),
+        final_response=turn.final_response if turn else None, failed_step=failed_step,
+        error=opened.error or (turn.error if turn else None), http_status=opened.http_status,
+        report=turn.report if turn else None, elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _connect_steps(env: Environment, timeout_s: float) -> Steps[ConnectResult]:
+    reserve = close_reserve(timeout_s)
+    work = Deadline.after(timeout_s - reserve)
+    opened = yield from open_connection(env, work, close_timeout_s=reserve)
+    if opened.link is not None:
+        yield from close_quietly(opened.link, reserve)
+    return ConnectResult(opened.ok, env.backend.websocket_url, opened.step_ms("login"),
+                         opened.step_ms("connect"), opened.failed_step, opened.error,
+                         opened.http_status)

@@ -9,7 +9,9 @@ import pandas as pd
 
 from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS, GoldenPathResult
 
-__all__ = ["results_table", "runs_frame", "summarize_runs"]
+__all__ = ["checks_table", "failed_checks", "results_table", "runs_frame", "summarize_runs"]
+
+_CHECK_COLUMNS = ["run", "check", "event", "ok", "value", "detail"]
 
 
 def runs_frame(results: Sequence[GoldenPathResult]) -> pd.DataFrame:
@@ -56,3 +58,22 @@ def results_table(results: Sequence[GoldenPathResult]) -> pd.DataFrame:
         "slow_events": ", ".join(r.slow_events),
     } for number, r in enumerate(results, start=1)]
     return pd.DataFrame(rows)
+
+
+def checks_table(results: Sequence[GoldenPathResult]) -> pd.DataFrame:
+    """Every check of every run (`GoldenPathResult.checks_frame()`), with the run number;
+    a run that never sent its message has no rows."""
+    frames = [r.checks_frame().assign(run=number) for number, r in enumerate(results, start=1)
+              if r.report is not None]
+    if not frames:
+        return pd.DataFrame(columns=_CHECK_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[_CHECK_COLUMNS]
+
+
+def failed_checks(results: Sequence[GoldenPathResult]) -> pd.DataFrame:
+    """How often each check failed across the runs (check, event, failures), worst first."""
+    table = checks_table(results)
+    failed = table[~table["ok"].astype(bool)]
+    counts = failed.groupby(["check", "event"], as_index=False).size()
+    return counts.rename(columns={"size": "failures"}).sort_values(
+        "failures", ascending=False, ignore_index=True)

@@ -12,7 +12,9 @@ from netra_ops import sandbox
 from netra_ops.config import Environment, Service
 from netra_ops.errors import SecretError
 from netra_ops.probe import GOLDEN_PATH_EVENTS, golden_path, results_table, summarize_runs
-from netra_ops.probe.golden_path import _out_of_order
+from netra_ops.probe.agent_events import out_of_order
+from netra_ops.probe.golden_path import golden_path_async
+from netra_ops.probe.summary import checks_table, failed_checks
 
 pytestmark = pytest.mark.sandbox
 
@@ -49,6 +51,16 @@ def test_fixed_build_delivers_the_five_events_in_order(sandbox_env: Environment)
     assert result.login_ms is not None and result.connect_ms is not None
     frame = result.to_frame()
     assert list(frame["event"]) == list(GOLDEN_PATH_EVENTS) and frame["seen"].all()
+    checks = result.checks_frame()
+    assert len(checks) == 22 and checks["ok"].all()
+    assert result.elapsed_ms is not None and result.elapsed_ms < 45_000
+
+
+@pytest.mark.anyio
+async def test_the_async_twin_walks_the_same_path(sandbox_env: Environment) -> None:
+    result = await golden_path_async(sandbox_env)
+    assert result.ok, result.error
+    assert [e.type for e in result.events] == list(GOLDEN_PATH_EVENTS)
 
 
 def test_no_token_is_kept_in_the_result(sandbox_env: Environment) -> None:
@@ -67,6 +79,9 @@ def test_stale_build_reports_agent_completed_missing(stale_build: Environment) -
     table = results_table([result])
     assert table.loc[0, "events"] == "1/5" and "agent_completed" in table.loc[0, "missing"]
     assert summarize_runs([result])["pass_rate"] == 0.0
+    worst = failed_checks([result])
+    assert ("outcome", "") in set(zip(worst["check"], worst["event"], strict=True))
+    assert not checks_table([result])["ok"].all()
 
 
 def test_unreachable_backend_is_a_result_with_a_hint(sandbox_env: Environment) -> None:
@@ -111,4 +126,4 @@ def test_summary_of_runs(sandbox_env: Environment) -> None:
     ([], ()),
 ])
 def test_out_of_order_names_the_late_events(seen: list[str], late: tuple[str, ...]) -> None:
-    assert _out_of_order(seen) == late
+    assert out_of_order(seen) == late
