@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -103,3 +105,26 @@ def module_sandbox_env(make_sandbox_env: Callable[[], Environment]) -> Iterator[
     sandbox.up(environment)
     yield environment
     sandbox.down(environment)
+
+
+RunbookCli = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
+
+
+@pytest.fixture(scope="session")
+def run_runbook_cli() -> RunbookCli:
+    """`run(runbook, env, outputs, incident, *params)`: `netra-ops run` in a subprocess, as a
+    user runs it; returns the process and the one record folder it wrote."""
+
+    def run(runbook: str, env: Environment, outputs: Path, incident: str,
+            *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        args = [sys.executable, "-m", "netra_ops", "run", runbook, "--env", str(env.source),
+                "--incident", incident, "--outputs", str(outputs)]
+        for param in params:
+            args += ["-p", param]
+        result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+        runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
+        assert len(runs) == 1, runs
+        return result, runs[0]
+
+    return run

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,12 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_runbook(env: Environment, outputs: Path, incident: str,
-                *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    args = [sys.executable, "-m", "netra_ops", "run", "04_golden_path_validation",
-            "--env", str(env.source), "--incident", incident, "--outputs", str(outputs)]
-    for param in params:
-        args += ["-p", param]
-    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
-    runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
-    assert len(runs) == 1, runs
-    return result, runs[0]
+RunRunbook = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
+
+
+@pytest.fixture()
+def run_runbook(run_runbook_cli: RunRunbook) -> RunRunbook:
+    return functools.partial(run_runbook_cli, "04_golden_path_validation")
 
 
 def summary_of(record: Path) -> dict[str, Any]:
@@ -44,7 +39,8 @@ def stale_build(sandbox_env: Environment) -> Iterator[Environment]:
 
 
 def test_fixed_build_passes_with_a_complete_record(
-        sandbox_env: Environment, tmp_path: Path) -> None:
+        sandbox_env: Environment, tmp_path: Path,
+        run_runbook: RunRunbook) -> None:
     result, record = run_runbook(sandbox_env, tmp_path, "INC-fixed", "runs=3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verdict: PASSED" in result.stdout and str(record) in result.stdout
@@ -63,7 +59,8 @@ def test_fixed_build_passes_with_a_complete_record(
 
 
 def test_stale_build_fails_and_still_leaves_a_complete_record(
-        stale_build: Environment, tmp_path: Path) -> None:
+        stale_build: Environment, tmp_path: Path,
+        run_runbook: RunRunbook) -> None:
     result, record = run_runbook(stale_build, tmp_path, "INC-stale", "runs=2")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "verdict: FAILED" in result.stdout

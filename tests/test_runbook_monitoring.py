@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SHORT_WATCH = ("duration_s=4", "interval_s=2", "golden_path_runs=4")
 
 
-def run_runbook(env: Environment, outputs: Path, incident: str,
-                *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    args = [sys.executable, "-m", "netra_ops", "run", "07_monitoring",
-            "--env", str(env.source), "--incident", incident, "--outputs", str(outputs)]
-    for param in params:
-        args += ["-p", param]
-    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
-    runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
-    assert len(runs) == 1, runs
-    return result, runs[0]
+RunRunbook = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
+
+
+@pytest.fixture()
+def run_runbook(run_runbook_cli: RunRunbook) -> RunRunbook:
+    return functools.partial(run_runbook_cli, "07_monitoring")
 
 
 def summary_of(record: Path) -> dict[str, Any]:
@@ -50,7 +45,8 @@ def stale_build(sandbox_env: Environment) -> Iterator[Environment]:
 
 
 def test_a_healthy_window_passes_with_decision_charts_and_live_table(
-        sandbox_env: Environment, tmp_path: Path) -> None:
+        sandbox_env: Environment, tmp_path: Path,
+        run_runbook: RunRunbook) -> None:
     result, record = run_runbook(sandbox_env, tmp_path, "INC-watch", *SHORT_WATCH)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verdict: PASSED" in result.stdout
@@ -76,7 +72,8 @@ def test_a_healthy_window_passes_with_decision_charts_and_live_table(
 
 
 def test_a_failing_window_fails_the_verdict_and_keeps_the_record(
-        stale_build: Environment, tmp_path: Path) -> None:
+        stale_build: Environment, tmp_path: Path,
+        run_runbook: RunRunbook) -> None:
     result, record = run_runbook(stale_build, tmp_path, "INC-stale", *SHORT_WATCH)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "verdict: FAILED" in result.stdout
