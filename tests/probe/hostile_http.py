@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import socket
@@ -437,11 +438,14 @@ def open_fds() -> int:
 @contextlib.contextmanager
 def no_leaks(server: HostileHttpServer) -> Iterator[None]:
     """Fail if the code run inside leaves a thread, a socket or a connection behind."""
+    gc.collect()  # sockets an earlier test dropped close now, not in the middle of this one
     threads, fds = threading.active_count(), open_fds()
     yield
     assert server.wait_idle(), "a client connection stayed open on the hostile server"
     assert threading.active_count() == threads, "a thread was left behind"
-    assert open_fds() == fds, f"file descriptors leaked: {fds} before, {open_fds()} after"
+    gc.collect()
+    after = open_fds()
+    assert after <= fds, f"file descriptors leaked: {fds} before, {after} after"
 
 
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
