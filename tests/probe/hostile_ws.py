@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from netra_ops.config import Credentials, Environment, Service
+from netra_ops.sandbox.ephemeral import free_ports
 
 TOKEN = "hostile.test.token"
 OVERSIZED_BYTES = 4 * 2**20 + 1024
@@ -419,3 +420,14 @@ class HostileServers:
         await self._stop.wait()
         server.close()
         await server.wait_closed()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    return free_ports(1)[0]
+
+
+def with_url(env: Environment, role: str, url: str) -> Environment:
+    """`env` with one service moved to `url`."""
+    service = env.services[role].model_copy(update={"url": url})  # type: ignore[index]
+    return env.model_copy(update={"services": {**env.services, role: service}})

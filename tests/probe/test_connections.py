@@ -3,33 +3,14 @@ backend: the rate, the seed's criterion (> 95%) and trigger (< 50%), failures by
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 
 import pytest
-from hostile_ws import HostileServers, hostile_servers
+from hostile_ws import HostileServers, closed_port, with_url
 
 from netra_ops.config import Environment
 from netra_ops.errors import NetraOpsError
 from netra_ops.probe.connections import connection_rate, connection_rate_async
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServers]:
-    with hostile_servers(tmp_path_factory.mktemp("hostile")) as servers:
-        yield servers
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _with_url(env: Environment, role: str, url: str) -> Environment:
-    service = env.services[role].model_copy(update={"url": url})  # type: ignore[index]
-    return env.model_copy(update={"services": {**env.services, role: service}})
 
 
 @pytest.mark.sandbox
@@ -83,7 +64,7 @@ def test_failures_are_classified(hostile: HostileServers, mode: str, kind: str) 
 
 
 def test_refused_connections(hostile: HostileServers) -> None:
-    env = _with_url(hostile.env("good"), "backend", f"http://127.0.0.1:{_closed_port()}")
+    env = with_url(hostile.env("good"), "backend", f"http://127.0.0.1:{closed_port()}")
     result = connection_rate(env, n=3, timeout_s=5)
     assert result.failures == {"refused": 3} and result.state == "trigger"
 
@@ -99,7 +80,7 @@ def test_the_total_bound_holds_when_every_handshake_hangs(hostile: HostileServer
 
 
 def test_a_login_failure_is_inconclusive(hostile: HostileServers) -> None:
-    env = _with_url(hostile.env("good"), "auth", f"http://127.0.0.1:{_closed_port()}")
+    env = with_url(hostile.env("good"), "auth", f"http://127.0.0.1:{closed_port()}")
     result = connection_rate(env, n=3, timeout_s=2)
     assert not result.ok and result.rate is None and result.state == "inconclusive"
     assert result.attempts == ()

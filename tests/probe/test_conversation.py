@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 
 import pytest
-from hostile_ws import HostileServers, hostile_servers
+from hostile_ws import HostileServers, closed_port, with_url
 
 from netra_ops.config import Environment
 from netra_ops.errors import NetraOpsError
@@ -19,23 +17,6 @@ from netra_ops.probe.conversation import (
     memory_check,
     numbers_in,
 )
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileServers]:
-    with hostile_servers(tmp_path_factory.mktemp("hostile")) as servers:
-        yield servers
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _with_url(env: Environment, role: str, url: str) -> Environment:
-    service = env.services[role].model_copy(update={"url": url})  # type: ignore[index]
-    return env.model_copy(update={"services": {**env.services, role: service}})
 
 
 def _checklist(result: object) -> dict[str, tuple[bool, str]]:
@@ -114,7 +95,7 @@ def test_missing_fields_are_a_silent_failure(hostile: HostileServers) -> None:
 
 
 def test_a_chat_page_that_does_not_load_fails_its_item(hostile: HostileServers) -> None:
-    env = _with_url(hostile.env("good"), "frontend", f"http://127.0.0.1:{_closed_port()}")
+    env = with_url(hostile.env("good"), "frontend", f"http://127.0.0.1:{closed_port()}")
     result = conversation(env, timeout_s=3, turn_timeout_s=1)
     assert not result.ok and result.failed_step == "chat page"
     items = _checklist(result)
@@ -124,7 +105,7 @@ def test_a_chat_page_that_does_not_load_fails_its_item(hostile: HostileServers) 
 
 
 def test_a_failed_login_leaves_every_later_item_unchecked(hostile: HostileServers) -> None:
-    env = _with_url(hostile.env("good"), "auth", f"http://127.0.0.1:{_closed_port()}")
+    env = with_url(hostile.env("good"), "auth", f"http://127.0.0.1:{closed_port()}")
     result = conversation(env, timeout_s=3)
     assert not result.ok and result.failed_step == "login"
     items = list(_checklist(result).values())
