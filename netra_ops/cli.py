@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 the runbook's verdict failed or a probe failed; 2 bad usage,
 configuration or sandbox state (the message says what to do); 3-5 a runbook run broke
-(cell error, cell timeout, dead kernel), as `netra_ops.record.RunResult.exit_code` says.
+(cell error, cell timeout, dead kernel), 7 it passed its --deadline, 130 / 143 it was
+interrupted / terminated, as `netra_ops.record.RunResult.exit_code` says; a playbook exits
+6 when it rolled back and the rollback held.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def run(
     outputs: OutputsOption = None,
     cell_timeout: Annotated[float | None, typer.Option(
         help="Seconds one cell may run before the run is stopped.")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        help="Seconds a whole runbook run may take (each step's, in a playbook).")] = None,
     execute: Annotated[bool, typer.Option(
         "--execute", help="Playbooks: let the deploy and rollback steps change the "
                           "environment (otherwise they only plan).")] = False,
@@ -96,22 +100,25 @@ def run(
         parameters = dict(parse_parameter(p, scoped=playbook) for p in parameter or [])
         environment = load_environment(env)
     if playbook:
-        _run_playbook(notebook, environment, env, incident, parameters, outputs, cell_timeout,
+        _run_playbook(notebook, environment, env, incident, parameters, outputs,
+                      {"cell_timeout_s": cell_timeout, "deadline_s": deadline},
                       execute, scenario, start_from)
     if execute or scenario or start_from:
         _fail("--execute, --scenario and --from are for playbooks; a runbook takes "
               "-p execute=true")
-    _run_runbook(notebook, env, incident, parameters, outputs, cell_timeout)
+    _run_runbook(notebook, env, incident, parameters, outputs,
+                 {"cell_timeout_s": cell_timeout, "deadline_s": deadline})
 
 
 def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, object],
-                 outputs: Path | None, cell_timeout: float | None) -> NoReturn:
+                 outputs: Path | None, limits: dict[str, float | None]) -> NoReturn:
     from netra_ops.record import run_notebook
 
     with _clear_errors():
         result = run_notebook(notebook, environment=env, incident=incident,
                               parameters=parameters, outputs_dir=outputs,
-                              cell_timeout_s=cell_timeout)
+                              cell_timeout_s=limits["cell_timeout_s"],
+                              deadline_s=limits["deadline_s"])
     typer.echo(f"record:  {result.record_dir}")
     typer.echo(f"html:    {result.html_path}")
     typer.echo(f"verdict: {result.status.upper()}"
@@ -121,7 +128,7 @@ def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, o
 
 def _run_playbook(name: str, environment: Environment, env: str, incident: str,
                   parameters: dict[str, object], outputs: Path | None,
-                  cell_timeout: float | None, execute: bool, scenario: str | None,
+                  limits: dict[str, float | None], execute: bool, scenario: str | None,
                   start_from: str | None) -> NoReturn:
     from netra_ops.deploy import serve_for_rehearsal
     from netra_ops.record.playbook import Scenario, run_playbook
@@ -133,7 +140,9 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
     with _clear_errors():
         result = run_playbook(name, environment=env, incident=incident, execute=execute,
                               parameters=parameters, scenario=scenario, start_from=start_from,
-                              outputs_dir=outputs, cell_timeout_s=cell_timeout, stage=stage)
+                              outputs_dir=outputs, stage=stage,
+                              cell_timeout_s=limits["cell_timeout_s"],
+                              deadline_s=limits["deadline_s"])
     _table(result.to_frame())
     if result.incident_dir is not None:
         typer.echo(f"\nindex:   {result.incident_dir / 'index.html'}")

@@ -10,6 +10,10 @@ Safe by default: a step gets `execute = True` only when the playbook is run with
 `execute=True` and the step asks for it. `start_from` resumes an interrupted incident at a
 phase without redoing the ones before it. Sandbox scenarios stage a story first (what
 serves before the playbook starts) and set per-runbook parameters.
+
+A step stopped by SIGTERM or Ctrl-C (its record says "terminated" / "interrupted") stops the
+playbook there: no branch, no final runbook; the playbook ends with that status and its exit
+code (143 / 130), and `start_from` picks it up later.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from netra_ops.errors import ParameterError, RunError
 from netra_ops.record.parameters import declared_parameters
-from netra_ops.record.runner import RunResult, find_runbook, run_notebook
+from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
 __all__ = [
     "PLAYBOOK_EXIT_CODES",
@@ -44,8 +48,10 @@ __all__ = [
 
 logger = logging.getLogger("netra_ops.record")
 
-PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6}
-"""Playbook status -> exit code: 6 says the fix was rolled back and the rollback held."""
+PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6,
+                       **{status: EXIT_CODES[status] for status in STOPPED}}
+"""Playbook status -> exit code: 6 says the fix was rolled back and the rollback held;
+130 / 143 that the playbook was interrupted / terminated at a step."""
 
 
 class _Model(BaseModel):
@@ -128,7 +134,8 @@ class PlaybookResult:
 
     @property
     def exit_code(self) -> int:
-        """0 remediated, 6 rolled back (and the rollback validated), 1 failed."""
+        """0 remediated, 6 rolled back (and the rollback validated), 1 failed, 130 / 143
+        interrupted / terminated."""
         return PLAYBOOK_EXIT_CODES[self.status]
 
     def to_frame(self) -> pd.DataFrame:
@@ -192,12 +199,14 @@ def run_playbook(
     start_from: str | None = None,
     outputs_dir: str | Path | None = None,
     cell_timeout_s: float | None = None,
+    deadline_s: float | None = None,
     stage: Stager | None = None,
 ) -> PlaybookResult:
     """Run the playbook's steps into `incident`; see the module docstring.
 
     `parameters` apply to every step whose runbook declares them (`key`) or to one runbook
     (`runbook.key`). `stage` performs a scenario's set-up (the CLI passes the sandbox's).
+    `cell_timeout_s` and `deadline_s` apply to each step's run.
     """
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
@@ -208,10 +217,16 @@ def run_playbook(
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
         stage(chosen)
     started = time.monotonic()
-    run = _PlaybookRun(environment, incident, execute, overrides, outputs_dir, cell_timeout_s)
-    status, branch = run.main(book, steps)
-    if book.final is not None:
-        run.step(book.final, None)
+    run = _PlaybookRun(environment, incident, execute, overrides, outputs_dir,
+                       {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
+    try:
+        status, branch = run.main(book, steps)
+        if book.final is not None:
+            run.step(book.final, None)
+    except _Stopped as stopped:
+        status, branch = stopped.status, None
+        logger.warning("playbook %s %s at step %s; resume with start_from (--from)",
+                       book.name, stopped.status, run.outcomes[-1].runbook)
     incident_dir = run.last_dir.parent if run.last_dir else None
     return PlaybookResult(book.name, incident, status, tuple(run.outcomes),
                           time.monotonic() - started, branch, incident_dir)
@@ -236,18 +251,26 @@ def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
     return book.steps[names.index(start_from):]
 
 
+class _Stopped(Exception):
+    """A step was stopped by a signal: the playbook stops too."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _PlaybookRun:
     """Runs steps into one incident and keeps their outcomes."""
 
     def __init__(self, environment: str, incident: str, execute: bool,
                  overrides: Mapping[str, Any], outputs_dir: str | Path | None,
-                 cell_timeout_s: float | None) -> None:
+                 limits: Mapping[str, float | None]) -> None:
         self.environment = environment
         self.incident = incident
         self.execute = execute
         self.overrides = overrides
         self.outputs_dir = outputs_dir
-        self.cell_timeout_s = cell_timeout_s
+        self.limits = limits
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
 
@@ -268,11 +291,14 @@ class _PlaybookRun:
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
         result = run_notebook(source, environment=self.environment, incident=self.incident,
                               parameters=params, outputs_dir=self.outputs_dir,
-                              cell_timeout_s=self.cell_timeout_s)
+                              cell_timeout_s=self.limits.get("cell_timeout_s"),
+                              deadline_s=self.limits.get("deadline_s"))
         self.last_dir = result.record_dir
         self.outcomes.append(StepOutcome(step.name, branch, result.status, result.exit_code,
                                          result.record_dir,
                                          float(result.summary.get("duration_s") or 0.0)))
+        if result.status in STOPPED:
+            raise _Stopped(result.status)
         return result
 
     def _parameters(self, step: Step, source: Path) -> dict[str, Any]:

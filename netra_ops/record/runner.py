@@ -6,8 +6,10 @@ that stopped it, scrub, and write the record (`archive`). Whatever happens insid
 the record is complete; only bad input (unknown runbook, malformed or secret parameters,
 unknown environment or kernel) raises before a record is created.
 
-Exit codes: 0 passed, 1 verdict failed, 3 cell error, 4 cell timeout, 5 kernel died
-(2 is the CLI's, for usage and configuration errors).
+Exit codes: 0 passed, 1 verdict failed, 3 cell error, 4 cell timeout, 5 kernel died,
+7 whole-run deadline, 130 interrupted (SIGINT / Ctrl-C), 143 terminated (SIGTERM); 2 is the
+CLI's, for usage and configuration errors. A stopped run is recorded and returned like any
+other; the caller decides what to do next (a playbook stops; see `STOPPED`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ import datetime as dt
 import importlib.metadata
 import math
 import os
-import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import netra_ops
 from netra_ops.config import load_environment
 from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError, SecretError
-from netra_ops.record import archive
+from netra_ops.record import archive, execution
 from netra_ops.record.incident import write_index
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.parameters import (
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to impor
 
 __all__ = [
     "EXIT_CODES",
+    "STOPPED",
     "RunResult",
     "find_runbook",
     "known_secrets",
@@ -56,9 +57,16 @@ EXIT_CODES: dict[str, int] = {
     "error": 3,
     "timeout": 4,
     "kernel_died": 5,
+    "deadline": 7,
     "interrupted": 130,
+    "terminated": 143,
 }
 """Run status -> process exit code (2 is left to the CLI's usage and config errors)."""
+
+STOPPED = frozenset({"interrupted", "terminated"})
+"""Statuses of a run this process was asked to stop: whoever runs it should stop too."""
+
+_STOPPED = frozenset({"timeout", "kernel_died", "deadline", *STOPPED})
 
 _ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill removes these cells on a re-run
 _BANNER_STYLE = 'style="color:red; font-family:sans-serif; font-size:1.5em;"'
@@ -83,15 +91,6 @@ class RunResult:
         return self.status == "passed"
 
 
-@dataclass
-class _Outcome:
-    """What the execution left behind, before scrubbing and archiving."""
-
-    status: str
-    notebook: NotebookNode
-    error: BaseException | None = None
-
-
 def run_notebook(
     notebook: str | Path,
     *,
@@ -100,6 +99,7 @@ def run_notebook(
     parameters: Mapping[str, Any] | None = None,
     outputs_dir: str | Path | None = None,
     cell_timeout_s: float | None = None,
+    deadline_s: float | None = None,
     kernel_name: str | None = None,
 ) -> RunResult:
     """Execute a runbook with papermill and archive the run; see the module docstring.
@@ -108,7 +108,9 @@ def run_notebook(
     and `environment` then `parameters`. The record goes to
     `<outputs>/<incident>/<UTC stamp>-<runbook>/` (outputs: `outputs_dir`,
     `$NETRA_OPS_OUTPUTS` or `./outputs`). `cell_timeout_s` limits each cell (rounded up to
-    whole seconds). A KeyboardInterrupt is archived as "interrupted", then re-raised.
+    whole seconds), `deadline_s` the whole run. SIGTERM and SIGINT of this process during the
+    run stop it and are recorded as "terminated" / "interrupted" (see
+    `netra_ops.record.execution`); the result is returned, not raised.
     """
     source = find_runbook(notebook)
     user_parameters = check_parameters(parameters or {})
@@ -116,17 +118,19 @@ def run_notebook(
     injected = {"incident_id": check_incident(incident), "environment": environment,
                 **user_parameters}
     timeout = _cell_timeout(cell_timeout_s)
+    deadline = _deadline(deadline_s)
     secrets = known_secrets(environment)
     input_nb = _read_notebook(source)
     kernel = _kernel_for(input_nb, kernel_name)
     started = dt.datetime.now(dt.UTC)
     root = _outputs_root(outputs_dir)
     record_dir = archive.create_record_dir(root, incident, source.stem, started)
-    with archive.RunLog(record_dir / "run.log", secrets) as log:
+    with execution.stop_signals() as stop, archive.RunLog(record_dir / "run.log",
+                                                              secrets) as log:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
-        outcome = _execute(source, input_nb, injected, kernel, timeout, log,
-                           {"NETRA_OPS_OUTPUTS": str(root.resolve())})
+        outcome = _execute(source, input_nb, injected, kernel, timeout, deadline, log,
+                           {"NETRA_OPS_OUTPUTS": str(root.resolve())}, stop)
         finished = dt.datetime.now(dt.UTC)
         result = _archive(outcome, record_dir, secrets, log, {
             "runbook": source.stem, "incident": incident, "environment": environment,
@@ -135,10 +139,8 @@ def run_notebook(
         })
         log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
-    write_index(record_dir.parent)
-    write_manifest(record_dir.parent)
-    if isinstance(outcome.error, KeyboardInterrupt):
-        raise outcome.error
+        write_index(record_dir.parent)
+        write_manifest(record_dir.parent)
     return result
 
 
@@ -182,6 +184,13 @@ def _cell_timeout(cell_timeout_s: float | None) -> int | None:
         raise ParameterError(f"cell timeout must be a positive number of seconds, got "
                              f"{cell_timeout_s!r}")
     return math.ceil(cell_timeout_s)
+
+
+def _deadline(deadline_s: float | None) -> float | None:
+    if deadline_s is not None and (not deadline_s > 0 or math.isinf(deadline_s)):
+        raise ParameterError(f"run deadline must be a positive number of seconds, got "
+                             f"{deadline_s!r}")
+    return deadline_s
 
 
 def known_secrets(environment: str) -> list[str]:
@@ -229,72 +238,18 @@ def _outputs_root(outputs_dir: str | Path | None) -> Path:
 
 
 def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
-             kernel: str, timeout: int | None, log: archive.RunLog,
-             kernel_env: dict[str, str]) -> _Outcome:
-    """Run papermill into a private temp dir; never raises for what happens in the kernel.
-
-    The unscrubbed notebook and the kernel's own output stay in the temp dir (mode 0700),
-    removed at the end; only scrubbed copies reach the record.
-    """
-    import nbformat
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    extra = {"execution_timeout": timeout} if timeout is not None else {}
-    with tempfile.TemporaryDirectory(prefix="netra-ops-run-") as tmp:
-        output, kernel_log = Path(tmp) / source.name, Path(tmp) / "kernel.log"
-        try:
-            with kernel_log.open("wb") as kernel_output:
-                papermill.execute_notebook(
-                    str(source), str(output), parameters=parameters, kernel_name=kernel,
-                    log_output=False, progress_bar=False, cwd=str(Path.cwd()),
-                    kernel_manager_class=_kernel_manager_class(kernel_output, kernel_env),
-                    **extra)
-            status, error = "passed", None
-        except papermill.PapermillExecutionError as exc:
-            status = "failed" if exc.ename == "VerdictFailed" else "error"
-            error = exc
-        except CellTimeoutError as exc:
-            status, error = "timeout", exc
-        except DeadKernelError as exc:
-            status, error = "kernel_died", exc
-        except Exception as exc:  # anything else still leaves a complete record
-            status, error = "error", exc
-        except KeyboardInterrupt as exc:
-            status, error = "interrupted", exc
-        saved = nbformat.read(str(output), as_version=4) if output.is_file() else input_nb
-        _copy_kernel_log(kernel_log, log)
-    if status in ("timeout", "kernel_died", "interrupted") or (
-            status == "error" and not _marked_cell_index(saved)):
-        _mark_stopped_cell(saved, status, error)
-    return _Outcome(status, saved, error)
-
-
-def _kernel_manager_class(output: IO[bytes], env: dict[str, str]) -> type:
-    """A kernel manager whose kernel writes to `output`, not to the caller's terminal, and
-    sees `env` on top of this process's environment (where the incident's records are).
-
-    The kernel's process-level output (its warnings, a crash message) then goes to run.log,
-    and a kernel never holds the caller's stdout/stderr pipes open.
-    """
-    from jupyter_client import AsyncKernelManager
-
-    class RunKernelManager(AsyncKernelManager):  # type: ignore[misc]
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw.setdefault("stdin", subprocess.DEVNULL)
-            kw.setdefault("stdout", output)
-            kw.setdefault("stderr", subprocess.STDOUT)
-            kw.setdefault("env", {**os.environ, **env})
-            await super().start_kernel(**kw)
-
-    return RunKernelManager
-
-
-def _copy_kernel_log(path: Path, log: archive.RunLog) -> None:
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    for line in text.splitlines():
+             kernel: str, timeout: int | None, deadline_s: float | None, log: archive.RunLog,
+             kernel_env: dict[str, str], stop: execution.RunStop) -> execution.Execution:
+    """Execute (never raises for what happens in the kernel) and mark the cell that stopped."""
+    outcome = execution.execute(source, input_nb, parameters, kernel, timeout, deadline_s,
+                                kernel_env, stop)
+    for line in outcome.kernel_output.splitlines():
         if line.strip():
             log.write("KERNEL", "kernel", line)
+    if outcome.status in _STOPPED or (
+            outcome.status == "error" and not _marked_cell_index(outcome.notebook)):
+        _mark_stopped_cell(outcome.notebook, outcome.status, outcome.error)
+    return outcome
 
 
 def _mark_stopped_cell(nb: NotebookNode, status: str,
@@ -327,7 +282,9 @@ def _mark_stopped_cell(nb: NotebookNode, status: str,
 
 def _reason(status: str) -> str:
     return {"timeout": "the cell timed out", "kernel_died": "the kernel died",
-            "interrupted": "the run was interrupted"}.get(status, "the runner failed")
+            "deadline": "the run exceeded its deadline",
+            "interrupted": "the run was interrupted (SIGINT / Ctrl-C)",
+            "terminated": "the runner was terminated (SIGTERM)"}.get(status, "the runner failed")
 
 
 def _insert_banner(nb: NotebookNode, index: int, text: str) -> None:
@@ -380,8 +337,8 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _archive(outcome: _Outcome, record_dir: Path, secrets: list[str], log: archive.RunLog,
-             facts: dict[str, Any]) -> RunResult:
+def _archive(outcome: execution.Execution, record_dir: Path, secrets: list[str],
+             log: archive.RunLog, facts: dict[str, Any]) -> RunResult:
     """Scrub and write the notebook, its HTML and summary.json; the RunResult to return."""
     runbook = facts["runbook"]
     notebook, findings = archive.scrub_notebook(outcome.notebook, secrets)
