@@ -68,3 +68,26 @@ def test_bad_deploy_rolls_back_and_validates_the_rollback(
     summary = index["runs"][-1]["records"]
     assert "Rollback required due to critical issues" in summary["escalations_fired"]
     assert summary["stakeholder_update"].startswith("Rollback executed")
+
+
+def test_memory_leak_fires_the_memory_trigger_and_rolls_back(
+        env: Environment, tmp_path: Path) -> None:
+    done, index = play(env, tmp_path, "INC-leak", "memory-leak")
+    assert done.returncode == 6, done.stdout + done.stderr
+    runbooks = [r["runbook"] for r in index["runs"]]
+    assert runbooks == ["01_preflight", "02_deploy", "03_config_sync",
+                        "04_golden_path_validation", "07_monitoring", "06_rollback",
+                        "04_golden_path_validation", "00_incident_summary"]
+    monitoring = index["runs"][4]
+    assert monitoring["status"] == "failed"
+    records = monitoring["records"]
+    assert records["decision"] == "rollback"
+    assert records["first_firing"]["rule"] == "memory_high"
+    assert records["rule_overrides"]["memory_high"]["threshold"] == 268435456
+    rollback = index["runs"][5]["records"]
+    assert rollback["rollback_status"] == "done"
+    assert rollback["serving_revision"] == rollback["rollback_target"]
+    assert rollback["rollback_target"] != rollback["revision_before"]  # the leaking one
+    assert index["runs"][6]["status"] == "passed"
+    summary = index["runs"][-1]["records"]
+    assert "Rollback required due to critical issues" in summary["escalations_fired"]

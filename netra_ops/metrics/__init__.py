@@ -39,6 +39,7 @@ from netra_ops.metrics.live import LiveTable, rules_view, state_style
 from netra_ops.metrics.log_metrics import error_entries, logging_reading
 from netra_ops.metrics.logs import log_entries
 from netra_ops.metrics.monitoring import memory_limits, monitoring_reading
+from netra_ops.metrics.overrides import override_rules
 from netra_ops.metrics.probes import probe_frame
 from netra_ops.metrics.rules import (
     STATES,
@@ -95,6 +96,7 @@ __all__ = [
     "memory_limits",
     "monitoring_reading",
     "normalize_frame",
+    "override_rules",
     "probe_frame",
     "read_window",
     "replay",

@@ -68,6 +68,7 @@ def create_app(settings: BackendSettings) -> Starlette:
         http_error_rate=settings.http_error_rate,
         latency_ms=settings.latency_ms,
         memory_growth_kb=settings.memory_growth_kb,
+        memory_growth_kb_per_s=settings.memory_growth_kb_per_s,
         seed=settings.fault_seed,
     )
     runtime = BackendRuntime(settings=settings, faults=faults)
@@ -76,10 +77,12 @@ def create_app(settings: BackendSettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         warm_up = asyncio.create_task(_warm_up(readiness, runtime))
+        leak = asyncio.create_task(faults.grow_steadily())
         try:
             yield
         finally:
             warm_up.cancel()
+            leak.cancel()
             await runtime.aclose()
 
     app = Starlette(

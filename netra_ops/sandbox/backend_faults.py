@@ -5,6 +5,9 @@
 - Latency: added before every HTTP response and before every agent event.
 - Memory growth: this many KiB are allocated, touched and kept per HTTP request and per agent
   turn, so the process's resident memory really grows (a leak you can watch and roll back).
+- Steady memory growth: this many KiB per second, whatever the traffic (a leak that reaches a
+  memory trigger within a rehearsal). Either growth stops at `MEMORY_GROWTH_CAP_BYTES` retained,
+  to protect the machine the sandbox runs on.
 - Dropped event: handled by the WebSocket session (an event type that is never sent).
 """
 
@@ -20,6 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 __all__ = ["FaultInjector", "HttpFaultMiddleware"]
 
 _PAGE = 4096
+MEMORY_GROWTH_CAP_BYTES = 2 * 1024**3
+"""The most the memory-growth faults retain (2 GiB): a rehearsal never exhausts the host."""
+_STEADY_TICK_S = 0.25
 _LOG = logging.getLogger("netra_ops.sandbox.backend")
 
 
@@ -32,18 +38,21 @@ class FaultInjector:
         http_error_rate: float = 0.0,
         latency_ms: float = 0.0,
         memory_growth_kb: int = 0,
+        memory_growth_kb_per_s: int = 0,
         seed: int = 0,
     ) -> None:
         self.http_error_rate = http_error_rate
         self.latency_s = latency_ms / 1000
         self.memory_growth_bytes = memory_growth_kb * 1024
+        self.steady_growth_bytes_per_s = memory_growth_kb_per_s * 1024
+        self._retained = 0
         self._rng = random.Random(seed)
         self._ballast: list[bytearray] = []
 
     @property
     def retained_bytes(self) -> int:
         """Bytes kept alive so far by the memory-growth fault."""
-        return sum(len(chunk) for chunk in self._ballast)
+        return self._retained
 
     def should_fail_http(self) -> bool:
         """Draw whether this HTTP request gets an injected 500."""
@@ -56,12 +65,24 @@ class FaultInjector:
 
     def grow(self) -> None:
         """Allocate and keep the per-request / per-turn memory, touching every page."""
-        size = self.memory_growth_bytes
+        self._retain(self.memory_growth_bytes)
+
+    async def grow_steadily(self) -> None:
+        """Retain `steady_growth_bytes_per_s` every second until cancelled (no-op without it)."""
+        if self.steady_growth_bytes_per_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(_STEADY_TICK_S)
+            self._retain(int(self.steady_growth_bytes_per_s * _STEADY_TICK_S))
+
+    def _retain(self, size: int) -> None:
+        size = min(size, MEMORY_GROWTH_CAP_BYTES - self._retained)
         if size <= 0:
             return
         chunk = bytearray(size)
         chunk[::_PAGE] = b"\x01" * len(range(0, size, _PAGE))
         self._ballast.append(chunk)
+        self._retained += size
 
 
 class HttpFaultMiddleware:

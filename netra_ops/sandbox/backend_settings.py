@@ -76,6 +76,7 @@ class BackendSettings:
     crash_on_start: bool = False
     drop_event: str | None = None
     memory_growth_kb: int = 0
+    memory_growth_kb_per_s: int = 0
     fault_seed: int = 0
     warmup_s: float = 0.2
 
@@ -120,6 +121,7 @@ class BackendSettings:
             crash_on_start=_bool(environ, "NETRA_FAULT_CRASH_ON_START"),
             drop_event=drop_event,
             memory_growth_kb=_int(environ, "NETRA_FAULT_MEMORY_GROWTH_KB", 0, low=0),
+            memory_growth_kb_per_s=_int(environ, "NETRA_FAULT_MEMORY_GROWTH_KB_PER_S", 0, low=0),
             fault_seed=_int(environ, "NETRA_FAULT_SEED", 0),
         )
 

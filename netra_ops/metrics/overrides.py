@@ -1,0 +1,56 @@
+"""Rollback rules adjusted for one run: a rehearsal's scale, stated and recorded.
+
+The environment's rules are the seed's (e.g. memory above 3.5 GiB held for 5 minutes). A
+rehearsal on the sandbox cannot wait five minutes for a leak to cross 3.5 GiB, so a runbook
+may take `rule_overrides`: `{rule name: {field: value}}`, e.g.
+`{"memory_high": {"threshold": 268435456, "for_s": 10}}`. Each override is validated like
+the environment file (unknown rule, unknown field or wrong type: `ConfigError` naming which),
+and the rule's description says what was changed, so the record never passes a rehearsal's
+threshold off as the seed's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from netra_ops.config import TriggerRule
+from netra_ops.errors import ConfigError
+
+__all__ = ["FIXED_FIELDS", "override_rules"]
+
+FIXED_FIELDS = ("name", "metric")
+"""Fields an override may not change: it adjusts a rule, it does not make another one."""
+
+
+def override_rules(rules: Sequence[TriggerRule],
+                   overrides: Mapping[str, Mapping[str, Any]] | None) -> list[TriggerRule]:
+    """`rules` with `overrides` applied (a new list; the environment's rules are unchanged)."""
+    overrides = dict(overrides or {})
+    known = {rule.name for rule in rules}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"rule_overrides names unknown rules {', '.join(map(repr, unknown))}; "
+                          f"the environment's rules are {', '.join(sorted(known)) or 'none'}")
+    return [_override(rule, overrides[rule.name]) if rule.name in overrides else rule
+            for rule in rules]
+
+
+def _override(rule: TriggerRule, changes: Mapping[str, Any]) -> TriggerRule:
+    if not isinstance(changes, Mapping) or not changes:
+        raise ConfigError(f"rule_overrides[{rule.name!r}] must be a non-empty table of "
+                          f"field = value, got {changes!r}")
+    fixed = sorted(set(changes) & set(FIXED_FIELDS))
+    if fixed:
+        raise ConfigError(f"rule_overrides[{rule.name!r}] may not change {', '.join(fixed)}")
+    stated = ", ".join(f"{field} {getattr(rule, field, None)!r} -> {value!r}"
+                       for field, value in changes.items())
+    fields = {**rule.model_dump(), **changes,
+              "description": f"{rule.description} [overridden for this run: {stated}]"}
+    try:
+        return TriggerRule.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"rule_overrides[{rule.name!r}] is invalid: {problems}") from None
