@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import netra_ops
 from netra_ops.config import load_environment
@@ -194,18 +195,29 @@ def _deadline(deadline_s: float | None) -> float | None:
 
 
 def known_secrets(environment: str) -> list[str]:
-    """Secret values to scrub as literals: the environment's credential, if resolvable, and
-    for a sandbox the secrets it generated (its JWT signing key)."""
+    """Secret values to scrub as literals: whatever the environment's secret references
+    resolve to (its credential, the expected values of [secret_env], the [dependencies]
+    connection strings and their passwords) and, for a sandbox, the secrets it generated."""
     env = load_environment(environment)
-    references = [env.credentials.password]
+    references = [env.credentials.password, *env.secret_env.values(),
+                  *(ref for ref in (env.dependencies.postgres, env.dependencies.redis) if ref)]
     if env.sandbox is not None:
         references += [f"file:{env.sandbox.state_dir / 'secrets' / name}"
                        for name in _SANDBOX_SECRET_FILES]
     found = []
     for reference in references:
         with contextlib.suppress(SecretError):
-            found.append(resolve_secret(reference))
-    return found
+            value = resolve_secret(reference)
+            found += [value, *_url_password(value)]
+    return [value for value in found if value]
+
+
+def _url_password(value: str) -> list[str]:
+    """The password of a connection string (`scheme://user:password@host/...`), if any."""
+    with contextlib.suppress(ValueError):
+        password = urlsplit(value).password
+        return [unquote(password)] if password else []
+    return []
 
 
 def _read_notebook(path: Path) -> NotebookNode:

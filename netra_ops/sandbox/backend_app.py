@@ -69,6 +69,7 @@ def create_app(settings: BackendSettings) -> Starlette:
         latency_ms=settings.latency_ms,
         memory_growth_kb=settings.memory_growth_kb,
         memory_growth_kb_per_s=settings.memory_growth_kb_per_s,
+        echo_secrets=settings.echo_secrets,
         seed=settings.fault_seed,
     )
     runtime = BackendRuntime(settings=settings, faults=faults)

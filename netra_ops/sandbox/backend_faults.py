@@ -9,13 +9,18 @@
   memory trigger within a rehearsal). Either growth stops at `MEMORY_GROWTH_CAP_BYTES` retained,
   to protect the machine the sandbox runs on.
 - Dropped event: handled by the WebSocket session (an event type that is never sent).
+- Echoed secrets: the agent's final answer ends with a debug line carrying the connection's
+  bearer token and the values of the named environment variables (a build that leaks
+  secrets into its responses; the records must not keep them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+from collections.abc import Sequence
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,6 +44,7 @@ class FaultInjector:
         latency_ms: float = 0.0,
         memory_growth_kb: int = 0,
         memory_growth_kb_per_s: int = 0,
+        echo_secrets: Sequence[str] = (),
         seed: int = 0,
     ) -> None:
         self.http_error_rate = http_error_rate
@@ -46,6 +52,7 @@ class FaultInjector:
         self.memory_growth_bytes = memory_growth_kb * 1024
         self.steady_growth_bytes_per_s = memory_growth_kb_per_s * 1024
         self._retained = 0
+        self.echo_secrets = tuple(echo_secrets)
         self._rng = random.Random(seed)
         self._ballast: list[bytearray] = []
 
@@ -53,6 +60,13 @@ class FaultInjector:
     def retained_bytes(self) -> int:
         """Bytes kept alive so far by the memory-growth fault."""
         return self._retained
+
+    def leaked_secrets(self, token: str) -> str:
+        """The debug line the echo fault adds to an answer ("" without the fault)."""
+        if not self.echo_secrets:
+            return ""
+        values = "; ".join(f"{name}={os.environ.get(name, '')}" for name in self.echo_secrets)
+        return f"\n\n[debug] Authorization: Bearer {token}; {values}"
 
     def should_fail_http(self) -> bool:
         """Draw whether this HTTP request gets an injected 500."""

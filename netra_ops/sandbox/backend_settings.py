@@ -77,6 +77,7 @@ class BackendSettings:
     drop_event: str | None = None
     memory_growth_kb: int = 0
     memory_growth_kb_per_s: int = 0
+    echo_secrets: tuple[str, ...] = ()
     fault_seed: int = 0
     warmup_s: float = 0.2
 
@@ -122,6 +123,9 @@ class BackendSettings:
             drop_event=drop_event,
             memory_growth_kb=_int(environ, "NETRA_FAULT_MEMORY_GROWTH_KB", 0, low=0),
             memory_growth_kb_per_s=_int(environ, "NETRA_FAULT_MEMORY_GROWTH_KB_PER_S", 0, low=0),
+            echo_secrets=tuple(name.strip() for name in
+                               environ.get("NETRA_FAULT_ECHO_SECRETS", "").split(",")
+                               if name.strip()),
             fault_seed=_int(environ, "NETRA_FAULT_SEED", 0),
         )
 

@@ -110,7 +110,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if outcome.user_id is None:
         await _reject(websocket, outcome, runtime.settings)
         return
-    session = _Session(websocket, runtime, outcome.user_id)
+    session = _Session(websocket, runtime, outcome.user_id, token or "")
     await session.run()
 
 
@@ -194,8 +194,10 @@ async def _reject(websocket: WebSocket, outcome: AuthOutcome, settings: BackendS
 class _Session:
     """One authenticated connection: its receive loop, heartbeats and agent turns."""
 
-    def __init__(self, websocket: WebSocket, runtime: BackendRuntime, user_id: str) -> None:
+    def __init__(self, websocket: WebSocket, runtime: BackendRuntime, user_id: str,
+                 token: str) -> None:
         self.websocket = websocket
+        self.token = token
         self.runtime = runtime
         self.settings = runtime.settings
         self.user_id = user_id
@@ -371,8 +373,9 @@ class _AgentRun:
                         tool_name=turn.tool_name, results=turn.results)
         await asyncio.sleep(0.003)
         duration_ms = round((time.monotonic() - started) * 1000, 1)
+        final = turn.final_response + self.runtime.faults.leaked_secrets(self.session.token)
         await self.emit("agent_completed", {"status": "completed",
-                                            "final_response": turn.final_response,
+                                            "final_response": final,
                                             "duration_ms": duration_ms},
                         status="completed")
         self.log(logging.INFO, "agent turn completed", duration_ms=duration_ms,
