@@ -7,6 +7,7 @@ and the charts that show them.
     decide(table)                                       # rollback / hold / continue
     criteria_table(env, frame)                          # pass / fail / no data
     result = run_watch(env, duration_s=30, interval_s=5)  # live, then result.decision
+    table, frame = memory_leaks(env, start, end)  # leak / no leak / inconclusive per revision
 """
 
 from netra_ops.metrics.charts import (
@@ -35,6 +36,18 @@ from netra_ops.metrics.frames import (
     normalize_frame,
     select_series,
 )
+from netra_ops.metrics.leak import (
+    DEFAULT_HORIZON,
+    DEFAULT_THRESHOLD_BYTES,
+    LEAK_COLUMNS,
+    VERDICTS,
+    GrowthFit,
+    detect_leaks,
+    fit_memory_growth,
+    leak_threshold,
+    memory_leaks,
+)
+from netra_ops.metrics.leak_chart import leak_chart
 from netra_ops.metrics.live import LiveTable, rules_view, state_style
 from netra_ops.metrics.log_metrics import error_entries, logging_reading
 from netra_ops.metrics.logs import log_entries
@@ -61,12 +74,17 @@ from netra_ops.metrics.watching import (
 
 __all__ = [
     "ACTIONS",
+    "DEFAULT_HORIZON",
+    "DEFAULT_THRESHOLD_BYTES",
+    "LEAK_COLUMNS",
     "METRIC_SOURCES",
     "SOURCES",
     "STATES",
     "STATE_COLOURS",
     "SUMMARIES",
+    "VERDICTS",
     "Decision",
+    "GrowthFit",
     "LiveTable",
     "Reading",
     "RuleEvaluator",
@@ -81,6 +99,7 @@ __all__ = [
     "criteria_values",
     "decide",
     "default_probe",
+    "detect_leaks",
     "empty_frame",
     "error_entries",
     "error_rate_chart",
@@ -88,11 +107,15 @@ __all__ = [
     "evaluate_rules",
     "event_latency_chart",
     "first_rollback",
+    "fit_memory_growth",
     "latency_chart",
+    "leak_chart",
+    "leak_threshold",
     "log_entries",
     "logging_reading",
     "make_frame",
     "memory_chart",
+    "memory_leaks",
     "memory_limits",
     "monitoring_reading",
     "normalize_frame",
