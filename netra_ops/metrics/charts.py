@@ -9,19 +9,26 @@ A chart without data still shows its thresholds and says "no data".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
-from typing import Any, ParamSpec
+from collections.abc import Iterable, Sequence
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from netra_ops.metrics.chart_style import (
+    STATE_COLOURS,
+    byte_ticks,
+    draw_threshold,
+    legend,
+    new_figure,
+    no_data,
+    styled,
+    time_axis,
+)
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.units import GIB, format_bytes
 from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS
@@ -35,47 +42,7 @@ __all__ = [
     "rule_states_chart",
 ]
 
-P = ParamSpec("P")
-INK = "#1f2328"
-STATE_COLOURS = {"ok": "#2da44e", "pending": "#d4a72c", "firing": "#cf222e",
-                 "inconclusive": "#8c959f"}
-_STYLE: dict[str, Any] = {
-    "figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
-    "savefig.transparent": False, "text.color": INK, "axes.labelcolor": INK,
-    "axes.edgecolor": "#57606a", "xtick.color": INK, "ytick.color": INK,
-    "legend.facecolor": "white", "legend.edgecolor": "#d0d7de", "legend.labelcolor": INK,
-    "axes.titlecolor": INK, "grid.color": "#d0d7de",
-}
 _MARKER_STYLE = {"deploy": ("#0969da", ":"), "rollback": ("#8250df", "-.")}
-
-
-def _styled(function: Callable[P, Figure]) -> Callable[P, Figure]:
-    """Build the chart under the fixed light style (whatever the session's rcParams)."""
-    @wraps(function)
-    def build(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        with mpl.rc_context(_STYLE):  # type: ignore[arg-type]
-            figure = function(*args, **kwargs)
-        figure.set_facecolor("white")
-        return figure
-    return build
-
-
-def _figure(height: float = 4.0) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(9, height), layout="constrained", facecolor="white")
-    axes = figure.subplots()
-    axes.set_facecolor("white")
-    axes.grid(alpha=0.5)
-    return figure, axes
-
-
-def _threshold(axes: Axes, value: float, label: str, colour: str, style: str = "--") -> None:
-    axes.axhline(value, color=colour, linestyle=style, linewidth=1.4, label=label,
-                 gid=f"threshold:{label}")
-
-
-def _no_data(axes: Axes, what: str) -> None:
-    axes.text(0.5, 0.5, f"no data: {what}", transform=axes.transAxes, ha="center",
-              va="center", color="#57606a", fontsize=11, gid="no-data")
 
 
 def _markers(axes: Axes, markers: pd.DataFrame | None) -> None:
@@ -94,26 +61,6 @@ def _markers(axes: Axes, markers: pd.DataFrame | None) -> None:
         axes.plot([], [], color=colour, linestyle=style, label=str(kind))
 
 
-def _time_axis(axes: Axes) -> None:
-    axes.set_xlabel("time (UTC)")
-    axes.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
-    axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    for label in axes.get_xticklabels():
-        label.set_rotation(20)
-
-
-def _legend(axes: Axes) -> None:
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
-
-
-def _byte_ticks(axes: Axes, top: float) -> None:
-    """Ticks on binary multiples (256 MiB, 512 MiB, 1 GiB ...) on a linear axis."""
-    step = float(2**20)
-    while top / step > 8:
-        step *= 2
-    axes.yaxis.set_major_locator(MultipleLocator(step))
-
-
 def _maybe_log(axes: Axes, peak: float, lowest_line: float, base: float = 10) -> None:
     """Log scale when the data sits far below the thresholds (else it hugs the axis)."""
     if 0 < peak < lowest_line / 10:
@@ -126,12 +73,12 @@ def _by_revision(rows: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
         yield name, rows[labels == name].sort_values("time")
 
 
-@_styled
+@styled
 def error_rate_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (0.01, 0.05),
                      markers: pd.DataFrame | None = None) -> Figure:
     """4xx+5xx share of requests over time, per revision, against the 1 % and 5 % lines
     (seed: <1 % sustained, <5 % 4xx/5xx); 5xx share dashed."""
-    figure, axes = _figure()
+    figure, axes = new_figure()
     errors = select_series(frame, "http_error_rate")
     server = select_series(frame, "http_5xx_rate")
     for name, rows in _by_revision(errors):
@@ -141,56 +88,56 @@ def error_rate_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (0.01
         axes.plot(five["time"], five["value"], linestyle="--", linewidth=1,
                   color=line.get_color(), label=f"5xx {name}")
     for value, colour in zip(thresholds, ("#bf8700", "#cf222e"), strict=False):
-        _threshold(axes, value, f"{value:.0%}", colour)
+        draw_threshold(axes, value, f"{value:.0%}", colour)
     if errors.empty:
-        _no_data(axes, "no request counts in the window")
+        no_data(axes, "no request counts in the window")
     _markers(axes, markers)
     peak = float(errors["value"].max()) if not errors.empty else 0.0
     axes.set_ylim(0, max(peak, *thresholds) * 1.2)
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_ylabel("share of requests")
     axes.set_title("Error rate (4xx + 5xx) per revision")
-    _time_axis(axes)
-    _legend(axes)
+    time_axis(axes)
+    legend(axes)
     return figure
 
 
-@_styled
+@styled
 def memory_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (3 * GIB, 3.5 * GIB),
                  markers: pd.DataFrame | None = None) -> Figure:
     """Memory per revision (utilization x limit) against the 3 GiB average and 3.5 GiB peak
     lines, with deploys and rollbacks marked. Log scale when far below the lines."""
-    figure, axes = _figure()
+    figure, axes = new_figure()
     rows = select_series(frame, "memory_bytes")
     for name, series in _by_revision(rows):
         axes.plot(series["time"], series["value"], linewidth=1.5, label=name)
     labels = ("3 GiB average", "3.5 GiB peak")
     for value, label, colour in zip(thresholds, labels, ("#bf8700", "#cf222e"), strict=False):
-        _threshold(axes, value, label if value in (3 * GIB, 3.5 * GIB) else
+        draw_threshold(axes, value, label if value in (3 * GIB, 3.5 * GIB) else
                    format_bytes(value), colour)
     if rows.empty:
-        _no_data(axes, "no memory samples in the window")
+        no_data(axes, "no memory samples in the window")
     _markers(axes, markers)
     peak = float(rows["value"].max()) if not rows.empty else 0.0
     _maybe_log(axes, peak, min(thresholds), base=2)
     if axes.get_yscale() == "linear":
         axes.set_ylim(0, max(peak, *thresholds) * 1.1)
-        _byte_ticks(axes, max(peak, *thresholds) * 1.1)
+        byte_ticks(axes, max(peak, *thresholds) * 1.1)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_bytes(v)))
     axes.set_ylabel("memory (resident)")
     axes.set_title("Memory per revision")
-    _time_axis(axes)
-    _legend(axes)
+    time_axis(axes)
+    legend(axes)
     return figure
 
 
-@_styled
+@styled
 def latency_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (500.0, 2000.0),
                   response_code_class: str = "2xx",
                   markers: pd.DataFrame | None = None) -> Figure:
     """Request latency p50 / p95 / p99 over time (the slowest revision at each step)
     against the 500 ms and 2 s lines. Log scale when far below the lines."""
-    figure, axes = _figure()
+    figure, axes = new_figure()
     peak = 0.0
     for metric, colour in (("latency_p50_ms", "#0969da"), ("latency_p95_ms", "#8250df"),
                            ("latency_p99_ms", "#bc4c00")):
@@ -202,32 +149,32 @@ def latency_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (500.0, 
                   label=metric.removeprefix("latency_").removesuffix("_ms"))
         peak = max(peak, float(worst.max()))
     for value, colour in zip(thresholds, ("#bf8700", "#cf222e"), strict=False):
-        _threshold(axes, value, f"{value:g} ms" if value < 1000 else f"{value / 1000:g} s",
+        draw_threshold(axes, value, f"{value:g} ms" if value < 1000 else f"{value / 1000:g} s",
                    colour)
     if peak == 0.0:
-        _no_data(axes, f"no {response_code_class} latencies in the window")
+        no_data(axes, f"no {response_code_class} latencies in the window")
     _markers(axes, markers)
     _maybe_log(axes, peak, min(thresholds))
     if axes.get_yscale() == "linear":
         axes.set_ylim(0, max(peak, *thresholds) * 1.1)
     axes.set_ylabel("ms")
     axes.set_title(f"Request latency ({response_code_class} responses)")
-    _time_axis(axes)
-    _legend(axes)
+    time_axis(axes)
+    legend(axes)
     return figure
 
 
-@_styled
+@styled
 def rule_states_chart(states: pd.DataFrame) -> Figure:
     """Each rule's state over time as coloured bands (one row per rule).
 
     `states` has one row per (evaluation, rule): `WatchResult.states` or `replay()`.
     """
     rules = list(dict.fromkeys(states["rule"])) if not states.empty else []
-    figure, axes = _figure(height=max(2.0, 0.6 * len(rules) + 1.4))
+    figure, axes = new_figure(height=max(2.0, 0.6 * len(rules) + 1.4))
     axes.grid(False)
     if not rules:
-        _no_data(axes, "no evaluations")
+        no_data(axes, "no evaluations")
     times = pd.to_datetime(states["evaluated_at"], utc=True) if rules else pd.Series()
     step = _typical_step(times)
     for y, rule in enumerate(rules):
@@ -245,7 +192,7 @@ def rule_states_chart(states: pd.DataFrame) -> Figure:
     axes.legend(handles=[Patch(color=c, label=s) for s, c in STATE_COLOURS.items()],
                 loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes.set_title("Rollback triggers over time")
-    _time_axis(axes)
+    time_axis(axes)
     return figure
 
 
@@ -256,14 +203,14 @@ def _typical_step(times: pd.Series) -> pd.Timedelta:
     return pd.Timedelta(np.median(np.diff(unique)))
 
 
-@_styled
+@styled
 def event_latency_chart(events: pd.DataFrame, budget_ms: float = 500.0) -> Figure:
     """Per-event latency from the send, one dot per run, against the budget line.
 
     `events` is `netra_ops.probe.runs_frame(results)`: columns run, event, latency_ms.
     Events never received are drawn as a red cross on the axis and named in the legend.
     """
-    fig, ax = _figure()
+    fig, ax = new_figure()
     order = list(GOLDEN_PATH_EVENTS)
     positions = {name: i for i, name in enumerate(order)}
     seen = events[events["latency_ms"].notna() & events["event"].isin(order)]
@@ -273,7 +220,7 @@ def event_latency_chart(events: pd.DataFrame, budget_ms: float = 500.0) -> Figur
     if not missing.empty:
         ax.scatter(missing["event"].map(positions), [0] * len(missing), marker="x",
                    color="tab:red", s=80, label="never received")
-    _threshold(ax, budget_ms, f"budget {budget_ms:g} ms", "tab:orange")
+    draw_threshold(ax, budget_ms, f"budget {budget_ms:g} ms", "tab:orange")
     ax.set_xticks(range(len(order)), order, rotation=20)
     ax.set_ylabel("ms after the user message was sent")
     ax.set_title("Golden-path event latency per run")

@@ -23,14 +23,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from netra_ops.metrics.charts import (
+from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
-    _byte_ticks,
-    _legend,
-    _no_data,
-    _styled,
-    _threshold,
-    _time_axis,
+    byte_ticks,
+    draw_threshold,
+    legend,
+    no_data,
+    styled,
+    time_axis,
 )
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.leak import GrowthFit, fit_memory_growth
@@ -43,7 +43,7 @@ VERDICT_COLOURS = {"leak": STATE_COLOURS["firing"], "no leak": STATE_COLOURS["ok
 _THRESHOLD_COLOUR = "#cf222e"
 
 
-@_styled
+@styled
 def leak_chart(frame: pd.DataFrame, leaks: pd.DataFrame, *,
                metric: str = "memory_bytes") -> Figure:
     """Memory per revision with its floor and fitted growth (top) and the growth projected
@@ -122,20 +122,20 @@ def _finish(observed: Axes, projected: Axes, leaks: pd.DataFrame, drawn: bool) -
     threshold = float(leaks["threshold_bytes"].max()) if not leaks.empty else 0.0
     bytes_axis = FuncFormatter(lambda v, _: format_bytes(v))
     if not drawn:
-        _no_data(observed, "no memory samples in the window")
+        no_data(observed, "no memory samples in the window")
     observed.set_title("Memory per revision: samples, floor points (v) and fitted floor (--)")
     observed.set_ylabel("memory (resident)")
-    _byte_ticks(observed, observed.get_ylim()[1])
+    byte_ticks(observed, observed.get_ylim()[1])
     observed.yaxis.set_major_formatter(bytes_axis)
-    _time_axis(observed)
+    time_axis(observed)
     _legend_if_labelled(observed)
     if not projected.lines:
-        _no_data(projected, "no fitted growth to project")
+        no_data(projected, "no fitted growth to project")
     if threshold > 0:
         top = max(threshold, projected.get_ylim()[1]) if projected.lines else threshold
-        _threshold(projected, threshold, format_bytes(threshold), _THRESHOLD_COLOUR)
+        draw_threshold(projected, threshold, format_bytes(threshold), _THRESHOLD_COLOUR)
         projected.set_ylim(0, min(top, threshold * 1.5) * 1.05)
-        _byte_ticks(projected, projected.get_ylim()[1])
+        byte_ticks(projected, projected.get_ylim()[1])
     hours = float(leaks["horizon_s"].max()) / 3600 if not leaks.empty else 0.0
     projected.set_title(f"Fitted floor over the {hours:g} h horizon (band: one-sided bounds)")
     projected.set_ylabel("memory (resident)")
@@ -149,4 +149,4 @@ def _finish(observed: Axes, projected: Axes, leaks: pd.DataFrame, drawn: bool) -
 
 def _legend_if_labelled(axes: Axes) -> None:
     if axes.get_legend_handles_labels()[0]:
-        _legend(axes)
+        legend(axes)
