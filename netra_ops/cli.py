@@ -18,7 +18,7 @@ import pandas as pd
 import typer
 
 from netra_ops.config import Environment, load_environment
-from netra_ops.errors import NetraOpsError
+from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.logs_setup import configure_logging
 
 __all__ = ["app"]
@@ -112,13 +112,18 @@ def run(
 
 def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, object],
                  outputs: Path | None, limits: dict[str, float | None]) -> NoReturn:
-    from netra_ops.record import run_notebook
+    from netra_ops.record import RunResult, run_notebook
 
     with _clear_errors():
-        result = run_notebook(notebook, environment=env, incident=incident,
-                              parameters=parameters, outputs_dir=outputs,
-                              cell_timeout_s=limits["cell_timeout_s"],
-                              deadline_s=limits["deadline_s"])
+        try:
+            result = run_notebook(notebook, environment=env, incident=incident,
+                                  parameters=parameters, outputs_dir=outputs,
+                                  cell_timeout_s=limits["cell_timeout_s"],
+                                  deadline_s=limits["deadline_s"])
+        except RunStopped as stopped:
+            if not isinstance(stopped.result, RunResult):
+                raise
+            result = stopped.result
     typer.echo(f"record:  {result.record_dir}")
     typer.echo(f"html:    {result.html_path}")
     typer.echo(f"verdict: {result.status.upper()}"

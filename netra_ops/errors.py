@@ -21,7 +21,8 @@ was wrong and what to do about it.
     ├── RunError                    a runbook cannot be run or recorded
     │   ├── NotebookNotFoundError       no runbook at that name or path
     │   ├── ParameterError              a runbook parameter is malformed
-    │   └── RecordError                 a recorded value or a verdict table is unusable
+    │   ├── RecordError                 a recorded value or a verdict table is unusable
+    │   └── RunStopped                  SIGTERM / Ctrl-C stopped a run (its record is complete)
     └── VerdictFailed               a runbook's verdict has failed criteria
 """
 
@@ -41,6 +42,7 @@ __all__ = [
     "QueryError",
     "RecordError",
     "RunError",
+    "RunStopped",
     "SandboxError",
     "SandboxNotRunningError",
     "SandboxStartError",
@@ -120,6 +122,21 @@ class ParameterError(RunError):
 
 class RecordError(RunError):
     """A value given to `record()` or a table given to `verdict()` cannot be used."""
+
+
+class RunStopped(RunError):
+    """This process was asked to stop (SIGTERM, SIGINT / Ctrl-C) while a runbook ran.
+
+    Raised by `run_notebook()` once the stopped run's record is complete, so that whoever
+    runs it stops too (a loop of runs, a playbook, a schedule). `status` is "terminated" or
+    "interrupted", `exit_code` 143 or 130, `result` the run's `RunResult`.
+    """
+
+    def __init__(self, message: str, status: str, exit_code: int, result: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.exit_code = exit_code
+        self.result = result
 
 
 class VerdictFailed(NetraOpsError):

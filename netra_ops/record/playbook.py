@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from netra_ops.errors import ParameterError, RunError
+from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.record.parameters import declared_parameters
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
@@ -223,7 +223,7 @@ def run_playbook(
         status, branch = run.main(book, steps)
         if book.final is not None:
             run.step(book.final, None)
-    except _Stopped as stopped:
+    except RunStopped as stopped:
         status, branch = stopped.status, None
         logger.warning("playbook %s %s at step %s; resume with start_from (--from)",
                        book.name, stopped.status, run.outcomes[-1].runbook)
@@ -249,14 +249,6 @@ def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
         raise ParameterError(f"--from {start_from!r} is not a phase of playbook {book.name} "
                              f"(phases: {', '.join(names)})")
     return book.steps[names.index(start_from):]
-
-
-class _Stopped(Exception):
-    """A step was stopped by a signal: the playbook stops too."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 class _PlaybookRun:
@@ -289,17 +281,24 @@ class _PlaybookRun:
         source = find_runbook(step.runbook)
         params = self._parameters(step, source)
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
-        result = run_notebook(source, environment=self.environment, incident=self.incident,
-                              parameters=params, outputs_dir=self.outputs_dir,
-                              cell_timeout_s=self.limits.get("cell_timeout_s"),
-                              deadline_s=self.limits.get("deadline_s"))
+        try:
+            result = run_notebook(source, environment=self.environment,
+                                  incident=self.incident, parameters=params,
+                                  outputs_dir=self.outputs_dir,
+                                  cell_timeout_s=self.limits.get("cell_timeout_s"),
+                                  deadline_s=self.limits.get("deadline_s"))
+        except RunStopped as stopped:
+            if isinstance(stopped.result, RunResult):
+                self._add(step, branch, stopped.result)
+            raise
+        self._add(step, branch, result)
+        return result
+
+    def _add(self, step: Step, branch: str | None, result: RunResult) -> None:
         self.last_dir = result.record_dir
         self.outcomes.append(StepOutcome(step.name, branch, result.status, result.exit_code,
                                          result.record_dir,
                                          float(result.summary.get("duration_s") or 0.0)))
-        if result.status in STOPPED:
-            raise _Stopped(result.status)
-        return result
 
     def _parameters(self, step: Step, source: Path) -> dict[str, Any]:
         declared = declared_parameters(source)

@@ -8,8 +8,9 @@ unknown environment or kernel) raises before a record is created.
 
 Exit codes: 0 passed, 1 verdict failed, 3 cell error, 4 cell timeout, 5 kernel died,
 7 whole-run deadline, 130 interrupted (SIGINT / Ctrl-C), 143 terminated (SIGTERM); 2 is the
-CLI's, for usage and configuration errors. A stopped run is recorded and returned like any
-other; the caller decides what to do next (a playbook stops; see `STOPPED`).
+CLI's, for usage and configuration errors. A run stopped by a whole-run deadline is returned
+like any other; a run stopped by SIGTERM or Ctrl-C is recorded, then `RunStopped` is raised
+(with the result), so that whoever runs it stops too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from urllib.parse import unquote, urlsplit
 
 import netra_ops
 from netra_ops.config import load_environment
-from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError, SecretError
+from netra_ops.errors import (
+    NotebookNotFoundError,
+    ParameterError,
+    RunError,
+    RunStopped,
+    SecretError,
+)
 from netra_ops.record import archive, execution
 from netra_ops.record.incident import write_index
 from netra_ops.record.manifest import write_manifest
@@ -65,7 +72,7 @@ EXIT_CODES: dict[str, int] = {
 """Run status -> process exit code (2 is left to the CLI's usage and config errors)."""
 
 STOPPED = frozenset({"interrupted", "terminated"})
-"""Statuses of a run this process was asked to stop: whoever runs it should stop too."""
+"""Statuses of a run this process was asked to stop (`RunStopped` is raised after them)."""
 
 _STOPPED = frozenset({"timeout", "kernel_died", "deadline", *STOPPED})
 
@@ -110,8 +117,8 @@ def run_notebook(
     `<outputs>/<incident>/<UTC stamp>-<runbook>/` (outputs: `outputs_dir`,
     `$NETRA_OPS_OUTPUTS` or `./outputs`). `cell_timeout_s` limits each cell (rounded up to
     whole seconds), `deadline_s` the whole run. SIGTERM and SIGINT of this process during the
-    run stop it and are recorded as "terminated" / "interrupted" (see
-    `netra_ops.record.execution`); the result is returned, not raised.
+    run stop it; the run is recorded as "terminated" / "interrupted" (see
+    `netra_ops.record.execution`), then `RunStopped` is raised with the result.
     """
     source = find_runbook(notebook)
     user_parameters = check_parameters(parameters or {})
@@ -142,6 +149,9 @@ def run_notebook(
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
         write_index(record_dir.parent)
         write_manifest(record_dir.parent)
+    if result.status in STOPPED:
+        raise RunStopped(f"runbook {source.stem} was {result.status}; its record is "
+                         f"{record_dir}", result.status, result.exit_code, result)
     return result
 
 

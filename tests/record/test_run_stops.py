@@ -1,6 +1,7 @@
 """Runs stopped from outside the kernel: a whole-run deadline, SIGTERM and Ctrl-C of the
 runner. Each leaves a complete record with the running cell marked, its own status and exit
-code, and no kernel process behind; a playbook stops at the step that was stopped.
+code, and no kernel process behind; after a signal `RunStopped` is raised (the CLI exits
+with the code), so a playbook, or any loop of runs, stops at the run that was stopped.
 
 The fixture runbook touches `ready_file` when its long cell starts, so the signal is sent
 while that cell runs, not at a guessed moment.
@@ -9,9 +10,11 @@ while that cell runs, not at a guessed moment.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,8 @@ import nbformat
 import psutil
 import pytest
 
-from netra_ops.record import run_notebook
+from netra_ops.errors import RunStopped
+from netra_ops.record import RunResult, run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +154,25 @@ runbook = "{NOTEBOOKS / 'ok.ipynb'}"
     assert returncode == 143, stderr
     assert_stopped_in_the_long_cell(_only_run(outputs, "INC-book"), "terminated", 143)
     assert "resume with start_from" in stderr
+
+
+def test_in_process_a_sigterm_raises_run_stopped_after_the_record_is_written(
+        env_file: Path, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+
+    def terminate_when_ready() -> None:
+        deadline = time.monotonic() + READY_WAIT_S
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=terminate_when_ready, daemon=True).start()
+    with pytest.raises(RunStopped, match="was terminated; its record is") as stopped:
+        run_notebook(NOTEBOOKS / "sleeping.ipynb", environment=str(env_file),
+                     incident="INC-inproc", outputs_dir=tmp_path / "outputs",
+                     parameters={"ready_file": str(ready)})
+    assert (stopped.value.status, stopped.value.exit_code) == ("terminated", 143)
+    assert isinstance(stopped.value.result, RunResult)
+    assert_stopped_in_the_long_cell(stopped.value.result.record_dir, "terminated", 143)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is given back
