@@ -23,6 +23,9 @@ was wrong and what to do about it.
     │   ├── ParameterError              a runbook parameter is malformed
     │   ├── RecordError                 a recorded value or a verdict table is unusable
     │   └── RunStopped                  SIGTERM / Ctrl-C stopped a run (its record is complete)
+    ├── LocustError                 the Locust load path cannot run or be read back
+    │   ├── LocustNotInstalledError     locust or websocket-client is missing
+    │   └── LocustRunError              Locust failed, overran or left no results
     └── VerdictFailed               a runbook's verdict has failed criteria
 """
 
@@ -34,6 +37,9 @@ __all__ = [
     "ConfigError",
     "DeployError",
     "EnvironmentNotFoundError",
+    "LocustError",
+    "LocustNotInstalledError",
+    "LocustRunError",
     "NetraOpsError",
     "NoRollbackTargetError",
     "NotebookNotFoundError",
@@ -137,6 +143,18 @@ class RunStopped(RunError):
         self.status = status
         self.exit_code = exit_code
         self.result = result
+
+
+class LocustError(NetraOpsError):
+    """The Locust path cannot run, or its results cannot be read."""
+
+
+class LocustNotInstalledError(LocustError):
+    """Locust or websocket-client is not installed where netra-ops runs."""
+
+
+class LocustRunError(LocustError):
+    """Locust exited with an error, ran over its time, or left no results."""
 
 
 class VerdictFailed(NetraOpsError):

@@ -54,6 +54,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "NETWORK_ERRORS",
     "STEP_TIMEOUT_S",
+    "AsyncDriver",
     "Close",
     "Connect",
     "ConnectAttempt",
@@ -205,7 +206,7 @@ def run_steps(steps: Steps[T]) -> T:
 
 async def run_steps_async(steps: Steps[T]) -> T:
     """Perform a probe's steps with asyncio I/O and return its result."""
-    driver = _AsyncDriver()
+    driver = AsyncDriver()
     try:
         return await driver.drive(steps)
     finally:
@@ -260,7 +261,7 @@ class _SyncDriver:
         self.stack.close()
 
 
-class _AsyncDriver:
+class AsyncDriver:
     """asyncio I/O: httpx.AsyncClient and websockets.asyncio.client."""
 
     def __init__(self) -> None:

@@ -137,8 +137,9 @@ def run_notebook(
                                                               secrets) as log:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
+        kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), "NETRA_OPS_HEADLESS": "1"}
         outcome = _execute(source, input_nb, injected, kernel, timeout, deadline, log,
-                           {"NETRA_OPS_OUTPUTS": str(root.resolve())}, stop)
+                           kernel_env, stop)
         finished = dt.datetime.now(dt.UTC)
         result = _archive(outcome, record_dir, secrets, log, {
             "runbook": source.stem, "incident": incident, "environment": environment,

@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from netra_ops.sandbox.pause import pause_revision
     from netra_ops.sandbox.scenarios import Scenario
     from netra_ops.sandbox.supervisor import (
         ProcessStatus,
@@ -40,12 +41,14 @@ __all__ = [
     "down",
     "list_scenarios",
     "logs",
+    "pause_revision",
     "require_running",
     "status",
     "up",
 ]
 
-_MODULE_OF = {name: "supervisor" for name in __all__} | {"Scenario": "scenarios"}
+_MODULE_OF = {name: "supervisor" for name in __all__} | {"Scenario": "scenarios",
+                                                         "pause_revision": "pause"}
 
 
 def __getattr__(name: str) -> Any:

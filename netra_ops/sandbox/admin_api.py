@@ -11,6 +11,10 @@
   REVISION traffic targets): later deploys with `traffic: false` leave them serving.
 - `GET  /_sandbox/revisions/{name}/log?lines=N` -> the last N (default 200) lines of that
   revision's stdout+stderr, as text (the `logUri` of the emulated Cloud Run revisions).
+- `POST /_sandbox/revisions/{name}/pause` `{"seconds": S}` -> 200 `{"revision", "pid",
+  "seconds", "resumes_at"}`: the revision's process is frozen (SIGSTOP) and runs on
+  (SIGCONT) S seconds later, to stall the backend on purpose; 400 unless 0 < S <= 60, 404
+  for an unknown revision, 409 when it is not ready.
 
 The Google API emulation (Cloud Run Admin, Logging) adds its routes to the same app through
 `extra_routes`; both it and these routes drive the same RevisionManager.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,7 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.revisions import RevisionManager, TrafficTarget
+from netra_ops.sandbox.revisions import MAX_PAUSE_S, RevisionManager, TrafficTarget
 from netra_ops.sandbox.state import tail
 
 _DEFAULT_LOG_LINES = 200
@@ -89,13 +94,34 @@ def admin_routes(manager: RevisionManager, *, service_url: str) -> list[BaseRout
         text = tail(manager.paths.revision_log(name), max(0, min(lines, _MAX_LOG_LINES)))
         return PlainTextResponse(text + "\n" if text else "")
 
+    async def pause_revision(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        try:
+            revision = manager.get(name)
+        except SandboxError as exc:
+            return _error(404, str(exc))
+        try:
+            seconds = _pause_request(await _json_object(request))
+            resumes_at = await manager.pause(name, seconds)
+        except _BadRequest as exc:
+            return _error(400, str(exc))
+        except SandboxError as exc:
+            return _error(409, str(exc))
+        return JSONResponse({"revision": name, "pid": revision.pid, "seconds": seconds,
+                             "resumes_at": _rfc3339(resumes_at)})
+
     return [
         Route("/_sandbox/health", health, methods=["GET", "HEAD"]),
         Route("/_sandbox/status", status, methods=["GET"]),
         Route("/_sandbox/revisions", create_revision, methods=["POST"]),
         Route("/_sandbox/revisions/{name}/log", revision_log, methods=["GET"]),
+        Route("/_sandbox/revisions/{name}/pause", pause_revision, methods=["POST"]),
         Route("/_sandbox/traffic", set_traffic, methods=["PUT"]),
     ]
+
+
+def _rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -126,6 +152,16 @@ def _revision_request(data: dict[str, Any]) -> tuple[str, dict[str, str | None],
     if not isinstance(traffic, bool):
         raise _BadRequest('"traffic" must be true or false')
     return image.strip(), env, traffic
+
+
+def _pause_request(data: dict[str, Any]) -> float:
+    """The seconds of a POST /_sandbox/revisions/{name}/pause body."""
+    seconds = data.get("seconds")
+    if (not isinstance(seconds, int | float) or isinstance(seconds, bool)
+            or not 0 < seconds <= MAX_PAUSE_S):
+        raise _BadRequest(f'"seconds" must be a number of seconds, more than 0 and at most '
+                          f"{MAX_PAUSE_S:g}, got {seconds!r}")
+    return float(seconds)
 
 
 def _traffic_request(data: dict[str, Any]) -> list[TrafficTarget]:

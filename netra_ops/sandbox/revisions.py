@@ -10,6 +10,10 @@ revision` on a free loopback port with the Cloud Run contract in its environment
     starting --(exit or timeout)---> failed
     ready ----(stopped, or idle and scaled to zero)--------------------------> stopped
 
+`pause(name, seconds)` freezes a ready revision's process for a while (SIGSTOP, then SIGCONT
+after `seconds`, at most `MAX_PAUSE_S`): it stays "ready" and keeps its connections, but
+answers nothing until it runs on, as a server stalled by a long GC pause or a starved CPU.
+
 The service asks for traffic with rules, as Cloud Run's traffic targets: a percent for a
 named revision, or for the latest ready one (`TrafficRule(100)`, the default). The rules are
 resolved to the split the router uses, a list of (revision, percent) over ready revisions
@@ -31,6 +35,7 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import socket
 import string
 import sys
@@ -47,6 +52,7 @@ from netra_ops.sandbox.service_logging import rfc3339_now
 from netra_ops.sandbox.state import StatePaths, tail, write_json_atomic
 
 __all__ = [
+    "MAX_PAUSE_S",
     "REVISION_COMMAND",
     "Revision",
     "RevisionManager",
@@ -62,6 +68,7 @@ REVISION_COMMAND: tuple[str, ...] = (sys.executable, "-m", "netra_ops.sandbox", 
 _INHERITED_PREFIXES_DROPPED = ("NETRA_FAULT_", "NETRA_SANDBOX_", "K_")
 _LOG_TAIL_LINES = 20
 _STOP_GRACE_S = 5.0
+MAX_PAUSE_S = 60.0
 logger = logging.getLogger("netra_ops.sandbox.revisions")
 
 
@@ -194,6 +201,7 @@ class RevisionManager:
         self._revisions: dict[str, Revision] = {}
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self._pauses: dict[str, asyncio.TimerHandle] = {}
         self._rules: tuple[TrafficRule, ...] = (TrafficRule(100),)
         self._routes: tuple[tuple[TrafficRule, str], ...] = ()
         self._traffic: tuple[TrafficTarget, ...] = ()
@@ -407,6 +415,41 @@ class RevisionManager:
             raise SandboxError(f"revision {name} still receives traffic; move it away first")
         await self._terminate(revision)
 
+    async def pause(self, name: str, seconds: float) -> float:
+        """Freeze a ready revision's process (SIGSTOP; returns once it is stopped) and let
+        it run on (SIGCONT) after `seconds` (0 < seconds <= MAX_PAUSE_S); a pause of a
+        paused revision replaces the time it resumes. The resume time (`time.time()`);
+        SandboxError if it cannot be paused."""
+        revision = self.get(name)
+        if not 0 < seconds <= MAX_PAUSE_S:
+            raise SandboxError(f"a pause lasts more than 0 and at most {MAX_PAUSE_S:g} "
+                               f"seconds, got {seconds:g}")
+        process = self._processes.get(name)
+        if revision.state != "ready" or process is None or process.returncode is not None:
+            raise SandboxError(f"revision {name} is {revision.state}; only a ready revision's "
+                               "process can be paused")
+        previous = self._pauses.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        os.kill(process.pid, signal.SIGSTOP)
+        loop = asyncio.get_running_loop()
+        self._pauses[name] = loop.call_later(seconds, self._resume, name)
+        await _stopped(process.pid)
+        logger.info("revision %s: paused for %g s (pid %s stopped)", name, seconds, process.pid)
+        return time.time() + seconds
+
+    def _resume(self, name: str) -> None:
+        """Let a paused revision's process run on (SIGCONT); no-op if it is not paused."""
+        handle = self._pauses.pop(name, None)
+        if handle is None:
+            return
+        handle.cancel()
+        process = self._processes.get(name)
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGCONT)
+            logger.info("revision %s: resumed (pid %s)", name, process.pid)
+
     async def stop_all(self) -> None:
         """Stop every revision process (platform shutdown)."""
         self._closing = True
@@ -526,6 +569,7 @@ class RevisionManager:
     async def _terminate(
         self, revision: Revision, *, final_state: RevisionState = "stopped"
     ) -> None:
+        self._resume(revision.name)  # a stopped process would not act on SIGTERM
         process = self._processes.get(revision.name)
         if revision.state in ("starting", "ready"):
             revision.state = final_state
@@ -567,6 +611,16 @@ class RevisionManager:
             "traffic": [t.to_dict() for t in self._traffic],
             "traffic_rules": [r.to_dict() for r in self._rules],
         })
+
+
+async def _stopped(pid: int, timeout_s: float = 1.0) -> None:
+    """Wait until the kernel shows the process stopped (a signal is delivered a moment
+    after `kill` returns); give up quietly after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(pid)
+        while process.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
 
 
 def _merge(routes: Iterable[tuple[TrafficRule, str]]) -> list[tuple[str, int]]:

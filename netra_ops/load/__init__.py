@@ -1,0 +1,98 @@
+"""Load tests of the golden path (seed 3.3): virtual users, two models, frames, thresholds.
+
+    from netra_ops.load import Threshold, run_load
+
+    result = run_load("sandbox", users=10, duration_s=300)          # closed: the seed's shape
+    result = run_load("sandbox", model="open", rate=50, users=64, duration_s=60,
+                      thresholds=[Threshold("error_rate", ">", 0.05, for_s=30)])
+    result.samples          # one row per turn (docs/load.md: the samples frame contract)
+    result.percentiles()    # exact p50/p95/p99 per engine and model
+    result.throughput()     # turns per second
+    result.errors()         # failed turns by error class
+    result.aborted          # the threshold that stopped the run, with why, or None
+    record("load", result.to_record())
+    locust = run_locust("sandbox", users=10, duration_s=60, processes=2)  # same frames
+
+The Locust path (docs/locust.md) runs the same golden-path users headless in a subprocess,
+locally with N processes or as master and workers on several machines.
+
+Each virtual user logs in, holds a WebSocket and sends turns, awaiting the five agent events
+(the probe layer's protocol and checks). See docs/load.md for the closed and open models,
+coordinated omission, and thresholds.
+"""
+
+from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
+from netra_ops.load.engine import run_load, run_load_async
+from netra_ops.load.frames import (
+    SAMPLE_COLUMNS,
+    as_samples,
+    empty_samples,
+    errors_by_class,
+    latency_percentiles,
+    samples_frame,
+    throughput,
+)
+from netra_ops.load.locust_runner import (
+    LocustResult,
+    locust_commands,
+    read_samples,
+    run_locust,
+)
+from netra_ops.load.progress import (
+    BarProgress,
+    LogProgress,
+    NoProgress,
+    Progress,
+    ProgressSnapshot,
+    make_progress,
+)
+from netra_ops.load.result import LoadResult
+from netra_ops.load.samples import (
+    ERROR_CLASSES,
+    ClockAnchor,
+    Sample,
+    turn_error_class,
+)
+from netra_ops.load.thresholds import (
+    Threshold,
+    ThresholdBreach,
+    ThresholdWatch,
+    WindowStats,
+    replay_thresholds,
+)
+
+__all__ = [
+    "ERROR_CLASSES",
+    "MAX_USERS",
+    "MODELS",
+    "SAMPLE_COLUMNS",
+    "BarProgress",
+    "ClockAnchor",
+    "LoadConfig",
+    "LoadResult",
+    "LocustResult",
+    "LogProgress",
+    "NoProgress",
+    "Progress",
+    "ProgressSnapshot",
+    "Sample",
+    "Threshold",
+    "ThresholdBreach",
+    "ThresholdWatch",
+    "WindowStats",
+    "arrival_offsets",
+    "as_samples",
+    "empty_samples",
+    "errors_by_class",
+    "latency_percentiles",
+    "locust_commands",
+    "make_progress",
+    "read_samples",
+    "replay_thresholds",
+    "run_load",
+    "run_load_async",
+    "run_locust",
+    "samples_frame",
+    "throughput",
+    "turn_error_class",
+]

@@ -1,0 +1,107 @@
+"""One load sample per golden-path turn attempted, and the class of its failure.
+
+Both load engines (netra-ops' own and the Locust path) describe every turn they attempted
+with the same fields (docs/load.md, the samples frame contract): who sent it, when it was
+due, sent and over, whether it passed, and why not. The times of a `Sample` are
+`time.perf_counter()` seconds; `netra_ops.load.frames.samples_frame` turns them into UTC
+timestamps with the run's `ClockAnchor`.
+
+The error classes (`ERROR_CLASSES`), from what the probe layer reports:
+
+- `connect`: the backend's WebSocket (or the auth service) could not be reached or opened
+- `auth`: the login was refused or failed, or the backend rejected the token (1008)
+- `server_error`: a 5xx at the handshake, a 1011 close, or an `agent_error` in the turn
+- `timeout`: no `agent_completed` in time, or an event later than the event budget
+- `missing_event`: the turn completed without a golden-path event, or out of order
+- `closed`: the connection closed in the middle of the turn
+- `other`: anything else (a frame that is not JSON, an event without its fields, an empty
+  or apologetic answer)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from netra_ops.probe.agent_events import GOLDEN_PATH_EVENTS, AgentEventsReport
+from netra_ops.probe.auth import AuthResult
+from netra_ops.probe.connections import Opened
+
+__all__ = [
+    "ERROR_CLASSES",
+    "ClockAnchor",
+    "Sample",
+    "auth_error_class",
+    "golden_events",
+    "open_error_class",
+    "turn_error_class",
+]
+
+ERROR_CLASSES: tuple[str, ...] = (
+    "connect", "auth", "timeout", "missing_event", "server_error", "closed", "other",
+)
+_GOLDEN = frozenset(GOLDEN_PATH_EVENTS)
+_END_CLASSES = {"agent_error": "server_error", "closed": "closed", "timeout": "timeout",
+                "protocol": "other"}
+_OPEN_CLASSES = {"auth_rejected": "auth", "login": "auth", "server_error": "server_error"}
+
+
+class Sample(NamedTuple):
+    """One turn attempted (perf_counter seconds; a named tuple: one is made per turn)."""
+
+    user: int
+    turn: int
+    scheduled: float
+    started: float
+    ended: float
+    ok: bool
+    error_class: str | None
+    events: int
+
+
+@dataclass(frozen=True)
+class ClockAnchor:
+    """A `time.perf_counter()` reading and the UTC wall clock (ns) at the same moment."""
+
+    perf: float
+    wall_ns: int
+
+    def wall_ns_of(self, perf: float) -> int:
+        """The UTC wall clock (ns since the epoch) of a perf_counter reading."""
+        return self.wall_ns + round((perf - self.perf) * 1e9)
+
+
+def golden_events(report: AgentEventsReport) -> int:
+    """How many golden-path events a turn received (repeats counted)."""
+    return sum(event.type in _GOLDEN for event in report.events)
+
+
+def turn_error_class(report: AgentEventsReport) -> str | None:
+    """The error class of a judged turn, or None when it passed."""
+    if report.ok:
+        return None
+    if report.end != "completed":
+        return _END_CLASSES.get(report.end, "other")
+    seen = [event.type for event in report.events if event.type in _GOLDEN]
+    if tuple(dict.fromkeys(seen)) != GOLDEN_PATH_EVENTS:
+        return "missing_event"
+    if any(event.received_ms > report.budget_ms for event in report.events):
+        return "timeout"
+    return "other"
+
+
+def open_error_class(opened: Opened) -> str | None:
+    """The error class of a connection that did not reach `connection_established`."""
+    if opened.ok:
+        return None
+    failure = opened.failure or ""
+    if failure == "http_error" and (opened.http_status or 0) >= 500:
+        return "server_error"
+    return _OPEN_CLASSES.get(failure, "connect")
+
+
+def auth_error_class(result: AuthResult) -> str | None:
+    """The error class of a login: `connect` when the auth service was unreachable."""
+    if result.ok:
+        return None
+    return "connect" if result.outcome == "unreachable" else "auth"

@@ -1,0 +1,112 @@
+"""Error classes of a turn, from what the probe layer reports (pure: no network)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from netra_ops.load.samples import (
+    ERROR_CLASSES,
+    ClockAnchor,
+    auth_error_class,
+    golden_events,
+    open_error_class,
+    turn_error_class,
+)
+from netra_ops.probe.agent_events import AgentEventsReport, TurnCollector
+from netra_ops.probe.connections import Link, Opened
+
+ANSWER = ("Recommendation: route about 60% of requests to gpt-4o-mini; spend drops from "
+          "$12,000 to $4,705/month.")
+_COMMON = {"run_id": "run_1", "thread_id": "t1", "user_id": "u1", "timestamp": "now"}
+FIVE: list[dict[str, Any]] = [
+    {"type": "agent_started", **_COMMON},
+    {"type": "agent_thinking", **_COMMON, "data": {"reasoning": "Pricing a routing mix now."}},
+    {"type": "tool_executing", **_COMMON, "tool_name": "cost", "data": {"parameters": {}}},
+    {"type": "tool_completed", **_COMMON, "tool_name": "cost",
+     "data": {"results": {"savings": 7295}, "execution_time_ms": 8.1}},
+    {"type": "agent_completed", **_COMMON, "status": "completed",
+     "data": {"final_response": ANSWER}},
+]
+
+
+def _report(messages: list[dict[str, Any]], *, step_ms: float = 5.0,
+            budget_ms: float = 2000.0, end: str | None = None) -> AgentEventsReport:
+    collector = TurnCollector(0.0)
+    for number, message in enumerate(messages, start=1):
+        collector.feed(json.dumps(message), number * step_ms / 1000)
+    if end == "closed":
+        collector.closed("connection closed by the server: 1011 internal error")
+    elif end == "timeout" or collector.end is None:
+        collector.timed_out(1.0)
+    return collector.result(budget_ms)
+
+
+def test_a_complete_turn_in_budget_has_no_error_class() -> None:
+    report = _report(FIVE)
+    assert report.ok and turn_error_class(report) is None and golden_events(report) == 5
+
+
+@pytest.mark.parametrize(("messages", "end", "expected"), [
+    ([*FIVE[:1], {"type": "agent_error", **_COMMON, "data": {"error": "TypeError"}}], None,
+     "server_error"),
+    (FIVE[:3], "closed", "closed"),
+    (FIVE[:3], "timeout", "timeout"),
+    ([*FIVE[:3], *FIVE[4:]], None, "missing_event"),
+    ([FIVE[1], FIVE[0], *FIVE[2:]], None, "missing_event"),
+    ([*FIVE[:4], {**FIVE[4], "data": {"final_response": "ok"}}], None, "other"),
+])
+def test_failed_turns_are_classed_by_how_they_failed(messages: list[dict[str, Any]],
+                                                     end: str | None, expected: str) -> None:
+    report = _report(messages, end=end)
+    assert not report.ok
+    assert turn_error_class(report) == expected
+    assert expected in ERROR_CLASSES
+
+
+def test_a_turn_over_the_event_budget_is_a_timeout() -> None:
+    report = _report(FIVE, step_ms=300.0, budget_ms=1000.0)
+    assert not report.ok and turn_error_class(report) == "timeout"
+
+
+def test_a_garbage_frame_is_other() -> None:
+    collector = TurnCollector(0.0)
+    collector.feed(json.dumps(FIVE[0]), 0.01)
+    collector.feed("not json", 0.02)
+    assert turn_error_class(collector.result(2000.0)) == "other"
+
+
+@pytest.mark.parametrize(("failure", "status", "expected"), [
+    ("auth_rejected", 101, "auth"), ("login", 401, "auth"),
+    ("http_error", 503, "server_error"), ("http_error", 404, "connect"),
+    ("server_error", 101, "server_error"), ("refused", None, "connect"),
+    ("timeout", None, "connect"), ("handshake", 101, "connect"),
+])
+def test_connection_failures_are_classed(failure: str, status: int | None,
+                                         expected: str) -> None:
+    opened = Opened(None, (), "connect", failure, "it failed", status)
+    assert open_error_class(opened) == expected
+    assert open_error_class(Opened(Link(object()), ())) is None
+
+
+def test_an_unreachable_auth_service_is_connect_other_login_failures_auth() -> None:
+    from datetime import UTC, datetime
+
+    from netra_ops.probe.auth import AuthResult
+
+    def login(outcome: str) -> AuthResult:
+        return AuthResult("login", outcome == "ok", outcome, "http://a", None, 1.0, None,
+                          datetime.now(UTC), 1.0)
+
+    assert auth_error_class(login("unreachable")) == "connect"
+    assert auth_error_class(login("bad_credentials")) == "auth"
+    assert auth_error_class(login("service_error")) == "auth"
+    assert auth_error_class(login("ok")) is None
+
+
+def test_a_clock_anchor_places_perf_readings_in_wall_time() -> None:
+    anchor = ClockAnchor(perf=100.0, wall_ns=1_700_000_000_000_000_000)
+    assert anchor.wall_ns_of(101.5) == 1_700_000_001_500_000_000
+    assert anchor.wall_ns_of(99.999) == 1_699_999_999_999_000_000
