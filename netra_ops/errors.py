@@ -21,6 +21,8 @@ was wrong and what to do about it.
     ├── RunError                    a runbook cannot be run or recorded
     │   ├── NotebookNotFoundError       no runbook at that name or path
     │   ├── ParameterError              a runbook parameter is malformed
+    │   │   └── CadenceError                a validation schedule's cadence is malformed
+    │   ├── ScheduleLockedError         another scheduler runs this incident's schedule
     │   ├── RecordError                 a recorded value or a verdict table is unusable
     │   └── RunStopped                  SIGTERM / Ctrl-C stopped a run (its record is complete)
     ├── LocustError                 the Locust load path cannot run or be read back
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApiUnreachableError",
+    "CadenceError",
     "ChangesNotAllowedError",
     "ConfigError",
     "DeployError",
@@ -52,6 +55,7 @@ __all__ = [
     "SandboxError",
     "SandboxNotRunningError",
     "SandboxStartError",
+    "ScheduleLockedError",
     "SecretError",
     "ServiceNotFoundError",
     "VerdictFailed",
@@ -128,6 +132,14 @@ class ParameterError(RunError):
 
 class RecordError(RunError):
     """A value given to `record()` or a table given to `verdict()` cannot be used."""
+
+
+class CadenceError(ParameterError):
+    """A schedule's cadence text cannot be parsed, or cannot be expressed as asked (cron)."""
+
+
+class ScheduleLockedError(RunError):
+    """Another live process already runs the schedule of this incident."""
 
 
 class RunStopped(RunError):

@@ -21,6 +21,7 @@ Each virtual user logs in, holds a WebSocket and sends turns, awaiting the five 
 coordinated omission, and thresholds.
 """
 
+from netra_ops.load.charts import load_errors_chart, load_latency_chart, throughput_chart
 from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
 from netra_ops.load.engine import run_load, run_load_async
 from netra_ops.load.frames import (
@@ -38,6 +39,7 @@ from netra_ops.load.locust_runner import (
     read_samples,
     run_locust,
 )
+from netra_ops.load.performance import RESOURCE_CRITERIA, performance_checks
 from netra_ops.load.progress import (
     BarProgress,
     LogProgress,
@@ -65,6 +67,7 @@ __all__ = [
     "ERROR_CLASSES",
     "MAX_USERS",
     "MODELS",
+    "RESOURCE_CRITERIA",
     "SAMPLE_COLUMNS",
     "BarProgress",
     "ClockAnchor",
@@ -85,8 +88,11 @@ __all__ = [
     "empty_samples",
     "errors_by_class",
     "latency_percentiles",
+    "load_errors_chart",
+    "load_latency_chart",
     "locust_commands",
     "make_progress",
+    "performance_checks",
     "read_samples",
     "replay_thresholds",
     "run_load",
@@ -94,5 +100,6 @@ __all__ = [
     "run_locust",
     "samples_frame",
     "throughput",
+    "throughput_chart",
     "turn_error_class",
 ]

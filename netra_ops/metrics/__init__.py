@@ -24,6 +24,7 @@ from netra_ops.metrics.criteria import (
     criteria_table,
     criteria_values,
     evaluate_criteria,
+    verdict_rows,
 )
 from netra_ops.metrics.decision import ACTIONS, Decision, decide, first_rollback
 from netra_ops.metrics.frames import (
@@ -129,5 +130,6 @@ __all__ = [
     "run_watch",
     "select_series",
     "state_style",
+    "verdict_rows",
     "watch",
 ]

@@ -28,7 +28,7 @@ from netra_ops.metrics.frames import METRIC_SOURCES, select_series
 from netra_ops.metrics.rules import COMPARE, aggregate
 
 __all__ = ["COLUMNS", "SUMMARIES", "Summary", "criteria_table", "criteria_values",
-           "evaluate_criteria"]
+           "evaluate_criteria", "verdict_rows"]
 
 COLUMNS = ["criterion", "description", "section", "metric", "value", "comparison",
            "threshold", "unit", "state", "passed", "detail"]
@@ -162,3 +162,15 @@ def _row(criterion: Criterion, value: float | int | None, detail: str) -> dict[s
         "state": "no data" if missing else ("pass" if passed else "fail"), "passed": passed,
         "detail": detail,
     }
+
+
+def verdict_rows(criteria: pd.DataFrame, *, with_no_data: bool = True) -> pd.DataFrame:
+    """A criteria table as `netra_ops.record.verdict` rows (criterion, value, threshold,
+    passed, detail). `with_no_data=False` leaves out the criteria nothing measured."""
+    chosen = criteria if with_no_data else criteria[criteria["state"] != "no data"]
+    rows = [{"criterion": row["criterion"], "value": row["value"],
+             "threshold": f"{row['comparison']} {row['threshold']:g}",
+             "passed": bool(row["passed"]), "detail": row["detail"]}
+            for row in chosen.to_dict(orient="records")]
+    return pd.DataFrame(rows, columns=["criterion", "value", "threshold", "passed", "detail"])
+

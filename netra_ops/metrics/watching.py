@@ -23,6 +23,7 @@ import pandas as pd
 
 from netra_ops.config import Environment, TriggerRule
 from netra_ops.errors import ConfigError
+from netra_ops.metrics.criteria import verdict_rows
 from netra_ops.metrics.decision import Decision, decide, first_rollback
 from netra_ops.metrics.frames import combine_readings
 from netra_ops.metrics.live import LiveTable
@@ -104,12 +105,10 @@ class WatchResult:
                          "passed": bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
                          "detail": f"{row['state']}{' (dry run)' if row['dry_run'] else ''}"
                                    f"{': ' + row['detail'] if row['detail'] else ''}"})
-        measured = criteria[criteria["state"] != "no data"] if criteria is not None else None
-        for row in [] if measured is None else measured.to_dict(orient="records"):
-            rows.append({"criterion": row["criterion"], "value": row["value"],
-                         "threshold": f"{row['comparison']} {row['threshold']:g}",
-                         "passed": bool(row["passed"]), "detail": row["detail"]})
-        return pd.DataFrame(rows)
+        measured = verdict_rows(criteria, with_no_data=False) if criteria is not None else None
+        if measured is None or measured.empty:
+            return pd.DataFrame(rows)
+        return pd.concat([pd.DataFrame(rows), measured], ignore_index=True)
 
 
 def lookback_s(rules: Sequence[TriggerRule], interval_s: float) -> float:

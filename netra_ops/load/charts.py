@@ -1,0 +1,109 @@
+"""Charts of a load run (seed 3.3), from the samples frame: throughput, latency, errors.
+
+Each function takes the samples frame of either engine (`netra_ops.load.frames`) and returns
+a matplotlib Figure in the look every netra-ops chart shares (`metrics.chart_style`): white,
+opaque, thresholds findable by their `gid`, "no data" said rather than drawn as nothing.
+Time bins are `freq` wide (1 s by default); latency is binned by when turns were due
+(`scheduled_at`), so a stall shows where it happened, not when it ended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from netra_ops.load.frames import throughput
+from netra_ops.load.samples import ERROR_CLASSES
+from netra_ops.metrics.chart_style import (
+    STATE_COLOURS,
+    draw_threshold,
+    legend,
+    new_figure,
+    no_data,
+    styled,
+    time_axis,
+)
+
+__all__ = ["load_errors_chart", "load_latency_chart", "throughput_chart"]
+
+_QUANTILE_COLOURS = {0.5: "#0969da", 0.95: "#8250df", 0.99: "#bc4c00"}
+_ERROR_COLOURS = dict(zip(ERROR_CLASSES, ("#cf222e", "#bc4c00", "#d4a72c", "#8250df",
+                                          "#57606a", "#0969da", "#1f883d"), strict=False))
+
+
+@styled
+def throughput_chart(samples: pd.DataFrame, *, freq: str = "1s") -> Figure:
+    """Turns per second over the run, ok and failed stacked (one pair of bars per engine)."""
+    figure, axes = new_figure()
+    rates = throughput(samples, freq)
+    seconds = pd.Timedelta(freq).total_seconds()
+    width = pd.Timedelta(freq) * 0.9 / max(1, rates["engine"].nunique())
+    for index, (engine, rows) in enumerate(rates.groupby("engine", sort=True)):
+        left = rows["time"] + width * index
+        axes.bar(left, rows["ok"] / seconds, width=width, align="edge",
+                 color=STATE_COLOURS["ok"], label=f"{engine}: ok", gid=f"ok:{engine}")
+        axes.bar(left, rows["errors"] / seconds, width=width, align="edge",
+                 bottom=rows["ok"] / seconds, color=STATE_COLOURS["firing"],
+                 label=f"{engine}: failed", gid=f"failed:{engine}", hatch="//")
+    if rates.empty:
+        no_data(axes, "no turns")
+    axes.set_ylabel("turns per second")
+    axes.set_title("Throughput (golden-path turns)")
+    time_axis(axes)
+    legend(axes)
+    return figure
+
+
+@styled
+def load_latency_chart(samples: pd.DataFrame, *, freq: str = "1s",
+                       budget_ms: float = 2000.0) -> Figure:
+    """p50 / p95 / p99 of `latency_ms` per time bin (by when turns were due), against the
+    response budget (seed: agent responses < 2 s). Log scale when far below the budget."""
+    figure, axes = new_figure()
+    peak = 0.0
+    if not samples.empty:
+        bins = samples.groupby(samples["scheduled_at"].dt.floor(freq))["latency_ms"]
+        for quantile, colour in _QUANTILE_COLOURS.items():
+            series = bins.quantile(quantile)
+            axes.plot(series.index, series.to_numpy(), color=colour, marker=".",
+                      linewidth=1.3, label=f"p{quantile * 100:g}", gid=f"p{quantile * 100:g}")
+            peak = max(peak, float(series.max()))
+    else:
+        no_data(axes, "no turns")
+    draw_threshold(axes, budget_ms, f"{budget_ms:g} ms budget", STATE_COLOURS["firing"])
+    if 0 < peak < budget_ms / 10:
+        axes.set_yscale("log")
+    else:
+        axes.set_ylim(0, max(peak, budget_ms) * 1.1)
+    axes.set_ylabel("latency from scheduled start (ms)")
+    axes.set_title("Turn latency percentiles")
+    time_axis(axes)
+    legend(axes)
+    return figure
+
+
+@styled
+def load_errors_chart(samples: pd.DataFrame, *, freq: str = "1s") -> Figure:
+    """Failed turns per time bin, stacked by error class (says so when none failed)."""
+    figure, axes = new_figure(height=3.2)
+    failed = samples[~samples["ok"]] if not samples.empty else samples
+    if failed.empty:
+        no_data(axes, f"no failed turns ({len(samples)} turns, all ok)" if len(samples)
+                else "no turns")
+    else:
+        counts = (failed.assign(error_class=failed["error_class"].fillna("other"),
+                                time=failed["ended_at"].dt.floor(freq))
+                  .groupby(["time", "error_class"]).size().unstack(fill_value=0))
+        bottom = np.zeros(len(counts))
+        width = pd.Timedelta(freq) * 0.9
+        for name in counts.columns:
+            axes.bar(counts.index, counts[name], width=width, align="edge", bottom=bottom,
+                     color=_ERROR_COLOURS.get(str(name), "#57606a"), label=str(name),
+                     gid=f"errors:{name}", hatch="..")
+            bottom += counts[name].to_numpy()
+        legend(axes)
+    axes.set_ylabel(f"failed turns per {freq}")
+    axes.set_title("Errors by class")
+    time_axis(axes)
+    return figure

@@ -1,0 +1,84 @@
+"""The runbooks a scheduled validation runs, each with its own parameters, checked up front.
+
+A scheduled validation runs its runbooks one after the other (default: the Golden Path
+validation, then monitoring), each into its own record of the incident. Parameters are given
+once for all of them, as `netra-ops run` on a playbook takes them: `key=value` goes to every
+runbook that declares `key`, `RUNBOOK.key=value` to that runbook only. Everything is checked
+when the schedule starts (runbooks exist, each parameter is declared by some runbook and has
+a fitting type, no secret), so a typo fails at once, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netra_ops.errors import ParameterError
+from netra_ops.record.parameters import (
+    INJECTED_PARAMETERS,
+    check_against_runbook,
+    check_parameters,
+    declared_parameters,
+)
+from netra_ops.record.runner import find_runbook
+
+__all__ = ["DEFAULT_RUNBOOKS", "Validation", "plan_validations"]
+
+DEFAULT_RUNBOOKS = ("04_golden_path_validation", "07_monitoring")
+"""Seed 3.1-3.2 (the Golden Path) and post-deployment monitoring (the rollback triggers)."""
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One runbook of a scheduled validation: its name, file and parameters."""
+
+    runbook: str
+    source: Path
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def plan_validations(runbooks: Sequence[str],
+                     overrides: Mapping[str, Any] | None = None) -> tuple[Validation, ...]:
+    """The runbooks found and their parameters chosen and checked; see the module docstring.
+
+    NotebookNotFoundError for an unknown runbook; ParameterError for a parameter no runbook
+    takes, a wrong type, or a secret.
+    """
+    if not runbooks:
+        raise ParameterError("a scheduled validation needs at least one runbook, e.g. "
+                             f"--runbooks {','.join(DEFAULT_RUNBOOKS)}")
+    sources = [find_runbook(name) for name in runbooks]
+    declared = {source.stem: declared_parameters(source) for source in sources}
+    _check_all_used(overrides or {}, declared)
+    plan = []
+    for source in sources:
+        chosen = _select(overrides or {}, source.stem, declared[source.stem])
+        check_against_runbook(source, check_parameters(chosen))
+        plan.append(Validation(source.stem, source, chosen))
+    return tuple(plan)
+
+
+def _select(overrides: Mapping[str, Any], runbook: str,
+            declared: Mapping[str, Any]) -> dict[str, Any]:
+    """Unscoped values the runbook declares, then its scoped ones (which win)."""
+    chosen = {k: v for k, v in overrides.items() if "." not in k and k in declared}
+    chosen |= {k.rpartition(".")[2]: v for k, v in overrides.items()
+               if k.rpartition(".")[0] == runbook}
+    return chosen
+
+
+def _check_all_used(overrides: Mapping[str, Any],
+                    declared: Mapping[str, Mapping[str, Any]]) -> None:
+    for key in overrides:
+        runbook, _, name = key.rpartition(".")
+        if runbook and runbook not in declared:
+            raise ParameterError(f"parameter {key!r} names runbook {runbook!r}, which is not "
+                                 f"scheduled (runbooks: {', '.join(declared)})")
+        if not runbook and not any(name in names for names in declared.values()):
+            taken = "; ".join(
+                f"{book}: {', '.join(n for n in names if n not in INJECTED_PARAMETERS) or 'none'}"
+                for book, names in declared.items())
+            raise ParameterError(f"no scheduled runbook has a parameter {key!r} "
+                                 f"(parameters: {taken})")
