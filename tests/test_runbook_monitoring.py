@@ -62,7 +62,8 @@ def test_a_healthy_window_passes_with_decision_charts_and_live_table(
 
     outputs = outputs_of(record)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 4  # error rate, memory, latency, rule states
+    assert len(images) == 5  # error rate, memory, latency, rule states, memory growth fit
+    assert {row["verdict"] for row in records["leaks"]} <= {"no leak", "inconclusive"}
     live = [o for o in outputs if "tick 3" in str(o.get("data", {}).get("text/plain", ""))]
     assert len(live) == 1 and "<table" in live[0]["data"]["text/html"]  # updated in place
     logged = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
@@ -83,4 +84,4 @@ def test_a_failing_window_fails_the_verdict_and_keeps_the_record(
     assert {"agent_events", "user_success_rate"} <= set(summary["records"]["verdict.failed"])
     failing = summary["failing_cell"]
     assert failing is not None and failing["ename"] == "VerdictFailed"
-    assert len([o for o in outputs_of(record) if "image/png" in o.get("data", {})]) == 4
+    assert len([o for o in outputs_of(record) if "image/png" in o.get("data", {})]) == 5

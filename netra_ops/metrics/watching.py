@@ -47,11 +47,23 @@ ProbeResult = HealthResult | GoldenPathResult
 ProbeFn = Callable[[Environment], Sequence[ProbeResult]]
 
 
-def default_probe(golden_path_runs: int = 1, timeout_s: float = 30.0) -> ProbeFn:
-    """A probe for each tick: one health check of the backend and `golden_path_runs` runs
-    of the golden path (which also measure WebSocket connection and authentication)."""
+def default_probe(golden_path_runs: int = 1, timeout_s: float = 30.0, *,
+                  health_interval_s: float = 0.0) -> ProbeFn:
+    """A probe for each tick: a health check of the backend (at most every
+    `health_interval_s`: the seed watches /health every 30 s; 0 checks at every tick) and
+    `golden_path_runs` runs of the golden path (which also measure WebSocket connection and
+    authentication)."""
+    if not health_interval_s >= 0:
+        raise ConfigError(f"health_interval_s must be 0 or more seconds, got "
+                          f"{health_interval_s!r}")
+    last_health: list[float] = []
+
     def probe(env: Environment) -> list[ProbeResult]:
-        results: list[ProbeResult] = [health(env.backend.url, path=env.backend.health_path)]
+        results: list[ProbeResult] = []
+        now = time.monotonic()
+        if not last_health or now - last_health[-1] >= health_interval_s:
+            last_health.append(now)
+            results.append(health(env.backend.url, path=env.backend.health_path))
         results += [golden_path(env, timeout_s=timeout_s) for _ in range(golden_path_runs)]
         return results
     return probe

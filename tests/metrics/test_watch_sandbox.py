@@ -21,6 +21,7 @@ import pytest
 from netra_ops import sandbox
 from netra_ops.config import Environment, TriggerRule
 from netra_ops.deploy import rollback
+from netra_ops.errors import ConfigError
 from netra_ops.metrics import (
     WatchTick,
     change_markers,
@@ -243,3 +244,16 @@ def _hammer(url: str, stop: threading.Event) -> None:
         while not stop.is_set():
             client.get(url)
             stop.wait(0.02)
+
+
+def test_the_default_probe_checks_health_at_most_every_health_interval(
+        sandbox_env: Environment) -> None:
+    every_tick = default_probe(0)
+    assert [type(r).__name__ for r in every_tick(sandbox_env) + every_tick(sandbox_env)] == [
+        "HealthResult", "HealthResult"]
+    hourly = default_probe(1, health_interval_s=3600)
+    first, second = hourly(sandbox_env), hourly(sandbox_env)
+    assert [type(r).__name__ for r in first] == ["HealthResult", "GoldenPathResult"]
+    assert [type(r).__name__ for r in second] == ["GoldenPathResult"]
+    with pytest.raises(ConfigError, match="health_interval_s must be 0 or more"):
+        default_probe(1, health_interval_s=-1)
