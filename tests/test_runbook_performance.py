@@ -17,7 +17,7 @@ from netra_ops.config import Environment
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 RunRunbook = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
-SHORT = ("duration_s=5", "settle_s=7", "users=4")  # >= 10 memory samples at 1 s
+SHORT = ("duration_s=5", "settle_s=7", "users=10")  # the seed's 10 users; >= 10 memory samples
 CHART_TITLES = ("Throughput", "Turn latency percentiles", "Errors by class",
                 "Memory per revision")
 
