@@ -65,7 +65,6 @@ from netra_ops.load.users import UNUSABLE_AFTER, TurnPlan
 from netra_ops.probe._http import fetch
 from netra_ops.probe.auth import AuthResult, AuthToken, login
 from netra_ops.probe.connections import (
-    NETWORK_ERRORS,
     USER_AGENT,
     Close,
     Connect,
@@ -76,6 +75,7 @@ from netra_ops.probe.connections import (
     Opened,
     Recv,
     Steps,
+    drive_steps,
     open_connection,
     run_exchange,
 )
@@ -277,19 +277,8 @@ def run_steps_blocking(steps: Steps[T]) -> T:
     connection the steps return open stays open for the caller; on an exception (a
     greenlet killed mid-step) every connection opened here is closed."""
     opened: list[Link] = []
-    answer: Any = None
-    error: BaseException | None = None
     try:
-        while True:
-            try:
-                op = steps.throw(error) if error is not None else steps.send(answer)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            answer, error = None, None
-            try:
-                answer = _perform(op, opened)
-            except NETWORK_ERRORS as exc:
-                error = exc
+        return drive_steps(steps, lambda op: _perform(op, opened))
     except BaseException:
         for link in opened:
             link.connection.close_timeout = 0.0

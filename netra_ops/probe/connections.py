@@ -22,7 +22,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +71,7 @@ __all__ = [
     "connection_rate",
     "connection_rate_async",
     "describe_close",
+    "drive_steps",
     "hint",
     "json_body",
     "judge_first_message",
@@ -194,6 +195,23 @@ class Close:
 # --- the two drivers -------------------------------------------------------------------
 
 
+def drive_steps(steps: Steps[T], perform: Callable[[Any], Any]) -> T:
+    """Feed each operation the steps yield to `perform` (blocking) and its answer back; a
+    network error goes back into the steps as an exception. The result is the steps'."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            op = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        answer, error = None, None
+        try:
+            answer = perform(op)
+        except NETWORK_ERRORS as exc:
+            error = exc
+
+
 def run_steps(steps: Steps[T]) -> T:
     """Perform a probe's steps with blocking I/O and return its result."""
     driver = _SyncDriver()
@@ -222,18 +240,7 @@ class _SyncDriver:
         self.stack = ExitStack()  # websockets >= 17.1 wants its connections in a `with`
 
     def drive(self, steps: Steps[T]) -> T:
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                op = steps.throw(error) if error is not None else steps.send(answer)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            answer, error = None, None
-            try:
-                answer = self.perform(op)
-            except NETWORK_ERRORS as exc:
-                error = exc
+        return drive_steps(steps, self.perform)
 
     def perform(self, op: Any) -> Any:
         if isinstance(op, Exchange):
