@@ -69,8 +69,12 @@ def schedule(
     print_cron: Annotated[bool, typer.Option(
         "--print-cron", help="Print equivalent crontab lines instead of running.")] = False,
 ) -> None:
-    """Run the validation runbooks on the seed's schedule (every 30 min for 4 h, every 2 h
-    for 20 h, then daily), each run a record of the incident; escalate failures."""
+    """Run the validation runbooks on the seed's schedule; escalate failures.
+
+    Default cadence: every 30 min for 4 h, every 2 h for 20 h, then daily.
+
+    --print-cron prints the same schedule as cron lines.
+    """
     from netra_ops.schedule import Scheduler, SystemClock, schedule_cron
 
     with _usage_errors():
