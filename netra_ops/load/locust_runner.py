@@ -56,7 +56,7 @@ from netra_ops.load.locustfile import (
 )
 from netra_ops.load.samples import ClockAnchor, Sample
 from netra_ops.load.users import TurnPlan
-from netra_ops.sandbox.ephemeral import free_ports
+from netra_ops.ports import free_ports
 from netra_ops.secrets import resolve_secret
 
 __all__ = [

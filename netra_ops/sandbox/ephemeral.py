@@ -8,26 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import tomllib
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from netra_ops.config import find_environment_file
+from netra_ops.ports import free_ports
 
 __all__ = ["dump_toml", "free_ports", "write_sandbox_environment"]
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct ports that nothing listens on (bound together, then released)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def dump_toml(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
