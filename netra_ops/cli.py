@@ -17,6 +17,7 @@ from typing import Annotated, NoReturn
 import pandas as pd
 import typer
 
+from netra_ops.cli_doctor import doctor
 from netra_ops.cli_schedule import schedule
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError, RunStopped
@@ -33,6 +34,7 @@ app.add_typer(probe_app, name="probe")
 records_app = typer.Typer(no_args_is_help=True, help="Incident records under outputs/.")
 app.add_typer(records_app, name="records")
 app.command()(schedule)
+app.command()(doctor)
 OutputsOption = Annotated[Path | None, typer.Option(
     "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")]
 

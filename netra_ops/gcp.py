@@ -20,7 +20,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import logging as gcl_logging
-from google.cloud import monitoring_v3, run_v2
+from google.cloud import monitoring_v3, resourcemanager_v3, run_v2
 from google.cloud.logging_v2.resource import Resource
 from google.cloud.monitoring_v3.services.metric_service.transports import (
     MetricServiceGrpcTransport,
@@ -34,6 +34,7 @@ __all__ = [
     "call",
     "logging_client",
     "monitoring_client",
+    "projects_client",
     "revisions_client",
     "service_name",
     "services_client",
@@ -90,6 +91,13 @@ def monitoring_client(env: Environment) -> monitoring_v3.MetricServiceClient:
     channel = grpc.insecure_channel(env.monitoring_endpoint)
     return monitoring_v3.MetricServiceClient(
         transport=MetricServiceGrpcTransport(channel=channel))
+
+
+def projects_client(env: Environment) -> resourcemanager_v3.ProjectsClient:
+    """Resource Manager v3 projects client (REST) for the environment: project-level
+    `testIamPermissions` (what `netra-ops doctor` asks)."""
+    return resourcemanager_v3.ProjectsClient(transport="rest", credentials=_credentials(env),
+                                             client_options=_rest_options(env))
 
 
 def service_name(env: Environment, role: str = "backend") -> str:

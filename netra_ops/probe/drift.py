@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from google.api_core import exceptions as gexc
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import run_v2
 
 from netra_ops.config import Environment
@@ -254,7 +255,7 @@ def config_drift(env: Environment, *, strict: bool = False) -> DriftResult:
         template = _template_env(env)
         deployed = _revision_env(env, serving) if serving else template
         notes = _notes(env, state, serving, deployed, template)
-    except (DeployError, gexc.GoogleAPICallError) as exc:
+    except (DeployError, gexc.GoogleAPICallError, GoogleAuthError) as exc:
         return DriftResult(env.name, env.backend.name, None, None, (), (), strict,
                            f"{type(exc).__name__}: {exc}", checked_at)
     image = state.serving_image if serving else state.template_image

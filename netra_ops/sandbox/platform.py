@@ -3,7 +3,8 @@
 One asyncio loop runs two uvicorn servers: the router (the backend service's stable URL, on
 `[sandbox.ports] backend`) and the API port (`[sandbox.ports] api`: the `/_sandbox/*` admin
 routes, Cloud Run Admin v2 and Cloud Logging v2 over REST, both over the same
-RevisionManager). Beside them, on `[sandbox.ports] monitoring`, a gRPC server emulates Cloud
+RevisionManager, and Resource Manager's projects.testIamPermissions from Cloud Run's granted
+permissions). Beside them, on `[sandbox.ports] monitoring`, a gRPC server emulates Cloud
 Monitoring's ListTimeSeries from the request log and a sampler of the revisions' memory and
 CPU (one sample a second); Logging and Monitoring share one reader of the request log.
 
@@ -29,6 +30,7 @@ from netra_ops.errors import SandboxError
 from netra_ops.sandbox.admin_api import create_admin_app
 from netra_ops.sandbox.logging_api import logging_routes
 from netra_ops.sandbox.monitoring_api import MonitoringServer
+from netra_ops.sandbox.resourcemanager_api import resourcemanager_routes
 from netra_ops.sandbox.revisions import REVISION_COMMAND, RevisionManager
 from netra_ops.sandbox.router import RequestLog, Router
 from netra_ops.sandbox.run_api import CloudRunEmulator, google_fallback_route, run_routes
@@ -134,7 +136,7 @@ async def run_platform(
     emulator = CloudRunEmulator(manager, project=spec.project, location=spec.region,
                                 service_url=spec.service_url, api_url=spec.api_url,
                                 granted_permissions=spec.granted_permissions)
-    google = [*run_routes(emulator),
+    google = [*run_routes(emulator), *resourcemanager_routes(emulator),
               *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
                               request_log=requests),
               google_fallback_route()]

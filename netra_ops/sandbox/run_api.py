@@ -10,7 +10,9 @@ Routes, on the admin API's port, in the paths and JSON shapes of `run.googleapis
     GET    /v2/projects/P/locations/L/operations[/O]               operations.list / get
     POST   /v2/projects/P/locations/L/operations/O:wait            operations.wait
     DELETE /v2/projects/P/locations/L/operations/O                 operations.delete
-    GET|PUT /_sandbox/iam   the permissions testIamPermissions grants (null: all of them)
+    GET|PUT /_sandbox/iam   the permissions testIamPermissions grants (null: all of them);
+                            Resource Manager's projects.testIamPermissions answers from the
+                            same set (`resourcemanager_api`)
 
 Google's client, pointed here: `run_v2.ServicesClient(transport="rest",
 credentials=AnonymousCredentials(), client_options={"api_endpoint": "http://HOST:PORT"})`.
@@ -75,7 +77,7 @@ from netra_ops.sandbox.run_resources import (
     validate_template,
 )
 
-__all__ = ["CloudRunEmulator", "google_fallback_route", "run_routes"]
+__all__ = ["CloudRunEmulator", "google_fallback_route", "guarded", "json_body", "run_routes"]
 
 _FAILED_PRECONDITION = 9
 _KEEP_OPERATIONS = 200
@@ -423,7 +425,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         name, verb = _split_verb(p["service"])
         if verb == "testIamPermissions" and request.method == "POST":
             e.check_service(p["project"], p["location"], name, None)
-            return JSONResponse(e.test_permissions(await _json(request)))
+            return JSONResponse(e.test_permissions(await json_body(request)))
         if verb:
             raise RunApiError(501, "UNIMPLEMENTED", f"services.{verb} is not emulated")
         if request.method == "GET":
@@ -433,7 +435,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             if name != e.names.service and _flag(request.query_params.get("allowMissing", "")):
                 raise RunApiError(501, "UNIMPLEMENTED", "creating services is not emulated")
             e.check_service(p["project"], p["location"], name, "run.services.update")
-            body = await _json(request)
+            body = await json_body(request)
             return JSONResponse(e.update(body, dict(request.query_params),
                                          int_enums=_int_enums(request)))
         raise RunApiError(501, "UNIMPLEMENTED", "deleting the service is not emulated")
@@ -481,7 +483,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             return JSONResponse({})
         e.check_parent(p["project"], p["location"], "run.operations.get")
         if request.method == "POST" and verb == "wait":
-            body = await _json(request)
+            body = await json_body(request)
             found = await e.wait(full, _duration_s(body.get("timeout") if body else None))
         elif request.method == "GET" and not verb:
             found = e.operation(full)
@@ -492,7 +494,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
 
     async def iam(request: Request) -> Response:
         if request.method == "PUT":
-            body = await _json(request)
+            body = await json_body(request)
             permissions = body.get("granted_permissions", None) if body else None
             if permissions is not None and not (isinstance(permissions, list) and all(
                     isinstance(x, str) for x in permissions)):
@@ -502,16 +504,16 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         return JSONResponse({"granted_permissions": None if held is None else sorted(held)})
 
     return [
-        Route(f"{base}/services", _guarded(services), methods=["GET", "POST"]),
-        Route(f"{base}/services/{{service}}", _guarded(service),
+        Route(f"{base}/services", guarded(services), methods=["GET", "POST"]),
+        Route(f"{base}/services/{{service}}", guarded(service),
               methods=["GET", "PATCH", "POST", "DELETE"]),
-        Route(f"{base}/services/{{service}}/revisions", _guarded(revisions), methods=["GET"]),
-        Route(f"{base}/services/{{service}}/revisions/{{revision}}", _guarded(revision),
+        Route(f"{base}/services/{{service}}/revisions", guarded(revisions), methods=["GET"]),
+        Route(f"{base}/services/{{service}}/revisions/{{revision}}", guarded(revision),
               methods=["GET", "DELETE"]),
-        Route(f"{base}/operations", _guarded(operations), methods=["GET"]),
-        Route(f"{base}/operations/{{operation}}", _guarded(operation),
+        Route(f"{base}/operations", guarded(operations), methods=["GET"]),
+        Route(f"{base}/operations/{{operation}}", guarded(operation),
               methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/iam", _guarded(iam), methods=["GET", "PUT"]),
+        Route("/_sandbox/iam", guarded(iam), methods=["GET", "PUT"]),
     ]
 
 
@@ -523,20 +525,23 @@ def google_fallback_route() -> Route:
                           f"{request.url.path}")
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    return Route("/v2/{path:path}", _guarded(fallback), methods=methods)
+    return Route("/v2/{path:path}", guarded(fallback), methods=methods)
 
 
-def _guarded(handler: Handler) -> Handler:
-    async def guarded(request: Request) -> Response:
+def guarded(handler: Handler) -> Handler:
+    """`handler`, answering a RunApiError it raises in Google's JSON error shape."""
+
+    async def answer(request: Request) -> Response:
         try:
             return await handler(request)
         except RunApiError as exc:
             return JSONResponse(exc.body(), status_code=exc.code)
 
-    return guarded
+    return answer
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object ({} for an empty body); 400 INVALID_ARGUMENT otherwise."""
     raw = await request.body()
     if not raw.strip():
         return {}
