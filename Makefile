@@ -7,7 +7,7 @@ ENV ?= sandbox
 INCIDENT ?= demo
 SCENARIO ?= stale-to-fixed
 
-.PHONY: install demo test lint sandbox-up sandbox-down clean
+.PHONY: install demo test lint lab browser sandbox-up sandbox-down clean
 
 install: $(INSTALLED)
 
@@ -25,13 +25,36 @@ demo: $(INSTALLED)
 	$(BIN)/netra-ops run golden_path_remediation --env $(ENV) --incident $(INCIDENT) \
 		--scenario $(SCENARIO) --execute
 
-## test: lint, type-check and run the whole test suite.
-test: $(INSTALLED) lint
+## test: lint, type-check and run the whole test suite (with Chromium for the browser test).
+test: $(INSTALLED) lint browser
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+## lab: start the sandbox and open JupyterLab on the runbooks (notebooks/), the control panel
+## in 08_control_panel. The runbooks' kernel "python3" is this venv's Python: JupyterLab runs
+## from the venv, finds kernels in the venv first (JUPYTER_PREFER_ENV_PATH=1), and starts the
+## venv's python3 kernel with its own interpreter. Records go to ./outputs.
+## LAB_ARGS adds JupyterLab options, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
+lab: $(INSTALLED)
+	$(BIN)/netra-ops sandbox up --env $(ENV)
+	NETRA_OPS_OUTPUTS="$(CURDIR)/outputs" JUPYTER_PREFER_ENV_PATH=1 \
+		$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## browser: Debian's Chromium for the browser test (tests/ui/test_browser.py): installed with
+## apt-get when missing and run as root; otherwise says how (the browser test is skipped).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "the browser test needs Chromium: run 'sudo apt-get install -y chromium'" \
+			"(without it tests/ui/test_browser.py is skipped)"; \
+	fi
 
 sandbox-up: $(INSTALLED)
 	$(BIN)/netra-ops sandbox up --env $(ENV)
