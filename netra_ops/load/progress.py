@@ -11,16 +11,14 @@ lines in any kernel whose environment sets `NETRA_OPS_HEADLESS` (as a headless r
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from netra_ops.errors import ConfigError
+from netra_ops.kernel import headless, in_jupyter_kernel
 
 __all__ = [
-    "HEADLESS_ENV",
     "BarProgress",
     "LogProgress",
     "NoProgress",
@@ -30,7 +28,6 @@ __all__ = [
     "make_progress",
 ]
 
-HEADLESS_ENV = "NETRA_OPS_HEADLESS"
 logger = logging.getLogger("netra_ops.load")
 
 
@@ -153,10 +150,6 @@ def make_progress(progress: ProgressArg = "auto", *, interval_s: float = 5.0) ->
 
 
 def _auto() -> str:
-    return "bar" if _in_notebook() and not os.environ.get(HEADLESS_ENV) else "log"
+    return "bar" if in_jupyter_kernel() and not headless() else "log"
 
 
-def _in_notebook() -> bool:
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"

@@ -10,11 +10,11 @@ themes and in the HTML export).
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import pandas as pd
 
+from netra_ops.kernel import ipython_shell
 from netra_ops.metrics.decision import Decision
 from netra_ops.metrics.units import format_value
 
@@ -87,7 +87,7 @@ class LiveTable:
 
     def _bundle(self, number: int, table: pd.DataFrame,
                 decision: Decision) -> dict[str, str] | None:
-        if not _in_ipython():
+        if ipython_shell() is None:
             return None
         view = rules_view(table)
         html = view.style.hide(axis="index").map(state_style, subset=["state"]).to_html()
@@ -96,14 +96,6 @@ class LiveTable:
                    f"{decision.decided_at:%H:%M:%S} UTC: {_escape(str(decision))}</p>")
         return {"text/html": heading + html,
                 "text/plain": f"tick {number}: {decision}\n{view.to_string(index=False)}"}
-
-
-def _in_ipython() -> bool:
-    if "IPython" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    return get_ipython() is not None
 
 
 def _escape(text: str) -> str:

@@ -19,7 +19,6 @@ import enum
 import json
 import math
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from netra_ops.errors import RecordError, VerdictFailed
+from netra_ops.kernel import ipython_shell
 from netra_ops.record.redact import looks_secret_name
 
 __all__ = [
@@ -59,7 +59,7 @@ def record(name: str, value: Any) -> None:
     converted = to_jsonable(value, name)
     _recorded[name] = converted
     text = f"{name} = {_short(converted)}"
-    shell = _ipython_shell()
+    shell = ipython_shell()
     if shell is None:
         print(text)
         return
@@ -207,15 +207,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
 
 
-def _ipython_shell() -> Any:
-    """The running IPython shell, or None in a plain interpreter (IPython is not imported)."""
-    if "IPython" not in sys.modules:
-        return None
-    from IPython import get_ipython
-
-    return get_ipython()
-
-
 def _verdict_table(checks: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     table = checks.copy() if isinstance(checks, pd.DataFrame) else pd.DataFrame(list(checks))
     missing = [c for c in VERDICT_COLUMNS if c not in table.columns]
@@ -244,7 +235,7 @@ def _show_verdict(result: VerdictResult) -> None:
     outcome = "PASS" if result.passed else f"FAIL ({len(result.failed)} of {len(result.table)})"
     heading = f"{result.title}: {outcome}"
     shown = result.table.drop(columns=["passed"])
-    if _ipython_shell() is None:
+    if ipython_shell() is None:
         print(heading)
         print(shown.to_string(index=False))
         return

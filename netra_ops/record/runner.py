@@ -35,6 +35,7 @@ from netra_ops.errors import (
     RunStopped,
     SecretError,
 )
+from netra_ops.kernel import HEADLESS_ENV
 from netra_ops.record import archive, execution
 from netra_ops.record.incident import write_index
 from netra_ops.record.manifest import write_manifest
@@ -137,7 +138,7 @@ def run_notebook(
                                                               secrets) as log:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
-        kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), "NETRA_OPS_HEADLESS": "1"}
+        kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), HEADLESS_ENV: "1"}
         outcome = _execute(source, input_nb, injected, kernel, timeout, deadline, log,
                            kernel_env, stop)
         finished = dt.datetime.now(dt.UTC)

@@ -20,26 +20,20 @@ next timer). So every callback goes through `call()` (`loop.call_soon_threadsafe
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from netra_ops.load.progress import HEADLESS_ENV
+from netra_ops.kernel import headless, in_jupyter_kernel
 
-__all__ = ["HEADLESS_ENV", "Background", "in_thread", "interactive"]
+__all__ = ["Background", "in_thread", "interactive"]
 
 T = TypeVar("T")
 
 
 def interactive() -> bool:
     """True in a Jupyter kernel a person drives (not headless, event loop running)."""
-    if os.environ.get(HEADLESS_ENV):
-        return False
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
-    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+    if headless() or not in_jupyter_kernel():
         return False
     try:
         asyncio.get_running_loop()

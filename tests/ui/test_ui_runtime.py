@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from netra_ops.kernel import HEADLESS_ENV
 from netra_ops.ui import interactive
-from netra_ops.ui.runtime import HEADLESS_ENV, Background
+from netra_ops.ui.runtime import Background
 
 GUARD_S = 10.0
 
