@@ -41,6 +41,7 @@ from netra_ops.load.config import LoadConfig, arrival_offsets
 from netra_ops.load.frames import samples_frame
 from netra_ops.load.live import LiveRun
 from netra_ops.load.progress import (
+    NoProgress,
     Progress,
     ProgressArg,
     ProgressSnapshot,
@@ -81,8 +82,9 @@ def run_load(env: Environment | str = "sandbox", config: LoadConfig | None = Non
     settings = LoadConfig.of(config, options)
     reporter = make_progress(progress, interval_s=settings.log_interval_s)
     relay = _Relay()
+    shown: Progress = reporter if isinstance(reporter, NoProgress) else relay
     stop = threading.Event()
-    worker = _Worker(lambda: run_load_async(env, settings, progress=relay, stop=stop))
+    worker = _Worker(lambda: run_load_async(env, settings, progress=shown, stop=stop))
     worker.start()
     try:
         while not worker.finished(timeout_s=_TICK_S):
@@ -341,8 +343,9 @@ class _Run:
             if self.stop is not None and self.stop.is_set() and not self.stopping.is_set():
                 logger.warning("load test stopped on request")
                 self.stopping.set()
-            self.live.queued = self.waiting
-            self.progress.update(self.live.snapshot(now))
+            if not isinstance(self.progress, NoProgress):  # a snapshot costs a pass over 5 s
+                self.live.queued = self.waiting
+                self.progress.update(self.live.snapshot(now))
 
     def _evaluate(self, now: float) -> None:
         at_s = now - self.live.start
