@@ -25,9 +25,10 @@ demo: $(INSTALLED)
 	$(BIN)/netra-ops run golden_path_remediation --env $(ENV) --incident $(INCIDENT) \
 		--scenario $(SCENARIO) --execute
 
-## test: lint, type-check and run the whole test suite (with Chromium for the browser test).
+## test: lint, type-check and run the whole test suite (with Chromium for the browser test),
+## in two worker processes (each test file stays in one; each worker has its own sandboxes).
 test: $(INSTALLED) lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

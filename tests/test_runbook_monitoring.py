@@ -1,4 +1,6 @@
-"""The post-deployment monitoring runbook executed headless by papermill against the sandbox."""
+"""The post-deployment monitoring runbook executed headless by papermill against a sandbox of
+its own (the shared one collects other tests' revisions, whose sparse samples would make a
+per-revision rule inconclusive)."""
 
 from __future__ import annotations
 
@@ -38,16 +40,16 @@ def outputs_of(record: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture()
-def stale_build(sandbox_env: Environment) -> Iterator[Environment]:
-    sandbox.apply_scenario(sandbox_env, "stale-build")
-    yield sandbox_env
-    sandbox.apply_scenario(sandbox_env, "fixed")
+def stale_build(module_sandbox_env: Environment) -> Iterator[Environment]:
+    sandbox.apply_scenario(module_sandbox_env, "stale-build")
+    yield module_sandbox_env
+    sandbox.apply_scenario(module_sandbox_env, "fixed")
 
 
 def test_a_healthy_window_passes_with_decision_charts_and_live_table(
-        sandbox_env: Environment, tmp_path: Path,
+        module_sandbox_env: Environment, tmp_path: Path,
         run_runbook: RunRunbook) -> None:
-    result, record = run_runbook(sandbox_env, tmp_path, "INC-watch", *SHORT_WATCH)
+    result, record = run_runbook(module_sandbox_env, tmp_path, "INC-watch", *SHORT_WATCH)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verdict: PASSED" in result.stdout
     summary = summary_of(record)
