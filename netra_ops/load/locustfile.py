@@ -62,22 +62,16 @@ from netra_ops.load.samples import (
     turn_error_class,
 )
 from netra_ops.load.users import UNUSABLE_AFTER, TurnPlan
-from netra_ops.probe._http import fetch
 from netra_ops.probe.auth import AuthResult, AuthToken, login
 from netra_ops.probe.connections import (
     USER_AGENT,
-    Close,
+    BlockingDriver,
     Connect,
     Deadline,
-    Exchange,
-    Http,
     Link,
     Opened,
-    Recv,
     Steps,
-    drive_steps,
     open_connection,
-    run_exchange,
 )
 from netra_ops.probe.golden_path import agent_turn
 
@@ -97,6 +91,7 @@ __all__ = [
     "RESULTS_GLOB",
     "TURN_REQUEST",
     "GeventConnection",
+    "GeventDriver",
     "LocustSettings",
     "TurnRecord",
     "TurnsFile",
@@ -275,12 +270,12 @@ def run_steps_blocking(steps: Steps[T]) -> T:
     """Perform a probe's steps (`netra_ops.probe.connections`) with `fetch` and
     websocket-client: blocking, so cooperative under gevent. Unlike `run_steps`, a
     connection the steps return open stays open for the caller; on an exception (a
-    greenlet killed mid-step) every connection opened here is closed."""
-    opened: list[Link] = []
+    greenlet killed mid-step) every connection still open here is closed."""
+    driver = GeventDriver()
     try:
-        return drive_steps(steps, lambda op: _perform(op, opened))
+        return driver.drive(steps)
     except BaseException:
-        for link in opened:
+        for link in driver.links:
             link.connection.close_timeout = 0.0
             link.connection.close()
         raise
@@ -288,23 +283,11 @@ def run_steps_blocking(steps: Steps[T]) -> T:
         steps.close()
 
 
-def _perform(op: Any, opened: list[Link]) -> Any:
-    if isinstance(op, Exchange):
-        return run_exchange(op.link.connection, op.text, op.deadline)
-    if isinstance(op, Recv):
-        return op.link.connection.recv(timeout=op.timeout_s)
-    if isinstance(op, Http):
-        return fetch(op.method, op.url, json_body=op.json, timeout_s=op.timeout_s)
-    if isinstance(op, Connect):
-        connection = GeventConnection.connect(op)
-        link = Link(connection, connection.subprotocol)
-        opened.append(link)
-        return link
-    if isinstance(op, Close):
-        op.link.connection.close_timeout = max(op.timeout_s, 0.01)
-        op.link.connection.close()
-        return None
-    raise TypeError(f"not a probe operation: {op!r}")
+class GeventDriver(BlockingDriver):
+    """The probes' blocking driver with websocket-client connections (gevent-friendly)."""
+
+    def connect(self, op: Connect) -> Any:
+        return GeventConnection.connect(op)
 
 
 # --- one virtual user, and the file of its process's turns -----------------------------

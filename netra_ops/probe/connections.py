@@ -55,6 +55,7 @@ __all__ = [
     "NETWORK_ERRORS",
     "STEP_TIMEOUT_S",
     "AsyncDriver",
+    "BlockingDriver",
     "Close",
     "Connect",
     "ConnectAttempt",
@@ -214,7 +215,7 @@ def drive_steps(steps: Steps[T], perform: Callable[[Any], Any]) -> T:
 
 def run_steps(steps: Steps[T]) -> T:
     """Perform a probe's steps with blocking I/O and return its result."""
-    driver = _SyncDriver()
+    driver = BlockingDriver()
     try:
         return driver.drive(steps)
     finally:
@@ -232,8 +233,9 @@ async def run_steps_async(steps: Steps[T]) -> T:
         await driver.close_all()
 
 
-class _SyncDriver:
-    """Blocking I/O: httpx.Client and websockets.sync.client."""
+class BlockingDriver:
+    """Blocking I/O: `fetch` (h11) and websockets.sync.client. A subclass may open its
+    WebSockets another way by overriding `connect` (the Locust workers' gevent driver)."""
 
     def __init__(self) -> None:
         self.links: list[Link] = []
@@ -250,7 +252,7 @@ class _SyncDriver:
         if isinstance(op, Http):
             return fetch(op.method, op.url, json_body=op.json, timeout_s=op.timeout_s)
         if isinstance(op, Connect):
-            connection = self.stack.enter_context(connect_sync(op.url, **_connect_options(op)))
+            connection = self.connect(op)
             link = Link(connection, connection.subprotocol)
             self.links.append(link)
             return link
@@ -260,6 +262,10 @@ class _SyncDriver:
             op.link.connection.close()
             return None
         raise TypeError(f"not a probe operation: {op!r}")
+
+    def connect(self, op: Connect) -> Any:
+        """Open the WebSocket `op` asks for; the connection must have `subprotocol`."""
+        return self.stack.enter_context(connect_sync(op.url, **_connect_options(op)))
 
     def close_all(self) -> None:
         for link in self.links:  # only after an error or an interrupt: do not wait long
