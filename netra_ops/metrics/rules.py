@@ -17,7 +17,8 @@ threshold does not cross it for `>` or `<`.
 
 A rule with `group_by` is evaluated per group (e.g. per revision) and reports its worst
 group, in the order firing > pending > inconclusive > ok; the others are named in the
-detail.
+detail. A group that went quiet (too few samples, the last one more than half a window older
+than the other groups' newest: a revision scaled to zero or stopped) is named, not judged.
 
 `RuleEvaluator` keeps that state between evaluations (the live watch); `replay()` evaluates
 a frame of history at a series of times; `evaluate_rules()` gives the table at one time,
@@ -184,7 +185,8 @@ class RuleEvaluator:
                   unavailable: Mapping[str, str]) -> RuleResult:
         start = at - timedelta(seconds=rule.window_s)
         evaluated = [self._evaluate_group(rule, series, key, at, start) for key in series.groups]
-        results = [r for r in evaluated if r is not None]
+        results, quiet = _without_quiet_groups(rule, series, at,
+                                               [r for r in evaluated if r is not None])
         self._forget_absent(rule, {r.group for r in results})
         if not results:
             return RuleResult(rule, at, "inconclusive", None, 0, start, at,
@@ -194,6 +196,9 @@ class RuleEvaluator:
         if len(results) > 1:
             others = ", ".join(f"{r.group} {r.state}" for r in results if r is not worst)
             worst = _with_detail(worst, f"{worst.detail}; others: {others}".lstrip("; "))
+        if quiet:
+            worst = _with_detail(worst, f"{worst.detail}; not judged, stopped reporting: "
+                                        f"{', '.join(quiet)}".lstrip("; "))
         return worst
 
     def _evaluate_group(self, rule: TriggerRule, series: _Series, key: str, at: datetime,
@@ -234,6 +239,28 @@ class RuleEvaluator:
         prepared = {rule.name: _prepare(rule, ready) for rule in self.rules}
         self._cache = (frame, prepared)
         return prepared
+
+
+def _without_quiet_groups(rule: TriggerRule, series: _Series, at: datetime,
+                          results: list[RuleResult]) -> tuple[list[RuleResult], list[str]]:
+    """The results without the groups that went quiet, and those groups' names.
+
+    A group (e.g. a revision) is quiet when it is inconclusive for want of samples and its
+    last sample is more than half a window older than the newest sample of the other groups:
+    a revision scaled to zero or stopped, not one that cannot be judged yet. Its few old
+    samples would otherwise hold the whole rule inconclusive until they leave the window.
+    """
+    if len(results) < 2:
+        return results, []
+    cutoff = _ns(at)
+    last = {r.group: int(series.groups[r.group][0][
+        np.searchsorted(series.groups[r.group][0], cutoff, side="right") - 1]) for r in results}
+    newest = max(last.values())
+    gap_ns = rule.window_s / 2 * 1e9
+    quiet = [r.group for r in results if r.state == "inconclusive" and r.value is None
+             and newest - last[r.group] > gap_ns]
+    kept = [r for r in results if r.group not in quiet]
+    return (kept, quiet) if kept else (results, [])
 
 
 def _prepare(rule: TriggerRule, frame: pd.DataFrame) -> _Series:

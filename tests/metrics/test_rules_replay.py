@@ -149,6 +149,25 @@ def test_groups_are_judged_apart_and_the_worst_one_reported() -> None:
     assert together.loc[0, "state"] == "ok"  # one old sample masks the leak without groups
 
 
+def test_a_group_that_stopped_reporting_is_named_not_judged() -> None:
+    """A revision scaled to zero keeps a sample or two in the window: it must not hold the
+    whole rule inconclusive. One that has just started is inconclusive: it cannot be judged."""
+    per_revision = rule(group_by=["revision"], window_s=4.0, min_samples=2)
+    serving = frame([(s, 1.0) for s in range(11)], revision="serving")
+    stopped = frame([(0, 1.0), (1, 1.0)], revision="stopped")
+    table = evaluate_rules([per_revision], make_frame(
+        pd.concat([serving, stopped]).to_dict("records")), at(4.5))
+    row = table.iloc[0]
+    assert (row["state"], row["group"]) == ("ok", "revision=serving")
+    assert "not judged, stopped reporting: revision=stopped" in row["detail"]
+    started = frame([(4, 1.0)], revision="started")
+    table = evaluate_rules([per_revision], make_frame(
+        pd.concat([serving, stopped, started]).to_dict("records")), at(4.5))
+    assert (table.loc[0, "state"], table.loc[0, "group"]) == ("inconclusive", "revision=started")
+    alone = evaluate_rules([per_revision], make_frame(stopped.to_dict("records")), at(4.5))
+    assert alone.loc[0, "state"] == "inconclusive"  # nothing else reports: nothing to compare
+
+
 def test_mean_is_weighted_by_the_observations_behind_each_sample() -> None:
     data = make_frame([
         {"time": at(0), "metric": "rate", "value": 0.5, "count": 2, "source": "logging"},
