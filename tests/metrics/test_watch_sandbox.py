@@ -39,6 +39,7 @@ from netra_ops.probe import HealthResult, health
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 MIB = 2**20
+REREAD_JITTER_S = 0.25
 INTERVAL_S = 1.0
 STARTED: dict[str, float] = {}
 
@@ -153,7 +154,10 @@ def test_memory_growth_takes_the_memory_rule_through_pending_to_firing(
     first_bad = _first_sample_above(env, revision, memory_rule.threshold, ticks[0].at)
     delay = (fired.at - first_bad).total_seconds()
     report("memory_high", delay, memory_rule.for_s)
-    assert memory_rule.for_s <= delay <= memory_rule.for_s + INTERVAL_S + 0.5
+    # The rule itself held for_s (held_s above); the first bad sample is read again from
+    # Monitoring afterwards, whose step alignment can place it a little later than the
+    # evaluator saw it (2.94 s once, for 3 s).
+    assert memory_rule.for_s - REREAD_JITTER_S <= delay <= memory_rule.for_s + INTERVAL_S + 0.5
 
 
 def test_an_injected_error_rate_fires_the_5xx_rule(env: Environment) -> None:
