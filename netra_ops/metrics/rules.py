@@ -252,15 +252,18 @@ def _without_quiet_groups(rule: TriggerRule, series: _Series, at: datetime,
     """
     if len(results) < 2:
         return results, []
-    cutoff = _ns(at)
-    last = {r.group: int(series.groups[r.group][0][
-        np.searchsorted(series.groups[r.group][0], cutoff, side="right") - 1]) for r in results}
+    last = {r.group: _last_before(series.groups[r.group][0], _ns(at)) for r in results}
     newest = max(last.values())
     gap_ns = rule.window_s / 2 * 1e9
     quiet = [r.group for r in results if r.state == "inconclusive" and r.value is None
              and newest - last[r.group] > gap_ns]
     kept = [r for r in results if r.group not in quiet]
     return (kept, quiet) if kept else (results, [])
+
+
+def _last_before(times: np.ndarray, cutoff_ns: int) -> int:
+    """The newest of the sorted sample times that is not after `cutoff_ns`."""
+    return int(times[np.searchsorted(times, cutoff_ns, side="right") - 1])
 
 
 def _prepare(rule: TriggerRule, frame: pd.DataFrame) -> _Series:

@@ -75,7 +75,8 @@ EXIT_CODES: dict[str, int] = {
 STOPPED = frozenset({"interrupted", "terminated"})
 """Statuses of a run this process was asked to stop (`RunStopped` is raised after them)."""
 
-_STOPPED = frozenset({"timeout", "kernel_died", "deadline", *STOPPED})
+# Endings after which papermill leaves the cell it was running unmarked: the runner marks it.
+_RUNNING_CELL_UNMARKED = frozenset({"timeout", "kernel_died", "deadline", *STOPPED})
 
 _ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill removes these cells on a re-run
 _BANNER_STYLE = 'style="color:red; font-family:sans-serif; font-size:1.5em;"'
@@ -270,7 +271,7 @@ def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
     for line in outcome.kernel_output.splitlines():
         if line.strip():
             log.write("KERNEL", "kernel", line)
-    if outcome.status in _STOPPED or (
+    if outcome.status in _RUNNING_CELL_UNMARKED or (
             outcome.status == "error" and not _marked_cell_index(outcome.notebook)):
         _mark_stopped_cell(outcome.notebook, outcome.status, outcome.error)
     return outcome
