@@ -18,58 +18,50 @@ locally with N processes or as master and workers on several machines.
 
 Each virtual user logs in, holds a WebSocket and sends turns, awaiting the five agent events
 (the probe layer's protocol and checks). See docs/load.md for the closed and open models,
-coordinated omission, and thresholds. The names are loaded on first use (`netra_ops.lazy`),
-so a Locust worker importing one module of this package does not import the charts.
+coordinated omission, and thresholds.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from netra_ops.lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from netra_ops.load.charts import load_errors_chart, load_latency_chart, throughput_chart
-    from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
-    from netra_ops.load.engine import run_load, run_load_async
-    from netra_ops.load.frames import (
-        SAMPLE_COLUMNS,
-        as_samples,
-        empty_samples,
-        errors_by_class,
-        latency_percentiles,
-        samples_frame,
-        throughput,
-    )
-    from netra_ops.load.locust_runner import (
-        LocustResult,
-        locust_commands,
-        read_samples,
-        run_locust,
-    )
-    from netra_ops.load.performance import RESOURCE_CRITERIA, performance_checks
-    from netra_ops.load.progress import (
-        BarProgress,
-        LogProgress,
-        NoProgress,
-        Progress,
-        ProgressSnapshot,
-        make_progress,
-    )
-    from netra_ops.load.result import LoadResult
-    from netra_ops.load.samples import (
-        ERROR_CLASSES,
-        ClockAnchor,
-        Sample,
-        turn_error_class,
-    )
-    from netra_ops.load.thresholds import (
-        Threshold,
-        ThresholdBreach,
-        ThresholdWatch,
-        WindowStats,
-        replay_thresholds,
-    )
+from netra_ops.load.charts import load_errors_chart, load_latency_chart, throughput_chart
+from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
+from netra_ops.load.engine import run_load, run_load_async
+from netra_ops.load.frames import (
+    SAMPLE_COLUMNS,
+    as_samples,
+    empty_samples,
+    errors_by_class,
+    latency_percentiles,
+    samples_frame,
+    throughput,
+)
+from netra_ops.load.locust_runner import (
+    LocustResult,
+    locust_commands,
+    read_samples,
+    run_locust,
+)
+from netra_ops.load.performance import RESOURCE_CRITERIA, performance_checks
+from netra_ops.load.progress import (
+    BarProgress,
+    LogProgress,
+    NoProgress,
+    Progress,
+    ProgressSnapshot,
+    make_progress,
+)
+from netra_ops.load.result import LoadResult
+from netra_ops.load.samples import (
+    ERROR_CLASSES,
+    ClockAnchor,
+    Sample,
+    turn_error_class,
+)
+from netra_ops.load.thresholds import (
+    Threshold,
+    ThresholdBreach,
+    ThresholdWatch,
+    WindowStats,
+    replay_thresholds,
+)
 
 __all__ = [
     "ERROR_CLASSES",
@@ -111,45 +103,3 @@ __all__ = [
     "throughput_chart",
     "turn_error_class",
 ]
-
-_MODULE_OF = {
-    "BarProgress": "progress",
-    "ClockAnchor": "samples",
-    "ERROR_CLASSES": "samples",
-    "LoadConfig": "config",
-    "LoadResult": "result",
-    "LocustResult": "locust_runner",
-    "LogProgress": "progress",
-    "MAX_USERS": "config",
-    "MODELS": "config",
-    "NoProgress": "progress",
-    "Progress": "progress",
-    "ProgressSnapshot": "progress",
-    "RESOURCE_CRITERIA": "performance",
-    "SAMPLE_COLUMNS": "frames",
-    "Sample": "samples",
-    "Threshold": "thresholds",
-    "ThresholdBreach": "thresholds",
-    "ThresholdWatch": "thresholds",
-    "WindowStats": "thresholds",
-    "arrival_offsets": "config",
-    "as_samples": "frames",
-    "empty_samples": "frames",
-    "errors_by_class": "frames",
-    "latency_percentiles": "frames",
-    "load_errors_chart": "charts",
-    "load_latency_chart": "charts",
-    "locust_commands": "locust_runner",
-    "make_progress": "progress",
-    "performance_checks": "performance",
-    "read_samples": "locust_runner",
-    "replay_thresholds": "thresholds",
-    "run_load": "engine",
-    "run_load_async": "engine",
-    "run_locust": "locust_runner",
-    "samples_frame": "frames",
-    "throughput": "frames",
-    "throughput_chart": "charts",
-    "turn_error_class": "samples",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

@@ -2,98 +2,89 @@
 
 Every probe has a total time bound, a sync form for Jupyter cells, papermill and scripts, and
 an async twin; a bad answer from the target is a failed result with a reason, not an error.
-The names below are loaded on first use (`netra_ops.lazy`): a process that needs one probe
-module (a Locust worker) does not import the Google clients the drift probe needs.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from netra_ops.lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from netra_ops.probe.agent_events import AgentEventsReport, EventCheck, check_agent_events
-    from netra_ops.probe.auth import (
-        AUTH_OUTCOMES,
-        AuthFailureRate,
-        AuthResult,
-        AuthToken,
-        auth_failure_rate,
-        auth_failure_rate_async,
-        login,
-        login_async,
-        refresh,
-        refresh_async,
-        validate,
-        validate_async,
-    )
-    from netra_ops.probe.connections import (
-        ConnectAttempt,
-        ConnectionRateResult,
-        connection_rate,
-        connection_rate_async,
-    )
-    from netra_ops.probe.conversation import (
-        CHECKLIST,
-        DEFAULT_TURNS,
-        ConversationResult,
-        MemoryCheck,
-        conversation,
-        conversation_async,
-    )
-    from netra_ops.probe.dependencies import (
-        DEFAULT_BUDGET_MS,
-        DependencyChecks,
-        DependencyResult,
-        check_dependencies,
-        check_dependencies_async,
-        postgres,
-        postgres_async,
-        redact_url,
-        redis,
-        redis_async,
-    )
-    from netra_ops.probe.drift import (
-        DRIFT_STATES,
-        RESERVED_ENV,
-        SECRET_SHOWN,
-        DriftResult,
-        DriftRow,
-        SyncChange,
-        SyncPlan,
-        config_drift,
-        sync_plan,
-    )
-    from netra_ops.probe.golden_path import (
-        DEFAULT_MESSAGE,
-        GOLDEN_PATH_EVENTS,
-        ConnectResult,
-        EventObservation,
-        GoldenPathResult,
-        TurnResult,
-        agent_turn,
-        agent_turn_async,
-        golden_path,
-        golden_path_async,
-        websocket_connect,
-        websocket_connect_async,
-    )
-    from netra_ops.probe.health import (
-        HealthResult,
-        health,
-        health_async,
-        wait_healthy,
-        wait_healthy_async,
-    )
-    from netra_ops.probe.services import ServiceChecks, check_services
-    from netra_ops.probe.summary import (
-        checks_table,
-        failed_checks,
-        results_table,
-        runs_frame,
-        summarize_runs,
-    )
+from netra_ops.probe.agent_events import AgentEventsReport, EventCheck, check_agent_events
+from netra_ops.probe.auth import (
+    AUTH_OUTCOMES,
+    AuthFailureRate,
+    AuthResult,
+    AuthToken,
+    auth_failure_rate,
+    auth_failure_rate_async,
+    login,
+    login_async,
+    refresh,
+    refresh_async,
+    validate,
+    validate_async,
+)
+from netra_ops.probe.connections import (
+    ConnectAttempt,
+    ConnectionRateResult,
+    connection_rate,
+    connection_rate_async,
+)
+from netra_ops.probe.conversation import (
+    CHECKLIST,
+    DEFAULT_TURNS,
+    ConversationResult,
+    MemoryCheck,
+    conversation,
+    conversation_async,
+)
+from netra_ops.probe.dependencies import (
+    DEFAULT_BUDGET_MS,
+    DependencyChecks,
+    DependencyResult,
+    check_dependencies,
+    check_dependencies_async,
+    postgres,
+    postgres_async,
+    redact_url,
+    redis,
+    redis_async,
+)
+from netra_ops.probe.drift import (
+    DRIFT_STATES,
+    RESERVED_ENV,
+    SECRET_SHOWN,
+    DriftResult,
+    DriftRow,
+    SyncChange,
+    SyncPlan,
+    config_drift,
+    sync_plan,
+)
+from netra_ops.probe.golden_path import (
+    DEFAULT_MESSAGE,
+    GOLDEN_PATH_EVENTS,
+    ConnectResult,
+    EventObservation,
+    GoldenPathResult,
+    TurnResult,
+    agent_turn,
+    agent_turn_async,
+    golden_path,
+    golden_path_async,
+    websocket_connect,
+    websocket_connect_async,
+)
+from netra_ops.probe.health import (
+    HealthResult,
+    health,
+    health_async,
+    wait_healthy,
+    wait_healthy_async,
+)
+from netra_ops.probe.services import ServiceChecks, check_services
+from netra_ops.probe.summary import (
+    checks_table,
+    failed_checks,
+    results_table,
+    runs_frame,
+    summarize_runs,
+)
 
 __all__ = [
     "AUTH_OUTCOMES",
@@ -165,75 +156,3 @@ __all__ = [
     "websocket_connect",
     "websocket_connect_async",
 ]
-
-_MODULE_OF = {
-    "AUTH_OUTCOMES": "auth",
-    "AgentEventsReport": "agent_events",
-    "AuthFailureRate": "auth",
-    "AuthResult": "auth",
-    "AuthToken": "auth",
-    "CHECKLIST": "conversation",
-    "ConnectAttempt": "connections",
-    "ConnectResult": "golden_path",
-    "ConnectionRateResult": "connections",
-    "ConversationResult": "conversation",
-    "DEFAULT_BUDGET_MS": "dependencies",
-    "DEFAULT_MESSAGE": "golden_path",
-    "DEFAULT_TURNS": "conversation",
-    "DRIFT_STATES": "drift",
-    "DependencyChecks": "dependencies",
-    "DependencyResult": "dependencies",
-    "DriftResult": "drift",
-    "DriftRow": "drift",
-    "EventCheck": "agent_events",
-    "EventObservation": "golden_path",
-    "GOLDEN_PATH_EVENTS": "golden_path",
-    "GoldenPathResult": "golden_path",
-    "HealthResult": "health",
-    "MemoryCheck": "conversation",
-    "RESERVED_ENV": "drift",
-    "SECRET_SHOWN": "drift",
-    "ServiceChecks": "services",
-    "SyncChange": "drift",
-    "SyncPlan": "drift",
-    "TurnResult": "golden_path",
-    "agent_turn": "golden_path",
-    "agent_turn_async": "golden_path",
-    "auth_failure_rate": "auth",
-    "auth_failure_rate_async": "auth",
-    "check_agent_events": "agent_events",
-    "check_dependencies": "dependencies",
-    "check_dependencies_async": "dependencies",
-    "check_services": "services",
-    "checks_table": "summary",
-    "config_drift": "drift",
-    "connection_rate": "connections",
-    "connection_rate_async": "connections",
-    "conversation": "conversation",
-    "conversation_async": "conversation",
-    "failed_checks": "summary",
-    "golden_path": "golden_path",
-    "golden_path_async": "golden_path",
-    "health": "health",
-    "health_async": "health",
-    "login": "auth",
-    "login_async": "auth",
-    "postgres": "dependencies",
-    "postgres_async": "dependencies",
-    "redact_url": "dependencies",
-    "redis": "dependencies",
-    "redis_async": "dependencies",
-    "refresh": "auth",
-    "refresh_async": "auth",
-    "results_table": "summary",
-    "runs_frame": "summary",
-    "summarize_runs": "summary",
-    "sync_plan": "drift",
-    "validate": "auth",
-    "validate_async": "auth",
-    "wait_healthy": "health",
-    "wait_healthy_async": "health",
-    "websocket_connect": "golden_path",
-    "websocket_connect_async": "golden_path",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

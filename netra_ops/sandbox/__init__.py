@@ -15,9 +15,8 @@ netra_ops.sandbox ROLE`) do not pay for the supervisor's imports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from netra_ops.lazy import lazy_exports
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from netra_ops.sandbox.pause import pause_revision
@@ -52,4 +51,14 @@ _MODULE_OF = {name: "supervisor" for name in __all__} | {"Scenario": "scenarios"
                                                          "pause_revision": "pause"}
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'netra_ops.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"netra_ops.sandbox.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
