@@ -25,10 +25,12 @@ each engine (`--users` N, default 10, each sending golden-path turns back to bac
   floor of what any engine must spend. CPU: `process_time()` deltas, with the logins
   (`login_async`), the connections and the closing measured apart from the turns.
 - **bare-judged**: the same loop, each turn through the probe's `agent_turn_async` (send,
-  collect, judge: the five events, their order, fields, content and latency), as the
-  engine's users call it, without the engine around it. It splits netra-ops' cost over the
-  bare loop into the verdict (bare-judged / bare) and the engine's own machinery: users,
-  samples, the live record, the monitor, the worker thread (netra-ops / bare-judged).
+  collect, judge: the five events, their order, fields, content and latency) on a
+  `TurnConnection` (frames fed to the turn's collector as they are parsed, no `recv()` per
+  frame), as the engine's users call it, without the engine around it. It splits netra-ops'
+  cost over the bare loop into the probe's turn (bare-judged / bare: the verdict, less what
+  the direct path saves) and the engine's own machinery: users, samples, the live record,
+  the monitor, the worker thread (netra-ops / bare-judged).
 
 Per engine: turns, turns/s (turns over the span from the first send to the last end),
 client CPU seconds, CPU microseconds per turn, turns per client CPU-second, and the p50 and
@@ -94,6 +96,7 @@ from netra_ops.config import Environment
 from netra_ops.load import run_load, run_load_async, run_locust
 from netra_ops.probe.auth import login_async
 from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn_async
+from netra_ops.probe.turn_connection import TurnConnection
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load_engines.json"
@@ -112,7 +115,8 @@ NOTES = [
     "the interpreter, gevent and Locust imports and its runner (startup_cpu_s); the "
     "excl_startup figures subtract a fixed-cost run of the same users (one turn each).",
     "bare-judged splits netra-ops' cost over the bare loop: bare_judged_over_bare is the "
-    "probe's verdict on each turn (which the bare loop skips by design), "
+    "probe's turn (its verdict, which the bare loop skips by design, less what its "
+    "TurnConnection saves by feeding frames to the collector without a recv() each), "
     "netra_ops_over_bare_judged the engine around it (users, samples, live record, "
     "monitor, progress snapshots, the worker thread).",
     "Locust here is netra-ops' locustfile: the same probe-layer turn and verdict as the "
@@ -277,16 +281,18 @@ async def judged_user(ws: ClientConnection, thread_id: str, end: float,
     return ok
 
 
-async def bare_open(env: Environment, token: str) -> ClientConnection:
+async def bare_open(env: Environment, token: str,
+                    kind: type[ClientConnection] = ClientConnection) -> ClientConnection:
     ws = await connect(env.backend.websocket_url, subprotocols=[Subprotocol(f"jwt.{token}")],
                        compression=None, ping_interval=None, max_size=4 * 2**20,
-                       open_timeout=10, close_timeout=1)
+                       open_timeout=10, close_timeout=1, create_connection=kind)
     await asyncio.wait_for(ws.recv(), 10)  # connection_established
     return ws
 
 
 async def bare_async(env: Environment, users: int, duration_s: float, engine: str,
-                     user_loop: UserLoop) -> Run:
+                     user_loop: UserLoop,
+                     kind: type[ClientConnection] = ClientConnection) -> Run:
     clock = time.process_time
     cpu = clock()
     logins = await asyncio.gather(*(login_async(env) for _ in range(users)))
@@ -294,7 +300,7 @@ async def bare_async(env: Environment, users: int, duration_s: float, engine: st
     if len(tokens) < users:
         raise SystemExit(f"{engine} loop: {users - len(tokens)} logins failed")
     login_cpu, cpu = clock() - cpu, clock()
-    sockets = await asyncio.gather(*(bare_open(env, token) for token in tokens))
+    sockets = await asyncio.gather(*(bare_open(env, token, kind) for token in tokens))
     connect_cpu, cpu = clock() - cpu, clock()
     run = uuid.uuid4().hex[:8]
     times: list[tuple[float, float]] = []
@@ -320,7 +326,8 @@ def bare_run(env: Environment, users: int, duration_s: float) -> Run:
 
 
 def judged_run(env: Environment, users: int, duration_s: float) -> Run:
-    return asyncio.run(bare_async(env, users, duration_s, "bare-judged", judged_user))
+    return asyncio.run(bare_async(env, users, duration_s, "bare-judged", judged_user,
+                                  TurnConnection))
 
 
 # --- rounds, summary, profile -------------------------------------------------------------
@@ -399,7 +406,7 @@ def profile_costs(env: Environment, users: int, duration_s: float,
     thread) and of one bare run: the engine's top functions by own CPU per turn, the
     functions whose CPU per turn the engine has beyond the bare loop's (the overhead), and
     those where it has less (the bare loop's own `bare_user` does the receive loop's work,
-    which in the engine is `run_exchange_async`'s)."""
+    which in the engine is `TurnConnection.process_event`'s)."""
     def netra_ops() -> int:
         result = asyncio.run(run_load_async(env, users=users, duration_s=duration_s,
                                             progress="none"))

@@ -46,6 +46,7 @@ from netra_ops.errors import NetraOpsError
 from netra_ops.probe._http import HttpAnswer, fetch, fetch_async
 from netra_ops.probe._text import describe_exception
 from netra_ops.probe.agent_events import TurnCollector, event_error
+from netra_ops.probe.turn_connection import TurnConnection
 from netra_ops.secrets import resolve_secret
 
 __all__ = [
@@ -304,7 +305,8 @@ class AsyncDriver:
             return await fetch_async(op.method, op.url, json_body=op.json,
                                      timeout_s=op.timeout_s)
         if isinstance(op, Connect):
-            connection = await connect_async(op.url, **_connect_options(op))
+            connection = await connect_async(op.url, create_connection=TurnConnection,
+                                             **_connect_options(op))
             link = Link(connection, connection.subprotocol)
             self.links.append(link)
             return link
@@ -355,12 +357,16 @@ def run_exchange(ws: Any, text: str, deadline: float) -> TurnCollector:
 
 
 async def run_exchange_async(ws: Any, text: str, deadline: float) -> TurnCollector:
-    """`run_exchange` on a `websockets.asyncio` connection."""
+    """`run_exchange` on a `websockets.asyncio` connection (a `TurnConnection`, as the async
+    drivers open, feeds the collector without a `recv()` per frame)."""
     clock = time.perf_counter
     collector = TurnCollector(clock())
     try:
         async with asyncio.timeout(deadline - clock()):
-            await ws.send(text)
+            if isinstance(ws, TurnConnection):
+                await ws.send_and_collect(text, collector)
+            else:
+                await ws.send(text)
             while collector.end is None:
                 collector.feed(await ws.recv(), clock())
     except TimeoutError:

@@ -234,6 +234,36 @@ async def _ignore_close(s: _Session) -> None:
     await s.hold()
 
 
+async def _heartbeat_first(s: _Session) -> None:
+    """A heartbeat right after connection_established, then as `good`."""
+    await s.established()
+    await s.send({"type": "heartbeat", "data": {"interval_s": 30}})
+    while True:
+        _, thread = await s.next_message()
+        await s.turn(list(s.five(thread)))
+
+
+async def _fragmented(s: _Session) -> None:
+    """Every event sent as a message of three fragments."""
+    await s.established()
+    while True:
+        _, thread = await s.next_message()
+        for event in s.five(thread):
+            text = json.dumps(event)
+            third = len(text) // 3
+            await s.ws.send([text[:third], text[third:2 * third], text[2 * third:]])
+
+
+async def _invalid_utf8(s: _Session) -> None:
+    """agent_started, then a text frame whose bytes are not UTF-8."""
+    await s.established()
+    _, thread = await s.next_message()
+    await s.send(s.five(thread)[0])
+    async with s.ws.send_context():
+        s.ws.protocol.send_text(b'{"type": "agent_thinking", "reasoning": "\xff\xfe"}')
+    await s.hold()
+
+
 async def _flaky(s: _Session) -> None:
     await _good(s)
 
@@ -273,6 +303,9 @@ MODES: dict[str, Mode] = {
     "slow": _one_turn(lambda s, t: list(s.five(t)), pause_s=SLOW_EVENT_S),
     "drop": _drop,
     "heartbeats-only": _heartbeats_only,
+    "heartbeat-first": _heartbeat_first,
+    "fragmented": _fragmented,
+    "invalid-utf8": _invalid_utf8,
 }
 # Misbehaviours of the handshake itself (see `_process_request` / `_process_response`).
 HANDSHAKE_MODES = ("reject-403", "reject-503", "not-websocket", "hang-handshake",
