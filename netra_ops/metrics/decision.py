@@ -42,7 +42,7 @@ class Decision:
         """The rows behind the action: firing rules for a rollback, inconclusive ones for a
         hold, every rule for continue."""
         live = self.rules[~self.rules["dry_run"].astype(bool)]
-        wanted = {"rollback": ["firing"], "hold": ["inconclusive"]}.get(self.action)
+        wanted = {"rollback": ["firing"], "hold": ["inconclusive", "pending"]}.get(self.action)
         rows = live if wanted is None else live[live["state"].isin(wanted)]
         return rows[[c for c in EVIDENCE_COLUMNS if c in rows.columns]].reset_index(drop=True)
 

@@ -72,6 +72,8 @@ class LiveTable:
     def show(self, number: int, table: pd.DataFrame, decision: Decision) -> None:
         """Log the tick's states and refresh the display."""
         of = f"/{self.total_ticks}" if self.total_ticks else ""
+        if self.total_ticks and number > self.total_ticks:
+            of += " (past the duration: a trigger is pending)"
         states = ", ".join(f"{r['rule']}={r['state']}" for r in table.to_dict("records"))
         logger.info("tick %d%s at %s: %s -> %s", number, of,
                     f"{decision.decided_at:%H:%M:%S}", states, decision)

@@ -9,6 +9,12 @@ Plain blocking code (`time.sleep` between ticks, no event loop), so it works the
 script, in papermill and in a Jupyter kernel. Each tick reads the window the rules need
 ((now - longest window - longest `for` - interval, now]); the first tick first replays that
 history, so a condition that already held before the watch began is not reported as new.
+
+A watch never ends on a pending trigger unawares. With `settle_s`, it goes on ticking past
+its duration while a rule (not a dry run) is `pending`, for at most `settle_s` more, so the
+condition has the time to fire or clear (the seed's triggers hold for 2 to 5 minutes). If a
+rule is still pending at the very end, `run_watch`'s decision is `hold`, not `continue`: a
+trigger's condition is true and nobody knows yet whether it will hold.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "WatchTick",
     "default_probe",
     "lookback_s",
+    "pending_rules",
     "run_watch",
     "tick_count",
     "watch",
@@ -92,6 +99,7 @@ class WatchResult:
     frame: pd.DataFrame = field(repr=False)
     unavailable: dict[str, str] = field(default_factory=dict)
     probe_results: tuple[ProbeResult, ...] = field(default=(), repr=False)
+    settled_ticks: int = 0  # ticks past the duration while a trigger was pending
 
     @property
     def table(self) -> pd.DataFrame:
@@ -132,24 +140,27 @@ def lookback_s(rules: Sequence[TriggerRule], interval_s: float) -> float:
 def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
           duration_s: float = 30.0, interval_s: float = 5.0, probe: ProbeFn | None = None,
           sources: Sequence[str] = READERS, step_s: float | None = None,
-          stop_on_rollback: bool = False,
+          stop_on_rollback: bool = False, settle_s: float = 0.0,
           probe_log: list[ProbeResult] | None = None) -> Iterator[WatchTick]:
-    """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once).
+    """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once), and
+    on for at most `settle_s` more while a rule is pending (see the module docstring).
 
     `probe` runs before each evaluation (default: `default_probe()`; pass `lambda env: []`
     for none); its results join the sources' data and are appended to `probe_log` when
     given. With `stop_on_rollback` the watch ends at the first rollback decision.
     """
     chosen = list(env.rollback_triggers if rules is None else rules)
-    if interval_s <= 0 or duration_s < 0:
-        raise ConfigError(f"the watch needs interval_s > 0 and duration_s >= 0, got "
-                          f"{interval_s} and {duration_s}")
+    if not (interval_s > 0 and duration_s >= 0 and settle_s >= 0):
+        raise ConfigError(f"the watch needs interval_s > 0, duration_s >= 0 and settle_s >= 0, "
+                          f"got {interval_s}, {duration_s} and {settle_s}")
     run_probe = default_probe() if probe is None else probe
     evaluator = RuleEvaluator(chosen)
     lookback = timedelta(seconds=lookback_s(chosen, interval_s))
     probes: list[ProbeResult] = [] if probe_log is None else probe_log
     clock = _TickClock(interval_s)
-    for number in range(1, tick_count(duration_s, interval_s) + 1):
+    planned = tick_count(duration_s, interval_s)
+    last = planned + tick_count(settle_s, interval_s) - 1
+    for number in range(1, last + 1):
         clock.wait_to_probe(number)
         probes.extend(run_probe(env))
         at = clock.tick_time(number)
@@ -164,24 +175,27 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
         yield WatchTick(number, at, table, decision, unavailable, frame)
         if stop_on_rollback and decision.action == "rollback":
             return
+        if number >= planned and not pending_rules(table):
+            return
 
 
 def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
               duration_s: float = 30.0, interval_s: float = 5.0,
               probe: ProbeFn | None = None, sources: Sequence[str] = READERS,
               step_s: float | None = None, stop_on_rollback: bool = False,
-              show: bool = True) -> WatchResult:
+              settle_s: float = 0.0, show: bool = True) -> WatchResult:
     """Run `watch()` to its end, showing each tick (`LiveTable`), then read the whole
     watched span once more for the charts. The decision is the first rollback, if any tick
-    asked for one, else the last tick's."""
+    asked for one, else the last tick's, made `hold` if a rule is still pending."""
     chosen = list(env.rollback_triggers if rules is None else rules)
-    live = LiveTable(tick_count(duration_s, interval_s)) if show else None
+    planned = tick_count(duration_s, interval_s)
+    live = LiveTable(planned) if show else None
     probes: list[ProbeResult] = []
     started = datetime.now(UTC)
     ticks = []
     for tick in watch(env, chosen, duration_s=duration_s, interval_s=interval_s, probe=probe,
                       sources=sources, step_s=step_s, stop_on_rollback=stop_on_rollback,
-                      probe_log=probes):
+                      settle_s=settle_s, probe_log=probes):
         ticks.append(tick)
         if live is not None:
             live.show(tick.number, tick.table, tick.decision)
@@ -189,9 +203,32 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
     span_start = started - timedelta(seconds=lookback_s(chosen, interval_s))
     frame, unavailable = combine_readings(read_window(
         env, span_start, ended, probe_results=probes, sources=sources, step_s=step_s))
-    decision = first_rollback(t.decision for t in ticks) or ticks[-1].decision
+    decision = first_rollback(t.decision for t in ticks) or _unsettled(ticks[-1], settle_s)
     return WatchResult(started, ended, tuple(ticks), decision, frame, unavailable,
-                       tuple(probes))
+                       tuple(probes), max(len(ticks) - planned, 0))
+
+
+def pending_rules(table: pd.DataFrame) -> list[str]:
+    """The rules of a tick's table (not dry runs) whose condition holds but not yet long
+    enough to fire."""
+    if table.empty:
+        return []
+    live = table[~table["dry_run"].astype(bool)]
+    return list(live.loc[live["state"] == "pending", "rule"])
+
+
+def _unsettled(tick: WatchTick, settle_s: float) -> Decision:
+    """The last tick's decision, or `hold` when it continues with a trigger pending."""
+    decision = tick.decision
+    pending = pending_rules(tick.table)
+    if decision.action != "continue" or not pending:
+        return decision
+    rows = tick.table[tick.table["rule"].isin(pending)].to_dict(orient="records")
+    held = "; ".join(f"{r['rule']} held {r['held_s']:.0f} s of {r['for_s']:g} s" for r in rows)
+    more = (f"after {settle_s:g} s more" if settle_s
+            else "(settle_s = 0: the watch does not wait for a pending trigger)")
+    return Decision("hold", f"still pending when the watch ended {more}: {held}; watch "
+                    "longer to know whether it fires", decision.decided_at, decision.rules)
 
 
 def tick_count(duration_s: float, interval_s: float) -> int:

@@ -12,7 +12,7 @@ import ast
 import json
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ __all__ = [
     "check_against_runbook",
     "check_incident",
     "check_parameters",
+    "check_scoped_parameters",
     "declared_parameters",
+    "parameters_for",
     "parse_parameter",
 ]
 
@@ -122,6 +124,40 @@ def _is_reference_or_empty(value: Any) -> bool:
     )
 
 
+def parameters_for(runbook: str, parameters: Mapping[str, Any],
+                   declared: Collection[str]) -> dict[str, Any]:
+    """The values of `parameters` meant for `runbook`: each `key` it declares, then each
+    `runbook.key` (scoped to it), which wins over `key` whatever their order."""
+    chosen = {k: v for k, v in parameters.items() if "." not in k and k in declared}
+    chosen |= {name: v for k, v in parameters.items()
+               for scope, _, name in (k.rpartition("."),) if scope == runbook}
+    return chosen
+
+
+def check_scoped_parameters(parameters: Mapping[str, Any],
+                            declared: Mapping[str, Collection[str]], where: str) -> None:
+    """ParameterError for a parameter that would reach no runbook of `declared` (runbook ->
+    its parameter names): a `key` none of them declares, or a `runbook.key` naming a runbook
+    that is not there or a parameter it lacks. `where` names the runbooks in the message
+    (e.g. `the scheduled runbooks`)."""
+    for key in parameters:
+        runbook, _, name = key.rpartition(".")
+        if runbook and runbook not in declared:
+            raise ParameterError(f"parameter {key!r} names runbook {runbook!r}, which is not "
+                                 f"one of {where} ({', '.join(declared)})")
+        if runbook and name not in declared[runbook]:
+            raise ParameterError(f"parameter {key!r}: runbook {runbook} has no parameter "
+                                 f"{name!r} (its parameters: {_names(declared[runbook])})")
+        if not runbook and not any(name in names for names in declared.values()):
+            taken = "; ".join(f"{book}: {_names(names)}" for book, names in declared.items())
+            raise ParameterError(f"none of {where} has a parameter {key!r} "
+                                 f"(parameters: {taken})")
+
+
+def _names(declared: Collection[str]) -> str:
+    return ", ".join(n for n in declared if n not in INJECTED_PARAMETERS) or "none"
+
+
 def declared_parameters(notebook: Path) -> dict[str, Any]:
     """The runbook's parameters cell: name -> default value (None when not a literal)."""
     import papermill
@@ -140,9 +176,8 @@ def check_against_runbook(notebook: Path, parameters: Mapping[str, Any]) -> None
     declared = declared_parameters(notebook)
     for key, value in parameters.items():
         if key not in declared:
-            known = ", ".join(k for k in declared if k not in INJECTED_PARAMETERS) or "none"
             raise ParameterError(f"runbook {notebook.stem} has no parameter {key!r} "
-                                 f"(its parameters: {known})")
+                                 f"(its parameters: {_names(declared)})")
         expected = _kind(declared[key])
         if expected is not None and not _fits(value, expected):
             raise ParameterError(

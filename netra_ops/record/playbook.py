@@ -11,6 +11,13 @@ Safe by default: a step gets `execute = True` only when the playbook is run with
 phase without redoing the ones before it. Sandbox scenarios stage a story first (what
 serves before the playbook starts) and set per-runbook parameters.
 
+Parameters: `key` goes to every step whose runbook declares it, `runbook.key` to that
+runbook only, and the scoped value wins over `key` given in the same place. A step's own
+parameters (the playbook file) give way to the scenario's, and those to the caller's. All of
+them are checked before anything runs (every step, branches and final included): a name no
+runbook takes, a scope that names no step, a wrong type or a secret fails at once, not after
+the deploy.
+
 A step stopped by SIGTERM or Ctrl-C (its record says "terminated" / "interrupted") stops the
 playbook there: no branch, no final runbook; the playbook ends with that status and its exit
 code (143 / 130), and `start_from` picks it up later.
@@ -30,7 +37,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from netra_ops.errors import ParameterError, RunError, RunStopped
-from netra_ops.record.parameters import declared_parameters
+from netra_ops.record.parameters import (
+    check_against_runbook,
+    check_parameters,
+    check_scoped_parameters,
+    declared_parameters,
+    parameters_for,
+)
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
 __all__ = [
@@ -205,20 +218,23 @@ def run_playbook(
     """Run the playbook's steps into `incident`; see the module docstring.
 
     `parameters` apply to every step whose runbook declares them (`key`) or to one runbook
-    (`runbook.key`). `stage` performs a scenario's set-up (the CLI passes the sandbox's).
-    `cell_timeout_s` and `deadline_s` apply to each step's run.
+    (`runbook.key`), over the scenario's and the playbook's own (see the module docstring);
+    ParameterError before anything runs when one reaches no step or does not fit. `stage`
+    performs a scenario's set-up (the CLI passes the sandbox's). `cell_timeout_s` and
+    `deadline_s` apply to each step's run.
     """
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
-    overrides = {**(chosen.parameters if chosen else {}), **dict(parameters or {})}
     steps = _steps_from(book, start_from)
+    run = _PlaybookRun(environment, incident, execute,
+                       (chosen.parameters if chosen else {}, dict(parameters or {})),
+                       outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
+    run.check(book)
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
         stage(chosen)
     started = time.monotonic()
-    run = _PlaybookRun(environment, incident, execute, overrides, outputs_dir,
-                       {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
     try:
         status, branch = run.main(book, steps)
         if book.final is not None:
@@ -255,12 +271,13 @@ class _PlaybookRun:
     """Runs steps into one incident and keeps their outcomes."""
 
     def __init__(self, environment: str, incident: str, execute: bool,
-                 overrides: Mapping[str, Any], outputs_dir: str | Path | None,
+                 layers: tuple[Mapping[str, Any], ...], outputs_dir: str | Path | None,
                  limits: Mapping[str, float | None]) -> None:
         self.environment = environment
         self.incident = incident
         self.execute = execute
-        self.overrides = overrides
+        self.layers = layers  # parameters over the steps' own, the last one winning
+        self._declared: dict[Path, dict[str, Any]] = {}
         self.outputs_dir = outputs_dir
         self.limits = limits
         self.outcomes: list[StepOutcome] = []
@@ -300,13 +317,26 @@ class _PlaybookRun:
                                          result.record_dir,
                                          float(result.summary.get("duration_s") or 0.0)))
 
+    def check(self, book: Playbook) -> None:
+        """ParameterError unless every parameter reaches a step and fits its runbook."""
+        sources = {step.name: find_runbook(step.runbook) for step in book.all_steps()}
+        declared = {name: self._declared_by(source) for name, source in sources.items()}
+        for layer in self.layers:
+            check_scoped_parameters(layer, declared, f"the runbooks of playbook {book.name}")
+        for step in book.all_steps():
+            source = sources[step.name]
+            check_against_runbook(source, check_parameters(self._parameters(step, source)))
+
+    def _declared_by(self, source: Path) -> dict[str, Any]:
+        if source not in self._declared:
+            self._declared[source] = declared_parameters(source)
+        return self._declared[source]
+
     def _parameters(self, step: Step, source: Path) -> dict[str, Any]:
-        declared = declared_parameters(source)
+        declared = self._declared_by(source)
         params = dict(step.parameters)
-        for key, value in self.overrides.items():
-            runbook, _, name = key.rpartition(".")
-            if (runbook == step.name or not runbook) and name in declared:
-                params[name] = value
+        for layer in self.layers:
+            params |= parameters_for(step.name, layer, declared)
         if "execute" in declared:
             params["execute"] = self.execute and step.execute
         return params

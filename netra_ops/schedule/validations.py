@@ -17,10 +17,11 @@ from typing import Any
 
 from netra_ops.errors import ParameterError
 from netra_ops.record.parameters import (
-    INJECTED_PARAMETERS,
     check_against_runbook,
     check_parameters,
+    check_scoped_parameters,
     declared_parameters,
+    parameters_for,
 )
 from netra_ops.record.runner import find_runbook
 
@@ -51,34 +52,11 @@ def plan_validations(runbooks: Sequence[str],
                              f"--runbooks {','.join(DEFAULT_RUNBOOKS)}")
     sources = [find_runbook(name) for name in runbooks]
     declared = {source.stem: declared_parameters(source) for source in sources}
-    _check_all_used(overrides or {}, declared)
+    check_scoped_parameters(overrides or {}, declared, "the scheduled runbooks")
     plan = []
     for source in sources:
-        chosen = _select(overrides or {}, source.stem, declared[source.stem])
+        chosen = parameters_for(source.stem, overrides or {}, declared[source.stem])
         check_against_runbook(source, check_parameters(chosen))
         plan.append(Validation(source.stem, source, chosen))
     return tuple(plan)
 
-
-def _select(overrides: Mapping[str, Any], runbook: str,
-            declared: Mapping[str, Any]) -> dict[str, Any]:
-    """Unscoped values the runbook declares, then its scoped ones (which win)."""
-    chosen = {k: v for k, v in overrides.items() if "." not in k and k in declared}
-    chosen |= {k.rpartition(".")[2]: v for k, v in overrides.items()
-               if k.rpartition(".")[0] == runbook}
-    return chosen
-
-
-def _check_all_used(overrides: Mapping[str, Any],
-                    declared: Mapping[str, Mapping[str, Any]]) -> None:
-    for key in overrides:
-        runbook, _, name = key.rpartition(".")
-        if runbook and runbook not in declared:
-            raise ParameterError(f"parameter {key!r} names runbook {runbook!r}, which is not "
-                                 f"scheduled (runbooks: {', '.join(declared)})")
-        if not runbook and not any(name in names for names in declared.values()):
-            taken = "; ".join(
-                f"{book}: {', '.join(n for n in names if n not in INJECTED_PARAMETERS) or 'none'}"
-                for book, names in declared.items())
-            raise ParameterError(f"no scheduled runbook has a parameter {key!r} "
-                                 f"(parameters: {taken})")

@@ -31,6 +31,7 @@ from netra_ops.metrics import (
     memory_limits,
     monitoring_reading,
     read_window,
+    run_watch,
     select_series,
     watch,
 )
@@ -180,6 +181,41 @@ def test_an_injected_error_rate_fires_the_5xx_rule(env: Environment) -> None:
     delay = (fired.at - first_5xx["time"].iloc[0]).total_seconds()
     report("health_5xx", delay, health_rule.for_s)
     assert delay <= health_rule.for_s + INTERVAL_S + 0.5
+
+
+def test_a_trigger_pending_when_the_duration_is_up_is_watched_until_it_fires(
+        env: Environment) -> None:
+    health_rule = rule(env, "health_5xx", window_s=3.0, for_s=4.0, min_samples=2)
+    sandbox.apply_scenario(env, "fixed")  # no 5xx in the history the first tick replays
+    time.sleep(health_rule.window_s + health_rule.for_s + INTERVAL_S)
+    failing = sandbox.apply_scenario(env, "http-errors")  # 20 % of requests answered 500
+    assert failing["state"] == "ready"
+    health_checks(30)(env)  # 500s in the window when the watch starts: pending at once
+    time.sleep(INTERVAL_S)
+    result = run_watch(env, [health_rule], duration_s=1, interval_s=INTERVAL_S,
+                       probe=health_checks(10), settle_s=15, show=False)
+    states = states_of(list(result.ticks), "health_5xx")
+    assert "pending" in states[:2] and states[-1] == "firing", states
+    assert result.settled_ticks == len(result.ticks) - 2 >= 1
+    assert result.decision.action == "rollback"
+
+
+def test_a_trigger_still_pending_at_the_end_holds_the_decision(env: Environment) -> None:
+    failing = sandbox.apply_scenario(env, "http-errors")
+    assert failing["state"] == "ready"
+    health_rule = rule(env, "health_5xx", window_s=3.0, for_s=60.0, min_samples=2)
+    result = run_watch(env, [health_rule], duration_s=2, interval_s=INTERVAL_S,
+                       probe=health_checks(10), settle_s=2, show=False)
+    assert states_of(list(result.ticks), "health_5xx")[-1] == "pending"
+    assert len(result.ticks) == 5 and result.settled_ticks == 2  # 3 planned, 2 more at most
+    assert result.ticks[-1].decision.action == "continue"  # a tick: keep watching
+    decision = result.decision
+    assert decision.action == "hold", decision
+    assert "still pending when the watch ended after 2 s more: health_5xx held" in (
+        decision.reason)
+    assert list(decision.evidence["rule"]) == ["health_5xx"]
+    checks = result.checks().set_index("criterion")
+    assert not checks.loc["decision", "passed"]
 
 
 def test_without_monitoring_the_memory_rule_is_inconclusive(env: Environment) -> None:

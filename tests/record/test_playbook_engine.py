@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,6 +97,40 @@ def test_resume_from_a_phase_and_scenario_parameters(tmp_path: Path, env_file: s
     resumed = json.loads((tmp_path / "out" / "P-4" / ok_runs[-1].folder / "summary.json")
                          .read_text())
     assert resumed["parameters"] == {"runs": 5}
+
+
+def test_scoped_parameters_win_and_the_callers_win_over_the_scenarios(
+        tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "reads_earlier.ipynb")
+
+    def runs_of_ok(incident: str, **options: Any) -> list[int]:
+        run_playbook(book, environment=env_file, incident=incident,
+                     outputs_dir=tmp_path / "out", **options)
+        folder = tmp_path / "out" / incident
+        return [json.loads((folder / r.folder / "summary.json").read_text())["parameters"]
+                ["runs"] for r in incident_runs(folder) if r.runbook == "ok"]
+
+    # the first ok step's own runs = 2 gives way to the caller's, the scoped value wins
+    assert runs_of_ok("P-6", parameters={"ok.runs": 7, "runs": 3}) == [7, 7]
+    assert runs_of_ok("P-7", parameters={"runs": 3}, scenario="story",
+                      stage=lambda _: None) == [3, 3]  # the scenario's ok.runs = 5 gives way
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"runz": 1}, "none of the runbooks of playbook fixture has a parameter 'runz'"),
+    ({"nope.runs": 1}, "names runbook 'nope', which is not one of the runbooks of playbook"),
+    ({"reads_earlier.runs": 1}, "runbook reads_earlier has no parameter 'runs'"),
+    ({"runs": "many"}, "parameter 'runs' of runbook ok takes int"),
+    ({"ok.runs": 1.5}, "parameter 'runs' of runbook ok takes int"),
+])
+def test_parameters_are_checked_before_any_step_or_scenario_runs(
+        tmp_path: Path, env_file: str, parameters: dict[str, Any], message: str) -> None:
+    book = write_playbook(tmp_path, "reads_earlier.ipynb")
+    staged: list[Scenario] = []
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        run_playbook(book, environment=env_file, incident="P-8", parameters=parameters,
+                     scenario="story", outputs_dir=tmp_path / "out", stage=staged.append)
+    assert staged == [] and not (tmp_path / "out").exists()
 
 
 def test_bad_playbooks_and_arguments_are_refused(tmp_path: Path, env_file: str) -> None:

@@ -9,7 +9,12 @@ import pytest
 
 from netra_ops.errors import ParameterError
 from netra_ops.record import parse_parameter
-from netra_ops.record.parameters import check_incident, check_parameters
+from netra_ops.record.parameters import (
+    check_incident,
+    check_parameters,
+    check_scoped_parameters,
+    parameters_for,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -99,3 +104,31 @@ def test_parameters_are_checked_against_the_runbook_before_a_run(tmp_path: Path)
         run_notebook(runbook, environment="sandbox", incident="T",
                      parameters={"deadline_s": "soon"}, outputs_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", [
+    {"runs": 1, "ok.runs": 2},
+    {"ok.runs": 2, "runs": 1},
+])
+def test_a_scoped_parameter_wins_over_the_unscoped_one_in_any_order(
+        given: dict[str, Any]) -> None:
+    declared = {"runs": 1, "environment": "sandbox"}
+    assert parameters_for("ok", given, declared) == {"runs": 2}
+    assert parameters_for("other", given, declared) == {"runs": 1}
+    assert parameters_for("other", given, {"environment": "sandbox"}) == {}
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"runz": 1}, "none of the runbooks here has a parameter 'runz' (parameters: ok: runs; "
+                  "summary: none)"),
+    ({"nope.runs": 1}, "names runbook 'nope', which is not one of the runbooks here (ok, "
+                       "summary)"),
+    ({"summary.runs": 1}, "runbook summary has no parameter 'runs' (its parameters: none)"),
+])
+def test_a_parameter_that_reaches_no_runbook_is_refused(given: dict[str, Any],
+                                                        message: str) -> None:
+    declared = {"ok": {"runs": 1, "incident_id": ""}, "summary": {"incident_id": ""}}
+    with pytest.raises(ParameterError) as raised:
+        check_scoped_parameters(given, declared, "the runbooks here")
+    assert message in str(raised.value)
+    check_scoped_parameters({"runs": 3, "ok.runs": 4}, declared, "the runbooks here")

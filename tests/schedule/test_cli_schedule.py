@@ -43,8 +43,8 @@ def test_the_help_defaults_are_the_librarys() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--cadence", "30m, 2h"], "only the last phase of a cadence may run without"),
     (["--runbooks", "99_nothing"], "no runbook named '99_nothing'"),
-    (["-p", "nope=1"], "no scheduled runbook has a parameter 'nope'"),
-    (["-p", "99_x.runs=1"], "names runbook '99_x', which is not scheduled"),
+    (["-p", "nope=1"], "none of the scheduled runbooks has a parameter 'nope'"),
+    (["-p", "99_x.runs=1"], "names runbook '99_x', which is not one of the scheduled runbooks"),
     (["-p", "runs=many"], "parameter 'runs' of runbook 04_golden_path_validation takes int"),
     (["--start", "tomorrow"], "--start 'tomorrow' is not an ISO 8601 time"),
     (["--webhook", f"hooks.example.com/{TOKEN}"], "the webhook must be an http:// or https://"),
