@@ -63,15 +63,14 @@ from netra_ops.load.samples import (
 )
 from netra_ops.load.users import UNUSABLE_AFTER, TurnPlan
 from netra_ops.probe.auth import AuthResult, AuthToken, login
-from netra_ops.probe.connections import (
+from netra_ops.probe.connections import Opened, open_connection
+from netra_ops.probe.drivers import (
     USER_AGENT,
     BlockingDriver,
     Connect,
     Deadline,
     Link,
-    Opened,
     Steps,
-    open_connection,
 )
 from netra_ops.probe.golden_path import agent_turn
 
@@ -267,7 +266,7 @@ def _close_frame(data: bytes) -> CloseFrame:
 
 
 def run_steps_blocking(steps: Steps[T]) -> T:
-    """Perform a probe's steps (`netra_ops.probe.connections`) with `fetch` and
+    """Perform a probe's steps (`netra_ops.probe.drivers`) with `fetch` and
     websocket-client: blocking, so cooperative under gevent. Unlike `run_steps`, a
     connection the steps return open stays open for the caller; on an exception (a
     greenlet killed mid-step) every connection still open here is closed."""

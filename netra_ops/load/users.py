@@ -26,12 +26,11 @@ from netra_ops.load.samples import (
     turn_error_class,
 )
 from netra_ops.probe.auth import AuthToken, login_async
-from netra_ops.probe.connections import (
+from netra_ops.probe.connections import close_quietly, open_connection
+from netra_ops.probe.drivers import (
     AsyncDriver,  # the probes' asyncio driver: it leaves an opened connection to its caller
     Deadline,
     Link,
-    close_quietly,
-    open_connection,
     run_steps_async,
 )
 from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn_async

@@ -19,7 +19,7 @@ from netra_ops.probe.auth import (
     validate,
     validate_async,
 )
-from netra_ops.probe.connections import (
+from netra_ops.probe.connection_rate import (
     ConnectAttempt,
     ConnectionRateResult,
     connection_rate,

@@ -26,13 +26,15 @@ from netra_ops.probe._http import HttpAnswer
 from netra_ops.probe.agent_events import GOLDEN_PATH_EVENTS, REQUIRED_FIELDS, EventCheck
 from netra_ops.probe.connections import (
     STEP_TIMEOUT_S,
-    Deadline,
-    Http,
     Step,
-    Steps,
     close_quietly,
     login,
     open_connection,
+)
+from netra_ops.probe.drivers import (
+    Deadline,
+    Http,
+    Steps,
     run_steps,
     run_steps_async,
 )

@@ -9,7 +9,7 @@ latency budget). `timeout_s` bounds the whole run, login to close. The token is 
 forgotten: it never enters the result.
 
 `golden_path` is the sync probe (a Jupyter cell, papermill, a script), `golden_path_async`
-its twin for an event loop; both run the same steps (`netra_ops.probe.connections`).
+its twin for an event loop; both run the same steps (`netra_ops.probe.drivers`).
 `agent_turn` runs one turn on a WebSocket connection the caller already opened.
 """
 
@@ -34,13 +34,15 @@ from netra_ops.probe.agent_events import (
     out_of_order,
 )
 from netra_ops.probe.connections import (
+    Opened,
+    close_quietly,
+    open_connection,
+)
+from netra_ops.probe.drivers import (
     Deadline,
     Exchange,
     Link,
-    Opened,
     Steps,
-    close_quietly,
-    open_connection,
     run_exchange,
     run_exchange_async,
     run_steps,

@@ -16,7 +16,8 @@ from netra_ops.load.samples import (
     turn_error_class,
 )
 from netra_ops.probe.agent_events import AgentEventsReport, TurnCollector
-from netra_ops.probe.connections import Link, Opened
+from netra_ops.probe.connections import Opened
+from netra_ops.probe.drivers import Link
 
 ANSWER = ("Recommendation: route about 60% of requests to gpt-4o-mini; spend drops from "
           "$12,000 to $4,705/month.")
