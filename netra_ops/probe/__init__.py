@@ -39,11 +39,7 @@ from netra_ops.probe.dependencies import (
     DependencyResult,
     check_dependencies,
     check_dependencies_async,
-    postgres,
-    postgres_async,
     redact_url,
-    redis,
-    redis_async,
 )
 from netra_ops.probe.drift import (
     DRIFT_STATES,
@@ -77,6 +73,8 @@ from netra_ops.probe.health import (
     wait_healthy,
     wait_healthy_async,
 )
+from netra_ops.probe.postgres_store import postgres, postgres_async
+from netra_ops.probe.redis_store import redis, redis_async
 from netra_ops.probe.services import ServiceChecks, check_services
 from netra_ops.probe.summary import (
     checks_table,

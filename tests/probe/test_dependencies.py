@@ -28,12 +28,10 @@ from netra_ops.probe.dependencies import (
     DependencyResult,
     check_dependencies,
     check_dependencies_async,
-    postgres,
-    postgres_async,
     redact_url,
-    redis,
-    redis_async,
 )
+from netra_ops.probe.postgres_store import postgres, postgres_async
+from netra_ops.probe.redis_store import redis, redis_async
 
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"

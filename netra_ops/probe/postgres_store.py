@@ -1,0 +1,159 @@
+"""The PostgreSQL probe (seed 2.2): connect, run `SELECT 1`, time it, report the version.
+
+`postgres(url_or_ref)` and its asyncio twin `postgres_async` answer with a
+`DependencyResult`; the query's round trip is judged against the budget (seed: < 100 ms).
+The connect waits at least 2 s (libpq's minimum); a server that never answers is cut off by
+the watchdog at `timeout_s`. Connection strings are only ever shown redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import psycopg
+
+from netra_ops.probe._dependency_common import (
+    DEFAULT_BUDGET_MS,
+    DependencyResult,
+    _answered,
+    _Clock,
+    _failed,
+    _scrubbed,
+    _Target,
+    _target,
+    _timeout_text,
+    _Watchdog,
+)
+
+__all__ = [
+    "postgres",
+    "postgres_async",
+]
+
+_PG_SCHEMES = ("postgresql://", "postgres://")
+_PG_MIN_CONNECT_S = 2
+
+
+def _pg_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None]:
+    """The target, or why this is not a usable PostgreSQL connection string."""
+    target = _target(name, url_or_ref)
+    if "://" in target.url and not target.url.startswith(_PG_SCHEMES):
+        scheme = target.url.split("://", 1)[0]
+        return None, (f"not a PostgreSQL connection string (scheme {scheme}://); expected "
+                      "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+    return target, None
+
+
+def _pg_connect_args(timeout_s: float) -> dict[str, Any]:
+    return {"connect_timeout": max(_PG_MIN_CONNECT_S, math.floor(timeout_s)),
+            "autocommit": True, "application_name": "netra-ops-probe"}
+
+
+def _pg_version(info: psycopg.ConnectionInfo) -> str:
+    number = info.server_version
+    major, minor = divmod(number, 10000) if number >= 100000 else (number // 100, number % 100)
+    return f"{major}.{minor}"
+
+
+def _pg_failure(exc: BaseException, target: _Target) -> tuple[str, str]:
+    """(failure kind, readable reason) of a psycopg error."""
+    text = _scrubbed(str(exc), target.url, target.password)
+    text = text.removeprefix("connection failed: ")
+    lowered = text.lower()
+    if isinstance(exc, psycopg.errors.ConnectionTimeout):
+        return "timeout", "no answer from PostgreSQL while connecting (connect_timeout)"
+    if "connection refused" in lowered:
+        return "refused", f"connection refused: {text} (is PostgreSQL listening there?)"
+    if "failed to resolve host" in lowered or "could not translate host" in lowered:
+        return "unreachable", text
+    if "password authentication failed" in lowered or (
+            "role" in lowered and "does not exist" in lowered) or "no password" in lowered:
+        return "credentials", f"bad credentials: {text}"
+    if "database" in lowered and "does not exist" in lowered:
+        return "database", f"unknown database: {text}"
+    if isinstance(exc, psycopg.ProgrammingError):
+        return "config", f"invalid connection string: {text}"
+    if isinstance(exc, OSError):
+        return "unreachable", text
+    return "protocol", f"{type(exc).__name__}: {text}"
+
+
+def postgres(url_or_ref: str, *, timeout_s: float = 5.0,
+             budget_ms: float | None = DEFAULT_BUDGET_MS,
+             name: str = "postgres") -> DependencyResult:
+    """Connect to PostgreSQL, run `SELECT 1`, time it against `budget_ms` (None: no budget).
+
+    `url_or_ref` is a connection string (`postgresql://...` or libpq `key=value`) or a
+    secret reference to one; an unresolvable reference raises SecretError. Everything the
+    server does (or does not do) ends in the result, within `timeout_s` (at least 2 s).
+    """
+    clock = _Clock()
+    target, problem = _pg_check(name, url_or_ref)
+    if target is None:
+        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+    opened: list[psycopg.Connection[Any]] = []
+    with _Watchdog(timeout_s, lambda: opened[0].pgconn.socket if opened else None) as dog:
+        try:
+            return _pg_session(target, clock, opened, timeout_s, budget_ms)
+        except (psycopg.Error, OSError) as exc:
+            if dog.fired:
+                return _failed(name, target.shown, clock, budget_ms, "timeout",
+                               _timeout_text("PostgreSQL", timeout_s, clock))
+            return _failed(name, target.shown, clock, budget_ms, *_pg_failure(exc, target))
+        finally:
+            for connection in opened:
+                connection.close()
+
+
+def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[Any]],
+                timeout_s: float, budget_ms: float | None) -> DependencyResult:
+    opened.append(psycopg.connect(target.url, **_pg_connect_args(timeout_s)))
+    clock.connect_ms = clock.lap()
+    row = opened[0].execute("SELECT 1").fetchone()
+    clock.query_ms = clock.lap()
+    if row is None or row[0] != 1:
+        return _failed(target.name, target.shown, clock, budget_ms, "protocol",
+                       f"SELECT 1 returned {row!r}")
+    return _answered(target, clock, _pg_version(opened[0].info), budget_ms, "SELECT 1")
+
+
+async def postgres_async(url_or_ref: str, *, timeout_s: float = 5.0,
+                         budget_ms: float | None = DEFAULT_BUDGET_MS,
+                         name: str = "postgres") -> DependencyResult:
+    """The asyncio twin of `postgres()` (psycopg's AsyncConnection), same result."""
+    clock = _Clock()
+    target, problem = _pg_check(name, url_or_ref)
+    if target is None:
+        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+    opened: list[psycopg.AsyncConnection[Any]] = []
+    loop = asyncio.get_running_loop()
+    try:
+        with _Watchdog(timeout_s, lambda: opened[0].pgconn.socket if opened else None,
+                       loop) as dog:
+            try:
+                return await _pg_session_async(target, clock, opened, timeout_s, budget_ms)
+            except (psycopg.Error, OSError) as exc:
+                if dog.fired:
+                    return _failed(name, target.shown, clock, budget_ms, "timeout",
+                                   _timeout_text("PostgreSQL", timeout_s, clock))
+                return _failed(name, target.shown, clock, budget_ms, *_pg_failure(exc, target))
+    finally:
+        for connection in opened:
+            await connection.close()
+
+
+async def _pg_session_async(target: _Target, clock: _Clock,
+                            opened: list[psycopg.AsyncConnection[Any]], timeout_s: float,
+                            budget_ms: float | None) -> DependencyResult:
+    opened.append(await psycopg.AsyncConnection.connect(target.url,
+                                                        **_pg_connect_args(timeout_s)))
+    clock.connect_ms = clock.lap()
+    cursor = await opened[0].execute("SELECT 1")
+    row = await cursor.fetchone()
+    clock.query_ms = clock.lap()
+    if row is None or row[0] != 1:
+        return _failed(target.name, target.shown, clock, budget_ms, "protocol",
+                       f"SELECT 1 returned {row!r}")
+    return _answered(target, clock, _pg_version(opened[0].info), budget_ms, "SELECT 1")
