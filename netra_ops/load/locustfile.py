@@ -85,6 +85,7 @@ __all__ = [
     "ENV_THINK_TIME_S",
     "ENV_TURN_TIMEOUT_S",
     "FINAL_COUNTS_SUFFIX",
+    "FINAL_REPORTS_WAIT_S",
     "LOGIN_REQUEST",
     "REQUEST_TYPE",
     "RESULTS_GLOB",
@@ -111,6 +112,7 @@ TURN_REQUEST = "turn"
 CONNECT_REQUEST = "connect"
 LOGIN_REQUEST = "login"
 RESULTS_GLOB = "turns-*.jsonl"
+FINAL_REPORTS_WAIT_S = 10.0  # how long the master waits for its workers to quit
 FINAL_COUNTS_SUFFIX = "_final_counts.json"  # beside the --csv files, written at exit
 _CLOSE_TIMEOUT_S = 1.0
 _PLAN_VARIABLES = {"turn_timeout_s": ENV_TURN_TIMEOUT_S, "event_budget_ms": ENV_EVENT_BUDGET_MS,
@@ -444,6 +446,7 @@ if "locust" in sys.modules:  # `locust -f`: Locust has monkey-patched the proces
     import gevent
     from locust import User, constant, events, task
     from locust.env import Environment as LocustEnvironment
+    from locust.rpc import Message
     from locust.runners import MasterRunner
 
     from netra_ops.load.engine import RECONNECT_BACKOFF_S  # the engine's pause
@@ -474,8 +477,33 @@ if "locust" in sys.modules:  # `locust -f`: Locust has monkey-patched the proces
     @events.init.add_listener
     def _on_init(environment: LocustEnvironment, **_: Any) -> None:
         _ENVIRONMENTS.append(environment)
-        if not isinstance(environment.runner, MasterRunner):  # the master runs no user
+        if isinstance(environment.runner, MasterRunner):  # the master runs no user
+            _wait_for_final_reports(environment.runner)
+        else:
             _WORKERS.append(_Worker(LocustSettings.from_environ()))
+
+    def _wait_for_final_reports(runner: MasterRunner) -> None:
+        """Make the master quit only once every worker has quit (or after
+        FINAL_REPORTS_WAIT_S). Locust's master tells its workers to quit and is gone 0.5 s
+        later (locust#1426): on a busy machine a worker's final report, with the turns of
+        its last seconds, came too late for Locust's count (531 of 733 turns, once). A worker
+        says it quits after it sent that report, so waiting for it makes the count whole."""
+        locust_quit = runner.quit
+
+        def quit() -> None:
+            runner.stop(send_stop_to_client=False)  # no new dispatch when a worker leaves
+            for client in list(runner.clients.all):
+                runner.server.send_to_client(Message("quit", None, client.id))
+            deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
+            while len(runner.clients.all) and time.monotonic() < deadline:
+                gevent.sleep(0.05)
+            if len(runner.clients.all):
+                logger.warning("%d Locust worker(s) did not quit within %g s: Locust's own "
+                               "count may miss their last turns (the samples have them)",
+                               len(runner.clients.all), FINAL_REPORTS_WAIT_S)
+            locust_quit()
+
+        runner.quit = quit  # type: ignore[method-assign]
 
     @events.quitting.add_listener
     def _on_quitting(**_: Any) -> None:
