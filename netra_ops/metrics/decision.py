@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "Decision", "decide", "first_rollback"]
+__all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "Decision", "decide", "first_rollback", "pending_rules"]
 
 ACTIONS = ("rollback", "hold", "continue")
 EVIDENCE_COLUMNS = ["rule", "state", "value", "comparison", "threshold", "unit", "samples",
@@ -41,7 +41,7 @@ class Decision:
     def evidence(self) -> pd.DataFrame:
         """The rows behind the action: firing rules for a rollback, inconclusive ones for a
         hold, every rule for continue."""
-        live = self.rules[~self.rules["dry_run"].astype(bool)]
+        live = _live(self.rules)
         wanted = {"rollback": ["firing"], "hold": ["inconclusive", "pending"]}.get(self.action)
         rows = live if wanted is None else live[live["state"].isin(wanted)]
         return rows[[c for c in EVIDENCE_COLUMNS if c in rows.columns]].reset_index(drop=True)
@@ -61,7 +61,7 @@ class Decision:
 def decide(rules: pd.DataFrame, at: datetime | None = None) -> Decision:
     """The decision of one rule table (`evaluate_rules()` or a watch tick's table)."""
     moment = at or _latest(rules)
-    live = rules[~rules["dry_run"].astype(bool)] if not rules.empty else rules
+    live = _live(rules)
     dry = rules[rules["dry_run"].astype(bool)] if not rules.empty else rules
     firing = _names(live, "firing")
     inconclusive = _names(live, "inconclusive")
@@ -83,6 +83,17 @@ def first_rollback(decisions: Iterable[Decision]) -> Decision | None:
     return next((d for d in decisions if d.action == "rollback"), None)
 
 
+def pending_rules(rules: pd.DataFrame) -> list[str]:
+    """The rules of a table (not dry runs) whose condition holds but not yet long enough to
+    fire."""
+    return _names(_live(rules), "pending")
+
+
+def _live(rules: pd.DataFrame) -> pd.DataFrame:
+    """The rules that act (not dry runs)."""
+    return rules[~rules["dry_run"].astype(bool)] if not rules.empty else rules
+
+
 def _names(rules: pd.DataFrame, state: str) -> list[str]:
     return [] if rules.empty else list(rules.loc[rules["state"] == state, "rule"])
 
@@ -99,7 +110,7 @@ def _described(rules: pd.DataFrame, names: list[str]) -> str:
 
 def _notes(live: pd.DataFrame, dry: pd.DataFrame) -> str:
     notes = []
-    if pending := _names(live, "pending"):
+    if pending := pending_rules(live):
         notes.append(f"pending: {', '.join(pending)}")
     if dry_firing := _names(dry, "firing"):
         notes.append(f"dry-run rules firing (not acted on): {', '.join(dry_firing)}")

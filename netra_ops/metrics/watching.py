@@ -30,7 +30,7 @@ import pandas as pd
 from netra_ops.config import Environment, TriggerRule
 from netra_ops.errors import ConfigError
 from netra_ops.metrics.criteria import verdict_rows
-from netra_ops.metrics.decision import Decision, decide, first_rollback
+from netra_ops.metrics.decision import Decision, decide, first_rollback, pending_rules
 from netra_ops.metrics.frames import combine_readings
 from netra_ops.metrics.live import LiveTable
 from netra_ops.metrics.rules import RuleEvaluator, evaluation_times, rules_frame
@@ -44,7 +44,6 @@ __all__ = [
     "WatchTick",
     "default_probe",
     "lookback_s",
-    "pending_rules",
     "run_watch",
     "tick_count",
     "watch",
@@ -206,15 +205,6 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
     decision = first_rollback(t.decision for t in ticks) or _unsettled(ticks[-1], settle_s)
     return WatchResult(started, ended, tuple(ticks), decision, frame, unavailable,
                        tuple(probes), max(len(ticks) - planned, 0))
-
-
-def pending_rules(table: pd.DataFrame) -> list[str]:
-    """The rules of a tick's table (not dry runs) whose condition holds but not yet long
-    enough to fire."""
-    if table.empty:
-        return []
-    live = table[~table["dry_run"].astype(bool)]
-    return list(live.loc[live["state"] == "pending", "rule"])
 
 
 def _unsettled(tick: WatchTick, settle_s: float) -> Decision:
