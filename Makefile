@@ -7,15 +7,40 @@ ENV ?= sandbox
 INCIDENT ?= demo
 SCENARIO ?= stale-to-fixed
 
-.PHONY: install demo test lint lab browser sandbox-up sandbox-down clean
+LOCK := requirements.lock
+LATEST_VENV ?= .venv-latest
+PIP := --quiet --disable-pip-version-check
 
+.PHONY: install lock test-latest demo test lint lab browser sandbox-up sandbox-down clean
+
+## install: the exact versions of requirements.lock (every package, runtime and dev, with its
+## SHA-256 hashes), then netra-ops itself in editable mode without touching those pins.
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "netra-ops needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install $(PIP) --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install $(PIP) --no-deps -e .
 	@touch $(INSTALLED)
+
+## lock: regenerate requirements.lock from pyproject.toml (runtime + dev, every platform and
+## Python >= 3.11, with hashes) with uv, taken from PyPI into the venv when missing.
+lock: $(INSTALLED)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install $(PIP) uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --quiet --custom-compile-command 'make lock' -o $(LOCK)
+
+## test-latest: the newest versions pyproject.toml allows, in a venv of their own
+## ($(LATEST_VENV)), then the same lint and suite: finds tomorrow's breakage today.
+test-latest: browser
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install $(PIP) --upgrade -e '.[dev]'
+	$(LATEST_VENV)/bin/python -m pip list --format=freeze > $(LATEST_VENV)/versions.txt
+	$(LATEST_VENV)/bin/ruff check .
+	$(LATEST_VENV)/bin/mypy
+	$(LATEST_VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 ## demo: start the sandbox and rehearse the whole remediation on it: the stale build serves,
 ## the playbook deploys the fix, syncs configuration, validates the golden path, monitors,
@@ -64,4 +89,4 @@ sandbox-down: $(INSTALLED)
 	$(BIN)/netra-ops sandbox down --env $(ENV)
 
 clean: sandbox-down
-	rm -rf $(VENV) .sandbox
+	rm -rf $(VENV) $(LATEST_VENV) .sandbox
