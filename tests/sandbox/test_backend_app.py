@@ -87,7 +87,7 @@ def _spawn(code: str, env: dict[str, str], log: Path, port: int) -> Service:
     return Service(proc, f"http://127.0.0.1:{port}", log)
 
 
-def _wait_healthy(service: Service, timeout: float = 15) -> list[int]:
+def _wait_healthy(service: Service, timeout: float = 60) -> list[int]:
     """Poll /health until 200; returns every status seen (503 while warming up)."""
     seen: list[int] = []
     deadline = time.monotonic() + timeout
@@ -366,7 +366,7 @@ def test_an_idle_connection_gets_heartbeats(auth_url: str, token: str) -> None:
         beats = [ws.receive_json() for _ in range(2)]
         elapsed = time.monotonic() - started
     assert [b["type"] for b in beats] == ["heartbeat", "heartbeat"]
-    assert 0.3 <= elapsed < 2
+    assert 0.3 <= elapsed < 10  # the 0.2 s interval, not the default 15 s (generous: load)
 
 
 def test_the_stale_build_fails_after_agent_started(
@@ -454,6 +454,10 @@ async def _ws_refused(url: str, token: str) -> tuple[dict, int]:
     return error, closed.value.rcvd.code
 
 
+def _errors(service: Service) -> list[dict[str, Any]]:
+    return [line for line in service.lines() if line["severity"] == "ERROR"]
+
+
 def test_real_revisions_fixed_and_stale_through_the_real_auth_service(
     backends: Any, token: str
 ) -> None:
@@ -468,12 +472,14 @@ def test_real_revisions_fixed_and_stale_through_the_real_auth_service(
 
     assert hello["type"] == "connection_established"
     _check_golden_events(events)
-    assert turn_s < 2
+    assert turn_s < 10  # milliseconds of work, no stall (generous: a busy machine is slow)
     assert [e["type"] for e in failed] == ["agent_started", "agent_error"]
     assert failed[1]["data"]["error"] == STALE_ERROR
     assert (error["error_code"], code) == ("AUTH_FAILED", 1008)
-    time.sleep(0.2)  # let the log lines land
-    errors = [line for line in stale.lines() if line["severity"] == "ERROR"]
+    deadline = time.monotonic() + 30  # the log lines land a little after the answer
+    while not _errors(stale) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    errors = _errors(stale)
     assert len(errors) == 1 and "Traceback" in errors[0]["message"]
     assert STALE_ERROR in errors[0]["message"] and errors[0]["revision"] == "rev-2"
     for service in (fixed, stale):
@@ -545,7 +551,8 @@ PARENT = textwrap.dedent("""
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                  start_new_session=True)
     open(pid_file, "w").write(str(child.pid))
-    time.sleep(float(sys.argv[4]))
+    while not os.path.exists(sys.argv[4]):  # the test says when to go, however slow the start
+        time.sleep(0.05)
 """)
 
 
@@ -558,8 +565,9 @@ def _gone(pid: int) -> bool:
 
 def test_a_revision_exits_when_its_parent_is_gone(tmp_path: Path, auth_url: str) -> None:
     port, pid_file, log = _free_port(), tmp_path / "child.pid", tmp_path / "child.log"
+    release = tmp_path / "parent-may-exit"
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(port), str(pid_file), str(log), "2.5"],
+        [sys.executable, "-c", PARENT, str(port), str(pid_file), str(log), str(release)],
         env={**os.environ, "AUTH_SERVICE_URL": auth_url}, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
@@ -567,8 +575,9 @@ def test_a_revision_exits_when_its_parent_is_gone(tmp_path: Path, auth_url: str)
     try:
         _wait_healthy(Service(parent, f"http://127.0.0.1:{port}", log))
         child_pid = int(pid_file.read_text())
-        assert parent.wait(timeout=10) == 0
-        deadline = time.monotonic() + 8
+        release.touch()
+        assert parent.wait(timeout=30) == 0
+        deadline = time.monotonic() + 30  # the watchdog looks every second; load may delay it
         while not _gone(child_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _gone(child_pid), "the revision outlived its parent"

@@ -20,6 +20,7 @@ from netra_ops.sandbox.telemetry import (
     ContainerLogs,
     ProcessSampler,
     RequestLog,
+    ResourceSample,
     format_timestamp,
     parse_cpu_quantity,
     parse_memory_quantity,
@@ -281,15 +282,20 @@ def test_sampler_sees_a_real_process_grow(tmp_path: Path,
                                "create_time": child.create_time()})
     with ProcessSampler(tmp_path, interval_s=0.05) as sampler:
         assert sampler.running
-        wait_for(lambda: len(sampler.samples("svc-00001-abc")) >= 20)
+        wait_for(lambda: len(sampler.samples("svc-00001-abc")) >= 20
+                 and _grown_by(sampler.samples("svc-00001-abc"), 30 * 2**20), timeout_s=60)
     assert not sampler.running
     samples = sampler.samples("svc-00001-abc")
     assert samples == sorted(samples, key=lambda s: s.time_us)
-    assert samples[-1].rss_bytes > samples[0].rss_bytes + 30 * 2**20
+    assert _grown_by(samples, 30 * 2**20)
     for sample in samples:
         assert sample.pid == child.pid
         assert sample.memory_fraction == pytest.approx(sample.rss_bytes / 2**29)
         assert sample.cpu_fraction is not None and 0 <= sample.cpu_fraction < 2
+
+
+def _grown_by(samples: list[ResourceSample], bytes_: int) -> bool:
+    return samples[-1].rss_bytes > samples[0].rss_bytes + bytes_
 
 
 def test_sampler_measures_cpu_against_the_limit(tmp_path: Path,
@@ -298,11 +304,26 @@ def test_sampler_measures_cpu_against_the_limit(tmp_path: Path,
     write_revisions(tmp_path, {"name": "busy", "pid": busy.pid, "state": "ready",
                                "memory_limit": None, "cpu_limit": "500m"})
     sampler = ProcessSampler(tmp_path, interval_s=0.1)
+    # Bracket the sampler's interval with our own readings of the spinner's CPU time and of
+    # the clock, so the check holds however much CPU a busy machine leaves the spinner.
+    before_first = _cpu_and_clock(busy)
     sampler.sample_once()
-    time.sleep(0.5)
+    after_first = _cpu_and_clock(busy)
+    wait_for(lambda: _cpu_and_clock(busy)[0] > after_first[0] + 0.2, timeout_s=60)
+    before_second = _cpu_and_clock(busy)
     [sample] = sampler.sample_once()
+    after_second = _cpu_and_clock(busy)
+    lowest = (before_second[0] - after_first[0]) / (after_second[1] - before_first[1])
+    highest = (after_second[0] - before_first[0]) / (before_second[1] - after_first[1])
     assert sample.memory_fraction is None
-    assert sample.cpu_fraction is not None and sample.cpu_fraction > 0.6  # ~2.0 on a free core
+    assert sample.cpu_fraction is not None
+    assert lowest / 0.5 <= sample.cpu_fraction <= highest / 0.5  # CPU seconds per second / 500m
+    assert sample.cpu_fraction > 0
+
+
+def _cpu_and_clock(process: psutil.Process) -> tuple[float, float]:
+    times = process.cpu_times()
+    return times.user + times.system, time.time()
 
 
 def test_sampler_skips_stopped_gone_and_reused_pids(tmp_path: Path,
@@ -323,9 +344,9 @@ def test_sampler_skips_stopped_gone_and_reused_pids(tmp_path: Path,
     assert [s.revision for s in sampler.sample_once()] == ["ok"]
 
 
-def test_sampler_ring_is_bounded_and_survives_bad_ticks(tmp_path: Path,
-                                                       spawn: Callable[[str], psutil.Process]
-                                                       ) -> None:
+def test_sampler_ring_is_bounded_and_survives_bad_ticks(
+    tmp_path: Path, spawn: Callable[[str], psutil.Process], caplog: pytest.LogCaptureFixture
+) -> None:
     child = spawn(SPINNER)
     write_revisions(tmp_path, {"name": "r", "pid": child.pid, "state": "ready"})
     sampler = ProcessSampler(tmp_path, capacity=3)
@@ -334,9 +355,13 @@ def test_sampler_ring_is_bounded_and_survives_bad_ticks(tmp_path: Path,
     assert len(sampler.samples("r")) == 3
     (tmp_path / "revisions.json").write_text("{broken")
     with ProcessSampler(tmp_path, interval_s=0.02) as failing:
-        time.sleep(0.1)
+        wait_for(lambda: _failed_ticks(caplog) >= 2, timeout_s=60)  # it goes on after one
         assert failing.running  # a bad file is logged, not fatal
     assert not failing.running
+
+
+def _failed_ticks(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(r.getMessage() == "sampling revision processes failed" for r in caplog.records)
 
 
 def test_sampler_threads_do_not_leak(tmp_path: Path) -> None:
