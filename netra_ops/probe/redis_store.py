@@ -14,6 +14,7 @@ from typing import Any
 
 import redis as redis_lib
 import redis.asyncio as redis_async_lib
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -46,10 +47,15 @@ def _redis_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None
     return target, None
 
 
-def _redis_options(timeout_s: float) -> dict[str, Any]:
-    """One connection, no retries, every socket operation bounded."""
+def _redis_options(timeout_s: float, *, asyncio_client: bool = False) -> dict[str, Any]:
+    """One connection, no retries, every socket operation bounded.
+
+    The asyncio client takes redis' asyncio `Retry` (redis 8.2 warns, and the suite errors,
+    when it is handed the synchronous one); both classes exist in redis 5 through 8.
+    """
+    retry = AsyncRetry(NoBackoff(), 0) if asyncio_client else Retry(NoBackoff(), 0)
     return {"socket_connect_timeout": timeout_s, "socket_timeout": timeout_s,
-            "single_connection_client": True, "retry": Retry(NoBackoff(), 0),
+            "single_connection_client": True, "retry": retry,
             "client_name": "netra-ops-probe"}
 
 
@@ -158,7 +164,8 @@ async def redis_async(url_or_ref: str, *, timeout_s: float = 5.0,
     if target is None:
         return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
     try:
-        client = redis_async_lib.Redis.from_url(target.url, **_redis_options(timeout_s))
+        client = redis_async_lib.Redis.from_url(
+            target.url, **_redis_options(timeout_s, asyncio_client=True))
     except ValueError as exc:
         return _failed(name, target.shown, clock, budget_ms, *_redis_failure(exc, target))
     try:
