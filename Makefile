@@ -40,7 +40,7 @@ test-latest: browser
 	$(LATEST_VENV)/bin/python -m pip list --format=freeze > $(LATEST_VENV)/versions.txt
 	$(LATEST_VENV)/bin/ruff check .
 	$(LATEST_VENV)/bin/mypy
-	$(LATEST_VENV)/bin/python -m pytest -n 2 --dist loadfile
+	NETRA_OPS_LATEST=1 $(LATEST_VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 ## demo: start the sandbox and rehearse the whole remediation on it: the stale build serves,
 ## the playbook deploys the fix, syncs configuration, validates the golden path, monitors,
