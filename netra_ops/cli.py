@@ -245,6 +245,26 @@ def sandbox_scenario(
         raise typer.Exit(1)
 
 
+@sandbox_app.command("push")
+def sandbox_push(
+    tag: Annotated[str, typer.Argument(help="The tag a new build is pushed under.")],
+    service: Annotated[str, typer.Option(help="backend, auth or frontend.")] = "backend",
+    env: EnvOption = "sandbox",
+) -> None:
+    """Simulate a new build under TAG: the tag moves to a new digest in the sandbox's
+    Artifact Registry (deployed revisions keep the digest they resolved)."""
+    from netra_ops import sandbox
+
+    if service not in ("backend", "auth", "frontend"):
+        typer.echo(f"--service must be backend, auth or frontend, got {service!r}", err=True)
+        raise typer.Exit(2)
+    environment = _environment(env)
+    with _clear_errors():
+        pushed = sandbox.push(environment, tag, service=service)  # type: ignore[arg-type]
+    typer.echo(f"pushed {pushed['image']}: {pushed['digest']} (was "
+               f"{pushed['previous_digest'] or 'not pushed before'})")
+
+
 def _print_status(state: object) -> None:
     from netra_ops.sandbox import SandboxStatus
 

@@ -30,7 +30,9 @@ def recorded_processes(env: Environment) -> list[tuple[int, float | None]]:
     assert env.sandbox is not None
     state = env.sandbox.state_dir
     found = []
-    for name, key in (("sandbox.json", "processes"), ("revisions.json", "revisions")):
+    files = [("sandbox.json", "processes"), ("revisions.json", "revisions")]
+    files += [(p.name, "revisions") for p in sorted(state.glob("revisions-*.json"))]
+    for name, key in files:
         path = state / name
         if not path.exists():
             continue

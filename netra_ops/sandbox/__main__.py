@@ -1,12 +1,15 @@
 """`python -m netra_ops.sandbox ROLE`: run one sandbox process (the supervisor starts these).
 
-Roles: `auth`, `frontend`, `platform` (router + admin API + revisions, from `--spec`), and
-`revision` (one backend revision; its port comes from `--port` or `PORT`).
+Roles: `auth`, `frontend` (a revision of that service: the platform spawns them),
+`platform` (routers + admin API + revisions, from `--spec`), and `revision` (one backend
+revision; its port comes from `--port` or `PORT`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.role in ("auth", "frontend") and args.port is None:
         parser.error(f"{args.role} needs --port")
+    if args.role in ("auth", "frontend"):
+        _watch_parent()
     if args.role == "auth":
         from netra_ops.sandbox import auth_app
 
@@ -48,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         return _platform(parser, args)
     return 0
+
+
+def _watch_parent() -> None:
+    """As a revision of the platform (`NETRA_SANDBOX_PARENT_PID`), stop when it is gone."""
+    parent = os.environ.get("NETRA_SANDBOX_PARENT_PID", "").strip()
+    if parent.isdigit():
+        from netra_ops.sandbox.service_watchdog import ParentWatchdog
+
+        ParentWatchdog(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
 
 
 def _platform(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

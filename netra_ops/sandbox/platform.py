@@ -1,14 +1,16 @@
-"""The platform process: the router, the Google API emulation and the revisions it owns.
+"""The platform process: the routers, the Google API emulation and the revisions it owns.
 
-One asyncio loop runs two uvicorn servers: the router (the backend service's stable URL, on
-`[sandbox.ports] backend`) and the API port (`[sandbox.ports] api`: the `/_sandbox/*` admin
-routes, Cloud Run Admin v2 and Cloud Logging v2 over REST, both over the same
-RevisionManager, and Resource Manager's projects.testIamPermissions from Cloud Run's granted
-permissions). Beside them, on `[sandbox.ports] monitoring`, a gRPC server emulates Cloud
-Monitoring's ListTimeSeries from the request log and a sampler of the revisions' memory and
-CPU (one sample a second); Logging and Monitoring share one reader of the request log.
+One asyncio loop runs the uvicorn servers: a router per Cloud Run service (the backend's
+stable URL on `[sandbox.ports] backend`; with `services` in the spec, auth and frontend on
+their ports too, each with its own RevisionManager) and the API port (`[sandbox.ports] api`:
+the `/_sandbox/*` admin routes, Cloud Run Admin v2 for every service, Artifact Registry v1
+and Cloud Logging v2 over REST, and Resource Manager's projects.testIamPermissions from
+Cloud Run's granted permissions). Beside them, on `[sandbox.ports] monitoring`, a gRPC
+server emulates Cloud Monitoring's ListTimeSeries from the request log and a sampler of the
+revisions' memory and CPU (one sample a second); Logging and Monitoring share one reader of
+the request log.
 
-At start it creates the first revision from the spec the supervisor wrote
+At start it creates each service's first revision from the spec the supervisor wrote
 (`platform-spec.json`), which gets 100% of the traffic (Cloud Run's default: LATEST). On
 SIGTERM or SIGINT it stops every revision and the Monitoring server, then exits.
 """
@@ -30,6 +32,7 @@ from netra_ops.errors import SandboxError
 from netra_ops.sandbox.admin_api import create_admin_app
 from netra_ops.sandbox.logging_api import logging_routes
 from netra_ops.sandbox.monitoring_api import MonitoringServer
+from netra_ops.sandbox.registry import Registry, registry_routes
 from netra_ops.sandbox.resourcemanager_api import resourcemanager_routes
 from netra_ops.sandbox.revisions import REVISION_COMMAND, RevisionManager
 from netra_ops.sandbox.router import RequestLog, Router
@@ -39,9 +42,28 @@ from netra_ops.sandbox.state import StatePaths, read_json, write_json_atomic
 from netra_ops.sandbox.telemetry import ProcessSampler
 from netra_ops.sandbox.telemetry import RequestLog as RequestLogReader
 
-__all__ = ["EmbeddedServer", "PlatformSpec", "main", "run_platform"]
+__all__ = ["EmbeddedServer", "PlatformSpec", "ServiceSpec", "main", "run_platform"]
 
 logger = logging.getLogger("netra_ops.sandbox.platform")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Another Cloud Run service the platform runs (auth, frontend): its revisions are
+    `python -m netra_ops.sandbox ROLE` processes behind a router on `port`."""
+
+    service: str
+    role: str
+    port: int
+    image: str
+    base_env: Mapping[str, str] = field(default_factory=dict)
+    memory_limit: str = "512Mi"
+    cpu_limit: str = "1"
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """What a revision of this service runs (the host and port are appended)."""
+        return (*REVISION_COMMAND[:-1], self.role)
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,7 @@ class PlatformSpec:
     monitoring_port: int | None = None
     granted_permissions: Sequence[str] | None = None
     sample_interval_s: float = 1.0
+    services: Sequence[ServiceSpec] = ()
 
     @property
     def service_url(self) -> str:
@@ -79,7 +102,9 @@ class PlatformSpec:
         permissions = self.granted_permissions
         write_json_atomic(path, {**asdict(self), "base_env": dict(self.base_env),
                                  "env": dict(self.env), "granted_permissions":
-                                 None if permissions is None else list(permissions)})
+                                 None if permissions is None else list(permissions),
+                                 "services": [{**asdict(s), "base_env": dict(s.base_env)}
+                                              for s in self.services]})
 
     @classmethod
     def read(cls, path: Path) -> PlatformSpec:
@@ -88,7 +113,8 @@ class PlatformSpec:
         if data is None:
             raise SandboxError(f"platform spec {path} does not exist (the supervisor writes it)")
         try:
-            return cls(**data)
+            services = tuple(ServiceSpec(**s) for s in data.pop("services", None) or ())
+            return cls(**data, services=services)
         except TypeError as exc:
             raise SandboxError(f"platform spec {path} is malformed: {exc}") from None
 
@@ -124,39 +150,48 @@ async def run_platform(
 
     PortInUseError if the Monitoring port is taken (before anything else starts).
     """
+    registry = Registry(spec.project, spec.region)
     manager = RevisionManager(
         service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
         memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit,
         startup_timeout_s=spec.startup_timeout_s, command=command,
+        digest_of=registry.resolve,
     )
     requests = RequestLogReader(paths.root)
     monitoring = _start_monitoring(spec, paths, requests)
     request_log = RequestLog(paths.requests_log)
-    router = Router(manager, request_log)
     emulator = CloudRunEmulator(manager, project=spec.project, location=spec.region,
                                 service_url=spec.service_url, api_url=spec.api_url,
                                 granted_permissions=spec.granted_permissions)
+    others = [_other_service(s, spec, paths, registry, emulator) for s in spec.services]
     google = [*run_routes(emulator), *resourcemanager_routes(emulator),
+              *registry_routes(registry),
               *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
                               request_log=requests),
               google_fallback_route()]
     admin = create_admin_app(manager, service_url=spec.service_url, extra_routes=google)
-    servers = [embedded_server(router, spec.host, spec.router_port),
-               embedded_server(admin, spec.host, spec.api_port)]
+    servers = [embedded_server(Router(manager, request_log), spec.host, spec.router_port),
+               embedded_server(admin, spec.host, spec.api_port),
+               *(embedded_server(Router(m, request_log), spec.host, s.port)
+                 for s, m in zip(spec.services, others, strict=True))]
+    managers = [manager, *others]
     serving = [asyncio.create_task(server.serve()) for server in servers]
-    first = asyncio.create_task(_first_revision(manager, spec))
+    firsts = [asyncio.create_task(_first_revision(manager, spec.image, spec.env)),
+              *(asyncio.create_task(_first_revision(m, s.image, {}))
+                for s, m in zip(spec.services, others, strict=True))]
     try:
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, *serving], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
     finally:
         logger.info("platform stopping: stopping revisions")
-        first.cancel()
+        for first in firsts:
+            first.cancel()
         await emulator.close()
-        await manager.stop_all()
+        await asyncio.gather(*(m.stop_all() for m in managers))
         for server in servers:
             server.should_exit = True
-        await asyncio.gather(*serving, first, return_exceptions=True)
+        await asyncio.gather(*serving, *firsts, return_exceptions=True)
         request_log.close()
         if monitoring is not None:
             await asyncio.to_thread(monitoring.stop)
@@ -191,8 +226,24 @@ def _start_monitoring(spec: PlatformSpec, paths: StatePaths,
     return _Monitoring(server, sampler)
 
 
-async def _first_revision(manager: RevisionManager, spec: PlatformSpec) -> None:
-    revision = await manager.create(spec.image, manager.env_with(spec.env))
+def _other_service(service: ServiceSpec, spec: PlatformSpec, paths: StatePaths,
+                   registry: Registry, emulator: CloudRunEmulator) -> RevisionManager:
+    """The RevisionManager of another service, joined to the Cloud Run emulation."""
+    manager = RevisionManager(
+        service=service.service, paths=paths, base_env=service.base_env, host=spec.host,
+        memory_limit=service.memory_limit, cpu_limit=service.cpu_limit,
+        startup_timeout_s=spec.startup_timeout_s, command=service.command,
+        digest_of=registry.resolve, record=paths.service_revisions_json(service.role),
+    )
+    emulator.join(CloudRunEmulator(
+        manager, project=spec.project, location=spec.region,
+        service_url=f"http://{spec.host}:{service.port}", api_url=spec.api_url))
+    return manager
+
+
+async def _first_revision(manager: RevisionManager, image: str,
+                          env: Mapping[str, str | None]) -> None:
+    revision = await manager.create(image, manager.env_with(env))
     if revision.state != "ready":
         logger.error("the first revision %s failed: %s", revision.name, revision.reason)
 

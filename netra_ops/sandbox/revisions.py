@@ -40,8 +40,9 @@ import socket
 import string
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -52,8 +53,11 @@ from netra_ops.sandbox.service_logging import rfc3339_now
 from netra_ops.sandbox.state import StatePaths, tail, write_json_atomic
 
 __all__ = [
+    "COLD_START_ENV",
+    "IMAGE_BY_DIGEST_ENV",
     "MAX_PAUSE_S",
     "REVISION_COMMAND",
+    "STARTUP_ENV",
     "Revision",
     "RevisionManager",
     "RevisionState",
@@ -69,6 +73,10 @@ _INHERITED_PREFIXES_DROPPED = ("NETRA_FAULT_", "NETRA_SANDBOX_", "K_")
 _LOG_TAIL_LINES = 20
 _STOP_GRACE_S = 5.0
 MAX_PAUSE_S = 60.0
+# Platform behaviour a revision asks for through its env vars (Cloud Run's, emulated):
+STARTUP_ENV = "NETRA_RUN_STARTUP_S"  # seconds before the revision can be ready
+COLD_START_ENV = "NETRA_RUN_COLD_START_S"  # delay of the first requests to a new instance
+IMAGE_BY_DIGEST_ENV = "NETRA_RUN_IMAGE_BY_DIGEST"  # "true": reported by digest, as Cloud Run
 logger = logging.getLogger("netra_ops.sandbox.revisions")
 
 
@@ -129,11 +137,32 @@ class Revision:
     ready_at: str | None = None
     create_time: float | None = None
     transitioned_at: str = field(default_factory=rfc3339_now)
+    image_digest: str | None = None
+
+    @property
+    def startup_s(self) -> float:
+        """How long the revision takes to start (`NETRA_RUN_STARTUP_S`, default 0)."""
+        return _seconds(self.env.get(STARTUP_ENV))
+
+    @property
+    def cold_start_s(self) -> float:
+        """The delay of its first requests (`NETRA_RUN_COLD_START_S`, default 0)."""
+        return _seconds(self.env.get(COLD_START_ENV))
+
+    @property
+    def reported_image(self) -> str:
+        """The image as the Cloud Run API shows it: by digest when the revision asks for
+        Cloud Run's behaviour (`NETRA_RUN_IMAGE_BY_DIGEST=true`), else as deployed."""
+        by_digest = self.env.get(IMAGE_BY_DIGEST_ENV, "").strip().lower() in ("1", "true")
+        if by_digest and self.image_digest:
+            return f"{_repository(self.image)}@{self.image_digest}"
+        return self.image
 
     def to_dict(self) -> dict[str, Any]:
         """The admin API's Revision object (docs/sandbox-internals.md)."""
         return {
-            "name": self.name, "image": self.image, "env": dict(self.env),
+            "name": self.name, "image": self.image, "image_digest": self.image_digest,
+            "env": dict(self.env),
             "state": self.state, "reason": self.reason, "pid": self.pid, "port": self.port,
             "created": self.created, "ready_at": self.ready_at,
             "memory_limit": self.memory_limit, "cpu_limit": self.cpu_limit,
@@ -184,8 +213,12 @@ class RevisionManager:
         startup_timeout_s: float = 30.0,
         command: Sequence[str] = REVISION_COMMAND,
         max_idle: int = 3,
+        digest_of: Callable[[str], str] | None = None,
+        record: Path | None = None,
     ) -> None:
         self.service = service
+        self.digest_of = digest_of
+        self.record = record or paths.revisions_json
         self.paths = paths
         self.base_env = dict(base_env)
         self.host = host
@@ -202,6 +235,7 @@ class RevisionManager:
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._watchers: set[asyncio.Task[None]] = set()
         self._pauses: dict[str, asyncio.TimerHandle] = {}
+        self._warming: dict[str, asyncio.Future[None]] = {}
         self._rules: tuple[TrafficRule, ...] = (TrafficRule(100),)
         self._routes: tuple[tuple[TrafficRule, str], ...] = ()
         self._traffic: tuple[TrafficTarget, ...] = ()
@@ -314,6 +348,7 @@ class RevisionManager:
             name=name or f"{self.service}-{self._sequence:05d}-{suffix}", image=image,
             env=dict(env), memory_limit=memory_limit or self.memory_limit,
             cpu_limit=cpu_limit or self.cpu_limit,
+            image_digest=self.digest_of(image) if self.digest_of else None,
         )
         self._revisions[revision.name] = revision
         self._bump()
@@ -404,9 +439,25 @@ class RevisionManager:
             await old.wait()
         revision.state, revision.reason, revision.ready_at = "starting", None, None
         revision.transitioned_at = rfc3339_now()
+        self._warming.pop(name, None)  # a new instance starts cold
         await self._spawn(revision)
         await self._wait_ready(revision)
         return revision
+
+    async def warm(self, revision: Revision) -> None:
+        """Wait out the cold start of a revision's instance before its first requests.
+
+        The first request to a revision with `NETRA_RUN_COLD_START_S` starts the warm-up;
+        requests arriving meanwhile wait for the same one; later ones pass at once.
+        """
+        if revision.cold_start_s <= 0:
+            return
+        warming = self._warming.get(revision.name)
+        if warming is None:
+            warming = asyncio.ensure_future(asyncio.sleep(revision.cold_start_s))
+            self._warming[revision.name] = warming
+            logger.info("revision %s: cold start, %g s", revision.name, revision.cold_start_s)
+        await asyncio.shield(warming)
 
     async def stop(self, name: str) -> None:
         """Stop one revision's process (it keeps its record, state "stopped")."""
@@ -525,16 +576,21 @@ class RevisionManager:
         watcher.add_done_callback(self._watchers.discard)
 
     async def _wait_ready(self, revision: Revision) -> None:
+        """Ready once /health answers 200 and the revision's start-up time has passed
+        (`NETRA_RUN_STARTUP_S`, counted within the start-up timeout, as Cloud Run's
+        startup probe); failed when the timeout passes first."""
         url = f"http://{self.host}:{revision.port}/health"
-        deadline = time.monotonic() + self.startup_timeout_s
+        started = time.monotonic()
+        deadline = started + self.startup_timeout_s
         async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
             while revision.state == "starting":
                 if time.monotonic() > deadline:
                     await self._fail(revision, "did not answer 200 on /health within "
-                                     f"{self.startup_timeout_s:g} s")
+                                     f"{self.startup_timeout_s:g} s" + _startup_note(revision))
                     return
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(url)).status_code == 200:
+                    healthy = (await client.get(url)).status_code == 200
+                    if healthy and time.monotonic() - started >= revision.startup_s:
                         self._mark_ready(revision)
                         return
                 await asyncio.sleep(0.1)
@@ -601,7 +657,7 @@ class RevisionManager:
             task.add_done_callback(self._watchers.discard)
 
     def _persist(self) -> None:
-        write_json_atomic(self.paths.revisions_json, {
+        write_json_atomic(self.record, {
             "service": self.service,
             "platform_pid": os.getpid(),
             "updated_at": rfc3339_now(),
@@ -621,6 +677,28 @@ async def _stopped(pid: int, timeout_s: float = 1.0) -> None:
         process = psutil.Process(pid)
         while process.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
             await asyncio.sleep(0.002)
+
+
+def _repository(image: str) -> str:
+    """`HOST/PATH/PACKAGE` of an image reference (its tag and digest dropped)."""
+    base = image.split("@", 1)[0]
+    if ":" in base.rsplit("/", 1)[-1]:
+        base = base.rsplit(":", 1)[0]
+    return base
+
+
+def _seconds(value: str | None) -> float:
+    """A non-negative number of seconds from an env value (0 when unset or not a number)."""
+    try:
+        return max(float(value or 0), 0.0)
+    except ValueError:
+        return 0.0
+
+
+def _startup_note(revision: Revision) -> str:
+    if revision.startup_s <= 0:
+        return ""
+    return f" (it takes {revision.startup_s:g} s to start: {STARTUP_ENV})"
 
 
 def _merge(routes: Iterable[tuple[TrafficRule, str]]) -> list[tuple[str, int]]:

@@ -259,6 +259,7 @@ class Router:
         if revision is None or problem is not None:
             await _send_json(send, 503, self._unavailable(revision, problem or ""))
         else:
+            await self.manager.warm(revision)  # a new instance's cold start
             await self._forward(scope, body, revision, send)
 
     async def _forward(self, scope: Scope, body: bytes, revision: Revision, send: Send) -> None:
@@ -294,6 +295,7 @@ class Router:
             body = self._unavailable(revision, problem or "")
             await _refuse(scope, send, 503, json.dumps(body).encode())
             return
+        await self.manager.warm(revision)  # a new instance's cold start
         upstream = await self._open_upstream(scope, send, revision)
         if upstream is not None:
             await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})

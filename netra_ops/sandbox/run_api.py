@@ -13,11 +13,13 @@ Routes, on the admin API's port, in the paths and JSON shapes of `run.googleapis
     GET|PUT /_sandbox/iam   the permissions testIamPermissions grants (null: all of them);
                             Resource Manager's projects.testIamPermissions answers from the
                             same set (`resourcemanager_api`)
+    POST /_sandbox/services/S/revisions   the admin deploy of any service (scenarios)
 
 Google's client, pointed here: `run_v2.ServicesClient(transport="rest",
 credentials=AnonymousCredentials(), client_options={"api_endpoint": "http://HOST:PORT"})`.
 
-The one service is the environment's backend, in its project and region. A PATCH is
+The services are the environment's backend and, joined to it (`join`), auth and frontend,
+in its project and region; each has its own revisions, traffic, env and limits. A PATCH is
 Cloud Run's update: a changed template (image, env, resources, ...) records a new revision
 at once and starts its process in the background; the Operation (done: false) ends with the
 Service as `response`, or with `error` FAILED_PRECONDITION when the revision failed to start
@@ -53,6 +55,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
+from netra_ops.sandbox.api_errors import GoogleApiError
 from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
 from netra_ops.sandbox.run_resources import (
     LATEST,
@@ -92,6 +95,7 @@ class _Operation:
     """A long-running operation: live until done, then frozen."""
 
     name: str
+    live: Callable[[], Message] | None = None  # the Service it changes, while it runs
     metadata: Message | None = None
     response: Message | None = None
     error: tuple[int, str] | None = None
@@ -103,7 +107,11 @@ class _Operation:
 
 
 class CloudRunEmulator:
-    """The Cloud Run view of one RevisionManager: service, revisions, operations, IAM."""
+    """The Cloud Run view of one RevisionManager: service, revisions, operations, IAM.
+
+    Several services (auth, backend, frontend) are several emulators joined into one
+    `fleet` (`join`): they share the operations and answer on the same routes.
+    """
 
     def __init__(self, manager: RevisionManager, *, project: str, location: str,
                  service_url: str, api_url: str,
@@ -119,6 +127,37 @@ class CloudRunEmulator:
         self._templates: dict[str, Message] = {}
         self._operations: OrderedDict[str, _Operation] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.fleet: dict[str, CloudRunEmulator] = {self.names.service: self}
+
+    def join(self, other: CloudRunEmulator) -> CloudRunEmulator:
+        """Serve `other` (another service of the same project and region) too; returns it."""
+        if (other.names.project, other.names.location) != (self.names.project,
+                                                            self.names.location):
+            raise SandboxError(f"service {other.names.name} is not in {self.names.parent}")
+        other._operations = self._operations
+        other.fleet = self.fleet
+        other.granted_permissions = self.granted_permissions
+        self.fleet[other.names.service] = other
+        return other
+
+    def lookup(self, project: str, location: str, service: str,
+               permission: str | None) -> CloudRunEmulator:
+        """The emulator of P/L/S; NOT_FOUND (or PERMISSION_DENIED) otherwise."""
+        resource = f"projects/{project}/locations/{location}/services/{service}"
+        here = self.check_parent(project, location, permission, resource)
+        found = self.fleet.get(service) if here else None
+        if found is None:
+            raise RunApiError(404, "NOT_FOUND", f"Resource '{service}' of kind 'SERVICE' in "
+                              f"region '{location}' in project '{project}' does not exist. "
+                              f"(The sandbox serves {', '.join(sorted(self.fleet))} in "
+                              f"'{self.names.location}'.)")
+        return found
+
+    def set_permissions(self, permissions: Iterable[str] | None) -> None:
+        """What testIamPermissions grants, for every service of the fleet (None: all)."""
+        held = None if permissions is None else frozenset(permissions)
+        for member in self.fleet.values():
+            member.granted_permissions = held
 
     # -- views -----------------------------------------------------------------------------
     def view(self) -> ServiceView:
@@ -165,14 +204,10 @@ class CloudRunEmulator:
 
     def check_service(self, project: str, location: str, service: str,
                       permission: str | None) -> None:
-        """NOT_FOUND unless P/L/S is the emulated service."""
-        resource = f"projects/{project}/locations/{location}/services/{service}"
-        here = self.check_parent(project, location, permission, resource)
-        if not here or service != self.names.service:
-            raise RunApiError(404, "NOT_FOUND", f"Resource '{service}' of kind 'SERVICE' in "
-                              f"region '{location}' in project '{project}' does not exist. "
-                              f"(The sandbox serves only '{self.names.service}' in "
-                              f"'{self.names.location}'.)")
+        """NOT_FOUND unless P/L/S is this emulated service."""
+        if self.lookup(project, location, service, permission) is not self:
+            raise RunApiError(404, "NOT_FOUND", f"Resource '{service}' is another service "
+                              f"than {self.names.service}.")
 
     def _not_found(self, kind: str, name: str) -> RunApiError:
         return RunApiError(404, "NOT_FOUND", f"Resource '{name}' of kind '{kind}' in region "
@@ -327,13 +362,14 @@ class CloudRunEmulator:
 
     async def close(self) -> None:
         """Cancel the operations still running (platform shutdown)."""
-        for task in list(self._tasks):
+        tasks = [t for member in self.fleet.values() for t in member._tasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- operations ------------------------------------------------------------------------
     def _new_operation(self) -> _Operation:
-        operation = _Operation(self.names.operation(str(uuid.uuid4())))
+        operation = _Operation(self.names.operation(str(uuid.uuid4())), live=self.service)
         self._operations[operation.name] = operation
         while len(self._operations) > _KEEP_OPERATIONS:
             self._operations.popitem(last=False)
@@ -365,8 +401,9 @@ class CloudRunEmulator:
 
     def render(self, operation: _Operation, *, int_enums: bool) -> dict[str, Any]:
         """An operation's JSON (the live Service as metadata while it runs)."""
+        live = operation.live or self.service
         message = operation_message(
-            operation.name, operation.metadata or self.service(), done=operation.done,
+            operation.name, operation.metadata or live(), done=operation.done,
             response=operation.response if operation.error is None else None,
             error=operation.error)
         return to_json(message, int_enums=int_enums)
@@ -413,9 +450,9 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         p = request.path_params
         if request.method == "POST":
             raise RunApiError(501, "UNIMPLEMENTED", "creating services is not emulated: the "
-                              f"sandbox serves one service, {e.names.service}")
+                              f"sandbox serves {', '.join(sorted(e.fleet))}")
         here = e.check_parent(p["project"], p["location"], "run.services.list")
-        items = [e.service()] if here else []
+        items = [e.fleet[n].service() for n in sorted(e.fleet)] if here else []
         page, token = list_page(items, request.query_params.get("pageSize"),
                                 request.query_params.get("pageToken"))
         return _listing(request, "services", page, token)
@@ -424,40 +461,41 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         p = request.path_params
         name, verb = _split_verb(p["service"])
         if verb == "testIamPermissions" and request.method == "POST":
-            e.check_service(p["project"], p["location"], name, None)
-            return JSONResponse(e.test_permissions(await json_body(request)))
+            one = e.lookup(p["project"], p["location"], name, None)
+            return JSONResponse(one.test_permissions(await json_body(request)))
         if verb:
             raise RunApiError(501, "UNIMPLEMENTED", f"services.{verb} is not emulated")
         if request.method == "GET":
-            e.check_service(p["project"], p["location"], name, "run.services.get")
-            return _message(request, e.service())
+            one = e.lookup(p["project"], p["location"], name, "run.services.get")
+            return _message(request, one.service())
         if request.method == "PATCH":
-            if name != e.names.service and _flag(request.query_params.get("allowMissing", "")):
+            if name not in e.fleet and _flag(request.query_params.get("allowMissing", "")):
                 raise RunApiError(501, "UNIMPLEMENTED", "creating services is not emulated")
-            e.check_service(p["project"], p["location"], name, "run.services.update")
+            one = e.lookup(p["project"], p["location"], name, "run.services.update")
             body = await json_body(request)
-            return JSONResponse(e.update(body, dict(request.query_params),
-                                         int_enums=_int_enums(request)))
+            return JSONResponse(one.update(body, dict(request.query_params),
+                                           int_enums=_int_enums(request)))
         raise RunApiError(501, "UNIMPLEMENTED", "deleting the service is not emulated")
 
     async def revisions(request: Request) -> Response:
         p = request.path_params
         if p["service"] != "-":
-            e.check_service(p["project"], p["location"], p["service"], "run.revisions.list")
-            items = e.revisions()
+            items = e.lookup(p["project"], p["location"], p["service"],
+                             "run.revisions.list").revisions()
+        elif e.check_parent(p["project"], p["location"], "run.revisions.list"):
+            items = [r for n in sorted(e.fleet) for r in e.fleet[n].revisions()]
         else:
-            items = e.revisions() if e.check_parent(p["project"], p["location"],
-                                                    "run.revisions.list") else []
+            items = []
         page, token = list_page(items, request.query_params.get("pageSize"),
                                 request.query_params.get("pageToken"))
         return _listing(request, "revisions", page, token)
 
     async def revision(request: Request) -> Response:
         p = request.path_params
-        e.check_service(p["project"], p["location"], p["service"], "run.revisions.get")
+        one = e.lookup(p["project"], p["location"], p["service"], "run.revisions.get")
         if request.method != "GET":
             raise RunApiError(501, "UNIMPLEMENTED", "deleting revisions is not emulated")
-        return _message(request, e.revision(p["revision"]))
+        return _message(request, one.revision(p["revision"]))
 
     async def operations(request: Request) -> Response:
         p = request.path_params
@@ -492,6 +530,27 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
                               "is not emulated")
         return JSONResponse(e.render(found, int_enums=_int_enums(request)))
 
+    async def deploy(request: Request) -> Response:
+        """`POST /_sandbox/services/S/revisions {"image", "env", "traffic"}`: the admin
+        API's deploy, for any service (201 ready, 422 failed)."""
+        one = e.fleet.get(request.path_params["service"])
+        if one is None:
+            raise RunApiError(404, "NOT_FOUND", f"no service {request.path_params['service']!r}"
+                              f" (services: {', '.join(sorted(e.fleet))})")
+        body = await json_body(request)
+        image, env, traffic = body.get("image"), body.get("env") or {}, body.get("traffic", True)
+        if not isinstance(image, str) or not image.strip() or not isinstance(env, dict) or \
+                not isinstance(traffic, bool):
+            raise invalid('the body must be {"image": "REPO:TAG", "env": {NAME: value or '
+                          'null}, "traffic": true|false}')
+        try:
+            revision = await one.manager.create(image.strip(), one.manager.env_with(env),
+                                                traffic=traffic)
+        except SandboxError as exc:
+            raise RunApiError(409, "FAILED_PRECONDITION", str(exc)) from None
+        return JSONResponse(revision.to_dict(),
+                            status_code=201 if revision.state == "ready" else 422)
+
     async def iam(request: Request) -> Response:
         if request.method == "PUT":
             body = await json_body(request)
@@ -499,7 +558,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             if permissions is not None and not (isinstance(permissions, list) and all(
                     isinstance(x, str) for x in permissions)):
                 raise invalid('"granted_permissions" must be a list of strings, or null')
-            e.granted_permissions = None if permissions is None else frozenset(permissions)
+            e.set_permissions(permissions)
         held = e.granted_permissions
         return JSONResponse({"granted_permissions": None if held is None else sorted(held)})
 
@@ -514,6 +573,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         Route(f"{base}/operations/{{operation}}", guarded(operation),
               methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/iam", guarded(iam), methods=["GET", "PUT"]),
+        Route("/_sandbox/services/{service}/revisions", guarded(deploy), methods=["POST"]),
     ]
 
 
@@ -534,7 +594,7 @@ def guarded(handler: Handler) -> Handler:
     async def answer(request: Request) -> Response:
         try:
             return await handler(request)
-        except RunApiError as exc:
+        except GoogleApiError as exc:
             return JSONResponse(exc.body(), status_code=exc.code)
 
     return answer

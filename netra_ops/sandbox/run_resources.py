@@ -406,6 +406,7 @@ def revision_message(view: ServiceView, revision: Revision) -> Message:
     message.scaling.CopyFrom(template.scaling)
     message.timeout.CopyFrom(template.timeout)
     message.containers.extend(template.containers)
+    message.containers[0].image = revision.reported_image  # by digest, as Cloud Run does
     message.conditions.extend(_revision_conditions(view, revision))
     message.etag = _etag(message.uid, 1 if revision.state != "starting" else 0)
     return message

