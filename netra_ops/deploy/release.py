@@ -11,6 +11,7 @@ from google.cloud import run_v2
 
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult, apply_change, set_revision_targets
+from netra_ops.deploy.image_digest import IMAGE_DIGEST_ANNOTATION, new_build, serves_image
 from netra_ops.deploy.service import ServiceState
 from netra_ops.errors import ConfigError, DeployError, NoRollbackTargetError
 
@@ -33,21 +34,29 @@ def deploy(
     """A new revision from `image` (and env vars / limits), serving all traffic once Ready.
 
     `env_vars` values of None remove a variable. Deploying what already serves, with the
-    same template, changes nothing (`unchanged`). On failure or deadline the previous
-    revision keeps serving.
+    same template, changes nothing (`unchanged`); but when `image`'s tag names a newer
+    build than the serving revision runs (a push since; `image_digest.new_build`), the
+    template is marked with that digest, so a new revision resolves the tag again. On
+    failure or deadline the previous revision keeps serving.
     """
     wanted_env = dict(env_vars or {})
     limits = {k: v for k, v in (("memory", memory), ("cpu", cpu)) if v is not None}
+    fresh: list[str | None] = [None]
 
     def planner(state: ServiceState) -> list[str]:
         plan = _template_plan(state, image, wanted_env, limits, set(env.secret_env))
-        if send_traffic and (state.serving_image != image or not state.traffic_latest):
+        fresh[0] = new_build(env, state, image)
+        if fresh[0] is not None:
+            plan.append(f"image: {image} now names {fresh[0]}, serving {state.serving_image}")
+        if send_traffic and (not serves_image(env, state, image) or not state.traffic_latest):
             plan.append(f"traffic: {_split(state.serving)} -> 100% latest ({image})")
         return plan
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
         container = service.template.containers[0]
         container.image = image
+        if fresh[0] is not None:
+            service.template.annotations[IMAGE_DIGEST_ANNOTATION] = fresh[0]
         _apply_env(container, wanted_env)
         for key, value in limits.items():
             container.resources.limits[key] = value
