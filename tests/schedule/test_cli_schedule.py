@@ -102,14 +102,14 @@ def test_a_broken_runbook_escalates_through_the_real_path(
 @pytest.mark.slow
 def test_sigterm_during_a_run_archives_it_as_terminated_and_releases_the_lock(
         tmp_path: Path, env_file: Path) -> None:
-    outputs = tmp_path / "outputs"
+    outputs, ready = tmp_path / "outputs", tmp_path / "long-cell-started"
     process = subprocess.Popen(
         [sys.executable, "-c", APP_SCRIPT, "--incident", "INC-term", "--env", str(env_file),
-         "--outputs", str(outputs), "--runbooks", str(NOTEBOOKS / "slow.ipynb"),
-         "--cadence", "1h"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+         "--outputs", str(outputs), "--runbooks", str(NOTEBOOKS / "sleeping.ipynb"),
+         "--cadence", "1h", "-p", f"ready_file={ready}"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        kernels = _wait_for_kernel(process.pid)
+        kernels = _wait_for_the_long_cell(process, ready)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
     finally:
@@ -121,7 +121,7 @@ def test_sigterm_during_a_run_archives_it_as_terminated_and_releases_the_lock(
     slot = json.loads((folder / "schedule.json").read_text())["slots"][0]
     assert slot["status"] == "interrupted" and "terminated" in slot["reason"]
     assert "escalation" not in slot["runs"][0] and "ESCALATION" not in err
-    [summary] = [json.loads(p.read_text()) for p in folder.glob("*-slow/summary.json")]
+    [summary] = [json.loads(p.read_text()) for p in folder.glob("*-sleeping/summary.json")]
     assert summary["status"] == "terminated" and summary["records"] == {"before_sleep": True}
     assert not (folder / "schedule.lock").exists() and verify_incident(folder).ok
     deadline = time.monotonic() + 10
@@ -130,15 +130,16 @@ def test_sigterm_during_a_run_archives_it_as_terminated_and_releases_the_lock(
     assert [k.pid for k in kernels if k.is_running()] == []
 
 
-def _wait_for_kernel(pid: int) -> list[psutil.Process]:
-    """The scheduler's kernel processes once the slow cell is running."""
-    deadline = time.monotonic() + 60
-    parent = psutil.Process(pid)
-    while time.monotonic() < deadline:
-        kernels = [c for c in parent.children(recursive=True)
-                   if any("ipykernel" in part for part in c.cmdline())]
-        if kernels:
-            time.sleep(3)  # let the kernel reach the sleeping cell
-            return kernels
-        time.sleep(0.2)
-    pytest.fail("no kernel started within 60 s")
+def _wait_for_the_long_cell(process: subprocess.Popen[str],
+                            ready: Path) -> list[psutil.Process]:
+    """The scheduler's kernel processes, once the long cell has started (it touches
+    `ready`): however slow a busy machine is, the cells before it have run."""
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the long cell never started"
+        time.sleep(0.1)
+    kernels = [c for c in psutil.Process(process.pid).children(recursive=True)
+               if any("ipykernel" in part for part in c.cmdline())]
+    assert kernels, "no kernel process found under the scheduler"
+    return kernels
