@@ -3,8 +3,9 @@
 Exit codes: 0 success; 1 the runbook's verdict failed or a probe failed; 2 bad usage,
 configuration or sandbox state (the message says what to do); 3-5 a runbook run broke
 (cell error, cell timeout, dead kernel), 7 it passed its --deadline, 130 / 143 it was
-interrupted / terminated, as `netra_ops.record.RunResult.exit_code` says; a playbook exits
-6 when it rolled back and the rollback held.
+interrupted / terminated, as `netra_ops.record.RunResult.exit_code` says. A playbook exits
+with its outcome: 0 remediated, 1 failed, 6 rolled back (the rollback validated), 8 held
+(`netra_ops.record.playbook.PLAYBOOK_EXIT_CODES`).
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
     if result.incident_dir is not None:
         typer.echo(f"\nindex:   {result.incident_dir / 'index.html'}")
     branch = f" (branch {result.branch_taken} taken)" if result.branch_taken else ""
-    typer.echo(f"outcome: {result.status.upper()}{branch} in {result.duration_s:.1f} s")
+    typer.echo(f"outcome: {result.outcome}{branch} in {result.duration_s:.1f} s "
+               f"(exit {result.exit_code})")
+    typer.echo(f"reason:  {result.reason}")
     raise typer.Exit(result.exit_code)
 
 

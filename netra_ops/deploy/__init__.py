@@ -6,9 +6,12 @@ each call returns its plan. Every change leaves an audit entry.
 
 from netra_ops.deploy.audit import AuditEntry, append_audit, audit_trail
 from netra_ops.deploy.change import ChangeResult
+from netra_ops.deploy.marks import mark_revision
 from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
 from netra_ops.deploy.rehearsal import serve_for_rehearsal
 from netra_ops.deploy.release import (
+    RollbackTarget,
+    choose_rollback_target,
     deploy,
     release_image,
     rollback,
@@ -16,10 +19,25 @@ from netra_ops.deploy.release import (
     set_traffic,
 )
 from netra_ops.deploy.risks import RISKS, change_verdict_table, risk_table
-from netra_ops.deploy.service import RevisionInfo, ServiceState, read_service
-from netra_ops.deploy.verify import Check, Checks, count_server_errors, validate_rollback, verify
+from netra_ops.deploy.service import (
+    KNOWN_BAD,
+    KNOWN_GOOD,
+    RevisionInfo,
+    ServiceState,
+    read_service,
+)
+from netra_ops.deploy.verify import (
+    Check,
+    Checks,
+    count_server_errors,
+    deploy_decision,
+    validate_rollback,
+    verify,
+)
 
 __all__ = [
+    "KNOWN_BAD",
+    "KNOWN_GOOD",
     "RISKS",
     "AuditEntry",
     "ChangeResult",
@@ -28,12 +46,16 @@ __all__ = [
     "Checks",
     "PreflightResult",
     "RevisionInfo",
+    "RollbackTarget",
     "ServiceState",
     "append_audit",
     "audit_trail",
     "change_verdict_table",
+    "choose_rollback_target",
     "count_server_errors",
     "deploy",
+    "deploy_decision",
+    "mark_revision",
     "preflight",
     "read_service",
     "release_image",

@@ -5,17 +5,19 @@ All three are dry runs unless `execute=True`; see `netra_ops.deploy.change`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from google.cloud import run_v2
 
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult, apply_change, set_revision_targets
 from netra_ops.deploy.image_digest import IMAGE_DIGEST_ANNOTATION, new_build, serves_image
-from netra_ops.deploy.service import ServiceState
+from netra_ops.deploy.service import KNOWN_BAD, ServiceState
 from netra_ops.errors import ConfigError, DeployError, NoRollbackTargetError
 
-__all__ = ["deploy", "release_image", "rollback", "rollback_target", "set_traffic"]
+__all__ = ["RollbackTarget", "choose_rollback_target", "deploy", "release_image", "rollback",
+           "rollback_target", "set_traffic"]
 
 _LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 
@@ -98,41 +100,87 @@ def set_traffic(env: Environment, split: Mapping[str, int], *, deadline_s: float
                         deadline_s=deadline_s)
 
 
-def rollback(env: Environment, to_revision: str | None = None, *, deadline_s: float = 120.0,
+def rollback(env: Environment, to_revision: str | None = None, *,
+             avoid: Iterable[str] | None = None, deadline_s: float = 120.0,
              execute: bool = False) -> ChangeResult:
-    """All traffic to `to_revision`, or to the Ready revision before the one serving.
+    """All traffic to `to_revision`, or to `rollback_target()` (the newest known good
+    revision; `avoid` names the revisions rolled back from, default the serving one).
 
-    The template keeps naming the image last deployed, as Cloud Run's does after a
-    traffic-only rollback; what serves is the target revision.
+    A known-bad revision is refused, named or not. The template keeps naming the image last
+    deployed, as Cloud Run's does after a traffic-only rollback; what serves is the target.
+    Traffic is pinned to the target even when it serves already (so a later Ready revision
+    cannot take it).
     """
+    avoided = None if avoid is None else tuple(avoid)
+
+    def target_of(state: ServiceState) -> str:
+        return to_revision or rollback_target(state, avoided)
 
     def planner(state: ServiceState) -> list[str]:
-        target = to_revision or rollback_target(state)
+        target = target_of(state)
         info = state.revision(target)
+        if target in state.known_bad:
+            raise NoRollbackTargetError(
+                f"revision {target} is recorded as known bad on {state.name} (annotation "
+                f"{KNOWN_BAD}); roll back to a known good one: {_names(state.known_good)}")
         if not info.ready:
             raise NoRollbackTargetError(f"revision {target} is not Ready ({info.reason})")
-        if state.serving == {target: 100}:
+        if state.serving == {target: 100} and not state.traffic_latest:
             return []
-        return [f"traffic: {_split(state.serving)} -> {target} 100% ({info.image})"]
+        return [f"traffic: {_split(state.serving)} -> {target} 100% pinned ({info.image})"]
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
-        set_revision_targets(service, {to_revision or rollback_target(state): 100})
+        set_revision_targets(service, {target_of(state): 100})
 
     return apply_change(env, "rollback", planner, mutate, execute=execute,
                         deadline_s=deadline_s)
 
 
-def rollback_target(state: ServiceState) -> str:
-    """The newest Ready revision created before the one serving now."""
-    serving = state.serving_revision
-    names = [r.name for r in state.revisions]
-    start = names.index(serving) + 1 if serving in names else 0
-    for info in state.revisions[start:]:
-        if info.ready:
-            return info.name
+@dataclass(frozen=True)
+class RollbackTarget:
+    """Where a rollback goes, and why: `known_good` says whether the service records it
+    as having passed validation (else it is the fallback: the newest Ready revision that
+    is not known bad)."""
+
+    revision: str
+    known_good: bool
+    reason: str
+
+
+def rollback_target(state: ServiceState, avoid: Iterable[str] | None = None) -> str:
+    """The revision `choose_rollback_target()` picks."""
+    return choose_rollback_target(state, avoid).revision
+
+
+def choose_rollback_target(state: ServiceState,
+                           avoid: Iterable[str] | None = None) -> RollbackTarget:
+    """The newest Ready revision recorded known good, other than those rolled back from
+    (`avoid`, default: the serving one); when there is none, the newest Ready revision that
+    is neither known bad nor rolled back from (the reason says so). Never a known-bad one:
+    NoRollbackTargetError when nothing is left."""
+    if avoid is None:
+        avoid = [state.serving_revision] if state.serving_revision else []
+    avoid = list(avoid)
+    skipped = set(avoid) | set(state.known_bad)
+    ready = [r.name for r in state.revisions if r.ready and r.name not in skipped]
+    good = [name for name in state.known_good if name in ready]
+    if good:
+        newest = next(name for name in ready if name in good)
+        return RollbackTarget(newest, True, f"{newest} is the newest known good revision")
+    if ready:
+        return RollbackTarget(ready[0], False, (
+            f"no known good revision to roll back to (known good: "
+            f"{_names(state.known_good)}); {ready[0]} is the newest Ready revision that is "
+            f"not known bad ({_names(state.known_bad)}) nor rolled back from "
+            f"({_names(sorted(set(avoid)))})"))
     raise NoRollbackTargetError(
-        f"no Ready revision older than {serving or 'the serving one'} in {state.name}; "
+        f"no revision of {state.name} to roll back to: none is Ready and neither known bad "
+        f"({_names(state.known_bad)}) nor rolled back from ({_names(sorted(set(avoid)))}); "
         "name one with to_revision=")
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none"
 
 
 def _template_plan(state: ServiceState, image: str, wanted_env: Mapping[str, str | None],

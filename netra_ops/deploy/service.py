@@ -19,7 +19,13 @@ from netra_ops.config import Environment
 from netra_ops.errors import ServiceNotFoundError
 from netra_ops.gcp import api_errors, revisions_client, service_name, services_client
 
-__all__ = ["RevisionInfo", "ServiceState", "read_service", "short_name"]
+__all__ = ["KNOWN_BAD", "KNOWN_GOOD", "RevisionInfo", "ServiceState", "read_service",
+           "short_name"]
+
+KNOWN_GOOD = "netra-ops/known-good"
+"""Service annotation: the revisions that passed validation, newest first, comma-separated."""
+KNOWN_BAD = "netra-ops/known-bad"
+"""Service annotation: the revisions rolled back from, newest first, comma-separated."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,17 @@ class ServiceState:
     latest_ready: str
     latest_created: str
     revisions: tuple[RevisionInfo, ...] = field(default=())
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def known_good(self) -> tuple[str, ...]:
+        """Revisions recorded on the service as having passed validation, newest first."""
+        return _listed(self.annotations.get(KNOWN_GOOD, ""))
+
+    @property
+    def known_bad(self) -> tuple[str, ...]:
+        """Revisions recorded on the service as rolled back from, newest first."""
+        return _listed(self.annotations.get(KNOWN_BAD, ""))
 
     @property
     def serving(self) -> dict[str, int]:
@@ -77,11 +94,17 @@ class ServiceState:
         """What an audit entry keeps: template image, serving split and images."""
         return {"template_image": self.template_image, "serving": self.serving,
                 "serving_images": {n: self.revision(n).image for n in self.serving},
-                "traffic_latest": self.traffic_latest}
+                "traffic_latest": self.traffic_latest,
+                "known_good": list(self.known_good), "known_bad": list(self.known_bad)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per revision, newest first."""
-        return pd.DataFrame([asdict(r) for r in self.revisions])
+        """One row per revision, newest first, with what the service records of it
+        (`known`: good, bad or empty)."""
+        return pd.DataFrame([{**asdict(r), "known": self.known(r.name)} for r in self.revisions])
+
+    def known(self, name: str) -> str:
+        """`good`, `bad` or `""`: what the service's annotations record of a revision."""
+        return "bad" if name in self.known_bad else "good" if name in self.known_good else ""
 
 
 def short_name(resource_name: str) -> str:
@@ -119,7 +142,12 @@ def _state(service: run_v2.Service, revisions: list[run_v2.Revision]) -> Service
         latest_ready=short_name(service.latest_ready_revision),
         latest_created=short_name(service.latest_created_revision),
         revisions=tuple(infos),
+        annotations=dict(service.annotations),
     )
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _revision_info(revision: run_v2.Revision, percent: int) -> RevisionInfo:

@@ -1,7 +1,11 @@
-"""Deployment verification (seed 1.3) and rollback validation (seed 4.3), as check tables."""
+"""Deployment verification (seed 1.3) and rollback validation (seed 4.3), as check tables,
+and what a failed verification decides (`deploy_decision`: the new revision itself failed to
+deploy or verify, so roll back).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -9,16 +13,19 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from netra_ops.config import Environment
+from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.metrics.logs import log_entries, request_log_filter
 from netra_ops.probe.golden_path import websocket_connect
-from netra_ops.probe.health import health, wait_healthy
+from netra_ops.probe.health import HealthResult, health, wait_healthy
+from netra_ops.probe.services import check_services
 
 __all__ = [
     "Check",
     "Checks",
     "checks_verdict_table",
     "count_server_errors",
+    "deploy_decision",
     "validate_rollback",
     "verify",
 ]
@@ -66,21 +73,46 @@ def checks_verdict_table(checks: Iterable[tuple[str, bool, str]]) -> pd.DataFram
 
 
 def verify(env: Environment, expected_image: str | None = None, *,
-           websocket: bool = True) -> Checks:
+           websocket: bool = True, health_checks: int = 5) -> Checks:
     """Seed 1.3: the image that really serves (through traffic statuses, not the
-    template), health returning 200 with valid JSON, and a WebSocket connection."""
+    template), health returning 200 with valid JSON to each of `health_checks` requests (one
+    lucky answer from a build that fails half its requests is not a verification), and a
+    WebSocket connection."""
     state = read_service(env)
     checks = [_image_check(state, expected_image)]
-    answer = health(env.backend.url, path=env.backend.health_path)
-    checks.append(Check("health 200 with valid JSON", answer.ok,
-                        answer.error or f"revision {answer.revision}",
-                        answer.latency_ms / 1000))
+    checks.append(_health_check(env, max(health_checks, 1)))
     if websocket:
         connected = websocket_connect(env)
         checks.append(Check("WebSocket connects", connected.ok,
                             connected.error or "connection_established",
                             (connected.connect_ms or 0) / 1000))
     return Checks("deployment verification (seed 1.3)", tuple(checks), state)
+
+
+def _health_check(env: Environment, count: int) -> Check:
+    answers = [health(env.backend.url, path=env.backend.health_path) for _ in range(count)]
+    bad = [a for a in answers if not a.ok]
+    detail = (f"{count - len(bad)} of {count} answers 200; first failure: {bad[0].error}" if bad
+              else f"{count} of {count} answers 200 (revision {answers[-1].revision})")
+    return Check(f"health 200 with valid JSON ({count} of {count})", not bad, detail,
+                 max(a.latency_ms for a in answers) / 1000)
+
+
+def deploy_decision(change: ChangeResult, checks: Checks) -> tuple[str, str]:
+    """What the playbook does after a deploy: `rollback` when the new revision itself failed
+    to deploy or verify (not Ready, deadline passed, wrong image serving, health not 200),
+    `continue` otherwise (a dry run included); with the reason."""
+    if change.executed and change.status in ("failed", "deadline_exceeded"):
+        revision = change.new_revision or "the new revision"
+        return "rollback", f"{revision} failed to deploy ({change.status}): {change.error}"
+    failed = [c for c in checks.checks if not c.ok]
+    if change.executed and failed:
+        return "rollback", "the new revision failed verification: " + "; ".join(
+            f"{c.name}: {c.detail}" for c in failed)
+    if failed:
+        return "continue", ("dry run: nothing was deployed; the serving revision fails "
+                            + ", ".join(c.name for c in failed))
+    return "continue", f"{change.status}: " + ("; ".join(c.detail for c in checks.checks))
 
 
 def _image_check(state: ServiceState, expected: str | None) -> Check:
@@ -93,9 +125,14 @@ def _image_check(state: ServiceState, expected: str | None) -> Check:
 
 
 def validate_rollback(env: Environment, revision: str | None = None, *,
-                      within_s: float = 120.0, since: datetime | None = None) -> Checks:
-    """Seed 4.3: health 200 within 2 minutes (from `revision` when given), login works,
-    and no 5xx in the request logs since `since` (default: the last 5 minutes)."""
+                      within_s: float = 120.0, since: datetime | None = None,
+                      quiet_s: float = 300.0, poll_s: float = 5.0) -> Checks:
+    """Seed 4.3, separate from the golden path: health 200 within `within_s` (2 minutes;
+    from `revision` when given), basic authentication works (a login and an authenticated
+    WebSocket connection), the service dependencies answer (auth and frontend health), and
+    no 5xx in the request logs for `quiet_s` (5 minutes in the seed; shorter in rehearsals),
+    watched from `since` (default: when the validation started) until `quiet_s` has passed,
+    ending early at the first 5xx."""
     started = datetime.now(UTC)
     answer = wait_healthy(env.backend.url, path=env.backend.health_path, within_s=within_s,
                           expect_revision=revision)
@@ -106,11 +143,39 @@ def validate_rollback(env: Environment, revision: str | None = None, *,
     checks.append(Check("authentication works", login.login_ms is not None
                         and login.failed_step != "login", login.error or "login ok",
                         (login.login_ms or 0) / 1000))
-    window_start = since or started - timedelta(minutes=5)
-    errors = count_server_errors(env, window_start)
-    checks.append(Check("no 5xx in request logs", errors == 0,
-                        f"{errors} responses with status >= 500 since {window_start:%H:%M:%S}Z"))
+    checks.append(_dependencies_check(env))
+    checks.append(_quiet_check(env, since or started, quiet_s, poll_s))
     return Checks("rollback validation (seed 4.3)", tuple(checks), read_service(env))
+
+
+def _dependencies_check(env: Environment) -> Check:
+    services = check_services(env)
+    others = {role: r for role, r in services.results.items() if role != "backend"}
+    failing = [f"{role}: {_why(r)}" for role, r in others.items() if not r.ok]
+    return Check("service dependencies reachable", not failing,
+                 "; ".join(failing) or ", ".join(f"{role} healthy" for role in others))
+
+
+def _why(result: HealthResult) -> str:
+    return result.error or f"HTTP {result.status_code}"
+
+
+def _quiet_check(env: Environment, since: datetime, quiet_s: float, poll_s: float) -> Check:
+    """No 5xx in the request logs from `since` until `quiet_s` after it: every `poll_s` a
+    health request (so the window has traffic to judge), then the logs are read."""
+    until = since + timedelta(seconds=quiet_s)
+    while True:
+        health(env.backend.url, path=env.backend.health_path)  # traffic the logs can show
+        errors = count_server_errors(env, since)
+        now = datetime.now(UTC)
+        if errors or now >= until:
+            break
+        time.sleep(max(min(poll_s, (until - now).total_seconds()), 0.0))
+    watched = (min(now, until) - since).total_seconds()
+    name = f"no 5xx in request logs for {quiet_s:g} s"
+    return Check(name, errors == 0 and now >= until,
+                 f"{errors} responses with status >= 500 in {watched:.0f} s watched from "
+                 f"{since:%H:%M:%S}Z", watched)
 
 
 def count_server_errors(env: Environment, since: datetime) -> int:

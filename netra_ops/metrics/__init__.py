@@ -26,7 +26,14 @@ from netra_ops.metrics.criteria import (
     evaluate_criteria,
     verdict_rows,
 )
-from netra_ops.metrics.decision import ACTIONS, Decision, decide, first_rollback
+from netra_ops.metrics.decision import (
+    ACTIONS,
+    PLAYBOOK_DECISIONS,
+    Decision,
+    decide,
+    first_rollback,
+    playbook_decision,
+)
 from netra_ops.metrics.frames import (
     METRIC_SOURCES,
     SOURCES,
@@ -79,6 +86,7 @@ __all__ = [
     "DEFAULT_THRESHOLD_BYTES",
     "LEAK_COLUMNS",
     "METRIC_SOURCES",
+    "PLAYBOOK_DECISIONS",
     "SOURCES",
     "STATES",
     "STATE_COLOURS",
@@ -121,6 +129,7 @@ __all__ = [
     "monitoring_reading",
     "normalize_frame",
     "override_rules",
+    "playbook_decision",
     "probe_frame",
     "read_window",
     "replay",

@@ -6,9 +6,15 @@
 - `continue` otherwise (`pending` rules are named in the reason: a condition is true but
   has not held long enough yet).
 
+A firing rule decides `rollback` whatever the other rules' states: early in a watch some
+rules always lack samples, and a trigger must not wait for them.
+
 Dry-run rules never decide; when one fires the reason says so. The decision carries its
 evidence: the rows of the rules behind it, with values, thresholds, windows and since when
 their conditions hold.
+
+`playbook_decision` adds the success criteria for a playbook: a missed criterion is reported
+and escalated (`escalate`), never a rollback (only the seed 4.1 triggers roll back).
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "Decision", "decide", "first_rollback", "pending_rules"]
+__all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "PLAYBOOK_DECISIONS", "Decision", "decide",
+           "first_rollback", "pending_rules", "playbook_decision"]
 
 ACTIONS = ("rollback", "hold", "continue")
+PLAYBOOK_DECISIONS = ("rollback", "hold", "escalate", "continue")
+"""What a step tells the playbook (`netra_ops.record.playbook`): roll back, hold (the data
+could not decide), escalate (a success criterion missed; keep the fix, ask a human), go on."""
 EVIDENCE_COLUMNS = ["rule", "state", "value", "comparison", "threshold", "unit", "samples",
                     "window_start", "window_end", "since", "held_s", "group", "source",
                     "evaluated_at", "detail"]
@@ -76,6 +86,22 @@ def decide(rules: pd.DataFrame, at: datetime | None = None) -> Decision:
         return Decision("hold", f"inconclusive: {_described(live, inconclusive)}" + notes,
                         moment, rules)
     return Decision("continue", "no rule fires and every rule has data" + notes, moment, rules)
+
+
+def playbook_decision(decision: Decision,
+                      criteria: pd.DataFrame | None = None) -> tuple[str, str]:
+    """The decision for a playbook, with its reason: the watch's `rollback` or `hold` as
+    they are; a `continue` becomes `escalate` when a measured success criterion failed."""
+    if decision.action != "continue" or criteria is None or criteria.empty:
+        return decision.action, decision.reason
+    measured = criteria[criteria["state"] != "no data"]
+    missed = measured[~measured["passed"].astype(bool)]
+    if missed.empty:
+        return "continue", decision.reason
+    listed = "; ".join(f"{r['criterion']} {r['value']} (wants {r['comparison']} "
+                       f"{r['threshold']:g})" for r in missed.to_dict(orient="records"))
+    return "escalate", (f"no trigger fires ({decision.reason}), but success criteria missed: "
+                        f"{listed}; the fix stays, a human decides")
 
 
 def first_rollback(decisions: Iterable[Decision]) -> Decision | None:

@@ -10,11 +10,13 @@ script, in papermill and in a Jupyter kernel. Each tick reads the window the rul
 ((now - longest window - longest `for` - interval, now]); the first tick first replays that
 history, so a condition that already held before the watch began is not reported as new.
 
-A watch never ends on a pending trigger unawares. With `settle_s`, it goes on ticking past
-its duration while a rule (not a dry run) is `pending`, for at most `settle_s` more, so the
-condition has the time to fire or clear (the seed's triggers hold for 2 to 5 minutes). If a
-rule is still pending at the very end, `run_watch`'s decision is `hold`, not `continue`: a
-trigger's condition is true and nobody knows yet whether it will hold.
+A watch never ends undecided unawares. With `settle_s`, it goes on ticking past its duration
+while the data cannot decide yet: a rule (not a dry run) is `pending` (its condition holds
+but not yet long enough: the seed's triggers hold for 2 to 5 minutes) or `inconclusive` (too
+few samples: early in a watch some rules always lack them), for at most `settle_s` more, so
+the condition has the time to fire or clear and the samples to arrive. If a rule is still
+pending or inconclusive at the very end, `run_watch`'s decision is `hold`, not `continue`.
+A firing rule decides at once, whatever the others' states (`decide`).
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
           stop_on_rollback: bool = False, settle_s: float = 0.0,
           probe_log: list[ProbeResult] | None = None) -> Iterator[WatchTick]:
     """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once), and
-    on for at most `settle_s` more while a rule is pending (see the module docstring).
+    on for at most `settle_s` more while a rule is pending or inconclusive (see the module
+    docstring).
 
     `probe` runs before each evaluation (default: `default_probe()`; pass `lambda env: []`
     for none); its results join the sources' data and are appended to `probe_log` when
@@ -174,7 +177,7 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
         yield WatchTick(number, at, table, decision, unavailable, frame)
         if stop_on_rollback and decision.action == "rollback":
             return
-        if number >= planned and not pending_rules(table):
+        if number >= planned and not _undecided(table, decision):
             return
 
 
@@ -205,6 +208,11 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
     decision = first_rollback(t.decision for t in ticks) or _unsettled(ticks[-1], settle_s)
     return WatchResult(started, ended, tuple(ticks), decision, frame, unavailable,
                        tuple(probes), max(len(ticks) - planned, 0))
+
+
+def _undecided(table: pd.DataFrame, decision: Decision) -> bool:
+    """Whether the data cannot decide yet: a rule pending or inconclusive (a hold)."""
+    return decision.action == "hold" or bool(pending_rules(table))
 
 
 def _unsettled(tick: WatchTick, settle_s: float) -> Decision:

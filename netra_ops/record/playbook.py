@@ -1,10 +1,31 @@
-"""Playbooks: the remediation as one headless run of runbooks, with a branch on failure.
+"""Playbooks: the remediation as one headless run of runbooks, branching on decisions.
 
 A playbook file (`playbooks/*.toml`) names the runbooks in order, their parameters, the
-branch a failing step jumps to (validation failed or a trigger fired -> rollback ->
-validation again), and a final runbook that always runs (the incident summary). Every step
-is an ordinary `run_notebook()` into the same incident, so the record is the same whether
-a person runs the runbooks one by one or the playbook does.
+branch a step's *rollback decision* jumps to (`on_rollback`), and a final runbook that
+always runs (the incident summary). Every step is an ordinary `run_notebook()` into the same
+incident, so the record is the same whether a person runs the runbooks one by one or the
+playbook does.
+
+Each step tells the playbook what to do by recording `decision` (and `decision.reason`):
+
+- `continue`: go on to the next step;
+- `rollback`: a seed 4.1 trigger fired, or the new revision itself failed to deploy or
+  verify: the step's `on_rollback` branch runs (the rollback and its validation);
+- `hold`: the data could not decide (watching went on up to its limit): stop, ask a human;
+- `escalate`: a success criterion was missed: report it, keep the fix, ask a human.
+
+A step that records no decision continues when it passed; when its verdict failed it decides
+its `when_failed` (`fail`, the default, or `escalate`); a run that broke (cell error, timeout,
+dead kernel, deadline) decides `fail`, unless it had already recorded `rollback` (a trigger
+that fired stays fired). A failed step never rolls back by itself: only a recorded
+`rollback` does.
+
+The playbook ends in one of four outcomes, each with its exit code (`PLAYBOOK_EXIT_CODES`):
+`remediated` (every step continued), `rolled_back` (a rollback decision, and every step of the
+branch continued: the rollback is validated; its record says whether the golden path works
+there), `held` (a step decided hold or escalate: nothing was rolled back) and `failed`
+(netra-ops could not act: a step failed, a rollback was decided where no branch exists, or
+the branch did not complete). `PlaybookResult.reason` says which step decided what, and why.
 
 Safe by default: a step gets `execute = True` only when the playbook is run with
 `execute=True` and the step asks for it. `start_from` resumes an interrupted incident at a
@@ -31,12 +52,13 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from netra_ops.errors import ParameterError, RunError, RunStopped
+from netra_ops.metrics.decision import PLAYBOOK_DECISIONS
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_parameters,
@@ -57,14 +79,17 @@ __all__ = [
     "is_playbook",
     "load_playbook",
     "run_playbook",
+    "step_decision",
 ]
 
 logger = logging.getLogger("netra_ops.record")
 
-PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6,
+PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6, "held": 8,
                        **{status: EXIT_CODES[status] for status in STOPPED}}
-"""Playbook status -> exit code: 6 says the fix was rolled back and the rollback held;
-130 / 143 that the playbook was interrupted / terminated at a step."""
+"""Playbook status -> exit code: 0 remediated; 1 failed (netra-ops could not act); 6 rolled
+back and the rollback validated; 8 held (the data could not decide, or a success criterion
+was missed: nothing rolled back, a human decides); 130 / 143 interrupted / terminated at a
+step."""
 
 
 class _Model(BaseModel):
@@ -72,12 +97,14 @@ class _Model(BaseModel):
 
 
 class Step(_Model):
-    """One runbook of a playbook, its parameters, and where to go when it fails."""
+    """One runbook of a playbook, its parameters, the branch its rollback decision takes
+    and what a failed verdict means when it records no decision."""
 
     runbook: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     execute: bool = False
-    on_failure: str | None = None
+    on_rollback: str | None = None
+    when_failed: Literal["fail", "escalate"] = "fail"
 
     @property
     def name(self) -> str:
@@ -109,10 +136,10 @@ class Playbook(_Model):
     @model_validator(mode="after")
     def _branches_exist(self) -> Playbook:
         for step in self.steps:
-            if step.on_failure and step.on_failure not in self.branches:
+            if step.on_rollback and step.on_rollback not in self.branches:
                 known = ", ".join(self.branches) or "none"
                 raise ValueError(f"step {step.runbook} branches to unknown "
-                                 f"{step.on_failure!r} (branches: {known})")
+                                 f"{step.on_rollback!r} (branches: {known})")
         return self
 
     def all_steps(self) -> list[Step]:
@@ -123,7 +150,7 @@ class Playbook(_Model):
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """How one step ended: its run, or why it was skipped."""
+    """How one step ended: its run's status and the decision it led to, with the reason."""
 
     runbook: str
     branch: str | None
@@ -131,11 +158,14 @@ class StepOutcome:
     exit_code: int | None
     record_dir: Path | None
     duration_s: float
+    decision: str = "continue"
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class PlaybookResult:
-    """The playbook's outcome: remediated, rolled_back or failed, with every step."""
+    """The playbook's outcome: remediated, rolled_back, held or failed, with every step
+    and the reason (which step decided what, and why)."""
 
     playbook: str
     incident: str
@@ -144,18 +174,24 @@ class PlaybookResult:
     duration_s: float
     branch_taken: str | None = None
     incident_dir: Path | None = field(default=None)
+    reason: str = ""
 
     @property
     def exit_code(self) -> int:
-        """0 remediated, 6 rolled back (and the rollback validated), 1 failed, 130 / 143
-        interrupted / terminated."""
+        """0 remediated, 6 rolled back (and the rollback validated), 8 held, 1 failed,
+        130 / 143 interrupted / terminated."""
         return PLAYBOOK_EXIT_CODES[self.status]
+
+    @property
+    def outcome(self) -> str:
+        """The status as people read it: REMEDIATED, ROLLED BACK, HELD, FAILED, ..."""
+        return self.status.replace("_", " ").upper()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per step."""
         return pd.DataFrame([{"runbook": s.runbook, "branch": s.branch or "", "status": s.status,
-                              "exit": s.exit_code, "duration_s": round(s.duration_s, 1)}
-                             for s in self.steps])
+                              "decision": s.decision, "exit": s.exit_code,
+                              "duration_s": round(s.duration_s, 1)} for s in self.steps])
 
 
 def find_playbook(name_or_path: str | Path) -> Path:
@@ -236,16 +272,18 @@ def run_playbook(
         stage(chosen)
     started = time.monotonic()
     try:
-        status, branch = run.main(book, steps)
+        status, branch, reason = run.main(book, steps)
+        logger.info("playbook %s: %s: %s", book.name, status, reason)
         if book.final is not None:
             run.step(book.final, None)
     except RunStopped as stopped:
         status, branch = stopped.status, None
+        reason = f"{stopped.status} at step {run.outcomes[-1].runbook}"
         logger.warning("playbook %s %s at step %s; resume with start_from (--from)",
                        book.name, stopped.status, run.outcomes[-1].runbook)
     incident_dir = run.last_dir.parent if run.last_dir else None
     return PlaybookResult(book.name, incident, status, tuple(run.outcomes),
-                          time.monotonic() - started, branch, incident_dir)
+                          time.monotonic() - started, branch, incident_dir, reason)
 
 
 def _scenario(book: Playbook, name: str | None) -> Scenario | None:
@@ -267,6 +305,26 @@ def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
     return book.steps[names.index(start_from):]
 
 
+def step_decision(step: Step, result: RunResult) -> tuple[str, str]:
+    """What a step's run tells the playbook (see the module docstring), with the reason:
+    its recorded `decision` when it acts (rollback, hold, escalate), else from its status."""
+    records = result.summary.get("records") or {}
+    recorded = records.get("decision")
+    reason = str(records.get("decision.reason") or "")
+    acts = recorded in PLAYBOOK_DECISIONS and recorded != "continue"
+    if acts and (result.status in ("passed", "failed") or recorded == "rollback"):
+        return str(recorded), reason or f"recorded {recorded}"
+    if result.status == "passed":
+        return "continue", reason or "passed"
+    if result.status == "failed":
+        failed = records.get("verdict.failed") or []
+        return step.when_failed, reason or ("verdict failed" + (
+            f": {', '.join(str(f) for f in failed)}" if failed else ""))
+    failing = result.summary.get("failing_cell") or {}
+    detail = f" (cell {failing.get('index')}: {failing.get('ename')})" if failing else ""
+    return "fail", f"the run ended {result.status}{detail}"
+
+
 class _PlaybookRun:
     """Runs steps into one incident and keeps their outcomes."""
 
@@ -283,18 +341,34 @@ class _PlaybookRun:
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
 
-    def main(self, book: Playbook, steps: list[Step]) -> tuple[str, str | None]:
+    def main(self, book: Playbook, steps: list[Step]) -> tuple[str, str | None, str]:
+        """Run the steps until one decides other than `continue`: (status, branch taken,
+        reason)."""
         for step in steps:
-            if self.step(step, None).ok:
+            outcome = self.step(step, None)
+            said = f"{step.name} decided {outcome.decision}: {outcome.reason}"
+            if outcome.decision == "continue":
                 continue
-            if step.on_failure is None:
-                return "failed", None
-            branch_ok = all(self.step(s, step.on_failure).ok
-                            for s in book.branches[step.on_failure])
-            return ("rolled_back" if branch_ok else "failed"), step.on_failure
-        return "remediated", None
+            if outcome.decision in ("hold", "escalate"):
+                return "held", None, said + "; nothing was rolled back"
+            if outcome.decision != "rollback":
+                return "failed", None, said
+            if step.on_rollback is None:
+                return "failed", None, f"{said}; but the step names no branch (on_rollback)"
+            return self._roll_back(book, step.on_rollback, said)
+        return "remediated", None, "every step continued"
 
-    def step(self, step: Step, branch: str | None) -> RunResult:
+    def _roll_back(self, book: Playbook, branch: str, said: str) -> tuple[str, str, str]:
+        notes = [said]
+        for step in book.branches[branch]:
+            outcome = self.step(step, branch)
+            if outcome.decision != "continue":
+                notes.append(f"then {step.name} decided {outcome.decision}: {outcome.reason}")
+                return "failed", branch, "; ".join(notes)
+            notes.append(f"{step.name}: {outcome.reason}")
+        return "rolled_back", branch, "; ".join(notes)
+
+    def step(self, step: Step, branch: str | None) -> StepOutcome:
         source = find_runbook(step.runbook)
         params = self._parameters(step, source)
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
@@ -308,14 +382,16 @@ class _PlaybookRun:
             if isinstance(stopped.result, RunResult):
                 self._add(step, branch, stopped.result)
             raise
-        self._add(step, branch, result)
-        return result
+        return self._add(step, branch, result)
 
-    def _add(self, step: Step, branch: str | None, result: RunResult) -> None:
+    def _add(self, step: Step, branch: str | None, result: RunResult) -> StepOutcome:
         self.last_dir = result.record_dir
-        self.outcomes.append(StepOutcome(step.name, branch, result.status, result.exit_code,
-                                         result.record_dir,
-                                         float(result.summary.get("duration_s") or 0.0)))
+        decision, reason = step_decision(step, result)
+        outcome = StepOutcome(step.name, branch, result.status, result.exit_code,
+                              result.record_dir, float(result.summary.get("duration_s") or 0.0),
+                              decision, reason)
+        self.outcomes.append(outcome)
+        return outcome
 
     def check(self, book: Playbook) -> None:
         """ParameterError unless every parameter reaches a step and fits its runbook."""

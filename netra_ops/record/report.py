@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,10 +20,12 @@ __all__ = [
     "CHECKLIST",
     "METRIC_SOURCES",
     "PHASE_TARGETS",
+    "SUSTAINED_TARGETS",
     "checklist_frame",
     "escalations_frame",
     "final_validation_frame",
     "latest_value",
+    "measured_value",
     "phase_targets_frame",
     "stakeholder_update",
     "success_metrics_frame",
@@ -48,6 +50,11 @@ PHASE_TARGETS = (
     ("Medium term: <2s response times under normal load", 8, "05_performance"),
     ("Long term: <1% error rate sustained under monitoring", 24, "07_monitoring"),
 )
+
+SUSTAINED_TARGETS = frozenset({"07_monitoring"})
+"""Targets with a horizon: held until the deadline, not reached once. Before the horizon has
+passed they are at best `on track`; `met` needs a passing run ending past the horizon and
+no failing run of that runbook."""
 
 Evidence = Callable[["Runs"], tuple[bool, str]]
 
@@ -95,21 +102,42 @@ def timeline_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
                                        "end_h", "duration_s"])
 
 
-def phase_targets_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
-    """Seed Phase 5: each target, its deadline, when it was met (hours), met / missed / open."""
+def phase_targets_frame(runs: Sequence[IncidentRun],
+                        now: datetime | None = None) -> pd.DataFrame:
+    """Seed Phase 5: each target, its deadline, when it was met (hours) and its state:
+    `met`, `missed`, `open`, or `on track` for a target with a horizon (24 h sustained)
+    whose horizon has not passed yet (`now`, default the current time)."""
     index = Runs(runs)
+    moment = now or datetime.now(UTC)
     rows = []
     for target, deadline_h, runbook in PHASE_TARGETS:
-        run = index.passed(runbook)
-        met_h = None
-        if run is not None and index.start is not None:
-            met_h = (_time(run.started_at) - index.start).total_seconds() / 3600 + \
-                run.duration_s / 3600
-        state = "met" if met_h is not None and met_h <= deadline_h else (
-            "missed" if met_h is not None else "open")
+        met_h = _met_after_h(index, runbook)
+        if runbook in SUSTAINED_TARGETS:
+            state = _sustained_state(index, runbook, deadline_h, moment)
+        else:
+            state = "met" if met_h is not None and met_h <= deadline_h else (
+                "missed" if met_h is not None else "open")
         rows.append({"target": target, "deadline_h": deadline_h, "evidence": runbook,
                      "met_after_h": met_h, "state": state})
     return pd.DataFrame(rows)
+
+
+def _met_after_h(index: Runs, runbook: str) -> float | None:
+    run = index.passed(runbook)
+    if run is None or index.start is None:
+        return None
+    return ((_time(run.started_at) - index.start).total_seconds() + run.duration_s) / 3600
+
+
+def _sustained_state(index: Runs, runbook: str, horizon_h: float, now: datetime) -> str:
+    ran = [r for r in index.runs if r.runbook == runbook]
+    if not ran or index.start is None:
+        return "open"
+    if any(r.status != "passed" for r in ran):
+        return "missed"
+    horizon = index.start + timedelta(hours=horizon_h)
+    covered = _time(ran[-1].started_at) + timedelta(seconds=ran[-1].duration_s) >= horizon
+    return "met" if covered and now >= horizon else "on track"
 
 
 def timeline_chart(runs: Sequence[IncidentRun]) -> Figure:
@@ -140,13 +168,14 @@ def timeline_chart(runs: Sequence[IncidentRun]) -> Figure:
 
 
 def checklist_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
-    """The seed's implementation checklist, each box ticked only from recorded evidence."""
+    """The seed's implementation checklist, each box ticked (`[x]`) only from a record that
+    shows it directly, otherwise `not verified` with what is missing."""
     index = Runs(runs)
     rows = []
     for section, item, evidence in CHECKLIST:
         ticked, detail = evidence(index)
-        rows.append({"section": section, "item": item, "done": "[x]" if ticked else "[ ]",
-                     "evidence": detail})
+        rows.append({"section": section, "item": item,
+                     "done": "[x]" if ticked else "not verified", "evidence": detail})
     return pd.DataFrame(rows)
 
 
@@ -180,8 +209,14 @@ def stakeholder_update(runs: Sequence[IncidentRun]) -> str:
     rollback = index.latest("06_rollback")
     deploy = index.latest("02_deploy")
     if rollback is not None and rollback.records.get("rollback_status") == "done":
+        path_ok = rollback.records.get("golden_path_ok")
+        works = ("the golden path was not checked there" if path_ok is None else
+                 "the golden path works there" if path_ok else
+                 "the golden path is broken there (escalated)")
+        known = "known good" if rollback.records.get("rollback_target_known_good") else \
+            "not known good"
         return (f"Rollback executed: traffic is back on {rollback.records.get('serving_revision')}"
-                f" ({_validation_text(validation)}). The fix needs another attempt.")
+                f" ({known}); {works}. The fix needs another attempt.")
     if monitoring is not None and monitoring.status == "passed" and validation is not None \
             and validation.status == "passed":
         return ("Golden Path restored, monitoring performance: "
@@ -194,30 +229,55 @@ def stakeholder_update(runs: Sequence[IncidentRun]) -> str:
     return "Emergency deployment in progress to fix critical Golden Path failure."
 
 
-METRIC_SOURCES = {
-    # criterion metric -> (runbook, recorded name)
-    "golden_path_pass_rate": ("04_golden_path_validation", "pass_rate"),
-    "event_latency_p95_ms": ("04_golden_path_validation", "event_latency_p95_ms"),
-    "http_5xx_count": ("04_golden_path_validation", "http_5xx_count"),
-    "http_error_rate": ("07_monitoring", "http_error_rate"),
-    "memory_mean_bytes": ("07_monitoring", "memory_mean_bytes"),
-    "memory_max_bytes": ("07_monitoring", "memory_max_bytes"),
-    "cpu_mean_utilization": ("07_monitoring", "cpu_mean_utilization"),
-    "websocket_connection_success_rate": ("05_performance", "connection_success_rate"),
-    "response_time_p95_ms": ("05_performance", "response_time_p95_ms"),
-    "database_query_ms": ("03_config_sync", "postgres_latency_ms"),
-    "health_ok_rate": ("02_deploy", "health_ok_rate"),
+METRIC_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    # criterion metric -> the (runbook, recorded name) that measure it; the newest run with a
+    # value wins. A name with "/" reads into a recorded mapping (05's `load` record).
+    "golden_path_pass_rate": (("04_golden_path_validation", "pass_rate"),
+                              ("07_monitoring", "golden_path_pass_rate")),
+    "event_latency_p95_ms": (("04_golden_path_validation", "event_latency_p95_ms"),
+                             ("07_monitoring", "event_latency_p95_ms")),
+    "http_5xx_count": (("04_golden_path_validation", "http_5xx_count"),
+                       ("07_monitoring", "http_5xx_count")),
+    "http_error_rate": (("07_monitoring", "http_error_rate"),),
+    "memory_mean_bytes": (("07_monitoring", "memory_mean_bytes"),),
+    "memory_max_bytes": (("07_monitoring", "memory_max_bytes"),),
+    "cpu_mean_utilization": (("07_monitoring", "cpu_mean_utilization"),),
+    "websocket_connection_success_rate": (("07_monitoring",
+                                           "websocket_connection_success_rate"),),
+    "response_time_p95_ms": (("05_performance", "load/latency_ms/p95"),
+                             ("07_monitoring", "response_time_p95_ms")),
+    "database_query_ms": (("07_monitoring", "database_query_ms"),),
+    "health_ok_rate": (("07_monitoring", "health_ok_rate"),),
 }
 
 
+def measured_value(runs: Sequence[IncidentRun], metric: str) -> tuple[Any, str]:
+    """The newest value of `metric` recorded by a runbook that measures it, and where it
+    came from (`runbook / name`, or "" when nothing measured it)."""
+    sources = METRIC_SOURCES.get(metric, ())
+    for run in reversed(runs):
+        for runbook, name in sources:
+            value = _lookup(run.records, name) if run.runbook == runbook else None
+            if value is not None:
+                return value, f"{runbook} / {name}"
+    return None, ""
+
+
+def _lookup(records: dict[str, Any], name: str) -> Any:
+    head, *rest = name.split("/")
+    value = records.get(head)
+    for part in rest:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def success_metrics_frame(env: Environment, runs: Sequence[IncidentRun]) -> pd.DataFrame:
-    """Every success criterion of the environment against the newest recorded value (from
-    the runbook that measures it); criteria nobody measured are `no data`."""
-    values = {metric: latest_value(runs, name, runbook)
-              for metric, (runbook, name) in METRIC_SOURCES.items()}
-    frame = evaluate_criteria(env, values, names=[c.name for c in env.success_criteria])
-    return frame.assign(source=[" / ".join(METRIC_SOURCES.get(m, ("", ""))) for m in
-                                frame["metric"]])
+    """Every success criterion of the environment against the newest value recorded by a
+    runbook that measures it (`source` names it); criteria nobody measured are `no data`."""
+    found = {metric: measured_value(runs, metric) for metric in METRIC_SOURCES}
+    frame = evaluate_criteria(env, {m: v for m, (v, _) in found.items()},
+                              names=[c.name for c in env.success_criteria])
+    return frame.assign(source=[found.get(m, (None, ""))[1] for m in frame["metric"]])
 
 
 def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
@@ -253,8 +313,8 @@ def _validation_text(run: IncidentRun | None) -> str:
 def _passed(runbook: str, what: str) -> Evidence:
     def check(index: Runs) -> tuple[bool, str]:
         run = index.passed(runbook)
-        return (run is not None, f"{runbook} passed ({run.folder})" if run
-                else f"no passing {runbook} run: {what}")
+        return (run is not None, f"{runbook} passed ({run.folder}): {what}" if run
+                else f"no passing {runbook} run ({what})")
     return check
 
 
@@ -262,32 +322,53 @@ def _recorded(runbook: str, name: str, test: Callable[[Any], bool], label: str) 
     def check(index: Runs) -> tuple[bool, str]:
         run = index.latest(runbook)
         value = run.records.get(name) if run else None
-        ok = value is not None and test(value)
-        return ok, f"{runbook}: {name} = {value!r}" if run else f"{runbook} not run ({label})"
+        ok = value is not None and bool(test(value))
+        return ok, f"{runbook}: {name} = {value!r} ({label})" if run else \
+            f"{runbook} not run ({label})"
     return check
+
+
+def _both(first: Evidence, second: Evidence) -> Evidence:
+    def check(index: Runs) -> tuple[bool, str]:
+        (ok1, why1), (ok2, why2) = first(index), second(index)
+        return ok1 and ok2, f"{why1}; {why2}"
+    return check
+
+
+def _not_evidenced(why: str) -> Evidence:
+    """A box no record can tick (a human act, or nothing measures it)."""
+    return lambda index: (False, why)
+
+
+def _measured(value: Any) -> bool:
+    return value is not None
 
 
 CHECKLIST = (
     ("Pre-Deployment", "Verify develop-long-lived branch is ready for deployment",
      _recorded("01_preflight", "commits_ahead", lambda v: v > 0, "branch ahead of main")),
     ("Pre-Deployment", "Run architecture compliance checks",
-     _recorded("01_preflight", "gates_passed", bool, "gates")),
+     _recorded("01_preflight", "gates_passed", bool, "the preflight gates passed")),
     ("Pre-Deployment", "Validate string literals and configuration",
-     _passed("03_config_sync", "configuration drift checked")),
+     _both(_recorded("01_preflight", "gates_passed", bool, "string literals gate"),
+           _passed("03_config_sync", "configuration drift checked"))),
     ("Pre-Deployment", "Confirm GCP project and credentials configured",
-     _recorded("02_deploy", "project", bool, "project reached through the API")),
+     _recorded("02_deploy", "deploy_status", lambda v: v in ("planned", "done", "unchanged"),
+               "the Cloud Run API answered with these credentials")),
     ("Pre-Deployment", "Review deployment script parameters",
-     _recorded("02_deploy", "image", bool, "image and plan recorded")),
+     _not_evidenced("a person's review: the plan is in 02_deploy's record, the review is not")),
     ("Deployment Execution", "Execute deployment command with appropriate flags",
      _recorded("02_deploy", "deploy_status", lambda v: v in ("done", "unchanged"), "deploy")),
     ("Deployment Execution", "Monitor deployment progress and logs",
-     _recorded("02_deploy", "audit", bool, "audit entry")),
+     _recorded("02_deploy", "deploy_duration_s", lambda v: v > 0,
+               "the deploy's operation was waited on to its end")),
     ("Deployment Execution", "Verify health endpoint responds successfully",
-     _passed("02_deploy", "verification")),
+     _passed("02_deploy", "verification: serving image, health 200, WebSocket")),
     ("Deployment Execution", "Check service URLs match expected configuration",
-     _recorded("02_deploy", "serving_image", bool, "serving image read from traffic")),
+     _passed("03_config_sync", "the backend's service URLs checked against expected_env")),
     ("Deployment Execution", "Validate all three services (backend, auth, frontend) deployed",
-     _passed("04_golden_path_validation", "services checked before and after")),
+     _not_evidenced("no record checks that all three services were deployed "
+                    "(02 deploys and verifies the backend only)")),
     ("Post-Deployment Validation", "Run mission critical test suite",
      _passed("04_golden_path_validation", "mission critical events")),
     ("Post-Deployment Validation", "Execute Golden Path end-to-end tests",
@@ -299,15 +380,15 @@ CHECKLIST = (
     ("Post-Deployment Validation", "Verify agent execution and response quality",
      _passed("04_golden_path_validation", "final responses")),
     ("Monitoring Setup", "Continuous health monitoring active",
-     _passed("07_monitoring", "monitoring window")),
+     _recorded("07_monitoring", "health_ok_rate", _measured, "health checked in the watch")),
     ("Monitoring Setup", "Error log monitoring configured",
-     _passed("07_monitoring", "rules over request logs")),
+     _recorded("07_monitoring", "error_entries", _measured, "ERROR entries read")),
     ("Monitoring Setup", "Performance metrics collection enabled",
-     _passed("07_monitoring", "metrics read")),
+     _recorded("07_monitoring", "memory_mean_bytes", _measured, "Monitoring metrics read")),
     ("Monitoring Setup", "Business metrics tracking implemented",
-     _passed("04_golden_path_validation", "user success rate")),
+     _recorded("04_golden_path_validation", "pass_rate", _measured, "user success rate")),
     ("Monitoring Setup", "Escalation procedures documented and communicated",
-     lambda index: (True, "escalation triggers evaluated in this summary")),
+     _not_evidenced("communicating is a person's act; the triggers are evaluated below")),
 )
 
 

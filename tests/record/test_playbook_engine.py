@@ -1,4 +1,5 @@
-"""The playbook engine on fixture notebooks: order, the failure branch, finally, resume."""
+"""The playbook engine on fixture notebooks: order, branching on recorded decisions (never on
+"the step failed"), the four outcomes and their exit codes, finally, resume."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
 
 
-def write_playbook(folder: Path, second: str, *, branch: bool = True) -> Path:
+def write_playbook(folder: Path, second: str, *, branch: bool = True,
+                   second_options: str = "", rollback_step: str = "reads_earlier.ipynb") -> Path:
     ok, reads = NOTEBOOKS / "ok.ipynb", NOTEBOOKS / "reads_earlier.ipynb"
     text = f"""
 name = "fixture"
@@ -28,11 +30,12 @@ runbook = "{ok}"
 parameters = {{ runs = 2 }}
 [[steps]]
 runbook = "{NOTEBOOKS / second}"
-{'on_failure = "rollback"' if branch else ''}
+{'on_rollback = "rollback"' if branch else ''}
+{second_options}
 [[steps]]
 runbook = "{ok}"
 [[branches.rollback]]
-runbook = "{reads}"
+runbook = "{NOTEBOOKS / rollback_step}"
 [finally]
 runbook = "{reads}"
 [scenarios.story]
@@ -60,15 +63,65 @@ def test_all_steps_pass_and_finally_runs(tmp_path: Path, env_file: str) -> None:
     assert json.loads((tmp_path / "out" / "P-1" / "index.json").read_text())["runs"]
 
 
-def test_a_failing_step_takes_its_branch_then_finally(tmp_path: Path, env_file: str) -> None:
-    book = write_playbook(tmp_path, "verdict_failing.ipynb")
+def test_a_recorded_rollback_takes_its_branch_then_finally(
+        tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "decides.ipynb")
     result = run_playbook(book, environment=env_file, incident="P-2",
-                          outputs_dir=tmp_path / "out")
+                          outputs_dir=tmp_path / "out",
+                          parameters={"decides.decision": "rollback",
+                                      "decides.reason": "health_5xx firing"})
     assert (result.status, result.exit_code, result.branch_taken) == ("rolled_back", 6,
                                                                       "rollback")
-    assert [(s.runbook, s.branch, s.status) for s in result.steps] == [
-        ("ok", None, "passed"), ("verdict_failing", None, "failed"),
-        ("reads_earlier", "rollback", "passed"), ("reads_earlier", None, "passed")]
+    assert result.outcome == "ROLLED BACK"
+    assert [(s.runbook, s.branch, s.status, s.decision) for s in result.steps] == [
+        ("ok", None, "passed", "continue"), ("decides", None, "failed", "rollback"),
+        ("reads_earlier", "rollback", "passed", "continue"),
+        ("reads_earlier", None, "passed", "continue")]
+    assert "decides decided rollback: health_5xx firing" in result.reason
+
+
+def test_a_failed_verdict_without_a_decision_never_rolls_back(
+        tmp_path: Path, env_file: str) -> None:
+    book = write_playbook(tmp_path, "verdict_failing.ipynb")
+    result = run_playbook(book, environment=env_file, incident="P-2b",
+                          outputs_dir=tmp_path / "out")
+    assert (result.status, result.exit_code, result.branch_taken) == ("failed", 1, None)
+    assert [s.runbook for s in result.steps] == ["ok", "verdict_failing", "reads_earlier"]
+    assert "verdict failed: agent_events" in result.reason
+
+
+@pytest.mark.parametrize(("parameters", "options"), [
+    ({"decides.decision": "hold"}, ""),          # the data could not decide
+    ({"decides.decision": "escalate"}, ""),      # a success criterion missed
+    ({}, 'runbook_when_failed = "escalate"'),    # a failed verdict that escalates
+])
+def test_hold_and_escalate_end_held_with_nothing_rolled_back(
+        tmp_path: Path, env_file: str, parameters: dict[str, Any], options: str) -> None:
+    second = "verdict_failing.ipynb" if options else "decides.ipynb"
+    book = write_playbook(tmp_path, second, second_options=options.replace("runbook_", ""))
+    result = run_playbook(book, environment=env_file, incident="P-held",
+                          outputs_dir=tmp_path / "out", parameters=parameters)
+    assert (result.status, result.exit_code, result.outcome) == ("held", 8, "HELD")
+    assert result.branch_taken is None
+    assert [s.branch for s in result.steps] == [None, None, None]  # no branch step ran
+    assert "nothing was rolled back" in result.reason
+
+
+def test_a_rollback_without_a_branch_or_a_failing_branch_fails(
+        tmp_path: Path, env_file: str) -> None:
+    rollback = {"decides.decision": "rollback"}
+    unbranched = write_playbook(tmp_path, "decides.ipynb", branch=False)
+    result = run_playbook(unbranched, environment=env_file, incident="P-nb",
+                          outputs_dir=tmp_path / "out", parameters=rollback)
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert "names no branch" in result.reason
+    failing_branch = tmp_path / "b2"
+    failing_branch.mkdir()
+    book = write_playbook(failing_branch, "decides.ipynb", rollback_step="broken.ipynb")
+    result = run_playbook(book, environment=env_file, incident="P-fb",
+                          outputs_dir=tmp_path / "out", parameters=rollback)
+    assert (result.status, result.exit_code, result.branch_taken) == ("failed", 1, "rollback")
+    assert "then broken decided fail: the run ended error" in result.reason
 
 
 def test_a_failing_step_without_a_branch_fails_the_playbook(
@@ -142,8 +195,8 @@ def test_bad_playbooks_and_arguments_are_refused(tmp_path: Path, env_file: str) 
     with pytest.raises(RunError, match="needs a sandbox"):
         run_playbook(book, environment=env_file, incident="P-5", scenario="story")
     broken = tmp_path / "bad.toml"
-    broken.write_text(book.read_text().replace('on_failure = "rollback"',
-                                               'on_failure = "rollbak"'))
+    broken.write_text(book.read_text().replace('on_rollback = "rollback"',
+                                               'on_rollback = "rollbak"'))
     with pytest.raises(RunError, match="unknown 'rollbak'"):
         load_playbook(broken)
     assert not (tmp_path / "out").exists()
@@ -152,4 +205,11 @@ def test_bad_playbooks_and_arguments_are_refused(tmp_path: Path, env_file: str) 
 def test_the_shipped_playbook_names_existing_runbooks() -> None:
     book = load_playbook("golden_path_remediation")
     assert [s.runbook for s in book.steps][:2] == ["01_preflight", "02_deploy"]
-    assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "memory-leak"}
+    assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "memory-leak",
+                                   "failing-build"}
+    # only a recorded rollback branches: the deploy (failed to deploy or verify) and the
+    # monitoring (a seed 4.1 trigger); validation misses escalate
+    assert {s.name: (s.on_rollback, s.when_failed) for s in book.steps} == {
+        "01_preflight": (None, "fail"), "02_deploy": ("rollback", "fail"),
+        "03_config_sync": (None, "escalate"), "04_golden_path_validation": (None, "escalate"),
+        "07_monitoring": ("rollback", "fail")}

@@ -140,7 +140,7 @@ name = "stoppable"
 [[steps]]
 runbook = "{NOTEBOOKS / 'sleeping.ipynb'}"
 parameters = {{ ready_file = "{ready}" }}
-on_failure = "again"
+on_rollback = "again"
 [[steps]]
 runbook = "{NOTEBOOKS / 'ok.ipynb'}"
 [[branches.again]]
