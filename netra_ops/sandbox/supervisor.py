@@ -102,7 +102,10 @@ class ProcessStatus:
 
 @dataclass(frozen=True)
 class SandboxStatus:
-    """What runs in the sandbox; `running` is False (not an exception) when it is down."""
+    """What runs in the sandbox; `running` is False (not an exception) when it is down.
+
+    `revisions` and `traffic` are the backend's; `other_revisions` the auth and frontend
+    services' (each with `service` and `traffic_percent`)."""
 
     environment: str
     running: bool
@@ -114,6 +117,7 @@ class SandboxStatus:
     started_at: str | None = None
     detail: str = ""
     start_command: str = "netra-ops sandbox up"
+    other_revisions: tuple[Mapping[str, Any], ...] = ()  # auth's and frontend's
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per process and per revision: kind, name, state, pid, url, traffic."""
@@ -127,6 +131,11 @@ class SandboxStatus:
             rows.append({"kind": "revision", "name": rev["name"], "state": rev["state"],
                          "pid": rev.get("pid"), "url": url,
                          "traffic_percent": percent.get(rev["name"], 0)})
+        for rev in self.other_revisions:
+            url = f"http://{host}:{rev['port']}" if rev.get("port") else ""
+            rows.append({"kind": "revision", "name": rev["name"], "state": rev["state"],
+                         "pid": rev.get("pid"), "url": url,
+                         "traffic_percent": rev.get("traffic_percent", 0)})
         return rows
 
     def describe(self) -> str:
@@ -544,6 +553,7 @@ def status(env: Environment) -> SandboxStatus:
     return SandboxStatus(
         env.name, not problems, paths.root, urls, tuple(processes), tuple(revisions),
         tuple(traffic), record.get("started_at"), "; ".join(problems), up_command(env),
+        tuple(_other_revisions(paths)),
     )
 
 
@@ -562,13 +572,20 @@ def _platform_view(settings: SandboxSettings,
         data = read_json(paths.revisions_json) or {}
         for revision in data.get("revisions", []):
             revision.pop("create_time", None)
-    revisions, traffic = list(data.get("revisions", [])), list(data.get("traffic", []))
-    for role in _OTHER_SERVICES:  # recorded by the platform on every change
-        other = read_json(paths.service_revisions_json(role)) or {}
-        revisions += [{k: v for k, v in r.items() if k != "create_time"}
-                      for r in other.get("revisions", [])]
-        traffic += list(other.get("traffic", []))
-    return revisions, traffic
+    return list(data.get("revisions", [])), list(data.get("traffic", []))
+
+
+def _other_revisions(paths: StatePaths) -> list[dict[str, Any]]:
+    """The auth and frontend revisions as the platform recorded them, each with its
+    `service` and `traffic_percent`."""
+    found = []
+    for role in _OTHER_SERVICES:
+        record = read_json(paths.service_revisions_json(role)) or {}
+        percent = {t["revision"]: t["percent"] for t in record.get("traffic", [])}
+        found += [{**{k: v for k, v in r.items() if k != "create_time"},
+                   "service": record.get("service"), "traffic_percent":
+                   percent.get(r["name"], 0)} for r in record.get("revisions", [])]
+    return found
 
 
 def _newest_revision_log(paths: StatePaths, role: str) -> Path:
