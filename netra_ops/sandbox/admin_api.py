@@ -15,6 +15,9 @@
   "seconds", "resumes_at"}`: the revision's process is frozen (SIGSTOP) and runs on
   (SIGCONT) S seconds later, to stall the backend on purpose; 400 unless 0 < S <= 60, 404
   for an unknown revision, 409 when it is not ready.
+- `GET|PUT /_sandbox/observability` `{"monitoring": {"delay_s", "fault"}, "logging": {...}}`:
+  how late Logging and Monitoring show data and whether they fail
+  (`netra_ops.sandbox.observability`); 400 names a malformed field.
 
 The Google API emulation (Cloud Run Admin, Logging) adds its routes to the same app through
 `extra_routes`; both it and these routes drive the same RevisionManager.
@@ -33,6 +36,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
+from netra_ops.sandbox.observability import (
+    Observability,
+    current_observability,
+    set_observability,
+)
 from netra_ops.sandbox.revisions import MAX_PAUSE_S, RevisionManager, TrafficTarget
 from netra_ops.sandbox.state import tail
 
@@ -110,8 +118,17 @@ def admin_routes(manager: RevisionManager, *, service_url: str) -> list[BaseRout
         return JSONResponse({"revision": name, "pid": revision.pid, "seconds": seconds,
                              "resumes_at": _rfc3339(resumes_at)})
 
+    async def observability(request: Request) -> JSONResponse:
+        if request.method == "PUT":
+            try:
+                set_observability(Observability.from_dict(await _json_object(request)))
+            except (_BadRequest, SandboxError) as exc:
+                return _error(400, str(exc))
+        return JSONResponse(current_observability().to_dict())
+
     return [
         Route("/_sandbox/health", health, methods=["GET", "HEAD"]),
+        Route("/_sandbox/observability", observability, methods=["GET", "PUT"]),
         Route("/_sandbox/status", status, methods=["GET"]),
         Route("/_sandbox/revisions", create_revision, methods=["POST"]),
         Route("/_sandbox/revisions/{name}/log", revision_log, methods=["GET"]),

@@ -71,6 +71,7 @@ def create_app(settings: BackendSettings) -> Starlette:
         memory_growth_kb_per_s=settings.memory_growth_kb_per_s,
         echo_secrets=settings.echo_secrets,
         seed=settings.fault_seed,
+        memory_report_factor=settings.memory_report_factor,
     )
     runtime = BackendRuntime(settings=settings, faults=faults)
     readiness = _Readiness(started=time.monotonic(), ready=settings.warmup_s <= 0)
@@ -79,12 +80,14 @@ def create_app(settings: BackendSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         warm_up = asyncio.create_task(_warm_up(readiness, runtime))
         leak = asyncio.create_task(faults.grow_steadily())
+        _warn_if_synthetic(faults)
         try:
             yield
         finally:
             warm_up.cancel()
             leak.cancel()
             await runtime.aclose()
+            faults.close()
 
     app = Starlette(
         routes=[
@@ -98,6 +101,16 @@ def create_app(settings: BackendSettings) -> Starlette:
     app.state.runtime = runtime
     app.state.readiness = readiness
     return app
+
+
+def _warn_if_synthetic(faults: FaultInjector) -> None:
+    if faults.memory_report_factor > 1:
+        _LOG.warning(
+            "reported memory is partly synthetic: each retained byte shows %g times in RSS "
+            "(NETRA_FAULT_MEMORY_REPORT_FACTOR); /health memory.synthetic_bytes says how much",
+            faults.memory_report_factor,
+            extra={"fields": {"memory_report_factor": faults.memory_report_factor}},
+        )
 
 
 async def _warm_up(readiness: _Readiness, runtime: BackendRuntime) -> None:
@@ -127,6 +140,11 @@ async def _health(request: Request) -> JSONResponse:
         "checks": {
             "agent": "ok" if readiness.ready else "starting",
             "auth_service": "configured" if settings.auth_service_url else "not_configured",
+        },
+        "memory": {
+            "retained_bytes": runtime.faults.retained_bytes,
+            "synthetic_bytes": runtime.faults.synthetic_bytes,
+            "report_factor": runtime.faults.memory_report_factor,
         },
     }
     if not readiness.ready:

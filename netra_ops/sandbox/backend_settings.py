@@ -3,8 +3,9 @@
 `BackendSettings.from_environ` reads what the sandbox platform puts in a revision's
 environment (docs/sandbox-internals.md): `PORT`, `K_SERVICE`, `K_REVISION`,
 `NETRA_SANDBOX_IMAGE`, `AUTH_SERVICE_URL`, `ENVIRONMENT`, `WEBSOCKET_HEARTBEAT_INTERVAL`,
-`NETRA_SANDBOX_PARENT_PID` and the `NETRA_FAULT_*` variables. `build_of` maps the deployed
-image's tag to the behaviour the revision reproduces.
+`NETRA_SANDBOX_PARENT_PID`, `NETRA_AGENT_TURN_S` (how long an agent turn takes) and the
+`NETRA_FAULT_*` variables. `build_of` maps the deployed image's tag to the behaviour the
+revision reproduces.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ GOLDEN_PATH_EVENTS: tuple[str, ...] = (
     "tool_completed",
     "agent_completed",
 )
+_MAX_TURN_S = 600.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -80,6 +82,9 @@ class BackendSettings:
     echo_secrets: tuple[str, ...] = ()
     fault_seed: int = 0
     warmup_s: float = 0.2
+    agent_turn_s: tuple[float, float] | None = None
+    delivery_delay_ms: float = 0.0
+    memory_report_factor: float = 1.0
 
     @property
     def build(self) -> Build:
@@ -127,7 +132,31 @@ class BackendSettings:
                                environ.get("NETRA_FAULT_ECHO_SECRETS", "").split(",")
                                if name.strip()),
             fault_seed=_int(environ, "NETRA_FAULT_SEED", 0),
+            agent_turn_s=_seconds_range(environ, "NETRA_AGENT_TURN_S"),
+            delivery_delay_ms=_float(environ, "NETRA_FAULT_DELIVERY_DELAY_MS", 0.0, low=0,
+                                     high=600_000),
+            memory_report_factor=_float(environ, "NETRA_FAULT_MEMORY_REPORT_FACTOR", 1.0,
+                                        low=1, high=64),
         )
+
+
+def _seconds_range(environ: Mapping[str, str], name: str) -> tuple[float, float] | None:
+    """`"3-8"` -> (3.0, 8.0), `"5"` -> (5.0, 5.0), unset -> None; ConfigError otherwise."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    low_text, _, high_text = raw.partition("-")
+    try:
+        low = float(low_text)
+        high = float(high_text) if high_text.strip() else low
+    except ValueError:
+        low = high = math.nan
+    if not 0 <= low <= high <= _MAX_TURN_S:
+        raise ConfigError(
+            f"{name}={raw!r} must be seconds (e.g. 5) or a range LOW-HIGH (e.g. 3-8), "
+            f"0 <= LOW <= HIGH <= {_MAX_TURN_S:g}"
+        )
+    return low, high
 
 
 def _float(

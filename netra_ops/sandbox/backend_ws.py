@@ -11,6 +11,13 @@ Then `connection_established`, and for each `user_message` / `chat_message` / `s
 one agent turn: `agent_started`, `agent_thinking`, `tool_executing`, `tool_completed`,
 `agent_completed` (or `agent_error`). `ping` gets `pong`; an idle connection gets a
 `heartbeat`; a malformed or unknown message gets an `error` and the connection stays open.
+
+Timing: a turn's events are sent as they happen, each stamped (`timestamp`) when it is
+produced. The gaps between them follow `TurnPlan`: milliseconds by default, or, with
+`NETRA_AGENT_TURN_S` ("3-8": a total drawn uniformly per turn; "5": fixed), seconds spread
+as a real agent spends them (thinking, choosing the tool, running it, writing the answer).
+`NETRA_FAULT_DELIVERY_DELAY_MS` holds every message of a connection back that long after it
+was produced, in order: the timestamps stay prompt, the delivery lags (a slow network path).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import base64
 import binascii
 import json
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +41,15 @@ from netra_ops.sandbox.backend_faults import FaultInjector
 from netra_ops.sandbox.backend_settings import GOLDEN_PATH_EVENTS, BackendSettings
 from netra_ops.sandbox.service_logging import rfc3339_now
 
-__all__ = ["AuthOutcome", "BackendRuntime", "UserExecutionContext", "websocket_endpoint"]
+__all__ = [
+    "FAST_TURN",
+    "AuthOutcome",
+    "BackendRuntime",
+    "TurnPlan",
+    "UserExecutionContext",
+    "plan_turn",
+    "websocket_endpoint",
+]
 
 AUTH_TIMEOUT_S = 3.0
 MAX_TEXT_CHARS = 4000
@@ -51,6 +67,35 @@ class UserExecutionContext:
     run_id: str
 
 
+@dataclass(frozen=True)
+class TurnPlan:
+    """The pauses of one agent turn, in seconds, after each of its first four events."""
+
+    think_s: float  # agent_started -> agent_thinking
+    choose_s: float  # agent_thinking -> tool_executing
+    tool_s: float  # tool_executing -> tool_completed
+    answer_s: float  # tool_completed -> agent_completed
+
+    @property
+    def total_s(self) -> float:
+        """The whole turn, from agent_started to agent_completed."""
+        return self.think_s + self.choose_s + self.tool_s + self.answer_s
+
+
+FAST_TURN = TurnPlan(0.003, 0.0, 0.008, 0.003)
+"""The default: a turn of ~15 ms, for tests and the demo."""
+_TURN_SHARES = (0.15, 0.25, 0.25, 0.35)  # reasoning, tool choice, tool run, final answer
+
+
+def plan_turn(turn_s: tuple[float, float] | None, rng: random.Random) -> TurnPlan:
+    """The pauses of the next turn: FAST_TURN without a range, else a total drawn uniformly
+    from `turn_s` and spread over the four steps by `_TURN_SHARES`."""
+    if turn_s is None:
+        return FAST_TURN
+    total = rng.uniform(*turn_s)
+    return TurnPlan(*(total * share for share in _TURN_SHARES))
+
+
 @dataclass
 class BackendRuntime:
     """What a revision's connections share: settings, faults, the agent, the auth client."""
@@ -59,6 +104,14 @@ class BackendRuntime:
     faults: FaultInjector
     advisor: SpendAdvisor = field(default_factory=SpendAdvisor)
     _auth_client: httpx.AsyncClient | None = None
+    _turn_rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._turn_rng = random.Random(self.settings.fault_seed)
+
+    def plan_turn(self) -> TurnPlan:
+        """The pauses of the next agent turn (see `plan_turn`)."""
+        return plan_turn(self.settings.agent_turn_s, self._turn_rng)
 
     async def prepare(self) -> None:
         """Create the auth client off the event loop (loading TLS roots takes ~0.1 s)."""
@@ -207,6 +260,8 @@ class _Session:
         self._turn_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_activity = time.monotonic()
+        self._delivery_delay_s = self.settings.delivery_delay_ms / 1000
+        self._outbox: asyncio.Queue[tuple[float, dict[str, Any]]] | None = None
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -233,9 +288,29 @@ class _Session:
             self._log(logging.INFO, "websocket closed", duration_s=duration)
 
     async def send(self, message: dict[str, Any]) -> None:
+        if self._delivery_delay_s > 0:
+            self._delay_delivery(message)
+            return
+        await self._send_now(message)
+
+    async def _send_now(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.websocket.send_text(json.dumps(message))
             self._last_activity = time.monotonic()
+
+    def _delay_delivery(self, message: dict[str, Any]) -> None:
+        """Queue a message for delivery `_delivery_delay_s` from now (order kept)."""
+        if self._outbox is None:
+            self._outbox = asyncio.Queue()
+            self._spawn(self._deliver(self._outbox))
+        self._outbox.put_nowait((time.monotonic() + self._delivery_delay_s, message))
+        self._last_activity = time.monotonic()
+
+    async def _deliver(self, outbox: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
+        while True:
+            due, message = await outbox.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self._send_now(message)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -335,7 +410,7 @@ def _text_and_thread(message: dict[str, Any]) -> tuple[str, str | None]:
 
 
 class _AgentRun:
-    """One agent turn: the five golden-path events (or `agent_error`), spaced out a little."""
+    """One agent turn: the five golden-path events (or `agent_error`), paced by a TurnPlan."""
 
     def __init__(self, session: _Session, thread_id: str) -> None:
         self.session = session
@@ -359,19 +434,21 @@ class _AgentRun:
         await self.answer(turn, started)
 
     async def answer(self, turn: AgentTurn, started: float) -> None:
-        await asyncio.sleep(0.003)
+        plan = self.runtime.plan_turn()
+        await asyncio.sleep(plan.think_s)
         await self.emit("agent_thinking", {"reasoning": turn.reasoning, "step": 1})
+        await asyncio.sleep(plan.choose_s)
         tool_started = time.monotonic()
         await self.emit("tool_executing", {"tool_name": turn.tool_name,
                                            "parameters": turn.parameters},
                         tool_name=turn.tool_name)
-        await asyncio.sleep(0.008)
+        await asyncio.sleep(plan.tool_s)
         elapsed_ms = round((time.monotonic() - tool_started) * 1000, 1)
         await self.emit("tool_completed", {"tool_name": turn.tool_name, "results": turn.results,
                                            "execution_time_ms": elapsed_ms,
                                            "duration": elapsed_ms},
                         tool_name=turn.tool_name, results=turn.results)
-        await asyncio.sleep(0.003)
+        await asyncio.sleep(plan.answer_s)
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         final = turn.final_response + self.runtime.faults.leaked_secrets(self.session.token)
         await self.emit("agent_completed", {"status": "completed",

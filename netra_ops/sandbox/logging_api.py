@@ -11,6 +11,11 @@ Run produces:
   `jsonPayload` for JSON-object lines (severity and timestamp taken from them), else
   `textPayload` with severity DEFAULT.
 
+How late entries show and whether the API fails follow `netra_ops.sandbox.observability`
+(`logging`): an entry newer than `delay_s` is not listed yet and its `receiveTimestamp` is
+`timestamp + delay_s`; fault `unavailable` answers 503 `UNAVAILABLE`, `timeout` holds the
+call until the client gives up (at most `HANG_S`, then 504 `DEADLINE_EXCEEDED`).
+
 Every entry has resource `cloud_run_revision` with labels project_id, service_name,
 revision_name (absent for a request no revision served), location, configuration_name; a
 `timestamp`, `receiveTimestamp` and an `insertId` stable per line. The request body is
@@ -59,12 +64,14 @@ metadata lookups; with the subclass it sees no non-loopback contact at all.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import heapq
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +85,7 @@ from starlette.routing import Route
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.api_errors import GoogleApiError
 from netra_ops.sandbox.logging_filter import FilterError, LogFilter
+from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
 from netra_ops.sandbox.telemetry import (
     ContainerLogs,
     ContainerRecord,
@@ -129,22 +137,27 @@ class LoggingService:
     """`entries:list` over one sandbox's state directory (thread-safe)."""
 
     def __init__(self, state_dir: Path, project: str, service_name: str, *,
-                 location: str = "us-central1", request_log: RequestLog | None = None
+                 location: str = "us-central1", request_log: RequestLog | None = None,
+                 behaviour: Callable[[], ApiBehaviour] = lambda: current_observability().logging
                  ) -> None:
         self.project = project
         self.service_name = service_name
         self.location = location
         self.requests = request_log or RequestLog(Path(state_dir))
         self.containers = ContainerLogs(Path(state_dir))
+        self.behaviour = behaviour
 
     def list_entries(self, body: Any) -> dict[str, Any]:
         """The answer to a `POST /v2/entries:list` body; LoggingApiError if it is refused."""
+        behaviour = self.behaviour()
+        if behaviour.fault == "unavailable":
+            raise _unavailable()
         request = self._parse(body)
         try:
             log_filter = LogFilter(request.filter)
         except FilterError as exc:
             raise _invalid(str(exc)) from None
-        entries, more = self._page(request, log_filter)
+        entries, more = self._page(request, log_filter, behaviour)
         answer: dict[str, Any] = {"entries": entries}
         if more and entries:
             last = entries[-1]
@@ -187,18 +200,21 @@ class LoggingService:
                                   f"{', '.join(map(str, others))}")
 
     # -- paging ----------------------------------------------------------------------------
-    def _page(self, request: _ListRequest, log_filter: LogFilter
+    def _page(self, request: _ListRequest, log_filter: LogFilter, behaviour: ApiBehaviour
               ) -> tuple[list[dict[str, Any]], bool]:
         entries: list[dict[str, Any]] = []
-        for entry in self._matching(request, log_filter):
+        for entry in self._matching(request, log_filter, behaviour):
             if len(entries) == request.page_size:
                 return entries, True
             entries.append(entry)
         return entries, False
 
-    def _matching(self, request: _ListRequest, log_filter: LogFilter
+    def _matching(self, request: _ListRequest, log_filter: LogFilter, behaviour: ApiBehaviour
                   ) -> Iterator[dict[str, Any]]:
         low, high = log_filter.time_bounds()
+        visible_us = behaviour.horizon_us()  # what happened later has not arrived yet
+        high = visible_us if high is None else min(high, visible_us)
+        delay_us = int(behaviour.delay_s * 1_000_000)
         after = request.after
         if after is not None and request.descending:
             high = after[0] if high is None else min(high, after[0])
@@ -212,24 +228,23 @@ class LoggingService:
         for record in merged:
             if after is not None and _is_before_token(record, after, request.descending):
                 continue
-            entry = self.entry(record)
+            entry = self.entry(record, delay_us)
             if log_filter.matches(entry):
                 yield entry
 
     # -- entries ---------------------------------------------------------------------------
-    def entry(self, record: Record) -> dict[str, Any]:
-        """The LogEntry JSON of a request or container record."""
+    def entry(self, record: Record, delay_us: int = 0) -> dict[str, Any]:
+        """The LogEntry JSON of a request or container record, received `delay_us` later."""
         if isinstance(record, RequestRecord):
-            return self._request_entry(record)
-        return self._container_entry(record)
+            return self._request_entry(record, delay_us)
+        return self._container_entry(record, delay_us)
 
-    def _request_entry(self, record: RequestRecord) -> dict[str, Any]:
-        timestamp = format_timestamp(record.time_us)
+    def _request_entry(self, record: RequestRecord, delay_us: int) -> dict[str, Any]:
         return {
             "logName": f"projects/{self.project}/logs/{REQUESTS_LOG_ID}",
             "resource": self._resource(record.service or self.service_name, record.revision),
-            "timestamp": timestamp,
-            "receiveTimestamp": timestamp,
+            "timestamp": format_timestamp(record.time_us),
+            "receiveTimestamp": format_timestamp(record.time_us + delay_us),
             "severity": _request_severity(record.status),
             "insertId": record.insert_id,
             "httpRequest": {
@@ -244,13 +259,12 @@ class LoggingService:
             },
         }
 
-    def _container_entry(self, record: ContainerRecord) -> dict[str, Any]:
-        timestamp = format_timestamp(record.time_us)
+    def _container_entry(self, record: ContainerRecord, delay_us: int) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "logName": f"projects/{self.project}/logs/{STDOUT_LOG_ID}",
             "resource": self._resource(self.service_name, record.revision),
-            "timestamp": timestamp,
-            "receiveTimestamp": timestamp,
+            "timestamp": format_timestamp(record.time_us),
+            "receiveTimestamp": format_timestamp(record.time_us + delay_us),
             "severity": record.severity,
             "insertId": record.insert_id,
         }
@@ -346,6 +360,8 @@ def logging_routes(state_dir: Path, project: str, service_name: str, *,
                              request_log=request_log)
 
     async def entries_list(request: Request) -> JSONResponse:
+        if service.behaviour().fault == "timeout":
+            return _error(await _hang(request))
         try:
             body = await request.json()
         except ValueError:
@@ -360,6 +376,20 @@ def logging_routes(state_dir: Path, project: str, service_name: str, *,
         return JSONResponse(answer)
 
     return [Route("/v2/entries:list", entries_list, methods=["POST"])]
+
+
+def _unavailable() -> LoggingApiError:
+    return LoggingApiError(503, "UNAVAILABLE", "the Logging API is unavailable (sandbox fault "
+                           "logging.fault=unavailable; PUT /_sandbox/observability clears it)")
+
+
+async def _hang(request: Request) -> LoggingApiError:
+    """Hold the call until the client gives up (at most HANG_S): the `timeout` fault."""
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(0.25)
+    return LoggingApiError(504, "DEADLINE_EXCEEDED", "the Logging API did not answer in time "
+                           "(sandbox fault logging.fault=timeout)")
 
 
 def _error(exc: LoggingApiError) -> JSONResponse:

@@ -34,6 +34,12 @@ of `=` / `!=` comparisons on metric.type (exactly one `=`), resource.type, proje
 resource.label(s).<key> and metric.label(s).<key>. Whatever the sandbox does not implement
 (OR, NOT, functions, other fields, aligners or reducers, secondary_aggregation, order_by)
 is INVALID_ARGUMENT naming it: never a silently wrong answer.
+
+How late points show and whether the API fails follow `netra_ops.sandbox.observability`
+(`monitoring`): what happened within the last `delay_s` is not in any answer yet (as Cloud
+Monitoring's one to three minutes); fault `unavailable` aborts with UNAVAILABLE, `timeout`
+holds the call until the client's deadline passes (at most `HANG_S`, then
+DEADLINE_EXCEEDED).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
@@ -62,6 +69,7 @@ from google.protobuf import timestamp_pb2
 
 from netra_ops.errors import PortInUseError, SandboxError
 from netra_ops.sandbox.logging_filter import And, Comparison, FilterError, parse_filter
+from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
 from netra_ops.sandbox.telemetry import ProcessSampler, RequestLog
 
 __all__ = ["METRICS", "Buckets", "MetricSpec", "MonitoringApiError", "MonitoringServer",
@@ -78,6 +86,8 @@ _Kind = metric_pb2.MetricDescriptor.MetricKind
 _Type = metric_pb2.MetricDescriptor.ValueType
 _A = Aggregation.Aligner
 _R = Aggregation.Reducer
+_UNAVAILABLE = ("the Monitoring API is unavailable (sandbox fault monitoring.fault="
+                "unavailable; PUT /_sandbox/observability clears it)")
 _PERCENTILES = {_A.ALIGN_PERCENTILE_99: 0.99, _A.ALIGN_PERCENTILE_95: 0.95,
                 _A.ALIGN_PERCENTILE_50: 0.50, _A.ALIGN_PERCENTILE_05: 0.05}
 
@@ -195,17 +205,24 @@ class MonitoringService:
 
     def __init__(self, state_dir: Path, project: str, service_name: str,
                  sampler: ProcessSampler | None = None, *, location: str = "us-central1",
-                 request_log: RequestLog | None = None) -> None:
+                 request_log: RequestLog | None = None,
+                 behaviour: Callable[[], ApiBehaviour] = (
+                     lambda: current_observability().monitoring)) -> None:
         self.project = project
         self.service_name = service_name
         self.location = location
         self.sampler = sampler
         self.requests = request_log or RequestLog(Path(state_dir))
+        self.behaviour = behaviour
 
     def list_time_series(self, request: ListTimeSeriesRequest) -> Any:
         """The ListTimeSeriesResponse (protobuf) for a request; MonitoringApiError if refused."""
+        behaviour = self.behaviour()
+        if behaviour.fault == "unavailable":
+            raise MonitoringApiError(grpc.StatusCode.UNAVAILABLE, _UNAVAILABLE)
         query = self._parse(ListTimeSeriesRequest.pb(request))
-        raw = self._select(query, self._raw_series(query))
+        visible_us = min(query.end_us, behaviour.horizon_us())  # later points: not arrived
+        raw = self._select(query, self._raw_series(query, visible_us))
         aligned = [self._align(query, key, events) for key, events in sorted(raw.items())]
         series = _reduce(query, [s for s in aligned if s.points])
         return _page(query, series)
@@ -231,16 +248,18 @@ class MonitoringService:
                       fingerprint)
 
     # -- raw data --------------------------------------------------------------------------
-    def _raw_series(self, query: _Query) -> dict[SeriesKey, list[tuple[int, float]]]:
-        """Events (time µs, value) per series within (start, end]."""
+    def _raw_series(self, query: _Query, end_us: int
+                    ) -> dict[SeriesKey, list[tuple[int, float]]]:
+        """Events (time µs, value) per series within (start, end_us]."""
         if query.spec.type.startswith("run.googleapis.com/container/"):
-            return self._utilization_events(query)
-        return self._request_events(query)
+            return self._utilization_events(query, end_us)
+        return self._request_events(query, end_us)
 
-    def _request_events(self, query: _Query) -> dict[SeriesKey, list[tuple[int, float]]]:
+    def _request_events(self, query: _Query, end_us: int
+                        ) -> dict[SeriesKey, list[tuple[int, float]]]:
         latency = query.spec.type.endswith("request_latencies")
         series: dict[SeriesKey, list[tuple[int, float]]] = defaultdict(list)
-        for record in self.requests.records(query.start_us + 1, query.end_us):
+        for record in self.requests.records(query.start_us + 1, end_us):
             metric = (("response_code", str(record.status)),
                       ("response_code_class", f"{record.status // 100}xx"))
             key = (metric, self._resource(record.service or self.service_name,
@@ -248,12 +267,13 @@ class MonitoringService:
             series[key].append((record.time_us, record.latency_s * 1000 if latency else 1))
         return series
 
-    def _utilization_events(self, query: _Query) -> dict[SeriesKey, list[tuple[int, float]]]:
+    def _utilization_events(self, query: _Query, end_us: int
+                            ) -> dict[SeriesKey, list[tuple[int, float]]]:
         if self.sampler is None:
             return {}
         memory = "/memory/" in query.spec.type
         series: dict[SeriesKey, list[tuple[int, float]]] = defaultdict(list)
-        for sample in self.sampler.samples(start_us=query.start_us + 1, end_us=query.end_us):
+        for sample in self.sampler.samples(start_us=query.start_us + 1, end_us=end_us):
             value = sample.memory_fraction if memory else sample.cpu_fraction
             if value is not None:
                 key = ((), self._resource(self.service_name, sample.revision))
@@ -645,6 +665,8 @@ class _Handler(grpc.GenericRpcHandler):
 
     def _list_time_series(self, request: ListTimeSeriesRequest,
                           context: grpc.ServicerContext) -> Any:
+        if self._monitoring.behaviour().fault == "timeout":
+            _hang(context)
         try:
             return self._monitoring.list_time_series(request)
         except MonitoringApiError as exc:
@@ -660,6 +682,16 @@ class _Handler(grpc.GenericRpcHandler):
         context.abort(grpc.StatusCode.UNIMPLEMENTED,
                       f"the sandbox emulates only {SERVICE}.ListTimeSeries, not {name}")
         raise AssertionError  # unreachable: abort raises
+
+
+def _hang(context: grpc.ServicerContext) -> None:
+    """Hold the call until the client's deadline passes (at most HANG_S): the `timeout`
+    fault. Aborts with DEADLINE_EXCEEDED (the client has usually given up by then)."""
+    deadline = time.monotonic() + HANG_S
+    while context.is_active() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the Monitoring API did not answer in "
+                  "time (sandbox fault monitoring.fault=timeout)")
 
 
 class MonitoringServer:
