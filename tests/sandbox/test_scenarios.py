@@ -12,6 +12,7 @@ from netra_ops import sandbox
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import SandboxError, SandboxNotRunningError
 from netra_ops.sandbox.scenarios import get_scenario, image_with_tag, scenario_request
+from netra_ops.sandbox.state import sandbox_settings
 
 REPOSITORY = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-backend"
 
@@ -19,7 +20,8 @@ REPOSITORY = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-backend"
 def test_every_documented_scenario_exists() -> None:
     assert [s.name for s in sandbox.list_scenarios()] == [
         "fixed", "stale-build", "http-errors", "slow", "crash-on-start", "dropped-event",
-        "memory-leak", "wrong-auth-url"]
+        "memory-leak", "url-mismatch", "monitoring-down", "slow-delivery", "realistic",
+        "slow-deploy", "wrong-auth-url"]
     assert all(s.description for s in sandbox.list_scenarios())
     with pytest.raises(SandboxError, match=r"unknown scenario 'nope'.*fixed, stale-build"):
         get_scenario("nope")
@@ -43,13 +45,20 @@ def test_scenario_requests_keep_the_repository_and_set_faults() -> None:
         "fixed": "develop-long-lived", "stale-build": "main", "http-errors": "develop-long-lived",
         "slow": "develop-long-lived", "crash-on-start": "crash-on-start",
         "dropped-event": "develop-long-lived", "memory-leak": "develop-long-lived",
-        "wrong-auth-url": "develop-long-lived"}
+        "url-mismatch": "develop-long-lived", "monitoring-down": "develop-long-lived",
+        "slow-delivery": "develop-long-lived", "realistic": "develop-long-lived",
+        "slow-deploy": "develop-long-lived", "wrong-auth-url": "develop-long-lived"}
     assert all(r["image"].startswith(REPOSITORY + ":") and r["traffic"] is True
                for r in requests.values())
     assert requests["http-errors"]["env"] == {"NETRA_FAULT_HTTP_ERROR_RATE": "0.2"}
     assert requests["slow"]["env"] == {"NETRA_FAULT_LATENCY_MS": "700"}
     assert requests["dropped-event"]["env"] == {"NETRA_FAULT_DROP_EVENT": "tool_completed"}
-    assert requests["memory-leak"]["env"] == {"NETRA_FAULT_MEMORY_GROWTH_KB": "512"}
+    assert requests["memory-leak"]["env"] == {"NETRA_FAULT_MEMORY_GROWTH_KB": "512",
+                                              "NETRA_FAULT_MEMORY_REPORT_FACTOR": "8"}
+    assert requests["slow-delivery"]["env"] == {"NETRA_FAULT_DELIVERY_DELAY_MS": "800"}
+    assert requests["url-mismatch"]["env"] == {
+        "AUTH_SERVICE_URL": sandbox_settings(env).url("frontend")}
+    assert requests["monitoring-down"]["env"] == {}
     wrong = requests["wrong-auth-url"]["env"]["AUTH_SERVICE_URL"]
     assert wrong.startswith("http://127.0.0.1:") and "{" not in wrong
 
