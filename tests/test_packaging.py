@@ -30,7 +30,8 @@ def _name(text: str) -> str:
 
 def _pyproject_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return [Requirement(r) for r in requirements]
 
 
 def _lock_pins() -> dict[str, str]:
