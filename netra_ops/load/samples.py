@@ -11,7 +11,9 @@ The error classes (`ERROR_CLASSES`), from what the probe layer reports:
 - `connect`: the backend's WebSocket (or the auth service) could not be reached or opened
 - `auth`: the login was refused or failed, or the backend rejected the token (1008)
 - `server_error`: a 5xx at the handshake, a 1011 close, or an `agent_error` in the turn
-- `timeout`: no `agent_completed` in time, or an event later than the event budget
+- `timeout`: no `agent_completed` in time, or the turn's timing failed (the first event or
+  a delivery over the event budget, the answer over its own: the probes' one judge,
+  `netra_ops.probe.event_timing.judge_timing`, as `AgentEventsReport.timing`)
 - `missing_event`: the turn completed without a golden-path event, or out of order
 - `closed`: the connection closed in the middle of the turn
 - `other`: anything else (a frame that is not JSON, an event without its fields, an empty
@@ -85,7 +87,7 @@ def turn_error_class(report: AgentEventsReport) -> str | None:
     seen = [event.type for event in report.events if event.type in _GOLDEN]
     if tuple(dict.fromkeys(seen)) != GOLDEN_PATH_EVENTS:
         return "missing_event"
-    if any(event.received_ms > report.budget_ms for event in report.events):
+    if not report.timing.ok:
         return "timeout"
     return "other"
 

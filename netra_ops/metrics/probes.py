@@ -7,7 +7,9 @@
   `websocket_connection_success_rate` (1 connected up to `connection_established`, 0 not;
   no row when login failed), `auth_failure_rate` (1 login or WebSocket refused: 401/403,
   AUTH_FAILED, close 1008; 0 accepted; no row when the auth service did not answer) and
-  `event_latency_ms` per event (label `event`, time = send + latency).
+  `event_latency_ms` per event: its delivery latency (arrival minus the event's own
+  timestamp, clock offset corrected; the seed's "events delivered < 500 ms", not how long
+  the agent thought), label `event`, time = send + arrival; none where not measured.
 
 Health rows carry the answering `revision` (the health body's). A probe that could not
 reach its target gives no 5xx, connection or auth sample: nothing was measured.
@@ -69,10 +71,11 @@ def _golden_path_rows(result: GoldenPathResult) -> list[dict[str, Any]]:
     if result.failed_step != "login":
         connected = result.failed_step not in ("connect", "handshake")
         rows.append(_row(at, "websocket_connection_success_rate", float(connected)))
-    for event in result.events:
-        if event.type in GOLDEN_PATH_EVENTS:
+    deliveries = result.report.timing.deliveries if result.report is not None else ()
+    for event in deliveries:
+        if event.type in GOLDEN_PATH_EVENTS and event.delivery_ms is not None:
             rows.append(_row(at + timedelta(milliseconds=event.received_ms),
-                             "event_latency_ms", event.received_ms, event=event.type))
+                             "event_latency_ms", event.delivery_ms, event=event.type))
     return rows
 
 

@@ -52,12 +52,19 @@ from netra_ops.probe.drift import (
     config_drift,
     sync_plan,
 )
+from netra_ops.probe.event_timing import (
+    DEFAULT_ANSWER_BUDGET_S,
+    DEFAULT_EVENT_BUDGET_MS,
+    ClockOffset,
+    TurnTiming,
+)
 from netra_ops.probe.golden_path import (
     DEFAULT_MESSAGE,
     GOLDEN_PATH_EVENTS,
     ConnectResult,
     EventObservation,
     GoldenPathResult,
+    TurnJudging,
     TurnResult,
     agent_turn,
     agent_turn_async,
@@ -82,12 +89,15 @@ from netra_ops.probe.summary import (
     results_table,
     runs_frame,
     summarize_runs,
+    timing_table,
 )
 
 __all__ = [
     "AUTH_OUTCOMES",
     "CHECKLIST",
+    "DEFAULT_ANSWER_BUDGET_S",
     "DEFAULT_BUDGET_MS",
+    "DEFAULT_EVENT_BUDGET_MS",
     "DEFAULT_MESSAGE",
     "DEFAULT_TURNS",
     "DRIFT_STATES",
@@ -98,6 +108,7 @@ __all__ = [
     "AuthFailureRate",
     "AuthResult",
     "AuthToken",
+    "ClockOffset",
     "ConnectAttempt",
     "ConnectResult",
     "ConnectionRateResult",
@@ -114,7 +125,9 @@ __all__ = [
     "ServiceChecks",
     "SyncChange",
     "SyncPlan",
+    "TurnJudging",
     "TurnResult",
+    "TurnTiming",
     "agent_turn",
     "agent_turn_async",
     "auth_failure_rate",
@@ -147,6 +160,7 @@ __all__ = [
     "runs_frame",
     "summarize_runs",
     "sync_plan",
+    "timing_table",
     "validate",
     "validate_async",
     "wait_healthy",

@@ -39,6 +39,7 @@ import h11
 import httpx
 
 from netra_ops.errors import ConfigError
+from netra_ops.probe._json import NonStandardJSON, loads_strict
 
 __all__ = [
     "FAILURE_KINDS",
@@ -516,7 +517,9 @@ def json_object(answer: HttpAnswer) -> tuple[dict[str, Any] | None, str | None]:
         bad = body[exc.start:exc.start + 1].hex()
         return None, f"body is not valid UTF-8 (byte 0x{bad} at offset {exc.start})"
     try:
-        value = json.loads(text)
+        value = loads_strict(text)
+    except NonStandardJSON as exc:
+        return None, f"body is not valid JSON: {exc}"
     except (ValueError, RecursionError):
         return None, "body is not a JSON object"
     if not isinstance(value, dict):

@@ -3,11 +3,13 @@
 Pure logic, no I/O: the sync and the async probes feed the frames they receive into a
 `TurnCollector` and judge what it saw with `check_agent_events`. What is checked follows
 the Netra protocol (DESIGN.md): the five events present and in order (`agent_started`
-first, `tool_executing` before `tool_completed`), the fields each must carry, the latency
-of each from the send against a budget (seed: 500 ms), substantive content (reasoning over
-10 characters, a final response over 20 that is an answer, not an apology or a placeholder),
-no duplicated event, and a turn that ended with `agent_completed` rather than an
-`agent_error`, a close, garbage on the wire or silence.
+first, `tool_executing` before `tool_completed`), the fields each must carry, the run,
+thread and user of the probe's own turn on every event (`netra_ops.probe.turn_identity`),
+the timing (`netra_ops.probe.event_timing`: first event and each event's delivery within
+500 ms, the whole answer within its own budget of seconds), substantive content (reasoning
+over 10 characters, a final response over 20 that is an answer, not an apology or a
+placeholder), no duplicated event, and a turn that ended with `agent_completed` rather than
+an `agent_error`, a close, garbage on the wire or silence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import pandas as pd
+
+from netra_ops.probe._json import loads_strict
+from netra_ops.probe.event_timing import (
+    DEFAULT_ANSWER_BUDGET_S,
+    DEFAULT_EVENT_BUDGET_MS,
+    ClockOffset,
+    TurnTiming,
+    judge_timing,
+)
+from netra_ops.probe.turn_identity import IDENTITY_FIELDS, TurnIdentity, identity_mismatches
 
 __all__ = [
     "GOLDEN_PATH_EVENTS",
@@ -74,7 +86,8 @@ COMPLETED_STATUSES = frozenset({"completed", "complete", "success", "succeeded",
 IGNORED_TYPES = frozenset({"heartbeat", "pong", "ping", "connection_established"})
 ERROR_TYPES = frozenset({"agent_error", "error"})
 _TERMINAL_TYPES = ERROR_TYPES | {"agent_completed"}
-_loads = json.loads
+_GOLDEN = frozenset(GOLDEN_PATH_EVENTS)
+_loads = loads_strict  # NaN and Infinity are not JSON: a frame with them is garbage
 
 # Content checks run on every turn, so they are substring tests on the lower-cased text
 # (a case-insensitive regex alternation costs ~100 us per answer; these cost a few). Error
@@ -140,6 +153,8 @@ class AgentEventsReport:
     `end` is how the turn stopped: `completed` (agent_completed), `agent_error`, `protocol`
     (a frame that is not a JSON event), `closed` (the connection ended) or `timeout`.
     `error` is a short text naming the first problem (and how many more there are).
+    `budget_ms` is the event budget (first event, each delivery); `timing` the turn's three
+    timing figures; `identity` the thread and user the probe expected.
     """
 
     events: tuple[EventObservation, ...]
@@ -149,12 +164,13 @@ class AgentEventsReport:
     ignored: int
     ok: bool
     error: str | None
+    timing: TurnTiming
+    identity: TurnIdentity
 
     @cached_property
     def checks(self) -> tuple[EventCheck, ...]:
         """Every check, in the order of `to_frame()`."""
-        return tuple(_all_checks(self.events, self.budget_ms, self.end, self.end_detail,
-                                 self.ignored))
+        return tuple(_all_checks(self))
 
     @property
     def last_event(self) -> str | None:
@@ -175,29 +191,42 @@ class AgentEventsReport:
 def check_agent_events(
     events: tuple[EventObservation, ...] | list[EventObservation],
     *,
-    budget_ms: float = 500.0,
+    budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
     end: str = "completed",
     end_detail: str | None = None,
     ignored: int = 0,
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
+    sent_wall: float | None = None,
+    clock: ClockOffset | None = None,
+    identity: TurnIdentity | None = None,
 ) -> AgentEventsReport:
-    """Judge the events of one turn (see the module docstring for what is checked)."""
+    """Judge the events of one turn (see the module docstring for what is checked).
+
+    `sent_wall` is the `time.time()` of the send (None: delivery latency is not measured),
+    `clock` the server clock's offset (None: assumed 0), `identity` the thread and user
+    the probe expects (None: agent_started's are the reference)."""
     observed = tuple(events)
-    problems = _problems(observed, budget_ms, end, end_detail)
+    timing = judge_timing(observed, sent_wall=sent_wall,
+                          clock=clock or ClockOffset.assumed("no estimate given"),
+                          event_budget_ms=budget_ms, answer_budget_s=answer_budget_s)
+    expected = identity or TurnIdentity()
+    problems = _problems(observed, end, end_detail, timing, expected)
     error = None
     if problems:
         more = len(problems) - 1
         error = problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
-    return AgentEventsReport(observed, budget_ms, end, end_detail, ignored, not problems, error)
+    return AgentEventsReport(observed, budget_ms, end, end_detail, ignored, not problems, error,
+                             timing, expected)
 
 
-def _problems(events: tuple[EventObservation, ...], budget_ms: float, end: str,
-              end_detail: str | None) -> list[str]:
+def _problems(events: tuple[EventObservation, ...], end: str, end_detail: str | None,
+              timing: TurnTiming, identity: TurnIdentity) -> list[str]:
     """The failure details of every failing check, most telling first (the fast path of
     `_all_checks`: same checks, no row objects; it runs on every turn)."""
     problems = [] if end == "completed" else [end_detail or f"turn ended: {end}"]
     if tuple(map(_type_of, events)) == GOLDEN_PATH_EVENTS:
         first: Collection[str] = GOLDEN_PATH_EVENTS  # the usual turn: all five, in order, once
-        scan = _scan(events, budget_ms)
+        scan = _scan(events)
     else:
         by_type = _first_of_each(events)
         first = by_type
@@ -206,18 +235,18 @@ def _problems(events: tuple[EventObservation, ...], budget_ms: float, end: str,
             problems.append(f"missing events: {', '.join(missing)}")
         problems += [p for p in _order_problems(events) if p]
         problems += [p for p in (_duplicate_problem(events),) if p]
-        scan = _scan(by_type.values(), budget_ms)
+        scan = _scan(by_type.values())
     for name, absent in scan.missing.items():
         problems.append(f"{name} without {', '.join(absent)}")
     problems += [p for p in _content_problems(first, scan.values) if p]
-    if scan.slow:
-        slow = ", ".join(f"{name} {ms:.0f} ms" for name, ms in scan.slow)
-        problems.append(f"events slower than the {budget_ms:g} ms budget: {slow}")
+    problems += [p for p in identity_mismatches(events, identity, _GOLDEN).values() if p]
+    problems += timing.problems
     return problems
 
 
-def _all_checks(events: tuple[EventObservation, ...], budget_ms: float, end: str,
-                end_detail: str | None, ignored: int) -> list[EventCheck]:
+def _all_checks(report: AgentEventsReport) -> list[EventCheck]:
+    events, end, end_detail, ignored = report.events, report.end, report.end_detail, (
+        report.ignored)
     first = _first_of_each(events)
     rows = [EventCheck("outcome", "", end == "completed", end,
                        end_detail or f"{len(events)} events, {ignored} heartbeats/pongs "
@@ -235,7 +264,10 @@ def _all_checks(events: tuple[EventObservation, ...], budget_ms: float, end: str
                         canonical or "")]
     duplicate = _duplicate_problem(events)
     rows.append(EventCheck("duplicates", "", duplicate is None, "", duplicate or ""))
-    scan = _scan(first.values(), budget_ms)
+    scan = _scan(first.values())
+    mismatches = identity_mismatches(events, report.identity, _GOLDEN)
+    for field_name in IDENTITY_FIELDS:
+        rows.append(_identity_row(field_name, report.identity, mismatches[field_name]))
     for name in GOLDEN_PATH_EVENTS:
         rows.append(_fields_row(name, name in first, scan.missing.get(name, ())))
     reasoning, answer = _content_problems(first, scan.values)
@@ -243,8 +275,10 @@ def _all_checks(events: tuple[EventObservation, ...], budget_ms: float, end: str
                              _as_text(scan.values.get("reasoning"))))
     rows.append(_content_row("agent_completed", first, answer, "substantive answer",
                              _as_text(scan.values.get("final_response"))))
+    rows.append(_first_event_row(report.timing))
     for name in GOLDEN_PATH_EVENTS:
-        rows.append(_latency_row(name, first.get(name), budget_ms))
+        rows.append(_delivery_row(name, first.get(name), report.timing))
+    rows.append(_answer_row(report.timing))
     return rows
 
 
@@ -263,13 +297,48 @@ def _content_row(name: str, first: dict[str, EventObservation], problem: str | N
     return EventCheck("content", name, problem is None, _preview(text), problem or passed)
 
 
-def _latency_row(name: str, event: EventObservation | None, budget_ms: float) -> EventCheck:
+def _identity_row(name: str, identity: TurnIdentity, problem: str | None) -> EventCheck:
+    expected, origin = identity.expected(name)
+    value = expected if expected is not None else origin
+    return EventCheck("identity", name, problem is None, value,
+                      problem or f"every event carries the probe's own {name}")
+
+
+def _first_event_row(timing: TurnTiming) -> EventCheck:
+    budget = timing.event_budget_ms
+    ms = timing.first_event_ms
+    if ms is None:
+        return EventCheck("first event", "", False, "", "no event received")
+    verdict = "within" if timing.first_event_ok else "over"
+    return EventCheck("first event", "", timing.first_event_ok, f"{ms:.1f} ms",
+                      f"{verdict} the {budget:g} ms budget from the send")
+
+
+def _delivery_row(name: str, event: EventObservation | None, timing: TurnTiming) -> EventCheck:
     if event is None:
-        return EventCheck("latency", name, False, "", "event never received")
-    ms = event.received_ms
-    verdict = "within" if ms <= budget_ms else "over"
-    return EventCheck("latency", name, ms <= budget_ms, f"{ms:.1f} ms",
-                      f"{verdict} the {budget_ms:g} ms budget")
+        return EventCheck("delivery", name, False, "", "event never received")
+    ms = timing.delivery_ms(name)
+    if ms is None:
+        if timing.delivery_measured:
+            return EventCheck("delivery", name, False, "", "no usable timestamp")
+        return EventCheck("delivery", name, True, "", "not measured: no send time given")
+    budget = f"the {timing.event_budget_ms:g} ms budget after its own timestamp"
+    if ms < -timing.slack_ms:
+        detail = "timestamp after its own arrival: the clocks disagree"
+    else:
+        detail = f"{'within' if ms <= timing.event_budget_ms else 'over'} {budget}"
+    return EventCheck("delivery", name, timing.delivery_ok(ms), f"{ms:.1f} ms",
+                      f"{detail} ({timing.clock.describe()})")
+
+
+def _answer_row(timing: TurnTiming) -> EventCheck:
+    budget = timing.answer_budget_s
+    if timing.answer_ms is None:
+        return EventCheck("answer", "agent_completed", False, "", "no agent_completed")
+    verdict = "within" if timing.answer_ok else "over"
+    return EventCheck("answer", "agent_completed", timing.answer_ok,
+                      f"{timing.answer_ms / 1000:.2f} s", f"{verdict} the {budget:g} s answer "
+                      "budget from the send")
 
 
 def _first_of_each(events: tuple[EventObservation, ...]) -> dict[str, EventObservation]:
@@ -360,17 +429,15 @@ class _Scan(NamedTuple):
 
     missing: dict[str, tuple[str, ...]]  # event type -> the required fields it lacks
     values: dict[str, Any]  # reasoning, final_response and status, where sent
-    slow: list[tuple[str, float]]  # events over the latency budget
 
 
-def _scan(first: Iterable[EventObservation], budget_ms: float) -> _Scan:
-    """Fields, texts and latency of the first event of each type (`first` holds one
-    event per golden-path type)."""
+def _scan(first: Iterable[EventObservation]) -> _Scan:
+    """Fields and texts of the first event of each type (`first` holds one event per
+    golden-path type)."""
     missing: dict[str, tuple[str, ...]] = {}
     values: dict[str, Any] = {}
-    slow: list[tuple[str, float]] = []
     for event in first:
-        name, ms, message = event
+        name, _, message = event
         data = message.get("data")
         nested = data if isinstance(data, dict) else _NO_DATA
         absent: tuple[str, ...] = ()
@@ -387,9 +454,7 @@ def _scan(first: Iterable[EventObservation], budget_ms: float) -> _Scan:
                 absent += (field_name,)
         if absent:
             missing[name] = absent
-        if ms > budget_ms:
-            slow.append((name, ms))
-    return _Scan(missing, values, slow)
+    return _Scan(missing, values)
 
 
 def _as_text(value: Any) -> str | None:
@@ -476,16 +541,18 @@ class TurnCollector:
     """Classifies the frames of one turn as they arrive (sans I/O: the caller receives).
 
     `feed()` every frame with the `time.perf_counter()` of its arrival; stop receiving when
-    `done`. Heartbeats and pongs are counted, not kept. The turn ends at `agent_completed`,
-    at `agent_error` / `error`, or at the first frame that is not a JSON object with a
-    `type` (binary, invalid JSON, wrong shape); `closed()` and `timed_out()` end it from
-    outside.
+    `done`. `sent_at` is the send's `time.perf_counter()`, `sent_wall` its `time.time()`
+    (what delivery latency is measured against; None: not measured). Heartbeats and pongs
+    are counted, not kept. The turn ends at `agent_completed`, at `agent_error` / `error`,
+    or at the first frame that is not a JSON object with a `type` (binary, invalid JSON,
+    wrong shape); `closed()` and `timed_out()` end it from outside.
     """
 
-    __slots__ = ("end", "end_detail", "events", "ignored", "sent_at")
+    __slots__ = ("end", "end_detail", "events", "ignored", "sent_at", "sent_wall")
 
-    def __init__(self, sent_at: float) -> None:
+    def __init__(self, sent_at: float, sent_wall: float | None = None) -> None:
         self.sent_at = sent_at
+        self.sent_wall = sent_wall
         self.events: list[EventObservation] = []
         self.ignored = 0
         self.end: str | None = None
@@ -535,10 +602,14 @@ class TurnCollector:
         self.end_detail = (f"no agent_completed within {waited_s:.3g} s "
                            f"(last event: {self._last()}{ignored})")
 
-    def result(self, budget_ms: float) -> AgentEventsReport:
-        """The verdict on what was collected."""
+    def result(self, budget_ms: float, *, answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
+               clock: ClockOffset | None = None,
+               identity: TurnIdentity | None = None) -> AgentEventsReport:
+        """The verdict on what was collected (see `check_agent_events`)."""
         return check_agent_events(self.events, budget_ms=budget_ms, end=self.end or "timeout",
-                                  end_detail=self.end_detail, ignored=self.ignored)
+                                  end_detail=self.end_detail, ignored=self.ignored,
+                                  answer_budget_s=answer_budget_s, sent_wall=self.sent_wall,
+                                  clock=clock, identity=identity)
 
     def _stop(self, end: str, detail: str) -> None:
         self.end = end

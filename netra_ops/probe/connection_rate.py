@@ -146,7 +146,7 @@ class _RatePlan:
 def _rate_steps(plan: _RatePlan) -> Steps[ConnectionRateResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
     deadline = Deadline.after(plan.timeout_s)
-    token, login_step = yield from login(plan.env, deadline)
+    token, login_step, _ = yield from login(plan.env, deadline)
     if token is None:
         return _rate_result(plan, started_at, started, [], login_step, login_step.detail)
     attempts: list[ConnectAttempt] = []

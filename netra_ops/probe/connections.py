@@ -1,6 +1,7 @@
 """Authenticated WebSocket connections to the backend: the steps every WebSocket probe shares.
 
-Log in as the environment's test user (`login`), open the backend's WebSocket with the
+Log in as the environment's test user (`login`), estimate the server's clock offset from the
+auth service's health answer (`clock_offset`), open the backend's WebSocket with the
 `jwt.<token>` subprotocol up to `connection_established` (`open_connection`), close it
 without waiting long (`close_quietly`), and classify and describe what went wrong on the
 way (`classify_failure`, `judge_first_message`, `hint`). These are steps
@@ -11,10 +12,11 @@ bad answer from the target is a failed result; only bad configuration raises
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from websockets.exceptions import (
     ConnectionClosed,
@@ -24,7 +26,8 @@ from websockets.exceptions import (
 )
 
 from netra_ops.config import Environment
-from netra_ops.probe._http import HttpAnswer
+from netra_ops.probe._http import HttpAnswer, json_object
+from netra_ops.probe._json import loads_strict
 from netra_ops.probe._text import describe_exception
 from netra_ops.probe.agent_events import event_error
 from netra_ops.probe.drivers import (
@@ -38,13 +41,17 @@ from netra_ops.probe.drivers import (
     Steps,
     describe_close,
 )
+from netra_ops.probe.event_timing import ClockOffset, estimate_clock_offset
 from netra_ops.secrets import resolve_secret
 
 __all__ = [
+    "CLOCK_TIMEOUT_S",
     "STEP_TIMEOUT_S",
+    "LoggedIn",
     "Opened",
     "Step",
     "classify_failure",
+    "clock_offset",
     "close_quietly",
     "hint",
     "json_body",
@@ -54,6 +61,7 @@ __all__ = [
 ]
 
 STEP_TIMEOUT_S = 10.0  # one login, handshake or connection_established wait at most
+CLOCK_TIMEOUT_S = 2.0  # the clock-offset request at most (a slow answer is a poor estimate)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class Opened:
 
     `failure` classifies a failure: `login`, `refused`, `timeout`, `http_error`,
     `handshake`, `auth_rejected`, `server_error`, `closed`, `protocol` or `network`.
+    `user_id` is the user login named (None when no login ran or it did not say); `clock`
+    the server's clock offset, when it was asked for.
     """
 
     link: Link | None
@@ -81,6 +91,8 @@ class Opened:
     failure: str | None = None
     error: str | None = None
     http_status: int | None = None
+    user_id: str | None = None
+    clock: ClockOffset | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,71 +104,128 @@ class Opened:
         return next((s.ms for s in self.steps if s.name == name), None)
 
 
-def login(env: Environment, deadline: Deadline) -> Steps[tuple[str | None, Step]]:
-    """Steps: log in as the environment's test user; (token or None, the login step).
+class LoggedIn(NamedTuple):
+    """What a login step gave: the token (None: failed), the step, and the user it names."""
 
-    The token is only handed back to the caller's steps: it never enters a result."""
+    token: str | None
+    step: Step
+    user_id: str | None = None
+
+
+def login(env: Environment, deadline: Deadline) -> Steps[LoggedIn]:
+    """Steps: log in as the environment's test user.
+
+    The token is only handed back to the caller's steps: it never enters a result. The
+    user is the answer's `user.id` (or `user_id`), else the token's `sub` claim."""
     url = env.auth.url + "/auth/login"
     if deadline.expired:
-        return None, Step("login", False, None, f"probe deadline of {deadline.total_s:g} s "
-                                                 "reached before login")
+        return LoggedIn(None, Step("login", False, None, f"probe deadline of "
+                                   f"{deadline.total_s:g} s reached before login"))
     password = resolve_secret(env.credentials.password)
     request = Http("POST", url, deadline.cap(STEP_TIMEOUT_S),
                    {"email": env.credentials.email, "password": password})
     del password
     answer: HttpAnswer = yield request
     if answer.failure:
-        return None, Step("login", False, answer.elapsed_ms,
-                          hint(env, f"{url}: {answer.error}"))
+        return LoggedIn(None, Step("login", False, answer.elapsed_ms,
+                                   hint(env, f"{url}: {answer.error}")))
     return _judge_login(url, answer)
 
 
-def _judge_login(url: str, answer: HttpAnswer) -> tuple[str | None, Step]:
+def _judge_login(url: str, answer: HttpAnswer) -> LoggedIn:
     body = json_body(answer)
     status = answer.status_code
     if status != 200:
         detail = body.get("error") or body.get("detail") or body.get("message")
         text = str(detail) if detail else answer.body[:120].decode("utf-8", "replace")
-        return None, Step("login", False, answer.elapsed_ms,
-                          f"{url}: HTTP {status} {text}".strip(), status)
+        return LoggedIn(None, Step("login", False, answer.elapsed_ms,
+                                   f"{url}: HTTP {status} {text}".strip(), status))
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
-        return None, Step("login", False, answer.elapsed_ms, f"{url}: HTTP 200 without an "
-                          "access_token", status)
-    return token, Step("login", True, answer.elapsed_ms, "HTTP 200, access token received",
-                       200)
+        return LoggedIn(None, Step("login", False, answer.elapsed_ms,
+                                   f"{url}: HTTP 200 without an access_token", status))
+    return LoggedIn(token, Step("login", True, answer.elapsed_ms,
+                                "HTTP 200, access token received", 200),
+                    _user_of(body, token))
+
+
+def _user_of(body: dict[str, Any], token: str) -> str | None:
+    """The logged-in user's id: the answer's `user.id` or `user_id`, else the JWT's `sub`."""
+    user = body.get("user")
+    for value in (user.get("id") if isinstance(user, dict) else None, body.get("user_id")):
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return _token_subject(token)
+
+
+def _token_subject(token: str) -> str | None:
+    """The `sub` claim of a JWT, read without verifying it (the server did that)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = loads_strict(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return str(subject) if isinstance(subject, str | int) and str(subject) else None
 
 
 def json_body(answer: HttpAnswer) -> dict[str, Any]:
-    """An answer's body as a JSON object ({} when it is not one)."""
+    """An answer's body as a JSON object ({} when it is not one, or not valid JSON)."""
     try:
-        value = json.loads(answer.body)
+        value = loads_strict(answer.body)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
 
 
+def clock_offset(env: Environment, deadline: Deadline) -> Steps[ClockOffset]:
+    """Steps: estimate the server clock's offset from the auth service's health answer
+    (its `timestamp` and the request's round trip, NTP-style); never fails: an answer
+    without a usable timestamp gives an offset assumed 0 that says why."""
+    url = env.auth.url + env.auth.health_path
+    if deadline.expired:
+        return ClockOffset.assumed("probe deadline reached before the clock was read")
+    sent = time.time()
+    answer: HttpAnswer = yield Http("GET", url, deadline.cap(CLOCK_TIMEOUT_S))
+    received = time.time()
+    if answer.failure:
+        return ClockOffset.assumed(f"GET {url}: {answer.error}")
+    body, problem = json_object(answer)
+    if body is None:
+        return ClockOffset.assumed(f"GET {url}: {problem}")
+    return estimate_clock_offset(body.get("timestamp"), sent, received, f"GET {url}")
+
+
 def open_connection(env: Environment, deadline: Deadline, token: str | None = None,
-                    close_timeout_s: float = 1.0) -> Steps[Opened]:
-    """Steps: log in (unless a token is given), open the WebSocket with the `jwt.<token>`
-    subprotocol, and wait for `connection_established`."""
+                    close_timeout_s: float = 1.0, *,
+                    estimate_clock: bool = False) -> Steps[Opened]:
+    """Steps: log in (unless a token is given), read the server's clock offset (when
+    `estimate_clock`), open the WebSocket with the `jwt.<token>` subprotocol, and wait for
+    `connection_established`."""
     steps: list[Step] = []
+    user_id = clock = None
     if token is None:
-        token, step = yield from login(env, deadline)
+        token, step, user_id = yield from login(env, deadline)
         steps.append(step)
         if token is None:
             return Opened(None, tuple(steps), "login", "login", step.detail, step.http_status)
+    if estimate_clock:
+        clock = yield from clock_offset(env, deadline)
     url = env.backend.websocket_url
     link, step, failure = yield from _handshake(env, url, token, deadline, close_timeout_s)
     steps.append(step)
     if link is None:
-        return Opened(None, tuple(steps), "connect", failure, step.detail, step.http_status)
+        return Opened(None, tuple(steps), "connect", failure, step.detail, step.http_status,
+                      user_id, clock)
     step, failure = yield from _established(link, deadline)
     steps.append(step)
     if failure is not None:
         yield from close_quietly(link, deadline.cap(0.2))
-        return Opened(None, tuple(steps), "handshake", failure, step.detail, 101)
-    return Opened(link, tuple(steps), http_status=101)
+        return Opened(None, tuple(steps), "handshake", failure, step.detail, 101, user_id,
+                      clock)
+    return Opened(link, tuple(steps), http_status=101, user_id=user_id, clock=clock)
 
 
 def _handshake(env: Environment, url: str, token: str, deadline: Deadline,
@@ -229,7 +298,7 @@ def judge_first_message(frame: str | bytes) -> tuple[str, str | None]:
     if isinstance(frame, bytes):
         return "protocol", f"binary frame of {len(frame)} bytes instead of connection_established"
     try:
-        message = json.loads(frame)
+        message = loads_strict(frame)
     except ValueError:
         return "protocol", f"invalid JSON instead of connection_established: {frame[:40]!r}"
     kind = message.get("type") if isinstance(message, dict) else None

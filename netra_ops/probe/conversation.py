@@ -23,10 +23,11 @@ import pandas as pd
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
 from netra_ops.probe._http import HttpAnswer
-from netra_ops.probe.agent_events import GOLDEN_PATH_EVENTS, REQUIRED_FIELDS, EventCheck
+from netra_ops.probe.agent_events import REQUIRED_FIELDS, EventCheck
 from netra_ops.probe.connections import (
     STEP_TIMEOUT_S,
     Step,
+    clock_offset,
     close_quietly,
     login,
     open_connection,
@@ -38,6 +39,7 @@ from netra_ops.probe.drivers import (
     run_steps,
     run_steps_async,
 )
+from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S, DEFAULT_EVENT_BUDGET_MS
 from netra_ops.probe.golden_path import TurnResult, close_reserve, new_thread_id, turn_steps
 
 __all__ = [
@@ -69,6 +71,7 @@ _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(k|m|bn|thousand|million
                      re.IGNORECASE)
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _SILENT_ENDS = ("timeout", "closed", "protocol")
+_REALTIME_CHECKS = ("present", "first event", "delivery")
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,16 @@ def conversation(
     thread_id: str | None = None,
     timeout_s: float = 90.0,
     turn_timeout_s: float = 45.0,
-    event_budget_ms: float = 500.0,
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
 ) -> ConversationResult:
     """Hold a conversation of `turns` (two or more, one thread, one connection) within
     `timeout_s` in total, each turn within `turn_timeout_s`; never raises for a bad answer.
-    Raises NetraOpsError when the turns cannot test memory (see `memory_check`)."""
+    Each turn is judged as the golden path judges its one (`event_budget_ms` for the first
+    event and each delivery, `answer_budget_s` for the answer). Raises NetraOpsError when
+    the turns cannot test memory (see `memory_check`)."""
     return run_steps(_steps(_Plan.of(env, turns, thread_id, timeout_s, turn_timeout_s,
-                                     event_budget_ms)))
+                                     event_budget_ms, answer_budget_s)))
 
 
 async def conversation_async(
@@ -148,11 +154,13 @@ async def conversation_async(
     thread_id: str | None = None,
     timeout_s: float = 90.0,
     turn_timeout_s: float = 45.0,
-    event_budget_ms: float = 500.0,
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
 ) -> ConversationResult:
     """The async twin of `conversation` (same steps, asyncio I/O)."""
     return await run_steps_async(_steps(_Plan.of(env, turns, thread_id, timeout_s,
-                                                 turn_timeout_s, event_budget_ms)))
+                                                 turn_timeout_s, event_budget_ms,
+                                                 answer_budget_s)))
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -202,10 +210,12 @@ class _Plan:
     timeout_s: float
     turn_timeout_s: float
     budget_ms: float
+    answer_budget_s: float
 
     @classmethod
     def of(cls, env: Environment | str, turns: Sequence[str], thread_id: str | None,
-           timeout_s: float, turn_timeout_s: float, budget_ms: float) -> _Plan:
+           timeout_s: float, turn_timeout_s: float, budget_ms: float,
+           answer_budget_s: float) -> _Plan:
         turns = tuple(turns)
         if len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
             raise NetraOpsError("a conversation needs two or more non-empty turns, e.g. "
@@ -215,7 +225,7 @@ class _Plan:
                                 "(10 or more) in an earlier turn that the last turn does not "
                                 "repeat, as DEFAULT_TURNS does")
         return cls(load_environment(env), turns, thread_id or new_thread_id(), timeout_s,
-                   turn_timeout_s, budget_ms)
+                   turn_timeout_s, budget_ms, answer_budget_s)
 
 
 def chat_page(env: Environment, deadline: Deadline) -> Steps[Step]:
@@ -243,10 +253,11 @@ def _steps(plan: _Plan) -> Steps[ConversationResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
     reserve = close_reserve(plan.timeout_s)
     work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
-    token, login_step = yield from login(plan.env, work)
+    token, login_step, user_id = yield from login(plan.env, work)
     steps = [login_step]
     if token is None:
         return _result(plan, started_at, started, steps, [])
+    clock = yield from clock_offset(plan.env, work)
     steps.append((yield from chat_page(plan.env, work)))
     opened = yield from open_connection(plan.env, work, token, close_timeout_s=reserve)
     steps += opened.steps
@@ -256,7 +267,8 @@ def _steps(plan: _Plan) -> Steps[ConversationResult]:
     for number, message in enumerate(plan.turns, start=1):
         deadline = min(work.at, time.perf_counter() + plan.turn_timeout_s)
         turn = yield from turn_steps(opened.link, message, plan.thread_id, deadline,
-                                     plan.budget_ms)
+                                     plan.budget_ms, answer_budget_s=plan.answer_budget_s,
+                                     user_id=user_id, clock=clock)
         turns.append(turn)
         steps.append(Step(f"turn {number}", turn.ok, turn.total_ms, _turn_detail(turn)))
         if turn.report.end != "completed":
@@ -340,16 +352,19 @@ def _realtime_item(result: ConversationResult) -> tuple[bool, str]:
     if not result.turn_results:
         return _not_reached(result)
     budget = result.event_budget_ms
-    problems, slowest = [], 0.0
+    problems = []
     for n, turn in enumerate(result.turn_results, 1):
-        for check in turn.report.checks:
-            if check.check in ("present", "latency") and not check.ok:
-                problems.append(f"turn {n}: {check.event} {check.value or check.detail}")
-        slowest = max([slowest, *(e.received_ms for e in turn.events
-                                   if e.type in GOLDEN_PATH_EVENTS)])
+        problems += [f"turn {n}: {check.event} {check.value or check.detail}".replace(
+            "  ", " ") for check in turn.report.checks
+            if check.check in _REALTIME_CHECKS and not check.ok]
     if problems or not _planned_turns_ran(result):
         return False, "; ".join(problems[:4]) or "not every turn ran"
-    return True, f"all events within {budget:g} ms; slowest {slowest:.0f} ms"
+    timings = [t.report.timing for t in result.turn_results]
+    first = max(t.first_event_ms or 0.0 for t in timings)
+    delivery = max(t.max_delivery_ms or 0.0 for t in timings)
+    return True, (f"first event within {budget:g} ms of the send (slowest {first:.0f} ms); "
+                  f"every event delivered within {budget:g} ms of its timestamp (slowest "
+                  f"{delivery:.0f} ms)")
 
 
 def _substance_item(result: ConversationResult) -> tuple[bool, str]:

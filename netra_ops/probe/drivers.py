@@ -300,7 +300,7 @@ def run_exchange(ws: Any, text: str, deadline: float) -> TurnCollector:
     """Send `text` on a `websockets.sync` connection and feed every frame to a collector
     until the turn ends or `deadline` (perf_counter time) passes: the hot path of a turn."""
     clock = time.perf_counter
-    collector = TurnCollector(clock())
+    collector = TurnCollector(clock(), time.time())
     try:
         ws.send(text)
         while collector.end is None:
@@ -321,7 +321,7 @@ async def run_exchange_async(ws: Any, text: str, deadline: float) -> TurnCollect
     """`run_exchange` on a `websockets.asyncio` connection (a `TurnConnection`, as the async
     drivers open, feeds the collector without a `recv()` per frame)."""
     clock = time.perf_counter
-    collector = TurnCollector(clock())
+    collector = TurnCollector(clock(), time.time())
     try:
         async with asyncio.timeout(deadline - clock()):
             if isinstance(ws, TurnConnection):

@@ -1,11 +1,14 @@
 """Golden-path probe (seed 3.1): login -> WebSocket -> user message -> the five agent events.
 
-The probe logs in as the environment's test user, connects to the backend's WebSocket with
-the `jwt.<token>` subprotocol, waits for `connection_established`, sends one `user_message`
-and listens until `agent_completed`, an error, a close, a malformed frame or the deadline.
-Each event's latency is measured from the moment the message was sent; the events are
-judged by `netra_ops.probe.agent_events` (presence, order, fields, content, duplicates,
-latency budget). `timeout_s` bounds the whole run, login to close. The token is used and
+The probe logs in as the environment's test user, reads the server's clock offset from the
+auth service's health answer, connects to the backend's WebSocket with the `jwt.<token>`
+subprotocol, waits for `connection_established`, sends one `user_message` and listens until
+`agent_completed`, an error, a close, a malformed frame or the deadline. The events are
+judged by `netra_ops.probe.agent_events` (presence, order, fields, content, duplicates, the
+probe's own run, thread and user on every event) and their timing by
+`netra_ops.probe.event_timing`: the first event within `event_budget_ms` of the send, each
+event delivered within `event_budget_ms` of its own timestamp, the answer within
+`answer_budget_s`. `timeout_s` bounds the whole run, login to close. The token is used and
 forgotten: it never enters the result.
 
 `golden_path` is the sync probe (a Jupyter cell, papermill, a script), `golden_path_async`
@@ -48,6 +51,13 @@ from netra_ops.probe.drivers import (
     run_steps,
     run_steps_async,
 )
+from netra_ops.probe.event_timing import (
+    DEFAULT_ANSWER_BUDGET_S,
+    DEFAULT_EVENT_BUDGET_MS,
+    ClockOffset,
+    TurnTiming,
+)
+from netra_ops.probe.turn_identity import TurnIdentity
 
 __all__ = [
     "DEFAULT_MESSAGE",
@@ -55,6 +65,7 @@ __all__ = [
     "ConnectResult",
     "EventObservation",
     "GoldenPathResult",
+    "TurnJudging",
     "TurnResult",
     "agent_turn",
     "agent_turn_async",
@@ -97,6 +108,21 @@ class TurnResult:
         """The text of `agent_completed`, if it came."""
         return final_response(self.report.events)
 
+    @property
+    def first_event_ms(self) -> float | None:
+        """Milliseconds from the send to the first event."""
+        return self.report.timing.first_event_ms
+
+    @property
+    def max_delivery_ms(self) -> float | None:
+        """The slowest event's delivery latency (arrival minus its own timestamp)."""
+        return self.report.timing.max_delivery_ms
+
+    @property
+    def answer_ms(self) -> float | None:
+        """Milliseconds from the send to `agent_completed`."""
+        return self.report.timing.answer_ms
+
     def to_frame(self) -> pd.DataFrame:
         """One row per check of the turn."""
         return self.report.to_frame()
@@ -109,6 +135,13 @@ class GoldenPathResult:
     `failed_step` is `login`, `connect` (the handshake), `handshake` (no
     `connection_established`) or `agent` (the turn); `report` holds every check of the
     turn (None when no message was sent); `elapsed_ms` is the whole run.
+
+    Timing: `first_event_ms` (send to the first event, within `event_budget_ms`),
+    `max_delivery_ms` (the slowest event's arrival minus its own timestamp, corrected by
+    `clock_offset_ms`, the server clock minus ours estimated at login; within
+    `event_budget_ms`) and `answer_ms` (send to `agent_completed`, within
+    `answer_budget_s`); `timing_ok` is the verdict on the three. `user_id` is the user the
+    probe logged in as, whose run and thread every event must carry.
     """
 
     ok: bool
@@ -129,6 +162,16 @@ class GoldenPathResult:
     http_status: int | None = None
     report: AgentEventsReport | None = None
     elapsed_ms: float | None = None
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
+    first_event_ms: float | None = None
+    max_delivery_ms: float | None = None
+    answer_ms: float | None = None
+    timing_ok: bool | None = None
+    timing_error: str | None = None
+    clock_offset_ms: float | None = None
+    clock_offset_rtt_ms: float | None = None
+    clock_source: str | None = None
+    user_id: str | None = None
 
     @property
     def server_error(self) -> bool:
@@ -139,11 +182,35 @@ class GoldenPathResult:
         """Milliseconds from the send to the first event of that type, or None."""
         return next((e.received_ms for e in self.events if e.type == event_type), None)
 
+    def delivery_ms(self, event_type: str) -> float | None:
+        """Delivery latency of the first event of that type (arrival minus its own
+        timestamp, clock offset corrected), or None."""
+        return self.report.timing.delivery_ms(event_type) if self.report else None
+
     @property
     def slow_events(self) -> tuple[str, ...]:
-        """Golden-path events that arrived later than the budget."""
-        return tuple(name for name in GOLDEN_PATH_EVENTS
-                     if (ms := self.latency_ms(name)) is not None and ms > self.event_budget_ms)
+        """Golden-path events that broke a timing rule: delivered late (or not measurably),
+        the first event late, or the answer over its budget."""
+        if self.report is None:
+            return ()
+        timing = self.report.timing
+        return tuple(name for name in GOLDEN_PATH_EVENTS if (
+            self.latency_ms(name) is not None and not self._on_time(name, timing)))
+
+    def timing_frame(self) -> pd.DataFrame:
+        """The three timing figures of the run: figure, value_ms, budget_ms, ok, detail."""
+        offset = (f"server clock {self.clock_offset_ms:+.0f} ms" if self.clock_offset_ms
+                  is not None else "server clock offset not estimated")
+        rows = [
+            ("first event", self.first_event_ms, self.event_budget_ms, "from the send"),
+            ("delivery (slowest event)", self.max_delivery_ms, self.event_budget_ms,
+             f"arrival minus the event's own timestamp; {offset} ({self.clock_source})"),
+            ("answer (agent_completed)", self.answer_ms, self.answer_budget_s * 1000,
+             "from the send"),
+        ]
+        return pd.DataFrame([{"figure": name, "value_ms": value, "budget_ms": budget,
+                              "ok": value is not None and value <= budget, "detail": detail}
+                             for name, value, budget, detail in rows])
 
     @property
     def last_event(self) -> str | None:
@@ -165,13 +232,27 @@ class GoldenPathResult:
 
     def _row(self, name: str, position: int) -> dict[str, Any]:
         latency = self.latency_ms(name)
+        timing = self.report.timing if self.report else None
         return {
             "started_at": self.started_at, "thread_id": self.thread_id, "position": position,
             "event": name, "expected": name in GOLDEN_PATH_EVENTS, "seen": latency is not None,
             "in_order": name not in self.out_of_order, "latency_ms": latency,
-            "within_budget": latency is not None and latency <= self.event_budget_ms,
+            "delivery_ms": self.delivery_ms(name),
+            "within_budget": latency is not None and timing is not None and self._on_time(
+                name, timing),
             "run_ok": self.ok,
         }
+
+    def _on_time(self, name: str, timing: TurnTiming) -> bool:
+        """The timing rules that concern this event hold: its delivery; for the first
+        event, the time to it; for agent_completed, the answer budget."""
+        if not timing.delivery_measured:
+            delivered = True
+        else:
+            delivered = timing.delivery_ok(timing.delivery_ms(name))
+        first = self.events[0].type == name if self.events else False
+        return delivered and (not first or timing.first_event_ok) and (
+            name != "agent_completed" or timing.answer_ok)
 
 
 @dataclass(frozen=True)
@@ -200,13 +281,15 @@ def golden_path(
     message: str = DEFAULT_MESSAGE,
     thread_id: str | None = None,
     timeout_s: float = 45.0,
-    event_budget_ms: float = 500.0,
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
 ) -> GoldenPathResult:
     """Run the golden path once against `env` and report what happened, within `timeout_s`
     in total; never raises for a bad answer from the platform (a bad environment file or
-    secret does raise)."""
+    secret does raise). `event_budget_ms` bounds the first event (from the send) and each
+    event's delivery; `answer_budget_s` the whole answer."""
     return run_steps(_golden_path_steps(_Plan.of(env, message, thread_id, timeout_s,
-                                                 event_budget_ms)))
+                                                 event_budget_ms, answer_budget_s)))
 
 
 async def golden_path_async(
@@ -215,11 +298,12 @@ async def golden_path_async(
     message: str = DEFAULT_MESSAGE,
     thread_id: str | None = None,
     timeout_s: float = 45.0,
-    event_budget_ms: float = 500.0,
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
 ) -> GoldenPathResult:
     """The async twin of `golden_path` (same steps, asyncio I/O; for a running loop)."""
-    return await run_steps_async(_golden_path_steps(_Plan.of(env, message, thread_id,
-                                                             timeout_s, event_budget_ms)))
+    return await run_steps_async(_golden_path_steps(_Plan.of(
+        env, message, thread_id, timeout_s, event_budget_ms, answer_budget_s)))
 
 
 def websocket_connect(env: Environment | str = "sandbox", *,
@@ -237,23 +321,32 @@ async def websocket_connect_async(env: Environment | str = "sandbox", *,
 
 
 def agent_turn(connection: Any, message: str = DEFAULT_MESSAGE, *, thread_id: str | None = None,
-               timeout_s: float = 45.0, event_budget_ms: float = 500.0) -> TurnResult:
+               timeout_s: float = 45.0, event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+               answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S, user_id: str | None = None,
+               clock: ClockOffset | None = None) -> TurnResult:
     """One turn on an open, established `websockets.sync` client connection the caller
-    owns (it stays open): send `message`, collect and judge the events."""
+    owns (it stays open): send `message`, collect and judge the events. `user_id` is the
+    user the connection logged in as (None: agent_started's is the reference), `clock` the
+    server clock's offset (None: assumed 0)."""
     thread = thread_id or new_thread_id()
     collector = run_exchange(connection, turn_message(message, thread),
                              time.perf_counter() + timeout_s)
-    return turn_result(collector, message, thread, event_budget_ms)
+    return turn_result(collector, message, thread, TurnJudging(event_budget_ms, answer_budget_s,
+                                                            user_id, clock))
 
 
 async def agent_turn_async(connection: Any, message: str = DEFAULT_MESSAGE, *,
                            thread_id: str | None = None, timeout_s: float = 45.0,
-                           event_budget_ms: float = 500.0) -> TurnResult:
+                           event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
+                           answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
+                           user_id: str | None = None,
+                           clock: ClockOffset | None = None) -> TurnResult:
     """The async twin of `agent_turn`, for a `websockets.asyncio` client connection."""
     thread = thread_id or new_thread_id()
     collector = await run_exchange_async(connection, turn_message(message, thread),
                                          time.perf_counter() + timeout_s)
-    return turn_result(collector, message, thread, event_budget_ms)
+    return turn_result(collector, message, thread, TurnJudging(event_budget_ms, answer_budget_s,
+                                                            user_id, clock))
 
 
 def new_thread_id() -> str:
@@ -264,12 +357,27 @@ def new_thread_id() -> str:
 # --- steps -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TurnJudging:
+    """How a turn is judged: its budgets, the user it must belong to (None: agent_started's)
+    and the server clock's offset (None: assumed 0)."""
+
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
+    user_id: str | None = None
+    clock: ClockOffset | None = None
+
+
 def turn_steps(link: Link, message: str, thread_id: str, deadline: float,
-               event_budget_ms: float) -> Steps[TurnResult]:
+               event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS, *,
+               answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S, user_id: str | None = None,
+               clock: ClockOffset | None = None) -> Steps[TurnResult]:
     """Steps: send one `user_message` and judge the events until the turn ends or the
-    `deadline` (a `time.perf_counter()` time) passes."""
+    `deadline` (a `time.perf_counter()` time) passes (the budgets, user and clock as in
+    `agent_turn`)."""
     collector = yield Exchange(link, turn_message(message, thread_id), deadline)
-    return turn_result(collector, message, thread_id, event_budget_ms)
+    return turn_result(collector, message, thread_id,
+                       TurnJudging(event_budget_ms, answer_budget_s, user_id, clock))
 
 
 def turn_message(message: str, thread_id: str) -> str:
@@ -280,10 +388,12 @@ def turn_message(message: str, thread_id: str) -> str:
 
 
 def turn_result(collector: TurnCollector, message: str, thread_id: str,
-                event_budget_ms: float) -> TurnResult:
+                judging: TurnJudging) -> TurnResult:
     """The judged turn, from what the collector saw."""
     total_ms = (time.perf_counter() - collector.sent_at) * 1000
-    report = collector.result(event_budget_ms)
+    report = collector.result(judging.event_budget_ms, answer_budget_s=judging.answer_budget_s,
+                              clock=judging.clock,
+                              identity=TurnIdentity(thread_id, judging.user_id))
     return TurnResult(report.ok, report.error, message, thread_id, total_ms, report)
 
 
@@ -294,12 +404,13 @@ class _Plan:
     thread_id: str
     timeout_s: float
     budget_ms: float
+    answer_budget_s: float
 
     @classmethod
     def of(cls, env: Environment | str, message: str, thread_id: str | None,
-           timeout_s: float, budget_ms: float) -> _Plan:
+           timeout_s: float, budget_ms: float, answer_budget_s: float) -> _Plan:
         return cls(load_environment(env), message, thread_id or new_thread_id(), timeout_s,
-                   budget_ms)
+                   budget_ms, answer_budget_s)
 
 
 def close_reserve(timeout_s: float) -> float:
@@ -311,11 +422,13 @@ def _golden_path_steps(plan: _Plan) -> Steps[GoldenPathResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
     reserve = close_reserve(plan.timeout_s)
     work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
-    opened = yield from open_connection(plan.env, work, close_timeout_s=reserve)
+    opened = yield from open_connection(plan.env, work, close_timeout_s=reserve,
+                                        estimate_clock=True)
     if opened.link is None:
         return _result(plan, started_at, started, opened, None)
     turn = yield from turn_steps(opened.link, plan.message, plan.thread_id, work.at,
-                                 plan.budget_ms)
+                                 plan.budget_ms, answer_budget_s=plan.answer_budget_s,
+                                 user_id=opened.user_id, clock=opened.clock)
     yield from close_quietly(opened.link, reserve)
     return _result(plan, started_at, started, opened, turn)
 
@@ -325,6 +438,8 @@ def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
     events = turn.events if turn else ()
     seen = {e.type for e in events}
     failed_step = opened.failed_step or (None if turn is None or turn.ok else "agent")
+    timing = turn.report.timing if turn else None
+    clock = opened.clock
     return GoldenPathResult(
         ok=failed_step is None, environment=plan.env.name, started_at=started_at,
         thread_id=plan.thread_id, message=plan.message, event_budget_ms=plan.budget_ms,
@@ -335,6 +450,15 @@ def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
         final_response=turn.final_response if turn else None, failed_step=failed_step,
         error=opened.error or (turn.error if turn else None), http_status=opened.http_status,
         report=turn.report if turn else None, elapsed_ms=(time.perf_counter() - started) * 1000,
+        answer_budget_s=plan.answer_budget_s,
+        first_event_ms=timing.first_event_ms if timing else None,
+        max_delivery_ms=timing.max_delivery_ms if timing else None,
+        answer_ms=timing.answer_ms if timing else None,
+        timing_ok=timing.ok if timing else None,
+        timing_error="; ".join(timing.problems) or None if timing else None,
+        clock_offset_ms=clock.offset_ms if clock and clock.estimated else None,
+        clock_offset_rtt_ms=clock.rtt_ms if clock else None,
+        clock_source=clock.describe() if clock else None, user_id=opened.user_id,
     )
 
 

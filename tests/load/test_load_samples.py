@@ -67,9 +67,14 @@ def test_failed_turns_are_classed_by_how_they_failed(messages: list[dict[str, An
     assert expected in ERROR_CLASSES
 
 
-def test_a_turn_over_the_event_budget_is_a_timeout() -> None:
-    report = _report(FIVE, step_ms=300.0, budget_ms=1000.0)
+def test_a_turn_whose_first_event_is_over_the_event_budget_is_a_timeout() -> None:
+    report = _report(FIVE, step_ms=1200.0, budget_ms=1000.0)
     assert not report.ok and turn_error_class(report) == "timeout"
+
+
+def test_an_agent_that_thinks_past_the_event_budget_is_not_a_timeout() -> None:
+    report = _report(FIVE, step_ms=900.0, budget_ms=1000.0)  # answer after 4.5 s
+    assert report.ok and turn_error_class(report) is None
 
 
 def test_a_garbage_frame_is_other() -> None:

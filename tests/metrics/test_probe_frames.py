@@ -8,17 +8,28 @@ from typing import Any
 import pytest
 
 from netra_ops.metrics import probe_frame
-from netra_ops.probe import GOLDEN_PATH_EVENTS, EventObservation, GoldenPathResult, HealthResult
+from netra_ops.probe import (
+    GOLDEN_PATH_EVENTS,
+    EventObservation,
+    GoldenPathResult,
+    HealthResult,
+    check_agent_events,
+)
 
 T0 = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
+
+
+SENT = T0.timestamp()
+EVENTS = tuple(EventObservation(name, 10.0 * (i + 1),  # each stamped 4 ms before it arrived
+                                {"type": name, "timestamp": SENT + (10.0 * (i + 1) - 4) / 1000})
+               for i, name in enumerate(GOLDEN_PATH_EVENTS))
 
 
 def run(**changes: Any) -> GoldenPathResult:
     values: dict[str, Any] = {
         "ok": True, "environment": "sandbox", "started_at": T0, "thread_id": "t",
         "message": "hi", "event_budget_ms": 500.0, "login_ms": 5.0, "connect_ms": 3.0,
-        "events": tuple(EventObservation(name, 10.0 * (i + 1), {"type": name})
-                        for i, name in enumerate(GOLDEN_PATH_EVENTS)),
+        "events": EVENTS, "report": check_agent_events(EVENTS, sent_wall=SENT),
     }
     return GoldenPathResult(**(values | changes))
 
@@ -38,6 +49,7 @@ def test_a_good_run_counts_a_pass_a_connection_an_accepted_login_and_five_events
     events = frame[frame["metric"] == "event_latency_ms"]
     assert list(events["event"]) == list(GOLDEN_PATH_EVENTS)
     assert events["time"].iloc[-1] == T0 + timedelta(milliseconds=50)
+    assert list(events["value"]) == pytest.approx([4.0] * 5, abs=0.01)  # delivery, not from send
     assert metrics_of(run())["auth_failure_rate"] == [0.0]
     assert metrics_of(run())["websocket_connection_success_rate"] == [1.0]
     assert set(frame["source"]) == {"probe"} and (frame["count"] == 1.0).all()

@@ -163,6 +163,14 @@ async def _json_no_status(c: _Conn) -> None:
     await c.answer(200, b'{"service": "backend", "version": "1.0"}')
 
 
+async def _nan_json(c: _Conn) -> None:
+    await c.answer(200, b'{"status": "healthy", "uptime_seconds": NaN}')
+
+
+async def _infinity_json(c: _Conn) -> None:
+    await c.answer(200, b'{"status": "healthy", "checks": {"latency_ms": -Infinity}}')
+
+
 async def _unhealthy(c: _Conn) -> None:
     await c.answer(200, b'{"status": "unhealthy", "checks": {"database": "down"}}')
 
@@ -295,6 +303,9 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "json-list": ("200 with a JSON array instead of an object", _json_list),
     "json-no-status": ("200 with a JSON object without `status`", _json_no_status),
     "unhealthy": ("200 with `{\"status\": \"unhealthy\"}`", _unhealthy),
+    "nan-json": ("200 with `NaN` in the body (Python's json accepts it, JSON does not)",
+                 _nan_json),
+    "infinity-json": ("200 with `-Infinity` in the body (not JSON either)", _infinity_json),
     "oversized": ("200 with a 2 MiB body, Content-Length declared", _oversized),
     "oversized-chunked": ("200 streaming 2 MiB in 64 KiB chunks, no length", _oversized_chunked),
     "bad-utf8": ("200 application/json with bytes 0xe9 0xff", _bad_utf8),

@@ -5,12 +5,13 @@
 - a `websockets` asyncio server whose path `/ws/<mode>` behaves as `MODES` says (`good`
   behaves like the real backend: `connection_established`, then the five events with
   substantive content, remembering what a thread said);
-- a small HTTP server standing in for the auth service (`POST /auth/login` returns a
-  token) and the frontend (`GET|HEAD /` returns a chat page).
+- a small HTTP server standing in for the auth service (`POST /<mode>/auth/login` returns
+  a token and the user `user-1`; `GET /<mode>/health` a health body whose `timestamp` is the
+  mode's clock) and the frontend (`GET|HEAD /` returns a chat page).
 
 `with hostile_servers(folder) as servers:` starts both and stops them at the end;
 `servers.env(mode)` is an Environment whose backend is that mode (its test user's password
-in a file under `folder`).
+in a file under `folder`; its auth service under `/<mode>`, so a mode may skew its clock).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ from netra_ops.sandbox.ephemeral import free_ports
 TOKEN = "hostile.test.token"
 OVERSIZED_BYTES = 4 * 2**20 + 1024
 SLOW_EVENT_S = 0.12
+SLOW_AGENT_STEP_S = 0.6  # slow-agent: an agent that thinks (prompt timestamps, ~2.4 s answer)
+LATE_DELIVERY_S = 0.7  # slow-delivery: each event sits this long between stamping and sending
+SKEW_S = 30.0  # skewed-clock: the server's clock runs this far ahead (events and health)
+USER = "user-1"  # the user the hostile auth service logs everyone in as
+OTHER_USER, OTHER_THREAD, OTHER_RUN = "user-2", "probe-someone-else", "run_someone_else"
 SEED_ERROR = ("TypeError: UserExecutionContext.__init__() got an unexpected keyword argument "
               "'session_id'")
 GOOD_REASONING = "Analyzing $18,500/month on gpt-4o; pricing a 60% routing mix to gpt-4o-mini."
@@ -66,7 +72,7 @@ def hostile_env(servers: HostileServers, mode: str, password_file: Path) -> Envi
         services={
             "backend": Service(name="hostile-backend", url=servers.ws_url,
                                websocket_path=f"/ws/{mode}"),
-            "auth": Service(name="hostile-auth", url=servers.http_url),
+            "auth": Service(name="hostile-auth", url=f"{servers.http_url}/{mode}"),
             "frontend": Service(name="hostile-frontend", url=servers.http_url, health_path="/"),
         },
         credentials=Credentials(email="probe@hostile.test", password=f"file:{password_file}"),
@@ -87,9 +93,14 @@ class _Session:
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
 
+    @property
+    def skew_s(self) -> float:
+        """How far this mode's clock runs ahead of the real one."""
+        return SKEW_S if self.mode.startswith("skewed-clock") else 0.0
+
     async def established(self) -> None:
         await self.send({"type": "connection_established",
-                         "data": {"connection_id": "conn_hostile", "user_id": "user-1"}})
+                         "data": {"connection_id": "conn_hostile", "user_id": USER}})
 
     async def next_message(self) -> tuple[str, str]:
         """(text, thread_id) of the next user message."""
@@ -99,14 +110,14 @@ class _Session:
 
     def event(self, kind: str, thread_id: str, /, **data: Any) -> dict[str, Any]:
         top = {key: data[key] for key in ("tool_name", "status") if key in data}
-        return {"type": kind, "run_id": "run_1", "thread_id": thread_id, "user_id": "user-1",
-                "agent_name": "hostile", "timestamp": _now(), **top, "data": data}
+        return {"type": kind, "run_id": "run_1", "thread_id": thread_id, "user_id": USER,
+                "agent_name": "hostile", "timestamp": _now(self.skew_s), **top, "data": data}
 
     def five(self, thread_id: str, answer: str = GOOD_ANSWER,
              reasoning: str = GOOD_REASONING) -> list[dict[str, Any]]:
         return [
-            self.event("agent_started", thread_id, user_id="user-1", thread_id=thread_id,
-                       timestamp=_now()),
+            self.event("agent_started", thread_id, user_id=USER, thread_id=thread_id,
+                       timestamp=_now(self.skew_s)),
             self.event("agent_thinking", thread_id, reasoning=reasoning),
             self.event("tool_executing", thread_id, tool_name="cost_analyzer",
                        parameters={"monthly_spend_usd": 18500}),
@@ -127,8 +138,8 @@ class _Session:
         await self.ws.wait_closed()
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
+def _now(skew_s: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=skew_s)).isoformat()
 
 
 async def _good(s: _Session) -> None:
@@ -268,6 +279,48 @@ async def _flaky(s: _Session) -> None:
     await _good(s)
 
 
+def _someone_elses(s: _Session, thread: str) -> list[Any]:
+    """The five events of another user's turn: their run, their thread, their user."""
+    events = s.five(OTHER_THREAD)
+    for event in events:
+        event.update(run_id=OTHER_RUN, user_id=OTHER_USER)
+        if "user_id" in event["data"]:
+            event["data"]["user_id"] = OTHER_USER
+    return events
+
+
+def _other_run(s: _Session, thread: str) -> list[Any]:
+    """agent_started is the probe's, the four after it belong to another run."""
+    events = s.five(thread)
+    for event in events[1:]:
+        event["run_id"] = OTHER_RUN
+    return events
+
+
+async def _slow_agent(s: _Session) -> None:
+    """A healthy agent that thinks: agent_started at once, then one event every
+    SLOW_AGENT_STEP_S, each stamped when it is sent."""
+    await s.established()
+    while True:
+        _, thread = await s.next_message()
+        for index in range(5):
+            if index:
+                await asyncio.sleep(SLOW_AGENT_STEP_S)
+            await s.send(s.five(thread)[index])
+
+
+async def _slow_delivery(s: _Session) -> None:
+    """agent_started at once; the four events after it stamped promptly but sent
+    LATE_DELIVERY_S later (a congested delivery path, not a slow agent)."""
+    await s.established()
+    while True:
+        _, thread = await s.next_message()
+        events = s.five(thread)
+        await s.send(events[0])
+        await asyncio.sleep(LATE_DELIVERY_S)
+        await s.turn(events[1:])
+
+
 MODES: dict[str, Mode] = {
     "good": _good,
     "forgetful": _forgetful,
@@ -306,6 +359,12 @@ MODES: dict[str, Mode] = {
     "heartbeat-first": _heartbeat_first,
     "fragmented": _fragmented,
     "invalid-utf8": _invalid_utf8,
+    "cross-talk": _one_turn(_someone_elses),
+    "other-run": _one_turn(_other_run),
+    "slow-agent": _slow_agent,
+    "slow-delivery": _slow_delivery,
+    "skewed-clock": _good,  # +SKEW_S on events and health: the offset makes it pass
+    "skewed-clock-no-health": _good,  # the same, but health gives no timestamp
 }
 # Misbehaviours of the handshake itself (see `_process_request` / `_process_response`).
 HANDSHAKE_MODES = ("reject-403", "reject-503", "not-websocket", "hang-handshake",
@@ -367,13 +426,17 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        if self.path == "/auth/login":
+        if self.path.endswith("/auth/login"):
             self._answer(200, "application/json", json.dumps(
-                {"access_token": TOKEN, "token_type": "Bearer"}).encode())
+                {"access_token": TOKEN, "token_type": "Bearer",
+                 "user": {"id": USER, "email": "probe@hostile.test"}}).encode())
         else:
             self._answer(404, "application/json", b'{"error": "not found"}')
 
     def do_GET(self) -> None:
+        if self.path.endswith("/health"):
+            self._answer(200, "application/json", json.dumps(_auth_health(self.path)).encode())
+            return
         self._answer(200, "text/html; charset=utf-8", CHAT_PAGE)
 
     def do_HEAD(self) -> None:
@@ -382,13 +445,24 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def _answer(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body) or len(CHAT_PAGE)))
+        self.send_header("Content-Length", str(len(body) if self.command != "HEAD"
+                                               else len(CHAT_PAGE)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def _auth_health(path: str) -> dict[str, Any]:
+    """The auth service's health body for `/<mode>/health`: its clock is the mode's."""
+    mode = path.strip("/").split("/", 1)[0]
+    body: dict[str, Any] = {"status": "healthy", "service": "auth-service"}
+    if mode != "skewed-clock-no-health":
+        skew = SKEW_S if mode.startswith("skewed-clock") else 0.0
+        body["timestamp"] = _now(skew)
+    return body
 
 
 class HostileServers:

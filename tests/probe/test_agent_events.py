@@ -1,4 +1,5 @@
-"""The judge of one agent turn (pure): presence, order, fields, content, duplicates, latency."""
+"""The judge of one agent turn (pure): presence, order, fields, content, duplicates, the
+probe's own run/thread/user on every event, and timing (first event, delivery, answer)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from netra_ops.probe.agent_events import (
     check_agent_events,
     reasoning_problem,
 )
+from netra_ops.probe.event_timing import ClockOffset
+from netra_ops.probe.turn_identity import TurnIdentity
 
 ANSWER = ("Recommendation: route about 60% of requests to gpt-4o-mini and cache repeated "
           "prompts; spend drops from $12,000 to $4,705/month.")
@@ -60,10 +63,12 @@ def test_a_good_turn_passes_every_check() -> None:
     assert report.ok and report.error is None
     frame = report.to_frame()
     assert list(frame.columns) == ["check", "event", "ok", "value", "detail"]
-    assert frame["ok"].all() and len(frame) == 22
-    assert set(frame["check"]) == {"outcome", "present", "order", "duplicates", "fields",
-                                   "content", "latency"}
+    assert frame["ok"].all() and len(frame) == 27
+    assert set(frame["check"]) == {"outcome", "present", "order", "duplicates", "identity",
+                                   "fields", "content", "first event", "delivery", "answer"}
     assert report.last_event == "agent_completed"
+    delivery = frame.query("check == 'delivery'")
+    assert set(delivery["detail"]) == {"not measured: no send time given"}
 
 
 def _drop(name: str) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
@@ -159,19 +164,90 @@ def test_fields_may_sit_at_the_top_level_or_under_aliases() -> None:
     assert _consistent(_events(messages)).ok
 
 
-def test_a_slow_event_fails_the_budget() -> None:
-    report = _consistent(_events(latencies=[10, 20, 30, 40, 612.5]), budget_ms=500)
+def test_an_agent_that_thinks_for_seconds_passes() -> None:
+    report = _consistent(_events(latencies=[40, 1500, 2600, 4800, 6200.5]), budget_ms=500)
+    assert report.ok, report.error
+    answer = report.to_frame().query("check == 'answer'").iloc[0]
+    assert answer["value"] == "6.20 s" and "within the 30 s answer budget" in answer["detail"]
+
+
+def test_a_late_first_event_fails_the_event_budget() -> None:
+    report = _consistent(_events(latencies=[612.5, 700, 800, 900, 1000]), budget_ms=500)
     assert not report.ok
-    assert report.error == "events slower than the 500 ms budget: agent_completed 612 ms"
-    latency = report.to_frame().query("check == 'latency'")
-    assert list(latency["ok"]) == [True, True, True, True, False]
+    assert report.error == ("first event (agent_started) 612 ms after the send: over the "
+                            "500 ms budget")
+    first = report.to_frame().query("check == 'first event'")
+    assert list(first["ok"]) == [False]
 
 
-def test_a_missing_event_fails_its_fields_content_and_latency_rows_too() -> None:
+def test_an_answer_over_its_budget_fails() -> None:
+    report = _consistent(_events(latencies=[10, 20, 30, 40, 31_000]), budget_ms=500)
+    assert not report.ok
+    assert report.error == "agent_completed 31.0 s after the send: over the 30 s answer budget"
+    assert _consistent(_events(latencies=[10, 20, 30, 40, 31_000]), answer_budget_s=45).ok
+
+
+def test_a_missing_event_fails_its_fields_content_and_timing_rows_too() -> None:
     report = _consistent(_events(_drop("agent_completed")(_messages())))
     rows = report.to_frame().query("event == 'agent_completed'")
     assert not rows["ok"].any()
-    assert set(rows["detail"]) <= {"never received", "event never received"}
+    assert set(rows["detail"]) <= {"never received", "event never received",
+                                   "no agent_completed"}
+
+
+def _other_run_from(index: int) -> list[dict[str, Any]]:
+    messages = _messages()
+    for message in messages[index:]:
+        message["run_id"] = "run_2"
+    return messages
+
+
+@pytest.mark.parametrize(("messages", "identity", "expected"), [
+    (_other_run_from(2), None, "run_id is not the probe's own 'run_1' (agent_started's): "
+                               "'run_2' in tool_executing, tool_completed, agent_completed"),
+    (_messages(), TurnIdentity(thread_id="t9"), "thread_id is not the probe's own 't9' (the "
+                                                "thread the probe sent): 't1' in agent_started"),
+    (_messages(), TurnIdentity(user_id="u7"), "user_id is not the probe's own 'u7' (the user "
+                                              "the probe logged in as): 'u1' in agent_started"),
+    (_strip(3, "run_id")(_messages()), None, "run_id is not the probe's own 'run_1' "
+                                             "(agent_started's): none in tool_completed"),
+    (_set(0, thread_id="t2")(_messages()), TurnIdentity("t1", "u1"),
+     "thread_id is not the probe's own 't1' (the thread the probe sent): 't2' in "
+     "agent_started"),
+])
+def test_every_event_must_belong_to_the_probes_own_turn(
+        messages: list[dict[str, Any]], identity: TurnIdentity | None, expected: str) -> None:
+    report = _consistent(_events(messages), identity=identity)
+    assert not report.ok
+    assert report.error is not None and report.error.startswith(expected), report.error
+    assert [c.check for c in report.failed] == ["identity"]
+
+
+def test_the_probes_own_turn_passes_with_its_thread_and_user() -> None:
+    assert _consistent(_events(), identity=TurnIdentity("t1", "u1")).ok
+
+
+def test_a_frame_with_nan_is_not_json() -> None:
+    collector = _fed(json.dumps(_messages()[0]),
+                     '{"type": "agent_thinking", "data": {"confidence": NaN}}')
+    assert collector.end == "protocol"
+    assert collector.end_detail is not None and "invalid JSON frame" in collector.end_detail
+
+
+def test_delivery_is_judged_from_each_events_own_timestamp() -> None:
+    sent = 1_700_000_000.0
+    messages = _messages()
+    for number, message in enumerate(messages):  # stamped 100 ms before each arrival
+        message["timestamp"] = sent + (10.0 * (number + 1) - 100) / 1000
+    messages[3]["timestamp"] = sent - 0.9  # tool_completed sat 930 ms on the way
+    report = _consistent(_events(messages), sent_wall=sent,
+                         clock=ClockOffset(0.0, 2.0, "test"))
+    assert not report.ok
+    assert report.error is not None and report.error.startswith(
+        "events delivered later than 500 ms after their own timestamp: tool_completed 940 ms")
+    delivery = report.to_frame().query("check == 'delivery'").set_index("event")
+    assert delivery.loc["agent_started", "value"] == "100.0 ms"
+    assert list(delivery["ok"]) == [True, True, True, False, True]
 
 
 def test_how_the_turn_ended_comes_first_in_the_error() -> None:

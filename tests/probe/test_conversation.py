@@ -38,7 +38,7 @@ def test_the_sandbox_agent_remembers_the_first_turn(sandbox_env: Environment) ->
     assert "text/html" in items["Chat interface loads without errors"][1]
     assert "given only in an earlier turn" in items["Multiple conversation turns work "
                                                    "correctly"][1]
-    assert len(result.checks_frame()) == 44 and result.checks_frame()["ok"].all()
+    assert len(result.checks_frame()) == 54 and result.checks_frame()["ok"].all()
     assert list(result.to_frame()["step"])[:2] == ["login", "chat page"]
 
 

@@ -52,8 +52,20 @@ def test_fixed_build_delivers_the_five_events_in_order(sandbox_env: Environment)
     frame = result.to_frame()
     assert list(frame["event"]) == list(GOLDEN_PATH_EVENTS) and frame["seen"].all()
     checks = result.checks_frame()
-    assert len(checks) == 22 and checks["ok"].all()
+    assert len(checks) == 27 and checks["ok"].all()
     assert result.elapsed_ms is not None and result.elapsed_ms < 45_000
+    assert result.timing_ok and result.user_id is not None
+
+
+def test_the_clock_offset_on_one_machine_is_within_half_the_round_trip(
+        sandbox_env: Environment) -> None:
+    """Server and probe share this machine's clock: the estimate can only be off by the
+    request's asymmetry, at most half its round trip; every delivery is then measured."""
+    result = golden_path(sandbox_env)
+    assert result.ok, result.error
+    assert result.clock_offset_ms is not None and result.clock_offset_rtt_ms is not None
+    assert abs(result.clock_offset_ms) <= result.clock_offset_rtt_ms / 2 + 1
+    assert all(result.delivery_ms(name) is not None for name in GOLDEN_PATH_EVENTS)
 
 
 @pytest.mark.anyio
@@ -115,7 +127,9 @@ def test_summary_of_runs(sandbox_env: Environment) -> None:
     summary = summarize_runs(results)
     assert summary["runs"] == 3 and summary["pass_rate"] == 1.0
     assert summary["events_delivered"] == summary["events_expected"] == 15
-    assert 0 < summary["event_latency_p50_ms"] <= summary["event_latency_p95_ms"] < 500
+    assert summary["event_latency_p50_ms"] <= summary["event_latency_p95_ms"] < 500
+    assert summary["event_latency_max_ms"] < 500 and summary["first_event_max_ms"] < 500
+    assert 0 < summary["answer_max_s"] < 30 and summary["timing_failures"] == 0
 
 
 @pytest.mark.parametrize(("seen", "late"), [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from hostile_ws import TOKEN, HostileServers, hostile_servers
+from hostile_ws import OTHER_USER, TOKEN, USER, HostileServers, hostile_servers
 from websockets.sync.client import connect
 
 from netra_ops.probe.golden_path import (
@@ -59,7 +59,10 @@ CASES = [
     ("boilerplate-reasoning", "agent", "boilerplate reasoning 'Thinking...'"),
     ("failed-status", "agent", "status is 'failed', not 'completed'"),
     ("completed-only", "agent", "missing events: agent_started, agent_thinking"),
-    ("slow", "agent", "events slower than the 100 ms budget"),
+    ("slow", "agent", "first event (agent_started) 1"),  # 120 ms and more, over 100 ms
+    ("cross-talk", "agent", "(the thread the probe sent): 'probe-someone-else' in agent_started"),
+    ("other-run", "agent", "run_id is not the probe's own 'run_1' (agent_started's): "
+                           "'run_someone_else' in agent_thinking, tool_executing"),
     ("drop", "agent", "connection dropped without a close frame"),
 ]
 
@@ -119,6 +122,33 @@ def test_a_good_backend_passes(hostile: HostileServers) -> None:
     assert result.ok, result.error
     assert result.report is not None and result.report.ok
     assert result.checks_frame()["ok"].all()
+    assert result.user_id == USER and result.timing_ok
+    identity = result.checks_frame().query("check == 'identity'")
+    assert list(identity["event"]) == ["run_id", "thread_id", "user_id"]
+
+
+def _assert_someone_elses_answer_fails(result: GoldenPathResult) -> None:
+    """Both values of each wrong field are named: the probe's own and the one received."""
+    assert not result.ok and result.failed_step == "agent"
+    assert result.error is not None
+    assert result.error.startswith(f"thread_id is not the probe's own {result.thread_id!r}")
+    assert "'probe-someone-else' in agent_started" in result.error
+    failed = result.checks_frame().query("check == 'identity' and not ok").set_index("event")
+    assert list(failed.index) == ["thread_id", "user_id"]
+    assert repr(USER) in failed.loc["user_id", "detail"]
+    assert repr(OTHER_USER) in failed.loc["user_id", "detail"]
+
+
+def test_another_users_answer_fails_naming_the_fields_and_both_values(
+        hostile: HostileServers) -> None:
+    _assert_someone_elses_answer_fails(golden_path(hostile.env("cross-talk"), timeout_s=BOUND_S,
+                                                   event_budget_ms=BUDGET_MS))
+
+
+@pytest.mark.anyio
+async def test_another_users_answer_fails_the_async_probe_too(hostile: HostileServers) -> None:
+    _assert_someone_elses_answer_fails(await golden_path_async(
+        hostile.env("cross-talk"), timeout_s=BOUND_S, event_budget_ms=BUDGET_MS))
 
 
 def test_refused_connection_fails_at_connect(hostile: HostileServers) -> None:
