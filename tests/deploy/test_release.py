@@ -16,10 +16,14 @@ import pytest
 from netra_ops import sandbox
 from netra_ops.config import Environment
 from netra_ops.deploy import (
+    KNOWN_BAD,
+    KNOWN_GOOD,
     RevisionInfo,
     ServiceState,
     audit_trail,
+    choose_rollback_target,
     deploy,
+    mark_revision,
     read_service,
     rollback,
     rollback_target,
@@ -109,7 +113,8 @@ def test_rollback_puts_the_old_revision_back_within_seconds(env: Environment) ->
     started = time.monotonic()
     result = rollback(env, execute=True)
     assert result.status == "done", result.error
-    validation = validate_rollback(env, revision=good, within_s=10, since=since)
+    validation = validate_rollback(env, revision=good, within_s=10, since=since, quiet_s=1,
+                                   poll_s=0.5)
     elapsed = time.monotonic() - started
     assert validation.ok, validation.to_frame()
     assert elapsed < 10
@@ -118,6 +123,38 @@ def test_rollback_puts_the_old_revision_back_within_seconds(env: Environment) ->
     assert state.template_image == image(env, "main")
     assert state.serving_image == image(env, "develop-long-lived")
     assert golden_path(env).ok
+    names = [c.name for c in validation.checks]
+    assert names == ["health 200 within 10 s", "authentication works",
+                     "service dependencies reachable", "no 5xx in request logs for 1 s"]
+
+
+def test_known_good_and_bad_marks_live_on_the_service_and_steer_rollbacks(
+        env: Environment) -> None:
+    fix = read_service(env).serving_revision
+    assert fix is not None
+    planned = mark_revision(env, fix, "good")
+    assert planned.status == "planned" and KNOWN_GOOD not in read_service(env).annotations
+    marked = mark_revision(env, fix, "good", execute=True)
+    assert marked.status == "done", marked.error
+    state = read_service(env)
+    assert state.known_good == (fix,) and state.annotations[KNOWN_GOOD] == fix
+    assert state.latest_created == marked.before.latest_created  # no revision for a mark
+    assert mark_revision(env, fix, "good", execute=True).status == "unchanged"
+    for attempt in ("1", "2"):  # two bad deploys, each rolled back: both land on the fix
+        bad = deploy(env, image(env, "main"), env_vars={"ATTEMPT": attempt}, execute=True,
+                     deadline_s=60).new_revision
+        assert bad is not None and read_service(env).serving_revision == bad
+        choice = choose_rollback_target(read_service(env))
+        assert (choice.revision, choice.known_good) == (fix, True)
+        assert rollback(env, execute=True).status == "done"
+        assert mark_revision(env, bad, "bad", execute=True).status == "done"
+        assert read_service(env).serving == {fix: 100}
+    state = read_service(env)
+    assert len(state.known_bad) == 2 and state.known_good == (fix,)
+    assert state.known(state.known_bad[0]) == "bad" and state.known(fix) == "good"
+    with pytest.raises(NoRollbackTargetError, match="recorded as known bad"):
+        rollback(env, to_revision=state.known_bad[0])
+    assert read_service(env).serving == {fix: 100}
 
 
 def test_pinned_traffic_survives_a_deploy_until_sent_to_latest(env: Environment) -> None:
@@ -181,7 +218,7 @@ def test_not_allow_listed_and_unknown_service_and_no_target(env: Environment) ->
     single = ServiceState(name="s", uri="", template_image="img", template_env={},
                           template_limits={}, traffic_latest=True, latest_ready="r1",
                           latest_created="r1", revisions=(only,))
-    with pytest.raises(NoRollbackTargetError, match="no Ready revision older than r1"):
+    with pytest.raises(NoRollbackTargetError, match="no revision of s to roll back to"):
         rollback_target(single)
 
 
@@ -200,3 +237,31 @@ def test_api_unreachable_says_how_to_start_the_sandbox(
     stopped = make_sandbox_env()
     with pytest.raises(ApiUnreachableError, match="netra-ops sandbox up"):
         read_service(stopped)
+
+
+def state_of(*revisions: tuple[str, bool, int], good: str = "", bad: str = "") -> ServiceState:
+    infos = tuple(RevisionInfo(name, f"img:{name}", ready, percent, None)
+                  for name, ready, percent in revisions)
+    annotations = {k: v for k, v in ((KNOWN_GOOD, good), (KNOWN_BAD, bad)) if v}
+    return ServiceState(name="s", uri="", template_image="img", template_env={},
+                        template_limits={}, traffic_latest=False, latest_ready=infos[0].name,
+                        latest_created=infos[0].name, revisions=infos, annotations=annotations)
+
+
+def test_the_rollback_target_is_the_newest_known_good_never_a_known_bad_one() -> None:
+    # newest first: r4 serves (bad build), r3 known bad, r2 Ready, r1 known good
+    state = state_of(("r4", True, 100), ("r3", True, 0), ("r2", True, 0), ("r1", True, 0),
+                     good="r1", bad="r3")
+    chosen = choose_rollback_target(state)
+    assert (chosen.revision, chosen.known_good) == ("r1", True)
+    assert "newest known good" in chosen.reason
+    fallback = choose_rollback_target(state_of(("r4", True, 100), ("r3", True, 0),
+                                               ("r2", True, 0), bad="r3"))
+    assert (fallback.revision, fallback.known_good) == ("r2", False)
+    assert fallback.reason.startswith("no known good revision to roll back to")
+    # a deploy that never became Ready: the serving (older) revision is the target
+    unready = state_of(("r2", False, 0), ("r1", True, 100))
+    assert choose_rollback_target(unready, avoid=["r2"]).revision == "r1"
+    with pytest.raises(NoRollbackTargetError, match=r"neither known bad \(r1\)"):
+        choose_rollback_target(state_of(("r2", True, 100), ("r1", True, 0), good="r1",
+                                        bad="r1"))
