@@ -1,0 +1,96 @@
+"""The incident summary states only what a record measured: figures from the runbook that
+measured them, a 24 h target "on track" until its horizon, boxes ticked from direct evidence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra_ops.config import load_environment
+from netra_ops.record import report
+from netra_ops.record.incident import IncidentRun
+
+SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
+T0 = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
+
+
+def run(runbook: str, minute: float, status: str = "passed", duration_s: float = 30.0,
+        **records: Any) -> IncidentRun:
+    started = (T0 + timedelta(minutes=minute)).isoformat()
+    return IncidentRun(folder=f"{minute}-{runbook}", runbook=runbook, status=status,
+                       exit_code=0 if status == "passed" else 1, started_at=started,
+                       duration_s=duration_s, notebook="", html="", records=records)
+
+
+MONITORING = {"health_ok_rate": 1.0, "websocket_connection_success_rate": 0.98,
+              "response_time_p95_ms": 120.0, "http_error_rate": 0.0, "error_entries": 0,
+              "memory_mean_bytes": 5e7, "decision": "continue"}
+
+
+def test_every_figure_comes_from_the_runbook_that_measured_it() -> None:
+    runs = [run("04_golden_path_validation", 1, pass_rate=1.0),
+            run("05_performance", 2, load={"latency_ms": {"p95": 850.0}}),
+            run("07_monitoring", 3, **MONITORING)]
+    frame = report.success_metrics_frame(load_environment(SANDBOX_TOML), runs).set_index(
+        "criterion")
+    assert frame.loc["health_ok", "value"] == 1.0
+    assert frame.loc["health_ok", "source"] == "07_monitoring / health_ok_rate"
+    assert frame.loc["connection_success", "value"] == 0.98
+    # the newest run that measured it: 07's request latency, after 05's load test
+    assert frame.loc["response_time", "value"] == 120.0
+    assert report.measured_value(runs[:2], "response_time_p95_ms") == (
+        850.0, "05_performance / load/latency_ms/p95")
+    assert frame.loc["database_latency", "state"] == "no data"
+    assert frame.loc["database_latency", "source"] == ""
+
+
+def test_the_24_h_target_is_on_track_until_its_horizon_has_passed() -> None:
+    runs = [run("02_deploy", 0), run("04_golden_path_validation", 1),
+            run("07_monitoring", 2, **MONITORING)]
+    early = report.phase_targets_frame(runs, now=T0 + timedelta(minutes=3)).set_index("evidence")
+    assert early.loc["07_monitoring", "state"] == "on track"
+    assert early.loc["02_deploy", "state"] == "met"
+    assert early.loc["05_performance", "state"] == "open"
+    # a day later without a run covering the horizon: still only on track
+    late = report.phase_targets_frame(runs, now=T0 + timedelta(hours=25)).set_index("evidence")
+    assert late.loc["07_monitoring", "state"] == "on track"
+    covered = [*runs, run("07_monitoring", 24 * 60, **MONITORING)]
+    done = report.phase_targets_frame(covered, now=T0 + timedelta(hours=25)).set_index(
+        "evidence")
+    assert done.loc["07_monitoring", "state"] == "met"
+    failed = [*covered, run("07_monitoring", 24 * 60 + 5, status="failed")]
+    missed = report.phase_targets_frame(failed, now=T0 + timedelta(hours=25)).set_index(
+        "evidence")
+    assert missed.loc["07_monitoring", "state"] == "missed"
+
+
+@pytest.mark.parametrize("item", [
+    "Validate all three services (backend, auth, frontend) deployed",
+    "Escalation procedures documented and communicated",
+    "Review deployment script parameters",
+])
+def test_a_box_without_direct_evidence_is_not_verified(item: str) -> None:
+    runs = [run("01_preflight", 0, commits_ahead=3, gates_passed=True),
+            run("02_deploy", 1, deploy_status="done", deploy_duration_s=9.0, image="x"),
+            run("03_config_sync", 2), run("04_golden_path_validation", 3, pass_rate=1.0,
+                                          missing_events=[]),
+            run("07_monitoring", 4, **MONITORING)]
+    checklist = report.checklist_frame(runs).set_index("item")
+    assert checklist.loc[item, "done"] == "not verified"
+    assert set(checklist["done"]) == {"[x]", "not verified"}
+    assert checklist.loc["Execute Golden Path end-to-end tests", "done"] == "[x]"
+    assert checklist.loc["Continuous health monitoring active", "done"] == "[x]"
+    empty = report.checklist_frame([]).set_index("item")
+    assert set(empty["done"]) == {"not verified"}
+
+
+def test_the_stakeholder_update_after_a_rollback_says_where_and_whether_the_path_works() -> None:
+    runs = [run("02_deploy", 0), run("06_rollback", 1, rollback_status="done",
+                                     serving_revision="r1", rollback_target_known_good=False,
+                                     golden_path_ok=False)]
+    update = report.stakeholder_update(runs)
+    assert update.startswith("Rollback executed: traffic is back on r1 (not known good)")
+    assert "golden path is broken there (escalated)" in update
