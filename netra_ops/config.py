@@ -30,6 +30,7 @@ from netra_ops.errors import ConfigError, EnvironmentNotFoundError
 from netra_ops.secrets import SecretRef
 
 __all__ = [
+    "REMOTE_PREFIXES",
     "Credentials",
     "Criterion",
     "Dependencies",
@@ -204,13 +205,28 @@ class Gate(_Model):
     timeout_s: float = Field(default=300.0, gt=0)
 
 
-class Preflight(_Model):
-    """What seed 1.1 verifies before deploying: the release branch and the gates."""
+REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://", "git@")
+"""How a `[preflight] repository` that is a git remote URL (fetched first) begins."""
 
-    repository: Path | None = None
+
+class Preflight(_Model):
+    """What seed 1.1 verifies before deploying: the release branch and the gates.
+
+    `repository` is the code to deploy: a local checkout (a path, relative to the file) or a
+    git remote URL, fetched into `checkout` (default: a cache folder named after it) before
+    the checks. `is_remote` tells which.
+    """
+
+    repository: str | None = None
+    checkout: Path | None = None
     release_branch: str = "develop-long-lived"
     base_branch: str = "main"
     gates: list[Gate] = Field(default_factory=list)
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether `repository` is a git remote URL (fetched first) rather than a path."""
+        return self.repository is not None and self.repository.startswith(REMOTE_PREFIXES)
 
 
 class Release(_Model):
@@ -354,10 +370,15 @@ def environment_from_data(data: dict[str, Any], path: Path) -> Environment:
 def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Relative paths in the file are taken from the file's folder."""
     preflight = data.get("preflight")
-    if isinstance(preflight, dict) and isinstance(preflight.get("repository"), str):
-        repository = str((folder / preflight["repository"]).resolve())
-        data = {**data, "preflight": {**preflight, "repository": repository}}
-    return data
+    if not isinstance(preflight, dict):
+        return data
+    anchored = dict(preflight)
+    repository = preflight.get("repository")
+    if isinstance(repository, str) and not repository.startswith(REMOTE_PREFIXES):
+        anchored["repository"] = str((folder / repository).resolve())
+    if isinstance(preflight.get("checkout"), str):
+        anchored["checkout"] = str((folder / preflight["checkout"]).resolve())
+    return {**data, "preflight": anchored}
 
 
 def _anchor_secret_refs(data: dict[str, Any], folder: Path) -> dict[str, Any]:

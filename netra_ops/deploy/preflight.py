@@ -7,6 +7,7 @@ ship, and whether each configured gate command exits 0 (its exit code and output
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from netra_ops.config import Environment, Gate
+from netra_ops.config import REMOTE_PREFIXES, Environment, Gate
 from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import ConfigError
 
-__all__ = ["CheckResult", "PreflightResult", "preflight"]
+__all__ = ["CheckResult", "PreflightResult", "fetch_repository", "preflight"]
 
 OUTPUT_TAIL_CHARS = 2000
 
@@ -64,7 +65,8 @@ class PreflightResult:
 
 def preflight(env: Environment, repository: str | Path | None = None,
               *, max_commits: int = 20) -> PreflightResult:
-    """Run seed 1.1's checks on `repository` (default: the environment's preflight one)."""
+    """Run seed 1.1's checks on `repository` (default: the environment's `[preflight]
+    repository`, a path or a git URL fetched first)."""
     repo = _repository(env, repository)
     settings = env.preflight
     clean = _clean_tree(repo)
@@ -77,14 +79,55 @@ def preflight(env: Environment, repository: str | Path | None = None,
 
 
 def _repository(env: Environment, repository: str | Path | None) -> Path:
-    chosen = Path(repository) if repository is not None else env.preflight.repository
-    if chosen is None:
-        raise ConfigError(f"environment {env.name} names no [preflight] repository; "
-                          "pass repository=PATH")
-    if not (chosen / ".git").exists():
-        raise ConfigError(f"{chosen} is not a git repository (no .git); pass the checkout "
-                          "of the code to deploy")
-    return chosen.resolve()
+    """The checkout to check: `repository` if given, else the environment's (a remote URL
+    is fetched first); ConfigError, saying what to set, when there is none."""
+    if repository is not None and str(repository):
+        chosen: str = str(repository)
+    elif env.preflight.repository is not None:
+        chosen = env.preflight.repository
+    else:
+        raise ConfigError(
+            f"environment {env.name} names no repository to check: set [preflight] repository "
+            f"= PATH or git URL in {env.source or 'its file'} (a URL is fetched first), or "
+            "pass repository=PATH (`-p repository=PATH`)")
+    if chosen.startswith(REMOTE_PREFIXES):
+        return fetch_repository(chosen, env.preflight.checkout or _cache_dir(chosen),
+                                (env.preflight.release_branch, env.preflight.base_branch))
+    path = Path(chosen)
+    if not (path / ".git").exists():
+        raise ConfigError(f"{path} is not a git repository (no .git); set [preflight] "
+                          f"repository in {env.source or 'the environment file'} to the "
+                          "checkout of the code to deploy, or to its git URL")
+    return path.resolve()
+
+
+def fetch_repository(url: str, checkout: Path, branches: tuple[str, ...]) -> Path:
+    """Clone `url` into `checkout` (once), fetch it, and set each of `branches` to the
+    remote's; the first is checked out (the gates run on it). ConfigError with git's words
+    when a step fails."""
+    if not (checkout / ".git").exists():
+        checkout.parent.mkdir(parents=True, exist_ok=True)
+        _git_or_fail(checkout.parent, f"cloning {url}", "clone", "--quiet", url, str(checkout))
+    _git_or_fail(checkout, f"fetching {url}", "fetch", "--quiet", "--prune", "origin")
+    first, *others = branches
+    _git_or_fail(checkout, f"checking out {first}", "checkout", "--quiet", "--force", "-B",
+                 first, f"origin/{first}")
+    for branch in others:
+        _git_or_fail(checkout, f"updating {branch}", "branch", "--force", branch,
+                     f"origin/{branch}")
+    return checkout.resolve()
+
+
+def _git_or_fail(repo: Path, doing: str, *args: str) -> None:
+    done = _git(repo, *args)
+    if done.returncode != 0:
+        raise ConfigError(f"{doing} for the preflight failed: {done.stderr.strip()}")
+
+
+def _cache_dir(url: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "repository"
+    return base / "netra-ops" / "checkouts" / name
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:

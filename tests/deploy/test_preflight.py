@@ -46,9 +46,12 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def env_with(gates: list[Gate], repository: Path | None = None) -> Environment:
+def env_with(gates: list[Gate], repository: Path | str | None = None,
+             checkout: Path | None = None) -> Environment:
     base = load_environment("staging")
-    return base.model_copy(update={"preflight": Preflight(repository=repository, gates=gates)})
+    chosen = None if repository is None else str(repository)
+    return base.model_copy(update={"preflight": Preflight(repository=chosen, gates=gates,
+                                                          checkout=checkout)})
 
 
 def test_ready_repository_passes_with_branch_figures(repo: Path) -> None:
@@ -93,7 +96,31 @@ def test_dirty_tree_and_missing_branch_fail(repo: Path) -> None:
 
 def test_repository_from_the_environment_and_clear_errors(repo: Path, tmp_path: Path) -> None:
     assert preflight(env_with([], repository=repo)).ok
-    with pytest.raises(ConfigError, match="names no \\[preflight\\] repository"):
+    with pytest.raises(ConfigError, match=r"names no repository to check: set \[preflight\] "
+                       r"repository = PATH or git URL in .*staging.toml"):
         preflight(env_with([]))
     with pytest.raises(ConfigError, match="is not a git repository"):
         preflight(env_with([]), tmp_path)
+
+
+def test_the_staging_file_names_a_remote_repository() -> None:
+    settings = load_environment("staging").preflight
+    assert settings.repository is not None and settings.is_remote
+
+
+def test_a_remote_repository_is_fetched_first_then_checked(repo: Path, tmp_path: Path) -> None:
+    gate = Gate(name="compliance", command=[sys.executable, "scripts/gate_ok.py"])
+    checkout = tmp_path / "checkouts" / "netra"
+    env = env_with([gate], repository=f"file://{repo}", checkout=checkout)
+    result = preflight(env)
+    assert result.ok, result.to_frame()
+    assert result.repository == checkout.resolve()
+    assert (result.ahead, result.behind) == (4, 1)
+    git(repo, "checkout", "-q", "develop-long-lived")  # a new commit upstream
+    (repo / "g.txt").write_text("later")
+    git(repo, "commit", "-qam", "fix 4")
+    git(repo, "checkout", "-q", "main")
+    assert preflight(env).ahead == 5  # fetched again, not the stale clone
+    missing = env_with([], repository=f"file://{tmp_path}/nowhere", checkout=tmp_path / "x")
+    with pytest.raises(ConfigError, match="cloning file://.*nowhere for the preflight failed"):
+        preflight(missing)
