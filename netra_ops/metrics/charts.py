@@ -204,28 +204,35 @@ def _typical_step(times: pd.Series) -> pd.Timedelta:
 
 
 @styled
-def event_latency_chart(events: pd.DataFrame, budget_ms: float = 500.0) -> Figure:
-    """Per-event latency from the send, one dot per run, against the budget line.
+def event_latency_chart(events: pd.DataFrame, budget_ms: float = 500.0,
+                        column: str = "latency_ms") -> Figure:
+    """Per-event latency, one dot per run, against the budget line.
 
-    `events` is `netra_ops.probe.runs_frame(results)`: columns run, event, latency_ms.
-    Events never received are drawn as a red cross on the axis and named in the legend.
+    `events` is `netra_ops.probe.runs_frame(results)`: columns run, event, latency_ms (from
+    the send) and delivery_ms (arrival minus the event's own timestamp); `column` picks
+    which is drawn. Events never received are drawn as a red cross on the axis and named in
+    the legend.
     """
     fig, ax = new_figure()
     order = list(GOLDEN_PATH_EVENTS)
     positions = {name: i for i, name in enumerate(order)}
-    seen = events[events["latency_ms"].notna() & events["event"].isin(order)]
-    ax.scatter(seen["event"].map(positions), seen["latency_ms"], alpha=0.7,
-               label="event received")
+    received = events["latency_ms"].notna() & events["event"].isin(order)
+    seen = events[received & events[column].notna()]
+    ax.scatter(seen["event"].map(positions), seen[column], alpha=0.7, label="event received")
     missing = events[events["latency_ms"].isna() & events["event"].isin(order)]
     if not missing.empty:
         ax.scatter(missing["event"].map(positions), [0] * len(missing), marker="x",
                    color="tab:red", s=80, label="never received")
     draw_threshold(ax, budget_ms, f"budget {budget_ms:g} ms", "tab:orange")
     ax.set_xticks(range(len(order)), order, rotation=20)
-    ax.set_ylabel("ms after the user message was sent")
-    ax.set_title("Golden-path event latency per run")
-    top = max(budget_ms, float(seen["latency_ms"].max()) if not seen.empty else 0.0)
-    ax.set_ylim(bottom=0, top=top * 1.15)
+    delivery = column == "delivery_ms"
+    ax.set_ylabel("ms from the event's own timestamp to its arrival" if delivery
+                  else "ms after the user message was sent")
+    ax.set_title("Golden-path event delivery latency per run" if delivery
+                 else "Golden-path event latency per run")
+    top = max(budget_ms, float(seen[column].max()) if not seen.empty else 0.0)
+    bottom = min(0.0, float(seen[column].min()) if not seen.empty else 0.0)
+    ax.set_ylim(bottom=bottom * 1.15, top=top * 1.15)
     ax.legend(loc="upper left")
     ax.grid(axis="x", visible=False)
     return fig

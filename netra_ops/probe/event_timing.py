@@ -209,11 +209,10 @@ def _delivery_ms(message: dict[str, Any], received_ms: float, sent_wall: float |
 
 
 def _problems(timing: TurnTiming, first_type: str) -> tuple[str, ...]:
+    """Delivery first: a late first event may be a slow agent or a slow path, a late
+    delivery says which."""
     budget = timing.event_budget_ms
     problems = []
-    if not timing.first_event_ok:
-        problems.append(f"first event ({first_type}) {timing.first_event_ms:.0f} ms after "
-                        f"the send: over the {budget:g} ms budget")
     late = [f"{d.type} {d.delivery_ms:.0f} ms" for d in timing.deliveries
             if d.delivery_ms is not None and d.delivery_ms > budget]
     if late:
@@ -225,6 +224,9 @@ def _problems(timing: TurnTiming, first_type: str) -> tuple[str, ...]:
         problems.append(f"event timestamps later than their own arrival: {', '.join(early)} "
                         f"({timing.clock.describe()}): the clocks disagree, delivery cannot "
                         "be judged")
+    if not timing.first_event_ok:
+        problems.append(f"first event ({first_type}) {timing.first_event_ms:.0f} ms after "
+                        f"the send: over the {budget:g} ms budget")
     unstamped = [d.type for d in timing.deliveries if d.delivery_ms is None]
     if unstamped and timing.delivery_measured:
         problems.append("events without a usable timestamp (delivery not measurable): "

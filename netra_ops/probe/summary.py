@@ -24,7 +24,7 @@ def runs_frame(results: Sequence[GoldenPathResult]) -> pd.DataFrame:
     """Every run's event rows stacked, with the run number in a `run` column."""
     frames = [r.to_frame().assign(run=number) for number, r in enumerate(results, start=1)]
     if not frames:
-        return pd.DataFrame(columns=["run", "event", "seen", "latency_ms"])
+        return pd.DataFrame(columns=["run", "event", "seen", "latency_ms", "delivery_ms"])
     frame = pd.concat(frames, ignore_index=True)
     return frame[["run", *[c for c in frame.columns if c != "run"]]]
 

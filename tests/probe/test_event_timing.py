@@ -72,9 +72,9 @@ def test_each_rule_fails_with_its_figure() -> None:
                                   ("agent_completed", 31_000, 30_990)),
                           sent_wall=SENT, clock=ClockOffset(0.0, 1.0, "test"))
     assert timing.problems == (
-        "first event (agent_started) 700 ms after the send: over the 500 ms budget",
         "events delivered later than 500 ms after their own timestamp: agent_thinking 800 ms "
         "(server clock +0 ms (± 0 ms, test))",
+        "first event (agent_started) 700 ms after the send: over the 500 ms budget",
         "agent_completed 31.0 s after the send: over the 30 s answer budget",
     )
 

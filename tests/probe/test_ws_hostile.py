@@ -59,7 +59,8 @@ CASES = [
     ("boilerplate-reasoning", "agent", "boilerplate reasoning 'Thinking...'"),
     ("failed-status", "agent", "status is 'failed', not 'completed'"),
     ("completed-only", "agent", "missing events: agent_started, agent_thinking"),
-    ("slow", "agent", "first event (agent_started) 1"),  # 120 ms and more, over 100 ms
+    ("slow", "agent", "events delivered later than 100 ms after their own timestamp: "
+                      "agent_started 1"),  # all stamped at once, then sent 120 ms apart
     ("cross-talk", "agent", "(the thread the probe sent): 'probe-someone-else' in agent_started"),
     ("other-run", "agent", "run_id is not the probe's own 'run_1' (agent_started's): "
                            "'run_someone_else' in agent_thinking, tool_executing"),
