@@ -56,6 +56,8 @@ def test_a_healthy_window_passes_with_decision_charts_and_live_table(
     records = summary["records"]
     assert summary["status"] == "passed"
     assert records["decision"] == "continue" and records["watch.evaluations"] == 3
+    # run on its own (execute=False) a clean window only plans the known-good mark
+    assert records["known_good_mark"]["status"] == "planned"
     assert records["watch.unavailable"] == {}
     assert {r["rule"]: r["state"] for r in records["rules"]}["memory_high"] == "ok"
     assert 1e6 < records["memory_max_bytes"] < 2**30
@@ -84,6 +86,12 @@ def test_a_failing_window_fails_the_verdict_and_keeps_the_record(
     assert summary["status"] == "failed"
     assert summary["records"]["golden_path_pass_rate"] == 0.0
     assert {"agent_events", "user_success_rate"} <= set(summary["records"]["verdict.failed"])
+    # no seed 4.1 trigger fires on the stale build: its missed criteria escalate, they never
+    # roll back, and nothing is marked known good
+    assert summary["records"]["watch.decision"] != "rollback"
+    assert summary["records"]["decision"] == "escalate", summary["records"]["decision.reason"]
+    assert "success criteria missed: agent_events" in summary["records"]["decision.reason"]
+    assert summary["records"]["known_good_mark"] is None
     failing = summary["failing_cell"]
     assert failing is not None and failing["ename"] == "VerdictFailed"
     assert len([o for o in outputs_of(record) if "image/png" in o.get("data", {})]) == 5
