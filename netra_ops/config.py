@@ -44,6 +44,7 @@ __all__ = [
     "environment_search_path",
     "list_environments",
     "load_environment",
+    "remote_checkout_dir",
 ]
 
 Comparison = Literal["<", "<=", ">", ">="]
@@ -212,21 +213,25 @@ REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://", "git@")
 class Preflight(_Model):
     """What seed 1.1 verifies before deploying: the release branch and the gates.
 
-    `repository` is the code to deploy: a local checkout (a path, relative to the file) or a
-    git remote URL, fetched into `checkout` (default: a cache folder named after it) before
-    the checks. `is_remote` tells which.
+    In the file, `repository` is the code to deploy: a local checkout (a path, relative to
+    the file) or a git remote URL. A URL becomes `remote` (fetched before the checks) and
+    `repository` the local checkout it is fetched into: the file's `checkout`, else
+    `remote_checkout_dir(url)`.
     """
 
-    repository: str | None = None
-    checkout: Path | None = None
+    repository: Path | None = None
+    remote: str | None = None
     release_branch: str = "develop-long-lived"
     base_branch: str = "main"
     gates: list[Gate] = Field(default_factory=list)
 
-    @property
-    def is_remote(self) -> bool:
-        """Whether `repository` is a git remote URL (fetched first) rather than a path."""
-        return self.repository is not None and self.repository.startswith(REMOTE_PREFIXES)
+
+def remote_checkout_dir(url: str) -> Path:
+    """Where a remote repository is fetched when the file names no `checkout`:
+    `$XDG_CACHE_HOME/netra-ops/checkouts/NAME` (`~/.cache` without it)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "repository"
+    return base / "netra-ops" / "checkouts" / name
 
 
 class Release(_Model):
@@ -372,12 +377,14 @@ def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     preflight = data.get("preflight")
     if not isinstance(preflight, dict):
         return data
-    anchored = dict(preflight)
-    repository = preflight.get("repository")
-    if isinstance(repository, str) and not repository.startswith(REMOTE_PREFIXES):
+    anchored = {k: v for k, v in preflight.items() if k != "checkout"}
+    repository, checkout = preflight.get("repository"), preflight.get("checkout")
+    if isinstance(repository, str) and repository.startswith(REMOTE_PREFIXES):
+        anchored["remote"] = repository
+        anchored["repository"] = str((folder / checkout).resolve()) if isinstance(
+            checkout, str) else str(remote_checkout_dir(repository))
+    elif isinstance(repository, str):
         anchored["repository"] = str((folder / repository).resolve())
-    if isinstance(preflight.get("checkout"), str):
-        anchored["checkout"] = str((folder / preflight["checkout"]).resolve())
     return {**data, "preflight": anchored}
 
 

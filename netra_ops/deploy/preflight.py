@@ -7,7 +7,6 @@ ship, and whether each configured gate command exits 0 (its exit code and output
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from netra_ops.config import REMOTE_PREFIXES, Environment, Gate
+from netra_ops.config import REMOTE_PREFIXES, Environment, Gate, remote_checkout_dir
 from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import ConfigError
 
@@ -79,26 +78,28 @@ def preflight(env: Environment, repository: str | Path | None = None,
 
 
 def _repository(env: Environment, repository: str | Path | None) -> Path:
-    """The checkout to check: `repository` if given, else the environment's (a remote URL
-    is fetched first); ConfigError, saying what to set, when there is none."""
+    """The checkout to check: `repository` if given (a path, or a git URL fetched first),
+    else the environment's (fetched first from its `remote`); ConfigError, saying what to
+    set, when there is none."""
+    branches = (env.preflight.release_branch, env.preflight.base_branch)
+    if repository is not None and str(repository).startswith(REMOTE_PREFIXES):
+        return fetch_repository(str(repository), remote_checkout_dir(str(repository)), branches)
     if repository is not None and str(repository):
-        chosen: str = str(repository)
+        chosen = Path(repository)
     elif env.preflight.repository is not None:
         chosen = env.preflight.repository
+        if env.preflight.remote:
+            return fetch_repository(env.preflight.remote, chosen, branches)
     else:
         raise ConfigError(
             f"environment {env.name} names no repository to check: set [preflight] repository "
             f"= PATH or git URL in {env.source or 'its file'} (a URL is fetched first), or "
             "pass repository=PATH (`-p repository=PATH`)")
-    if chosen.startswith(REMOTE_PREFIXES):
-        return fetch_repository(chosen, env.preflight.checkout or _cache_dir(chosen),
-                                (env.preflight.release_branch, env.preflight.base_branch))
-    path = Path(chosen)
-    if not (path / ".git").exists():
-        raise ConfigError(f"{path} is not a git repository (no .git); set [preflight] "
+    if not (chosen / ".git").exists():
+        raise ConfigError(f"{chosen} is not a git repository (no .git); set [preflight] "
                           f"repository in {env.source or 'the environment file'} to the "
                           "checkout of the code to deploy, or to its git URL")
-    return path.resolve()
+    return chosen.resolve()
 
 
 def fetch_repository(url: str, checkout: Path, branches: tuple[str, ...]) -> Path:
@@ -122,12 +123,6 @@ def _git_or_fail(repo: Path, doing: str, *args: str) -> None:
     done = _git(repo, *args)
     if done.returncode != 0:
         raise ConfigError(f"{doing} for the preflight failed: {done.stderr.strip()}")
-
-
-def _cache_dir(url: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "repository"
-    return base / "netra-ops" / "checkouts" / name
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -46,12 +46,11 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def env_with(gates: list[Gate], repository: Path | str | None = None,
-             checkout: Path | None = None) -> Environment:
+def env_with(gates: list[Gate], repository: Path | None = None,
+             remote: str | None = None) -> Environment:
     base = load_environment("staging")
-    chosen = None if repository is None else str(repository)
-    return base.model_copy(update={"preflight": Preflight(repository=chosen, gates=gates,
-                                                          checkout=checkout)})
+    return base.model_copy(update={"preflight": Preflight(repository=repository, gates=gates,
+                                                          remote=remote)})
 
 
 def test_ready_repository_passes_with_branch_figures(repo: Path) -> None:
@@ -103,15 +102,24 @@ def test_repository_from_the_environment_and_clear_errors(repo: Path, tmp_path: 
         preflight(env_with([]), tmp_path)
 
 
-def test_the_staging_file_names_a_remote_repository() -> None:
+def test_the_staging_file_names_a_remote_repository(tmp_path: Path) -> None:
     settings = load_environment("staging").preflight
-    assert settings.repository is not None and settings.is_remote
+    assert settings.remote is not None and settings.remote.startswith("https://")
+    assert settings.repository is not None and settings.repository.parts[-3:-1] == (
+        "netra-ops", "checkouts")
+    local = tmp_path / "local.toml"
+    text = (Path(load_environment("staging").source or "").read_text()
+            .replace(f'repository = "{settings.remote}"',
+                     f'repository = "{settings.remote}"\ncheckout = "co"'))
+    local.write_text(text)
+    chosen = load_environment(local).preflight
+    assert chosen.repository == (tmp_path / "co").resolve() and chosen.remote == settings.remote
 
 
 def test_a_remote_repository_is_fetched_first_then_checked(repo: Path, tmp_path: Path) -> None:
     gate = Gate(name="compliance", command=[sys.executable, "scripts/gate_ok.py"])
     checkout = tmp_path / "checkouts" / "netra"
-    env = env_with([gate], repository=f"file://{repo}", checkout=checkout)
+    env = env_with([gate], repository=checkout, remote=f"file://{repo}")
     result = preflight(env)
     assert result.ok, result.to_frame()
     assert result.repository == checkout.resolve()
@@ -121,6 +129,6 @@ def test_a_remote_repository_is_fetched_first_then_checked(repo: Path, tmp_path:
     git(repo, "commit", "-qam", "fix 4")
     git(repo, "checkout", "-q", "main")
     assert preflight(env).ahead == 5  # fetched again, not the stale clone
-    missing = env_with([], repository=f"file://{tmp_path}/nowhere", checkout=tmp_path / "x")
-    with pytest.raises(ConfigError, match="cloning file://.*nowhere for the preflight failed"):
+    missing = env_with([], repository=tmp_path / "x", remote=f"file://{tmp_path}/nowhere")
+    with pytest.raises(ConfigError, match=r"cloning file://.*nowhere for the preflight failed"):
         preflight(missing)
