@@ -59,9 +59,12 @@ def test_deploy_dry_run_then_deploy_rollback_and_redeploy(
     assert stale["records"]["serving_image"] == f"{repo}:main"
     assert stale["records"]["revision_before"] == first
 
-    code, back = run(env, tmp_path, "06_rollback", "execute=true")
+    code, back = run(env, tmp_path, "06_rollback", "execute=true", "quiet_s=2")
     assert code == 0, back["failing_cell"]
     assert back["records"]["rollback_target"] == first
+    assert back["records"]["rolled_back_from"] == stale["records"]["new_revision"]
+    assert back["records"]["quiet_s"] == 2 and back["records"]["rollback_validated"] is True
+    assert read_service(env).known_bad == (stale["records"]["new_revision"],)
     assert back["records"]["serving_revision"] == first
     assert back["records"]["rollback_to_serving_s"] < 3
 

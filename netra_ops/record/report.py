@@ -224,6 +224,9 @@ def stakeholder_update(runs: Sequence[IncidentRun]) -> str:
                 f"{monitoring.records.get('decision', 'continue')}.")
     if validation is not None and validation.status == "passed":
         return f"Golden Path restored, monitoring performance: {_validation_text(validation)}."
+    if validation is not None and deploy is not None and deploy.status == "passed":
+        return (f"Deployment complete, but validation failed ({_validation_text(validation)}): "
+                "escalated; the new build still serves (nothing rolled back), a person decides.")
     if deploy is not None and deploy.status == "passed":
         return "Deployment complete, running validation tests."
     return "Emergency deployment in progress to fix critical Golden Path failure."

@@ -94,3 +94,12 @@ def test_the_stakeholder_update_after_a_rollback_says_where_and_whether_the_path
     update = report.stakeholder_update(runs)
     assert update.startswith("Rollback executed: traffic is back on r1 (not known good)")
     assert "golden path is broken there (escalated)" in update
+
+
+def test_a_failed_validation_is_escalated_not_reported_as_in_progress() -> None:
+    runs = [run("02_deploy", 0), run("04_golden_path_validation", 1, status="failed",
+                                     pass_rate=0.0)]
+    update = report.stakeholder_update(runs)
+    assert update.startswith("Deployment complete, but validation failed (golden path pass "
+                             "rate 0%)")
+    assert "nothing rolled back" in update
