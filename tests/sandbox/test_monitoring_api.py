@@ -300,6 +300,12 @@ def grower(tmp_path: Path) -> Iterator[psutil.Process]:
         process.wait(5)
 
 
+def _has_grown(means: list[monitoring_v3.TimeSeries]) -> bool:
+    """At least 4 aligned means, the last over 0.2 of the limit above the first."""
+    values = [p.value.double_value for p in means[0].points] if means else []  # newest first
+    return len(values) >= 4 and values[0] - values[-1] > 0.2
+
+
 def test_memory_utilization_of_a_growing_process_rises(tmp_path: Path,
                                                        grower: psutil.Process) -> None:
     (tmp_path / "revisions.json").write_text(json.dumps({"revisions": [{
@@ -311,11 +317,16 @@ def test_memory_utilization_of_a_growing_process_rises(tmp_path: Path,
         assert server.port is not None
         client = make_client(server.port)
         try:
-            time.sleep(2.2)
-            end = datetime.now(UTC)
             flt = f'metric.type = "{MEMORY}" AND resource.labels.revision_name = "{REV_A}"'
-            [mean] = query(client, flt, start=started, end=end,
-                           **aggregation(0.5, A.ALIGN_MEAN))
+            deadline = time.monotonic() + 60  # ~2 s on a quiet machine: 120 MiB in 2 s
+            while True:
+                end = datetime.now(UTC)
+                means = query(client, flt, start=started, end=end,
+                              **aggregation(0.5, A.ALIGN_MEAN))
+                if _has_grown(means) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            [mean] = means
             [cpu] = query(client, f'metric.type = "{CPU}"', start=started, end=end,
                           **aggregation(1, A.ALIGN_PERCENTILE_99, R.REDUCE_MAX))
             [raw] = query(client, flt, start=started, end=end)
