@@ -18,6 +18,7 @@ from netra_ops.metrics import (
     make_frame,
     playbook_decision,
     rules_frame,
+    run_watch,
 )
 
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
@@ -114,3 +115,17 @@ def test_a_missed_criterion_escalates_and_never_rolls_back(seed_rules: list) -> 
     assert playbook_decision(fired, missed)[0] == "rollback"
     held = decide(evaluate_rules(seed_rules, make_frame([]), at(0)))
     assert playbook_decision(held, missed)[0] == "hold"
+
+
+def test_an_inconclusive_watch_goes_on_up_to_its_limit_then_holds() -> None:
+    env = load_environment(SANDBOX_TOML)
+    blind = load_environment(SANDBOX_TOML).rollback_triggers[0].model_copy(
+        update={"name": "blind", "metric": "absent", "for_s": 0.0, "window_s": 1.0})
+    result = run_watch(env, [blind], duration_s=0.2, interval_s=0.1, probe=lambda e: [],
+                       sources=(), settle_s=0.3, show=False)
+    assert (len(result.ticks), result.settled_ticks) == (6, 3)  # 3 planned, 3 past them
+    assert result.decision.action == "hold"
+    assert result.decision.reason.startswith("inconclusive: blind no value")
+    sure = run_watch(env, [blind.model_copy(update={"min_samples": 1})], duration_s=0.2,
+                     interval_s=0.1, probe=lambda e: [], sources=(), settle_s=0.0, show=False)
+    assert (len(sure.ticks), sure.settled_ticks) == (3, 0)  # no limit: no extra ticks
