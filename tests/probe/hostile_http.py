@@ -366,8 +366,9 @@ class HostileHttpServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(5)
 
-    def wait_idle(self, timeout_s: float = 2.0) -> bool:
-        """True once no client connection is open (polls until `timeout_s`)."""
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """True once no client connection is open (polls until `timeout_s`: generous, a
+        busy machine may take seconds to run the server's side of a close)."""
         deadline = time.monotonic() + timeout_s
         while self._active and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -453,6 +454,9 @@ def no_leaks(server: HostileHttpServer) -> Iterator[None]:
     threads, fds = threading.active_count(), open_fds()
     yield
     assert server.wait_idle(), "a client connection stayed open on the hostile server"
+    deadline = time.monotonic() + 30  # a thread that is ending may take a moment when busy
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert threading.active_count() == threads, "a thread was left behind"
     gc.collect()
     after = open_fds()
