@@ -45,12 +45,13 @@ class Requirement:
         return ", ".join(self.runbooks) + (" (with execute=true)" if self.changes else "")
 
 
-_READ = ("02_deploy", "03_config_sync", "05_performance", "06_rollback")
-_CHANGE = ("02_deploy", "03_config_sync", "06_rollback")
+_READ = ("02_deploy", "03_config_sync", "05_performance", "06_rollback", "07_monitoring")
+# 07 writes the known-good mark on the service (an annotation) when it decides continue.
+_CHANGE = ("02_deploy", "03_config_sync", "06_rollback", "07_monitoring")
 
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("run.services.get", "roles/run.viewer", _READ, "service"),
-    Requirement("run.revisions.list", "roles/run.viewer", (*_READ, "07_monitoring"), "service"),
+    Requirement("run.revisions.list", "roles/run.viewer", _READ, "service"),
     Requirement("run.revisions.get", "roles/run.viewer", ("03_config_sync",), "service"),
     Requirement("run.services.update", "roles/run.developer", _CHANGE, "service", changes=True),
     Requirement("run.operations.get", "roles/run.viewer", _CHANGE, "project", changes=True),

@@ -45,8 +45,8 @@ def test_missing_permissions_are_named_with_their_runbooks_and_roles(env: Enviro
     assert not report.ok
     assert {c.name for c in report.failed} == {f"permission {p}" for p in missing}
     update = report.check("permission run.services.update")
-    assert update.detail == ("missing; needed by 02_deploy, 03_config_sync, 06_rollback (with "
-                             "execute=true); granted by roles/run.developer")
+    assert update.detail == ("missing; needed by 02_deploy, 03_config_sync, 06_rollback, "
+                             "07_monitoring (with execute=true); granted by roles/run.developer")
     assert ("gcloud projects add-iam-policy-binding netra-sandbox --member=PRINCIPAL "
             "--role=roles/run.developer") in update.fix
     logs = report.check("permission logging.logEntries.list")
