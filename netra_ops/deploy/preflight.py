@@ -19,7 +19,13 @@ from netra_ops.config import REMOTE_PREFIXES, Environment, Gate, remote_checkout
 from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import ConfigError
 
-__all__ = ["CheckResult", "PreflightResult", "fetch_repository", "preflight"]
+__all__ = [
+    "CheckResult",
+    "PreflightResult",
+    "fetch_repository",
+    "preflight",
+    "require_repository",
+]
 
 OUTPUT_TAIL_CHARS = 2000
 
@@ -77,6 +83,16 @@ def preflight(env: Environment, repository: str | Path | None = None,
                            commits, (clean, branches, *gates))
 
 
+def require_repository(env: Environment, repository: str | Path | None = None) -> None:
+    """ConfigError, saying what to set, when neither `repository` nor the environment's
+    `[preflight] repository` names the code to check (a playbook asks before its first step)."""
+    if (repository is None or not str(repository)) and env.preflight.repository is None:
+        raise ConfigError(
+            f"environment {env.name} names no repository to check: set [preflight] repository "
+            f"= PATH or git URL in {env.source or 'its file'} (a URL is fetched first), or "
+            "pass repository=PATH (`-p repository=PATH`)")
+
+
 def _repository(env: Environment, repository: str | Path | None) -> Path:
     """The checkout to check: `repository` if given (a path, or a git URL fetched first),
     else the environment's (fetched first from its `remote`); ConfigError, saying what to
@@ -86,15 +102,12 @@ def _repository(env: Environment, repository: str | Path | None) -> Path:
         return fetch_repository(str(repository), remote_checkout_dir(str(repository)), branches)
     if repository is not None and str(repository):
         chosen = Path(repository)
-    elif env.preflight.repository is not None:
+    else:
+        require_repository(env)
+        assert env.preflight.repository is not None
         chosen = env.preflight.repository
         if env.preflight.remote:
             return fetch_repository(env.preflight.remote, chosen, branches)
-    else:
-        raise ConfigError(
-            f"environment {env.name} names no repository to check: set [preflight] repository "
-            f"= PATH or git URL in {env.source or 'its file'} (a URL is fetched first), or "
-            "pass repository=PATH (`-p repository=PATH`)")
     if not (chosen / ".git").exists():
         raise ConfigError(f"{chosen} is not a git repository (no .git); set [preflight] "
                           f"repository in {env.source or 'the environment file'} to the "

@@ -57,6 +57,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from netra_ops.config import load_environment
+from netra_ops.deploy.preflight import require_repository
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.metrics.decision import PLAYBOOK_DECISIONS
 from netra_ops.record.parameters import (
@@ -83,6 +85,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("netra_ops.record")
+
+PREFLIGHT_RUNBOOK = "01_preflight"
+"""The step whose environment must name a repository before the playbook starts."""
 
 PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6, "held": 8,
                        **{status: EXIT_CODES[status] for status in STOPPED}}
@@ -266,6 +271,7 @@ def run_playbook(
                        (chosen.parameters if chosen else {}, dict(parameters or {})),
                        outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
     run.check(book)
+    run.check_preflight(steps)
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
@@ -402,6 +408,14 @@ class _PlaybookRun:
         for step in book.all_steps():
             source = sources[step.name]
             check_against_runbook(source, check_parameters(self._parameters(step, source)))
+
+    def check_preflight(self, steps: list[Step]) -> None:
+        """ConfigError before the first step when a preflight step would find no repository
+        to check (the environment names none and no `repository` parameter is given)."""
+        for step in steps:
+            if step.runbook == PREFLIGHT_RUNBOOK:
+                params = self._parameters(step, find_runbook(step.runbook))
+                require_repository(load_environment(self.environment), params.get("repository"))
 
     def _declared_by(self, source: Path) -> dict[str, Any]:
         if source not in self._declared:

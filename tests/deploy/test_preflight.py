@@ -11,6 +11,7 @@ import pytest
 from netra_ops.config import Environment, Gate, Preflight, load_environment
 from netra_ops.deploy.preflight import preflight
 from netra_ops.errors import ConfigError
+from netra_ops.record.playbook import run_playbook
 
 
 def git(repo: Path, *args: str) -> None:
@@ -132,3 +133,18 @@ def test_a_remote_repository_is_fetched_first_then_checked(repo: Path, tmp_path:
     missing = env_with([], repository=tmp_path / "x", remote=f"file://{tmp_path}/nowhere")
     with pytest.raises(ConfigError, match=r"cloning file://.*nowhere for the preflight failed"):
         preflight(missing)
+
+
+def test_a_playbook_refuses_to_start_without_a_repository_to_check(tmp_path: Path) -> None:
+    """Staging with no [preflight] repository: ConfigError before the first step, no record."""
+    source = Path(load_environment("staging").source or "")
+    text = source.read_text()
+    remote = load_environment("staging").preflight.remote
+    no_repo = tmp_path / "staging-no-repo.toml"
+    no_repo.write_text(text.replace(f'repository = "{remote}"\n', ""))
+    assert load_environment(no_repo).preflight.repository is None
+    outputs = tmp_path / "outputs"
+    with pytest.raises(ConfigError, match=r"names no repository to check"):
+        run_playbook("golden_path_remediation", environment=str(no_repo), incident="INC-T",
+                     outputs_dir=outputs)
+    assert not outputs.exists() or not any(outputs.rglob("summary.json"))
