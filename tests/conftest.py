@@ -53,6 +53,41 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
         return False
 
 
+# The longest modules (`--durations`, 2026-12: the playbook 344 s, the guides 204 s and
+# 131 s on the 2-core machine): they start first, see pytest_collection_modifyitems.
+LONGEST_MODULES = ("tests/test_playbook_scenarios.py", "tests/docs/test_guides.py",
+                   "tests/docs/test_guides_records.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules run first, each module's own order kept: LONGEST_MODULES, then modules
+    whose every test is slow, then those with some slow or sandbox tests, then the rest.
+
+    Under `-n 2 --dist loadfile` a worker takes one module at a time, in collection order
+    (`--no-loadscope-reorder`; xdist's default takes the modules with the most tests first,
+    which started the playbook and the guides, long modules of a few tests, last, and left
+    one worker running them alone). Long modules first, the many short ones then even out
+    the two workers' ends.
+    """
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    def slow(item: pytest.Item) -> bool:
+        return item.get_closest_marker("slow") is not None
+
+    fast = {module(i) for i in items if not slow(i)}
+    all_slow = {module(i) for i in items} - fast
+    some_long = {module(i) for i in items if slow(i) or i.get_closest_marker("sandbox")}
+
+    def tier(item: pytest.Item) -> tuple[int, int]:
+        name = module(item)
+        if name in LONGEST_MODULES:
+            return 0, LONGEST_MODULES.index(name)
+        return (1 if name in all_slow else 2 if name in some_long else 3), 0
+
+    items.sort(key=tier)
+
+
 @pytest.fixture(scope="session")
 def process_alive() -> Callable[[int, float | None], bool]:
     """`process_alive(pid, create_time=None)`: a zombie or a reused pid counts as gone."""
