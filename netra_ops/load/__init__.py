@@ -7,6 +7,7 @@
                       thresholds=[Threshold("error_rate", ">", 0.05, for_s=30)])
     result.samples          # one row per turn (docs/load.md: the samples frame contract)
     result.percentiles()    # exact p50/p95/p99 per engine and model
+    result.timing()         # first event, delivery and answer percentiles (the probes' three)
     result.throughput()     # turns per second
     result.errors()         # failed turns by error class
     result.aborted          # the threshold that stopped the run, with why, or None
@@ -26,12 +27,14 @@ from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
 from netra_ops.load.engine import run_load, run_load_async
 from netra_ops.load.frames import (
     SAMPLE_COLUMNS,
+    TIMING_COLUMNS,
     as_samples,
     empty_samples,
     errors_by_class,
     latency_percentiles,
     samples_frame,
     throughput,
+    timing_percentiles,
 )
 from netra_ops.load.locust_runner import (
     LocustResult,
@@ -39,7 +42,14 @@ from netra_ops.load.locust_runner import (
     read_samples,
     run_locust,
 )
-from netra_ops.load.performance import RESOURCE_CRITERIA, performance_checks
+from netra_ops.load.performance import (
+    DEFAULT_RESPONSE_BUDGET_MS,
+    NO_DATA_YET,
+    RESOURCE_CRITERIA,
+    not_verified,
+    performance_checks,
+    timing_figures,
+)
 from netra_ops.load.progress import (
     BarProgress,
     LogProgress,
@@ -48,6 +58,7 @@ from netra_ops.load.progress import (
     ProgressSnapshot,
     make_progress,
 )
+from netra_ops.load.resources import DEFAULT_MONITORING_WAIT_S, MonitoringWait, await_monitoring
 from netra_ops.load.result import LoadResult
 from netra_ops.load.samples import (
     ERROR_CLASSES,
@@ -62,19 +73,25 @@ from netra_ops.load.thresholds import (
     WindowStats,
     replay_thresholds,
 )
+from netra_ops.load.users import TurnPlan
 
 __all__ = [
+    "DEFAULT_MONITORING_WAIT_S",
+    "DEFAULT_RESPONSE_BUDGET_MS",
     "ERROR_CLASSES",
     "MAX_USERS",
     "MODELS",
+    "NO_DATA_YET",
     "RESOURCE_CRITERIA",
     "SAMPLE_COLUMNS",
+    "TIMING_COLUMNS",
     "BarProgress",
     "ClockAnchor",
     "LoadConfig",
     "LoadResult",
     "LocustResult",
     "LogProgress",
+    "MonitoringWait",
     "NoProgress",
     "Progress",
     "ProgressSnapshot",
@@ -82,9 +99,11 @@ __all__ = [
     "Threshold",
     "ThresholdBreach",
     "ThresholdWatch",
+    "TurnPlan",
     "WindowStats",
     "arrival_offsets",
     "as_samples",
+    "await_monitoring",
     "empty_samples",
     "errors_by_class",
     "latency_percentiles",
@@ -92,6 +111,7 @@ __all__ = [
     "load_latency_chart",
     "locust_commands",
     "make_progress",
+    "not_verified",
     "performance_checks",
     "read_samples",
     "replay_thresholds",
@@ -101,5 +121,7 @@ __all__ = [
     "samples_frame",
     "throughput",
     "throughput_chart",
+    "timing_figures",
+    "timing_percentiles",
     "turn_error_class",
 ]

@@ -55,29 +55,42 @@ def throughput_chart(samples: pd.DataFrame, *, freq: str = "1s") -> Figure:
     return figure
 
 
+_DUE = "from scheduled start (ms)"
+_LATENCY_TITLES = {"latency_ms": ("Turn latency percentiles", f"latency {_DUE}"),
+                   "first_event_ms": ("First agent event percentiles", f"first event {_DUE}"),
+                   "answer_ms": ("Answer percentiles (agent_completed)", f"answer {_DUE}"),
+                   "delivery_ms": ("Slowest delivery per turn, percentiles",
+                                   "arrival minus the event's timestamp (ms)"),
+                   "service_ms": ("Turn service time percentiles", "from the send (ms)")}
+
+
 @styled
 def load_latency_chart(samples: pd.DataFrame, *, freq: str = "1s",
-                       budget_ms: float = 2000.0) -> Figure:
-    """p50 / p95 / p99 of `latency_ms` per time bin (by when turns were due), against the
-    response budget (seed: agent responses < 2 s). Log scale when far below the budget."""
+                       budget_ms: float = 2000.0, column: str = "latency_ms") -> Figure:
+    """p50 / p95 / p99 of `column` (`latency_ms`, `first_event_ms`, `answer_ms`, ...) per
+    time bin (by when turns were due), against its budget (seed: the first response < 2 s).
+    Turns without a value (no first event, no answer) are left out. Log scale when far
+    below the budget."""
     figure, axes = new_figure()
     peak = 0.0
-    if not samples.empty:
-        bins = samples.groupby(samples["scheduled_at"].dt.floor(freq))["latency_ms"]
+    measured = samples[samples[column].notna()] if not samples.empty else samples
+    if not measured.empty:
+        bins = measured.groupby(measured["scheduled_at"].dt.floor(freq))[column]
         for quantile, colour in _QUANTILE_COLOURS.items():
             series = bins.quantile(quantile)
             axes.plot(series.index, series.to_numpy(), color=colour, marker=".",
                       linewidth=1.3, label=f"p{quantile * 100:g}", gid=f"p{quantile * 100:g}")
             peak = max(peak, float(series.max()))
     else:
-        no_data(axes, "no turns")
+        no_data(axes, "no turns" if samples.empty else f"no turn measured {column}")
     draw_threshold(axes, budget_ms, f"{budget_ms:g} ms budget", STATE_COLOURS["firing"])
     if 0 < peak < budget_ms / 10:
         axes.set_yscale("log")
     else:
         axes.set_ylim(0, max(peak, budget_ms) * 1.1)
-    axes.set_ylabel("latency from scheduled start (ms)")
-    axes.set_title("Turn latency percentiles")
+    title, label = _LATENCY_TITLES.get(column, (column, f"{column} (ms)"))
+    axes.set_ylabel(label)
+    axes.set_title(title)
     time_axis(axes)
     legend(axes)
     return figure

@@ -10,6 +10,11 @@ Two models (docs/load.md):
   them, all opened before the run (at most `MAX_USERS`); a turn that finds every connection
   busy waits for one, and its latency includes the wait. A turn that waited longer than
   `max_wait_s` (default `turn_timeout_s`) is not sent: it counts as a `timeout`.
+
+Every turn is judged as the probes judge one (`netra_ops.probe.event_timing`): its first
+event within `event_budget_ms` of the send and each event delivered within `event_budget_ms`
+of its own timestamp (2000 ms: the seed's "< 2 s response times"; the probes' own 500 ms is
+runbook 04's), its answer within `answer_budget_s` (30 s: a real agent thinks for seconds).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, Literal
 from netra_ops.errors import ConfigError
 from netra_ops.load.thresholds import Threshold
 from netra_ops.load.users import TurnPlan
+from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S
 from netra_ops.probe.golden_path import DEFAULT_MESSAGE
 
 __all__ = ["MAX_USERS", "MODELS", "LoadConfig", "arrival_offsets"]
@@ -46,6 +52,7 @@ class LoadConfig:
     message: str = DEFAULT_MESSAGE
     turn_timeout_s: float = 30.0
     event_budget_ms: float = 2000.0
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
     connect_timeout_s: float = 10.0
     max_wait_s: float | None = None
     graceful_stop_s: float = 10.0
@@ -73,7 +80,7 @@ class LoadConfig:
     def plan(self) -> TurnPlan:
         """What each turn sends and its time bounds."""
         return TurnPlan(self.message, self.turn_timeout_s, self.event_budget_ms,
-                        self.connect_timeout_s)
+                        self.connect_timeout_s, self.answer_budget_s)
 
     @property
     def wait_limit_s(self) -> float:
@@ -101,7 +108,8 @@ def _problems(config: LoadConfig) -> Iterator[str]:
         yield (f"users must be 1..{MAX_USERS} (one process; for more, scale out with the "
                f"Locust path), got {config.users}")
     yield from _positive(config, ("duration_s", "turn_timeout_s", "event_budget_ms",
-                                  "connect_timeout_s", "eval_interval_s", "log_interval_s"))
+                                  "answer_budget_s", "connect_timeout_s", "eval_interval_s",
+                                  "log_interval_s"))
     yield from _not_negative(config, ("think_time_s", "graceful_stop_s", "max_wait_s"))
     if config.model == "open" and (config.rate is None or not config.rate > 0):
         yield "the open model needs rate= (turns per second, > 0)"

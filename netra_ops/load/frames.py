@@ -3,13 +3,21 @@
 The columns (`SAMPLE_COLUMNS`, in this order) are the contract both engines write:
 
     engine, model, user, turn, scheduled_at, started_at, ended_at,
-    latency_ms, service_ms, ok, error_class, events
+    latency_ms, service_ms, ok, error_class, events,
+    first_event_ms, delivery_ms, answer_ms
 
 `latency_ms` runs from `scheduled_at` (when the turn was due) and `service_ms` from
 `started_at` (when its message was sent) to `ended_at`: in the open model a turn that had to
 wait for a free connection carries the wait in its latency, so a stalled server shows
 (no coordinated omission). In the closed model `scheduled_at` is when the user began the
 turn: `started_at`, unless the user first had to reconnect.
+
+The timing columns (`TIMING_COLUMNS`) are the probes' three figures: `first_event_ms` and
+`answer_ms` run from `scheduled_at` (like `latency_ms`) to the first agent event and to
+`agent_completed` (what the user waits for: the first response, the whole answer);
+`delivery_ms` is the turn's slowest event delivery (arrival minus the event's own timestamp,
+clock offset corrected). NaN when the turn never got there (or delivery was not measured).
+Frames written before these columns existed are conformed with them as NaN (`as_samples`).
 
 Percentiles are exact: computed over every sample, with numpy's linear interpolation
 between the closest ranks (as `pandas.Series.quantile`), never from a histogram or sketch.
@@ -27,6 +35,7 @@ from netra_ops.load.samples import ERROR_CLASSES, ClockAnchor, Sample
 
 __all__ = [
     "SAMPLE_COLUMNS",
+    "TIMING_COLUMNS",
     "as_samples",
     "empty_samples",
     "errors_by_class",
@@ -34,17 +43,21 @@ __all__ = [
     "quantile_label",
     "samples_frame",
     "throughput",
+    "timing_percentiles",
 ]
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
     "engine", "model", "user", "turn", "scheduled_at", "started_at", "ended_at",
     "latency_ms", "service_ms", "ok", "error_class", "events",
+    "first_event_ms", "delivery_ms", "answer_ms",
 )
+TIMING_COLUMNS: tuple[str, ...] = ("first_event_ms", "delivery_ms", "answer_ms")
 _TIME = "datetime64[ns, UTC]"
 _DTYPES: dict[str, str] = {
     "engine": "str", "model": "str", "user": "int64", "turn": "int64",
     "scheduled_at": _TIME, "started_at": _TIME, "ended_at": _TIME, "latency_ms": "float64",
     "service_ms": "float64", "ok": "bool", "error_class": "object", "events": "int64",
+    **dict.fromkeys(TIMING_COLUMNS, "float64"),
 }
 THROUGHPUT_COLUMNS = ("time", "engine", "turns", "ok", "errors")
 ERROR_COLUMNS = ("error_class", "count", "share")
@@ -57,7 +70,10 @@ def empty_samples() -> pd.DataFrame:
 
 def as_samples(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` in the contract's column order and dtypes (times made UTC); raises
-    NetraOpsError naming the missing columns. For frames another engine wrote."""
+    NetraOpsError naming the missing columns. For frames another engine wrote; timing
+    columns it lacks are NaN (not measured)."""
+    frame = frame.assign(**{name: np.nan for name in TIMING_COLUMNS
+                            if name not in frame.columns})
     _check_columns(frame, SAMPLE_COLUMNS)
     conformed = frame.loc[:, list(SAMPLE_COLUMNS)].copy()
     for name in ("scheduled_at", "started_at", "ended_at"):
@@ -72,9 +88,11 @@ def samples_frame(samples: Sequence[Sample], anchor: ClockAnchor, *, engine: str
     """The samples frame of `samples` (perf_counter times, placed in UTC by `anchor`)."""
     if not samples:
         return empty_samples()
-    user, turn, scheduled, started, ended, ok, error_class, events = zip(*samples, strict=True)
+    (user, turn, scheduled, started, ended, ok, error_class, events, first_event, answer,
+     delivery) = zip(*samples, strict=True)
     perf = {"scheduled_at": np.array(scheduled), "started_at": np.array(started),
             "ended_at": np.array(ended)}
+    due = perf["scheduled_at"]
     times = {name: _utc(values, anchor) for name, values in perf.items()}
     count = len(samples)
     frame = pd.DataFrame({
@@ -85,6 +103,9 @@ def samples_frame(samples: Sequence[Sample], anchor: ClockAnchor, *, engine: str
         "service_ms": (perf["ended_at"] - perf["started_at"]) * 1000.0,
         "ok": np.array(ok, dtype=bool), "error_class": pd.Series(error_class, dtype=object),
         "events": np.array(events, dtype="int64"),
+        "first_event_ms": (np.array(first_event, dtype=float) - due) * 1000.0,
+        "delivery_ms": np.array(delivery, dtype=float),
+        "answer_ms": (np.array(answer, dtype=float) - due) * 1000.0,
     })
     frame = frame.astype({"engine": _DTYPES["engine"], "model": _DTYPES["model"]})
     return frame.sort_values("scheduled_at", kind="stable", ignore_index=True)
@@ -128,10 +149,12 @@ def latency_percentiles(samples: pd.DataFrame,
                         column: str = "latency_ms", ok_only: bool = False) -> pd.DataFrame:
     """Exact percentiles of `column` per engine and model: engine, model, samples, one
     column per quantile (`p50`, `p95`, `p99`), max. Every sample counts, failed ones too
-    (their time until the failure was known), unless `ok_only`."""
+    (their time until the failure was known), unless `ok_only`; a NaN (a timing figure
+    not measured: no first event, no answer) is no sample."""
     qs = _checked_quantiles(quantiles)
     _check_columns(samples, ("engine", "model", "ok", column))
     chosen = samples[samples["ok"]] if ok_only else samples
+    chosen = chosen[chosen[column].notna()]
     labels = [quantile_label(q) for q in qs]
     rows = []
     for (engine, model), group in chosen.groupby(["engine", "model"], sort=True):
@@ -140,6 +163,16 @@ def latency_percentiles(samples: pd.DataFrame,
                      **dict(zip(labels, np.quantile(values, qs).tolist(), strict=True)),
                      "max": float(values.max())})
     return pd.DataFrame(rows, columns=["engine", "model", "samples", *labels, "max"])
+
+
+def timing_percentiles(samples: pd.DataFrame,
+                       quantiles: Iterable[float] = (0.5, 0.95, 0.99)) -> pd.DataFrame:
+    """The three timing figures side by side: one row per figure (`first_event_ms`,
+    `delivery_ms`, `answer_ms`), engine and model, with `latency_percentiles`' columns."""
+    parts = [latency_percentiles(samples, quantiles, column=name).assign(figure=name)
+             for name in TIMING_COLUMNS]
+    table = pd.concat(parts, ignore_index=True)
+    return table[["figure", *[c for c in table.columns if c != "figure"]]]
 
 
 def _checked_quantiles(quantiles: Iterable[float]) -> list[float]:

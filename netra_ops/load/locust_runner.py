@@ -156,11 +156,15 @@ def read_samples(results_dir: Path | str) -> pd.DataFrame:
 
 
 def _sample(row: dict[str, Any], user: int, base: int) -> Sample:
-    """One JSON line as a `Sample` whose times are seconds after `base` (ns)."""
-    scheduled, started, ended = ((int(row[key]) - base) / 1e9
-                                 for key in ("scheduled_at", "started_at", "ended_at"))
+    """One JSON line as a `Sample` whose times are seconds after `base` (ns); timing
+    fields a line lacks or holds null are NaN (not measured)."""
+    scheduled, started, ended, first_event, answer = (
+        math.nan if row.get(key) is None else (int(row[key]) - base) / 1e9
+        for key in ("scheduled_at", "started_at", "ended_at", "first_event_at", "answer_at"))
+    delivery = row.get("delivery_ms")
     return Sample(user, int(row["turn"]), scheduled, started, ended, bool(row["ok"]),
-                  row["error_class"], int(row["events"]))
+                  row["error_class"], int(row["events"]), first_event, answer,
+                  math.nan if delivery is None else float(delivery))
 
 
 def read_stats(results_dir: Path | str) -> pd.DataFrame:

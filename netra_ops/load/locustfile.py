@@ -30,6 +30,7 @@ importing Locust monkey-patches the whole process with gevent.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sys
@@ -60,6 +61,7 @@ from netra_ops.load.samples import (
     golden_events,
     open_error_class,
     turn_error_class,
+    turn_timing,
 )
 from netra_ops.load.users import UNUSABLE_AFTER, TurnPlan
 from netra_ops.probe.auth import AuthResult, AuthToken, login
@@ -72,10 +74,12 @@ from netra_ops.probe.drivers import (
     Link,
     Steps,
 )
+from netra_ops.probe.event_timing import ClockOffset
 from netra_ops.probe.golden_path import agent_turn
 
 __all__ = [
     "CONNECT_REQUEST",
+    "ENV_ANSWER_BUDGET_S",
     "ENV_CONNECT_TIMEOUT_S",
     "ENV_ENVIRONMENT",
     "ENV_EVENT_BUDGET_MS",
@@ -105,6 +109,7 @@ ENV_RESULTS_DIR = "NETRA_OPS_LOCUST_RESULTS_DIR"
 ENV_THINK_TIME_S = "NETRA_OPS_LOCUST_THINK_TIME_S"
 ENV_TURN_TIMEOUT_S = "NETRA_OPS_LOCUST_TURN_TIMEOUT_S"
 ENV_EVENT_BUDGET_MS = "NETRA_OPS_LOCUST_EVENT_BUDGET_MS"
+ENV_ANSWER_BUDGET_S = "NETRA_OPS_LOCUST_ANSWER_BUDGET_S"
 ENV_CONNECT_TIMEOUT_S = "NETRA_OPS_LOCUST_CONNECT_TIMEOUT_S"
 ENV_MESSAGE = "NETRA_OPS_LOCUST_MESSAGE"
 REQUEST_TYPE = "WS"
@@ -116,6 +121,7 @@ FINAL_REPORTS_WAIT_S = 10.0  # how long the master waits for its workers to quit
 FINAL_COUNTS_SUFFIX = "_final_counts.json"  # beside the --csv files, written at exit
 _CLOSE_TIMEOUT_S = 1.0
 _PLAN_VARIABLES = {"turn_timeout_s": ENV_TURN_TIMEOUT_S, "event_budget_ms": ENV_EVENT_BUDGET_MS,
+                   "answer_budget_s": ENV_ANSWER_BUDGET_S,
                    "connect_timeout_s": ENV_CONNECT_TIMEOUT_S}
 T = TypeVar("T")
 
@@ -325,6 +331,8 @@ class VirtualUser:
         self.on_connect = on_connect
         self.turns = 0
         self._token: AuthToken | None = None
+        self._user_id: str | None = None
+        self.clock: ClockOffset | None = None
         self._link: Link | None = None
 
     @property
@@ -333,18 +341,20 @@ class VirtualUser:
         return self._link is not None
 
     def connect(self) -> tuple[str | None, str | None]:
-        """Log in (once) and open the WebSocket up to `connection_established`;
-        (error class, error text), both None on success."""
+        """Log in (once; then read the server's clock offset) and open the WebSocket up to
+        `connection_established`; (error class, error text), both None on success."""
         if self._token is None:
             result = login(self.env, timeout_s=self.plan.connect_timeout_s)
             if self.on_login is not None:
                 self.on_login(result)
             if result.token is None:
                 return auth_error_class(result) or "auth", f"login: {result.error}"
-            self._token = result.token
+            self._token, self._user_id, self.clock = result.token, result.user_id, None
         deadline = Deadline.after(self.plan.connect_timeout_s)
         opened = run_steps_blocking(open_connection(self.env, deadline, self._token.reveal(),
-                                                    close_timeout_s=_CLOSE_TIMEOUT_S))
+                                                    close_timeout_s=_CLOSE_TIMEOUT_S,
+                                                    estimate_clock=self.clock is None))
+        self.clock = opened.clock or self.clock
         if self.on_connect is not None:
             self.on_connect(opened)
         if opened.link is None:
@@ -369,13 +379,16 @@ class VirtualUser:
         started = time.perf_counter()
         result = agent_turn(self._link.connection, self.plan.message, thread_id=self.thread_id,
                             timeout_s=self.plan.turn_timeout_s,
-                            event_budget_ms=self.plan.event_budget_ms)
+                            event_budget_ms=self.plan.event_budget_ms,
+                            answer_budget_s=self.plan.answer_budget_s, user_id=self._user_id,
+                            clock=self.clock)
         ended = time.perf_counter()
         report = result.report
         if report.end in UNUSABLE_AFTER:  # the engine's rule
             self.close()
         return TurnRecord(Sample(self.index, number, scheduled, started, ended, report.ok,
-                                 turn_error_class(report), golden_events(report)), report.error)
+                                 turn_error_class(report), golden_events(report),
+                                 *turn_timing(report, started)), report.error)
 
     def close(self, timeout_s: float = _CLOSE_TIMEOUT_S) -> None:
         """Close the connection (waiting at most `timeout_s` for the close handshake)."""
@@ -387,8 +400,10 @@ class VirtualUser:
 
 class TurnsFile:
     """The turns of one process as JSON lines (`turns-<host>-<pid>.jsonl` in `folder`):
-    worker, user, turn, scheduled_at, started_at, ended_at (ns since the Unix epoch, UTC),
-    ok, error_class, events and error (a short text, never a secret)."""
+    worker, user, turn, scheduled_at, started_at, ended_at, first_event_at, answer_at (ns
+    since the Unix epoch, UTC; the last two null when that event never came), ok,
+    error_class, events, delivery_ms (null: not measured) and error (a short text, never a
+    secret)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -410,8 +425,12 @@ class TurnsFile:
         self._file.write(_encode({
             "worker": self.worker, "user": sample.user, "turn": sample.turn,
             "scheduled_at": wall(sample.scheduled), "started_at": wall(sample.started),
-            "ended_at": wall(sample.ended), "ok": sample.ok, "error_class": sample.error_class,
-            "events": sample.events, "error": (record.error or "")[:300] or None,
+            "ended_at": wall(sample.ended),
+            "first_event_at": _wall_or_none(wall, sample.first_event),
+            "answer_at": _wall_or_none(wall, sample.answer), "ok": sample.ok,
+            "error_class": sample.error_class, "events": sample.events,
+            "delivery_ms": None if math.isnan(sample.delivery_ms) else sample.delivery_ms,
+            "error": (record.error or "")[:300] or None,
         }) + "\n")
 
     def close(self) -> None:
@@ -434,7 +453,11 @@ class TurnsFile:
         return rows
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+def _wall_or_none(wall: Callable[[float], int], perf: float) -> int | None:
+    return None if math.isnan(perf) else wall(perf)
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 # --- the Locust user: defined only when Locust loads this file -------------------------

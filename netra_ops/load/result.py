@@ -1,13 +1,15 @@
 """What a load run found: its samples, the views over them, and how it ended.
 
-`LoadResult.samples` is the samples frame (docs/load.md); `throughput()`, `percentiles()`
-and `errors()` are the frames of `netra_ops.load.frames` over it. `aborted` is the threshold
-breach that stopped the run (None when it ran its course); `to_record()` is the run as plain
-JSON data for `netra_ops.record.record` (figures, not the samples: no token, no password).
+`LoadResult.samples` is the samples frame (docs/load.md); `throughput()`, `percentiles()`,
+`timing()` (first event, delivery and answer side by side) and `errors()` are the frames of
+`netra_ops.load.frames` over it. `aborted` is the threshold breach that stopped the run (None
+when it ran its course); `to_record()` is the run as plain JSON data for
+`netra_ops.record.record` (figures, not the samples: no token, no password).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +19,12 @@ import pandas as pd
 
 from netra_ops.load.config import LoadConfig
 from netra_ops.load.frames import (
+    TIMING_COLUMNS,
     errors_by_class,
     latency_percentiles,
     quantile_label,
     throughput,
+    timing_percentiles,
 )
 from netra_ops.load.thresholds import ThresholdBreach
 
@@ -86,24 +90,31 @@ class LoadResult:
         """Exact latency percentiles (`netra_ops.load.frames.latency_percentiles`)."""
         return latency_percentiles(self.samples, quantiles, column=column, ok_only=ok_only)
 
+    def timing(self, quantiles: Iterable[float] = _RECORD_QUANTILES) -> pd.DataFrame:
+        """First event, delivery and answer percentiles (`timing_percentiles`)."""
+        return timing_percentiles(self.samples, quantiles)
+
     def percentile(self, quantile: float, column: str = "latency_ms") -> float | None:
-        """One exact percentile of `column` over every sample (None without samples)."""
-        if not self.turns:
-            return None
-        return float(self.samples[column].quantile(quantile))
+        """One exact percentile of `column` over every sample that has a value (None
+        without one)."""
+        value = float(self.samples[column].quantile(quantile)) if self.turns else math.nan
+        return None if math.isnan(value) else value
 
     def errors(self) -> pd.DataFrame:
         """Failed turns by error class (`netra_ops.load.frames.errors_by_class`)."""
         return errors_by_class(self.samples)
 
     def summary(self) -> str:
-        """One line: turns, rate, p50/p95/p99, errors, and how the run ended."""
+        """One line: turns, rate, p50/p95/p99, first event p95, errors, and how the run
+        ended."""
         rate = self.error_rate or 0.0
         quantiles = ", ".join(f"{quantile_label(q)} {self.percentile(q) or 0:.0f} ms"
                               for q in _RECORD_QUANTILES)
+        first = self.percentile(0.95, "first_event_ms")
+        shown = "none" if first is None else f"{first:.0f} ms"
         ending = f"; aborted: {self.aborted.reason}" if self.aborted else ""
         return (f"{self.turns} turns in {self.duration_s:.1f} s ({self.turns_per_s:.1f}/s), "
-                f"{quantiles}, {rate:.1%} failed{ending}")
+                f"{quantiles}, first event p95 {shown}, {rate:.1%} failed{ending}")
 
     def to_record(self) -> dict[str, Any]:
         """The run as plain JSON data (figures and verdicts, not the samples)."""
@@ -116,6 +127,7 @@ class LoadResult:
             "turns_per_s": self.turns_per_s,
             "latency_ms": self._quantiles("latency_ms"),
             "service_ms": self._quantiles("service_ms"),
+            **{name: self._quantiles(name) for name in TIMING_COLUMNS},
             "errors": {row.error_class: int(row.count) for row in self.errors().itertuples()},
             "error_examples": dict(self.error_examples),
             "aborted": self.aborted.to_dict() if self.aborted else None,
@@ -126,5 +138,5 @@ class LoadResult:
 
     def _quantiles(self, column: str) -> dict[str, float | None]:
         values = {quantile_label(q): self.percentile(q, column) for q in _RECORD_QUANTILES}
-        values["max"] = float(self.samples[column].max()) if self.turns else None
+        values["max"] = self.percentile(1.0, column)
         return values

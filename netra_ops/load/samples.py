@@ -2,9 +2,13 @@
 
 Both load engines (netra-ops' own and the Locust path) describe every turn they attempted
 with the same fields (docs/load.md, the samples frame contract): who sent it, when it was
-due, sent and over, whether it passed, and why not. The times of a `Sample` are
-`time.perf_counter()` seconds; `netra_ops.load.frames.samples_frame` turns them into UTC
-timestamps with the run's `ClockAnchor`.
+due, sent and over, whether it passed, and why not, and when its events came: the first
+agent event and `agent_completed` (perf_counter times, NaN when none came) and the slowest
+delivery latency of its events (ms, arrival minus the event's own timestamp corrected by the
+user's clock offset; NaN when not measured), all from the probes' one timing judge
+(`turn_timing`). The times of a `Sample` are `time.perf_counter()` seconds;
+`netra_ops.load.frames.samples_frame` turns them into UTC timestamps with the run's
+`ClockAnchor`.
 
 The error classes (`ERROR_CLASSES`), from what the probe layer reports:
 
@@ -22,6 +26,7 @@ The error classes (`ERROR_CLASSES`), from what the probe layer reports:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -33,10 +38,12 @@ __all__ = [
     "ERROR_CLASSES",
     "ClockAnchor",
     "Sample",
+    "TurnTimes",
     "auth_error_class",
     "golden_events",
     "open_error_class",
     "turn_error_class",
+    "turn_timing",
 ]
 
 ERROR_CLASSES: tuple[str, ...] = (
@@ -49,7 +56,9 @@ _OPEN_CLASSES = {"auth_rejected": "auth", "login": "auth", "server_error": "serv
 
 
 class Sample(NamedTuple):
-    """One turn attempted (perf_counter seconds; a named tuple: one is made per turn)."""
+    """One turn attempted (perf_counter seconds; a named tuple: one is made per turn).
+    `first_event` and `answer` are when the first agent event and `agent_completed` came,
+    `delivery_ms` the turn's slowest delivery latency (NaN: none, or not measured)."""
 
     user: int
     turn: int
@@ -59,6 +68,17 @@ class Sample(NamedTuple):
     ok: bool
     error_class: str | None
     events: int
+    first_event: float = math.nan
+    answer: float = math.nan
+    delivery_ms: float = math.nan
+
+
+class TurnTimes(NamedTuple):
+    """A turn's timing fields of its `Sample` (see `turn_timing`)."""
+
+    first_event: float
+    answer: float
+    delivery_ms: float
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,22 @@ class ClockAnchor:
 def golden_events(report: AgentEventsReport) -> int:
     """How many golden-path events a turn received (repeats counted)."""
     return sum(event.type in _GOLDEN for event in report.events)
+
+
+def turn_timing(report: AgentEventsReport, sent: float) -> TurnTimes:
+    """When a turn sent at `sent` (perf_counter) got its first event and its answer, and its
+    slowest delivery, from the probes' judge (`report.timing`); NaN for what did not come."""
+    timing = report.timing
+    return TurnTimes(_after(sent, timing.first_event_ms), _after(sent, timing.answer_ms),
+                     _or_nan(timing.max_delivery_ms))
+
+
+def _after(sent: float, ms: float | None) -> float:
+    return math.nan if ms is None else sent + ms / 1000.0
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def turn_error_class(report: AgentEventsReport) -> str | None:

@@ -3,11 +3,15 @@
 Everything on the wire is the probe layer's: `login_async` for the token,
 `open_connection` (handshake with the `jwt.<token>` subprotocol, `connection_established`)
 for the connection, `agent_turn_async` for each turn and its judgement (the five events, in
-order, with their fields and content, within the event budget). A user only adds what a
-load test needs: it keeps the connection between turns, reconnects after a turn that left
-the connection unusable (closed, garbage, or a timeout whose late events would confuse the
-next turn), logs in again after the backend rejected its token, and turns each attempt into
-a `Sample` with its error class.
+order, with their fields and content, the user's own run, thread and user; the first event
+and each delivery within the event budget, the answer within its own budget). Right after
+each login the user reads the server's clock offset once, as the probes do
+(`open_connection(estimate_clock=True)`: the auth service's health `timestamp`, NTP-style),
+so delivery latencies are judged on the server's clock brought to ours, not assuming the
+clocks agree. A user only adds what a load test needs: it keeps the connection between
+turns, reconnects after a turn that left the connection unusable (closed, garbage, or a
+timeout whose late events would confuse the next turn), logs in again after the backend
+rejected its token, and turns each attempt into a `Sample` with its error class and timing.
 
 The token lives in the user (an `AuthToken`, never printed) and is forgotten on `close()`.
 """
@@ -24,6 +28,7 @@ from netra_ops.load.samples import (
     golden_events,
     open_error_class,
     turn_error_class,
+    turn_timing,
 )
 from netra_ops.probe.auth import AuthToken, login_async
 from netra_ops.probe.connections import close_quietly, open_connection
@@ -33,6 +38,7 @@ from netra_ops.probe.drivers import (
     Link,
     run_steps_async,
 )
+from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S, ClockOffset
 from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn_async
 
 __all__ = ["UNUSABLE_AFTER", "Attempt", "TurnPlan", "VirtualUser"]
@@ -44,12 +50,16 @@ _CLOSE_TIMEOUT_S = 1.0
 
 @dataclass(frozen=True)
 class TurnPlan:
-    """What every turn of a run sends and how long it may take."""
+    """What every turn of a run sends and how long it may take: `event_budget_ms` for the
+    first event (from the send) and each delivery, `answer_budget_s` for `agent_completed`
+    (the probes' budgets; a load's event budget is the seed's 2 s, not the probes' 500 ms),
+    `turn_timeout_s` how long a turn is awaited at all."""
 
     message: str = DEFAULT_MESSAGE
     turn_timeout_s: float = 30.0
     event_budget_ms: float = 2000.0
     connect_timeout_s: float = 10.0
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,8 @@ class VirtualUser:
         self.thread_id = thread_id
         self.turns = 0
         self._token: AuthToken | None = None
+        self._user_id: str | None = None
+        self.clock: ClockOffset | None = None
         self._driver: AsyncDriver | None = None
         self._link: Link | None = None
 
@@ -79,21 +91,23 @@ class VirtualUser:
         return self._link is not None
 
     async def connect(self) -> tuple[str | None, str | None]:
-        """Log in (once) and open the WebSocket up to `connection_established`;
-        (error class, error text), both None on success."""
+        """Log in (once; then read the server's clock offset) and open the WebSocket up to
+        `connection_established`; (error class, error text), both None on success."""
         if self._token is None:
             login = await login_async(self.env, timeout_s=self.plan.connect_timeout_s)
             if login.token is None:
                 return auth_error_class(login) or "auth", f"login: {login.error}"
-            self._token = login.token
+            self._token, self._user_id, self.clock = login.token, login.user_id, None
         driver = AsyncDriver()
         deadline = Deadline.after(self.plan.connect_timeout_s)
         try:
             opened = await driver.drive(open_connection(
-                self.env, deadline, self._token.reveal(), close_timeout_s=_CLOSE_TIMEOUT_S))
+                self.env, deadline, self._token.reveal(), close_timeout_s=_CLOSE_TIMEOUT_S,
+                estimate_clock=self.clock is None))
         except BaseException:  # cancelled mid-handshake: leave no socket behind
             await driver.close_all()
             raise
+        self.clock = opened.clock or self.clock
         if opened.link is None:
             error_class = open_error_class(opened) or "connect"
             if error_class == "auth":
@@ -118,13 +132,15 @@ class VirtualUser:
         assert self._link is not None
         result = await agent_turn_async(
             self._link.connection, self.plan.message, thread_id=self.thread_id,
-            timeout_s=self.plan.turn_timeout_s, event_budget_ms=self.plan.event_budget_ms)
+            timeout_s=self.plan.turn_timeout_s, event_budget_ms=self.plan.event_budget_ms,
+            answer_budget_s=self.plan.answer_budget_s, user_id=self._user_id, clock=self.clock)
         ended = time.perf_counter()
         report = result.report
         if report.end in UNUSABLE_AFTER:
             await self.close()
         return Attempt(Sample(self.index, number, due, started, ended, report.ok,
-                              turn_error_class(report), golden_events(report)), report.error)
+                              turn_error_class(report), golden_events(report),
+                              *turn_timing(report, started)), report.error)
 
     async def close(self) -> None:
         """Close the connection (waiting briefly for the close handshake)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -14,10 +15,12 @@ from netra_ops.load.samples import (
     golden_events,
     open_error_class,
     turn_error_class,
+    turn_timing,
 )
 from netra_ops.probe.agent_events import AgentEventsReport, TurnCollector
 from netra_ops.probe.connections import Opened
 from netra_ops.probe.drivers import Link
+from netra_ops.probe.event_timing import ClockOffset
 
 ANSWER = ("Recommendation: route about 60% of requests to gpt-4o-mini; spend drops from "
           "$12,000 to $4,705/month.")
@@ -116,3 +119,21 @@ def test_a_clock_anchor_places_perf_readings_in_wall_time() -> None:
     anchor = ClockAnchor(perf=100.0, wall_ns=1_700_000_000_000_000_000)
     assert anchor.wall_ns_of(101.5) == 1_700_000_001_500_000_000
     assert anchor.wall_ns_of(99.999) == 1_699_999_999_999_000_000
+
+
+def test_a_turns_timing_comes_from_the_probes_judge_with_the_clock_offset() -> None:
+    """First event and answer as perf_counter times after the send; the slowest delivery
+    on the server's clock brought to ours (a server 30 s ahead is not a -30 s delivery)."""
+    sent_wall, offset_ms = 1_767_225_600.0, 30_000.0
+    collector = TurnCollector(0.0, sent_wall)
+    for number, message in enumerate(FIVE, start=1):
+        arrival = number * 0.5  # every 0.5 s, each stamped 20 ms before it arrived
+        stamp = sent_wall + arrival - 0.020 + offset_ms / 1000
+        collector.feed(json.dumps({**message, "timestamp": stamp}), arrival)
+    report = collector.result(2000.0, clock=ClockOffset(offset_ms, 2.0, "test"))
+    assert report.ok, report.error
+    times = turn_timing(report, sent=100.0)
+    assert times.first_event == pytest.approx(100.5) and times.answer == pytest.approx(102.5)
+    assert times.delivery_ms == pytest.approx(20.0, abs=0.01)
+    never = turn_timing(_report(FIVE[:1], end="closed"), sent=100.0)
+    assert math.isnan(never.answer) and math.isnan(never.delivery_ms)  # "now" is no stamp
