@@ -20,7 +20,9 @@ from netra_ops import sandbox
 from netra_ops.config import Environment
 from netra_ops.deploy import read_service
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+# A test here runs up to three playbooks (about a minute each on a quiet 2-core machine):
+# more than the suite's 300 s per test once the machine is busy.
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parent.parent
 EXIT = {"REMEDIATED": 0, "FAILED": 1, "ROLLED BACK": 6, "HELD": 8}  # as the README says
 
