@@ -62,6 +62,7 @@ def test_the_iam_table_and_custom_role_match_what_doctor_asks() -> None:
 
 @pytest.mark.sandbox
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a guide takes up to ~80 s on a quiet machine, 2-3x that when busy
 @pytest.mark.parametrize("path", HERE, ids=lambda p: p.stem)
 def test_the_guide_runs_as_written(path: Path, guide_environments: Path,
                                    tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from guide_blocks import RECORD_GUIDES, ROOT, run_guide
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+# A guide takes up to ~80 s on a quiet machine, 2-3x that when busy.
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.mark.parametrize("name", RECORD_GUIDES, ids=lambda n: n.removesuffix(".md"))
