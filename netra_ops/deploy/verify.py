@@ -14,6 +14,7 @@ import pandas as pd
 
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult
+from netra_ops.deploy.image_digest import serves_image
 from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.metrics.logs import log_entries, request_log_filter
 from netra_ops.probe.golden_path import websocket_connect
@@ -77,9 +78,11 @@ def verify(env: Environment, expected_image: str | None = None, *,
     """Seed 1.3: the image that really serves (through traffic statuses, not the
     template), health returning 200 with valid JSON to each of `health_checks` requests (one
     lucky answer from a build that fails half its requests is not a verification), and a
-    WebSocket connection."""
+    WebSocket connection. A revision that reports its image by digest (as Cloud Run does)
+    serves `expected_image` when that is the digest the image's tag names now
+    (`image_digest.serves_image`)."""
     state = read_service(env)
-    checks = [_image_check(state, expected_image)]
+    checks = [_image_check(env, state, expected_image)]
     checks.append(_health_check(env, max(health_checks, 1)))
     if websocket:
         connected = websocket_connect(env)
@@ -99,29 +102,47 @@ def _health_check(env: Environment, count: int) -> Check:
 
 
 def deploy_decision(change: ChangeResult, checks: Checks) -> tuple[str, str]:
-    """What the playbook does after a deploy: `rollback` when the new revision itself failed
-    to deploy or verify (not Ready, deadline passed, wrong image serving, health not 200),
-    `continue` otherwise (a dry run included); with the reason."""
+    """What the playbook does after a deploy, with the reason:
+
+    - `rollback` when the new revision itself failed to deploy or verify (not Ready,
+      deadline passed, wrong image serving, health not 200);
+    - `escalate` when nothing needed deploying (`unchanged`: the image already serves with
+      this configuration) but what serves fails verification: there is no new revision to
+      roll back from, a human decides;
+    - `continue` otherwise (a dry run included: its reason says nothing was deployed).
+    """
+    failed = [c for c in checks.checks if not c.ok]
+    found = "; ".join(f"{c.name}: {c.detail}" for c in failed)
     if change.executed and change.status in ("failed", "deadline_exceeded"):
         revision = change.new_revision or "the new revision"
         return "rollback", f"{revision} failed to deploy ({change.status}): {change.error}"
-    failed = [c for c in checks.checks if not c.ok]
     if change.executed and failed:
-        return "rollback", "the new revision failed verification: " + "; ".join(
-            f"{c.name}: {c.detail}" for c in failed)
+        return "rollback", "the new revision failed verification: " + found
+    if change.status == "unchanged":
+        serving = checks.state.serving_revision
+        said = f"unchanged: nothing to deploy, the image already serves ({serving})"
+        if failed:
+            return "escalate", (f"{said}, and it fails verification: {found}; no new "
+                                "revision to roll back from, a human decides")
+        return "continue", f"{said}; " + "; ".join(c.detail for c in checks.checks)
     if failed:
         return "continue", ("dry run: nothing was deployed; the serving revision fails "
                             + ", ".join(c.name for c in failed))
     return "continue", f"{change.status}: " + ("; ".join(c.detail for c in checks.checks))
 
 
-def _image_check(state: ServiceState, expected: str | None) -> Check:
+def _image_check(env: Environment, state: ServiceState, expected: str | None) -> Check:
     serving = state.serving_image
     detail = f"{state.serving_revision} serves {serving}"
     if state.template_image != serving:
         detail += f" (template names {state.template_image})"
-    return Check("serving image", serving is not None and expected in (None, serving),
-                 detail if expected in (None, serving) else f"expected {expected}; {detail}")
+    if expected is None or serving is None:
+        return Check("serving image", serving is not None, detail)
+    if serving == expected:
+        return Check("serving image", True, detail)
+    if serves_image(env, state, expected):
+        return Check("serving image", True, f"{detail}: the digest {expected} names now")
+    return Check("serving image", False, f"expected {expected}; {detail}")
 
 
 def validate_rollback(env: Environment, revision: str | None = None, *,

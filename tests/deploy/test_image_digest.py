@@ -10,7 +10,7 @@ import pytest
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
-from netra_ops.deploy import deploy, read_service
+from netra_ops.deploy import deploy, deploy_decision, read_service, verify
 from netra_ops.deploy.image_digest import IMAGE_DIGEST_ANNOTATION, new_build, tag_digest
 from netra_ops.gcp import service_name, services_client
 from netra_ops.sandbox.revisions import IMAGE_BY_DIGEST_ENV
@@ -32,11 +32,20 @@ def test_a_push_under_the_same_tag_is_deployed_as_a_new_revision(
 
     again = deploy(env, image, execute=True)
     assert again.status == "unchanged" and again.plan == ()
+    # Verified by digest: the revision reports REPO@sha256:..., the tag names that digest.
+    checks = verify(env, expected_image=image, websocket=False, health_checks=1)
+    assert checks.ok, checks.to_frame()
+    action, reason = deploy_decision(again, checks)
+    assert action == "continue" and reason.startswith("unchanged: nothing to deploy"), reason
 
     tag = image.rsplit(":", 1)[1]
     pushed = sandbox.push(env, tag)
     assert pushed["previous_digest"] == digest and pushed["digest"] != digest
     assert new_build(env, read_service(env), image) == pushed["digest"]
+    moved = verify(env, expected_image=image, websocket=False, health_checks=1)
+    assert [c.name for c in moved.checks if not c.ok] == ["serving image"]
+    action, reason = deploy_decision(again, moved)  # nothing deployed: no rollback, a human
+    assert action == "escalate" and "fails verification: serving image" in reason, reason
     rolled = deploy(env, image, execute=True)
     assert rolled.status == "done" and rolled.new_revision is not None, rolled.plan
     assert any(f"now names {pushed['digest']}" in step for step in rolled.plan)
