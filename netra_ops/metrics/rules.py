@@ -15,6 +15,14 @@ rule that asks every sample to cross the threshold (`min` with `>`/`>=`, `max` w
 An evaluation that is not true (false or inconclusive) ends the run. A value exactly at the
 threshold does not cross it for `>` or `<`.
 
+Late data (Cloud Monitoring shows a point one to three minutes after it happened, Logging a
+few seconds after): with `max_lateness_s`, a rule's window ends at its newest sample when that
+is at most `max_lateness_s` old, (newest - window_s, newest], and `for_s` is counted in the
+data's time, so a window shorter than the lateness still sees data and a condition is not
+held longer than the data shows. A newest sample older than that is no longer late but
+missing: the window ends at t again (and the rule is inconclusive if nothing is left in it).
+With 0 (the default) every window ends at t.
+
 A rule with `group_by` is evaluated per group (e.g. per revision) and reports its worst
 group, in the order firing > pending > inconclusive > ok; the others are named in the
 detail. A group that went quiet (too few samples, the last one more than half a window older
@@ -119,10 +127,11 @@ class RuleResult:
 
     @property
     def held_s(self) -> float | None:
-        """Seconds the condition has held (None unless pending or firing)."""
+        """Seconds the condition has held up to the window's end, the newest data (None
+        unless pending or firing)."""
         if self.since is None:
             return None
-        return (self.evaluated_at - self.since).total_seconds()
+        return (self.window_end - self.since).total_seconds()
 
     def to_row(self) -> dict[str, Any]:
         """The row of `rules_frame()`."""
@@ -158,13 +167,17 @@ class _Series:
 
 
 class RuleEvaluator:
-    """Evaluates rules at successive times, keeping since when each condition holds."""
+    """Evaluates rules at successive times, keeping since when each condition holds;
+    `max_lateness_s`: how late data may be (see the module docstring)."""
 
-    def __init__(self, rules: Sequence[TriggerRule]) -> None:
+    def __init__(self, rules: Sequence[TriggerRule], *, max_lateness_s: float = 0.0) -> None:
         names = [r.name for r in rules]
         if len(set(names)) != len(names):
             raise ConfigError(f"rule names must be unique, got {', '.join(names)}")
+        if not max_lateness_s >= 0:
+            raise ConfigError(f"max_lateness_s must be 0 or more seconds, got {max_lateness_s!r}")
         self.rules = list(rules)
+        self.max_lateness_s = max_lateness_s
         self._since: dict[tuple[str, str], datetime] = {}
         self._cache: tuple[pd.DataFrame, dict[str, _Series]] | None = None
 
@@ -183,15 +196,17 @@ class RuleEvaluator:
     # -- one rule ------------------------------------------------------------------------
     def _evaluate(self, rule: TriggerRule, series: _Series, at: datetime,
                   unavailable: Mapping[str, str]) -> RuleResult:
-        start = at - timedelta(seconds=rule.window_s)
-        evaluated = [self._evaluate_group(rule, series, key, at, start) for key in series.groups]
-        results, quiet = _without_quiet_groups(rule, series, at,
+        end = _window_end(series, at, self.max_lateness_s)
+        start = end - timedelta(seconds=rule.window_s)
+        evaluated = [self._evaluate_group(rule, series, key, (at, end), start)
+                     for key in series.groups]
+        results, quiet = _without_quiet_groups(rule, series, end,
                                                [r for r in evaluated if r is not None])
         self._forget_absent(rule, {r.group for r in results})
         if not results:
-            return RuleResult(rule, at, "inconclusive", None, 0, start, at,
+            return RuleResult(rule, at, "inconclusive", None, 0, start, end,
                               source=series.source,
-                              detail=_no_data_text(rule, series, start, at, unavailable))
+                              detail=_no_data_text(rule, series, start, end, unavailable))
         worst = max(results, key=lambda r: (SEVERITY[r.state], r.value is not None))
         if len(results) > 1:
             others = ", ".join(f"{r.group} {r.state}" for r in results if r is not worst)
@@ -201,30 +216,35 @@ class RuleEvaluator:
                                         f"{', '.join(quiet)}".lstrip("; "))
         return worst
 
-    def _evaluate_group(self, rule: TriggerRule, series: _Series, key: str, at: datetime,
+    def _evaluate_group(self, rule: TriggerRule, series: _Series, key: str,
+                        moments: tuple[datetime, datetime],
                         start: datetime) -> RuleResult | None:
+        at, end = moments  # evaluated at `at`, on the data up to `end`
         times, values, counts = series.groups[key]
-        lo, hi = np.searchsorted(times, [_ns(start), _ns(at)], side="right")
+        lo, hi = np.searchsorted(times, [_ns(start), _ns(end)], side="right")
         if lo == hi:
             return None
         window_values, window_counts = values[lo:hi], counts[lo:hi]
         samples = float(window_counts.sum())
         if samples < rule.min_samples:
             self._since.pop((rule.name, key), None)
-            return RuleResult(rule, at, "inconclusive", None, samples, start, at, group=key,
+            return RuleResult(rule, at, "inconclusive", None, samples, start, end, group=key,
                               source=series.source,
                               detail=f"{samples:g} of {rule.min_samples} samples needed")
         value = aggregate(rule.aggregation, window_values, window_counts)
         if not COMPARE[rule.comparison](value, rule.threshold):
             self._since.pop((rule.name, key), None)
-            return RuleResult(rule, at, "ok", value, samples, start, at, group=key,
+            return RuleResult(rule, at, "ok", value, samples, start, end, group=key,
                               source=series.source)
         since = self._since.setdefault((rule.name, key), _onset(rule, times[:hi], values[:hi],
-                                                                at))
-        held = (at - since).total_seconds()
+                                                                end))
+        held = (end - since).total_seconds()
         state = "firing" if held >= rule.for_s else "pending"
         detail = f"held {held:g} s of {rule.for_s:g} s" if rule.for_s else ""
-        return RuleResult(rule, at, state, value, samples, start, at, since, key,
+        if end < at:
+            detail = "; ".join(filter(None, [detail, f"data up to {end:%H:%M:%S} "
+                                                     f"({(at - end).total_seconds():.0f} s late)"]))
+        return RuleResult(rule, at, state, value, samples, start, end, since, key,
                           series.source, detail)
 
     def _forget_absent(self, rule: TriggerRule, present: set[str]) -> None:
@@ -259,6 +279,20 @@ def _without_quiet_groups(rule: TriggerRule, series: _Series, at: datetime,
              and newest - last[r.group] > gap_ns]
     kept = [r for r in results if r.group not in quiet]
     return (kept, quiet) if kept else (results, [])
+
+
+def _window_end(series: _Series, at: datetime, max_lateness_s: float) -> datetime:
+    """Where a rule's window ends: its newest sample up to `at`, when that is at most
+    `max_lateness_s` old (late data); otherwise `at`."""
+    if max_lateness_s <= 0:
+        return at
+    cutoff = _ns(at)
+    newest = [_last_before(times, cutoff) for times, _, _ in series.groups.values()
+              if len(times) and times[0] <= cutoff]
+    if not newest:
+        return at
+    end = _from_ns(max(newest))
+    return end if (at - end).total_seconds() <= max_lateness_s else at
 
 
 def _last_before(times: np.ndarray, cutoff_ns: int) -> int:

@@ -17,6 +17,13 @@ few samples: early in a watch some rules always lack them), for at most `settle_
 the condition has the time to fire or clear and the samples to arrive. If a rule is still
 pending or inconclusive at the very end, `run_watch`'s decision is `hold`, not `continue`.
 A firing rule decides at once, whatever the others' states (`decide`).
+
+Late data: Cloud Monitoring shows a point one to three minutes after it happened (Cloud Run's
+metrics: up to 180 s), Logging an entry a few seconds after. With `max_lateness_s` each
+rule's evidence window ends at its newest sample when that is at most this old
+(`RuleEvaluator`), and each tick reads that much further back; so a rule's window shorter
+than the lateness still sees data, and a trigger on late data fires once the data shows it
+held, instead of staying inconclusive until `settle_s` runs out.
 """
 
 from __future__ import annotations
@@ -132,20 +139,23 @@ class WatchResult:
         return pd.concat([pd.DataFrame(rows), measured], ignore_index=True)
 
 
-def lookback_s(rules: Sequence[TriggerRule], interval_s: float) -> float:
-    """How far back a tick reads: the longest window plus the longest `for` plus a tick."""
+def lookback_s(rules: Sequence[TriggerRule], interval_s: float,
+               max_lateness_s: float = 0.0) -> float:
+    """How far back a tick reads: the longest window plus the longest `for` plus a tick,
+    plus how late data may be."""
     return (max((r.window_s for r in rules), default=0.0)
-            + max((r.for_s for r in rules), default=0.0) + interval_s)
+            + max((r.for_s for r in rules), default=0.0) + interval_s + max_lateness_s)
 
 
 def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
           duration_s: float = 30.0, interval_s: float = 5.0, probe: ProbeFn | None = None,
           sources: Sequence[str] = READERS, step_s: float | None = None,
           stop_on_rollback: bool = False, settle_s: float = 0.0,
+          max_lateness_s: float = 0.0,
           probe_log: list[ProbeResult] | None = None) -> Iterator[WatchTick]:
     """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once), and
-    on for at most `settle_s` more while a rule is pending or inconclusive (see the module
-    docstring).
+    on for at most `settle_s` more while a rule is pending or inconclusive; rules' windows
+    end at data up to `max_lateness_s` late (see the module docstring).
 
     `probe` runs before each evaluation (default: `default_probe()`; pass `lambda env: []`
     for none); its results join the sources' data and are appended to `probe_log` when
@@ -156,8 +166,8 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
         raise ConfigError(f"the watch needs interval_s > 0, duration_s >= 0 and settle_s >= 0, "
                           f"got {interval_s}, {duration_s} and {settle_s}")
     run_probe = default_probe() if probe is None else probe
-    evaluator = RuleEvaluator(chosen)
-    lookback = timedelta(seconds=lookback_s(chosen, interval_s))
+    evaluator = RuleEvaluator(chosen, max_lateness_s=max_lateness_s)
+    lookback = timedelta(seconds=lookback_s(chosen, interval_s, max_lateness_s))
     probes: list[ProbeResult] = [] if probe_log is None else probe_log
     clock = _TickClock(interval_s)
     planned = tick_count(duration_s, interval_s)
@@ -185,7 +195,8 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
               duration_s: float = 30.0, interval_s: float = 5.0,
               probe: ProbeFn | None = None, sources: Sequence[str] = READERS,
               step_s: float | None = None, stop_on_rollback: bool = False,
-              settle_s: float = 0.0, show: bool = True) -> WatchResult:
+              settle_s: float = 0.0, max_lateness_s: float = 0.0,
+              show: bool = True) -> WatchResult:
     """Run `watch()` to its end, showing each tick (`LiveTable`), then read the whole
     watched span once more for the charts. The decision is the first rollback, if any tick
     asked for one, else the last tick's, made `hold` if a rule is still pending."""
@@ -197,12 +208,12 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
     ticks = []
     for tick in watch(env, chosen, duration_s=duration_s, interval_s=interval_s, probe=probe,
                       sources=sources, step_s=step_s, stop_on_rollback=stop_on_rollback,
-                      settle_s=settle_s, probe_log=probes):
+                      settle_s=settle_s, max_lateness_s=max_lateness_s, probe_log=probes):
         ticks.append(tick)
         if live is not None:
             live.show(tick.number, tick.table, tick.decision)
     ended = datetime.now(UTC)
-    span_start = started - timedelta(seconds=lookback_s(chosen, interval_s))
+    span_start = started - timedelta(seconds=lookback_s(chosen, interval_s, max_lateness_s))
     frame, unavailable = combine_readings(read_window(
         env, span_start, ended, probe_results=probes, sources=sources, step_s=step_s))
     decision = first_rollback(t.decision for t in ticks) or _unsettled(ticks[-1], settle_s)

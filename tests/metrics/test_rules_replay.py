@@ -217,3 +217,23 @@ def test_the_decision_rolls_back_only_for_live_firing_rules() -> None:
     held = decide(evaluate_rules([quiet, blind], data, at(4)))
     assert held.action == "hold" and list(held.evidence["rule"]) == ["blind"]
     assert decide(evaluate_rules([], data, at(4))).action == "hold"
+
+
+def test_late_data_is_judged_up_to_its_newest_sample_within_max_lateness() -> None:
+    # Monitoring shows points a minute late: at t = 100 s the newest point is from t = 40 s.
+    # A 5 s window ending at t sees nothing; ending at the data's horizon it sees the
+    # crossing, and for_s is counted in the data's time (held 5 s, not 65 s).
+    data = frame([(s, 20.0 if s >= 35 else 5.0) for s in range(41)])
+    slow = rule(aggregation="min", window_s=5.0, for_s=10.0)
+    now = [r.state for r in RuleEvaluator([slow]).evaluate(data, at(100))]
+    assert now == ["inconclusive"]
+    late = RuleEvaluator([slow], max_lateness_s=90.0)
+    found = late.evaluate(data, at(100))[0]
+    assert (found.state, found.window_end, found.held_s) == ("pending", at(40), 5.0)
+    assert "60 s late" in found.detail
+    fired = RuleEvaluator([slow], max_lateness_s=90.0).evaluate(
+        frame([(s, 20.0 if s >= 35 else 5.0) for s in range(46)]), at(105))[0]
+    assert fired.state == "firing" and fired.window_end == at(45)
+    # Older than max_lateness_s is missing data, not late data: inconclusive, never ok.
+    stale = RuleEvaluator([slow], max_lateness_s=30.0).evaluate(data, at(100))[0]
+    assert stale.state == "inconclusive" and stale.window_end == at(100)
