@@ -114,7 +114,8 @@ def test_webhook_url_from_option_environment_or_reference(
 def test_delivery_posts_json_to_the_receiver(receiver: Receiver,
                                              caplog: pytest.LogCaptureFixture) -> None:
     url = f"{receiver.url}/hooks/{TOKEN}?token={QUERY_SECRET}"
-    with caplog.at_level(logging.DEBUG):
+    # httpx's own logger too: configure_logging (run earlier in this worker) quiets it
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="httpx"):
         delivery = Webhook(url).post({"text": "validation failed", "incident": "INC-7"})
     assert (delivery.delivered, delivery.attempts, delivery.status_code) == (True, 1, 200)
     [got] = receiver.received

@@ -94,7 +94,7 @@ def test_golden_path_action_is_recorded_and_journaled(env: Environment,
 def test_nothing_to_confirm_is_said_without_asking(env: Environment) -> None:
     refused = plan_rollback(env)
     assert isinstance(refused, ActionOutcome) and refused.outcome == "refused"
-    assert "no Ready revision older than" in refused.summary
+    assert "no revision of" in refused.summary and "to roll back to" in refused.summary
     empty = plan_deploy(env, "  ")
     assert isinstance(empty, ActionOutcome) and empty.outcome == "refused"
     assert env.release.image
