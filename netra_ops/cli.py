@@ -144,6 +144,9 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
     from netra_ops.record.playbook import Scenario, run_playbook
 
     def stage(chosen: Scenario) -> None:
+        if chosen.observability:
+            from netra_ops.sandbox.observability import update_observability
+            update_observability(environment, chosen.observability)
         if chosen.serving_image_tag:
             serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)
 

@@ -118,12 +118,18 @@ class Step(_Model):
 
 
 class Scenario(_Model):
-    """A sandbox story: the image (and env vars) serving before the playbook, and
-    parameters for its runbooks as `"runbook.parameter" = value`."""
+    """A sandbox story: the image (and fault env vars) serving before the playbook, how the
+    Monitoring and Logging emulation behave (`observability`, e.g. `{"monitoring": {"fault":
+    "unavailable"}}`), and parameters for its runbooks as `"runbook.parameter" = value`.
+
+    A scenario stages only what it names: the service's other settings and the APIs it does
+    not name stay as they are, so a story told after `netra-ops sandbox scenario realistic`
+    is told on staging's terms (start-up, digests, agent timing, late data)."""
 
     description: str = ""
     serving_image_tag: str | None = None
     serving_env: dict[str, str] = Field(default_factory=dict)
+    observability: dict[str, dict[str, Any]] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 

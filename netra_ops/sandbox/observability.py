@@ -41,6 +41,7 @@ __all__ = [
     "configure_observability",
     "current_observability",
     "set_observability",
+    "update_observability",
 ]
 
 Fault = Literal["unavailable", "timeout"]
@@ -132,3 +133,21 @@ def configure_observability(env: Environment, value: Observability) -> Observabi
         raise SandboxError(f"setting the observability: the admin API answered "
                            f"{response.status_code}: {response.text[:300]}")
     return Observability.from_dict(response.json())
+
+
+def update_observability(env: Environment, changes: Mapping[str, Any]) -> Observability:
+    """Set the behaviour of the APIs named in `changes` (`{"monitoring": {"fault":
+    "unavailable"}}`), keeping the others' as they are (e.g. `realistic`'s Logging delay);
+    the settings now in force."""
+    settings = sandbox_settings(env)
+    url = f"{settings.url('api')}/_sandbox/observability"
+    try:
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            response = client.get(url)
+    except httpx.TransportError as exc:
+        raise not_running_error(env, f"the admin API at {url} did not answer: {exc}") from None
+    if response.status_code != 200:
+        raise SandboxError(f"reading the observability: the admin API answered "
+                           f"{response.status_code}: {response.text[:300]}")
+    merged = {**response.json(), **{api: dict(value) for api, value in changes.items()}}
+    return configure_observability(env, Observability.from_dict(merged))
