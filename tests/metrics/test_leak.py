@@ -115,6 +115,21 @@ def test_memory_given_back_after_load_is_not_a_leak_on_one_drop() -> None:
     assert row["gc_drops"] == 1 and "drops back" in str(row["reason"])
 
 
+def test_one_warm_up_step_then_flat_is_no_leak_four_steps_are_growth() -> None:
+    """A fresh sandbox revision under a 5 s load, sampled every second: +1.5 MiB in one
+    second, then flat within 4 KiB for 17 s (fitted as a line: 194 MiB/h, a 'leak')."""
+    flat = np.full(21, 49.543 * MIB)
+    flat[3:] = 51.074 * MIB
+    flat[4:] += 4096
+    row = one(detect_leaks(series(flat, step_s=1.0)))
+    assert row["verdict"] == "no leak", row["reason"]
+    assert row["level_shifts"] == 1 and row["level_shift_bytes"] > 1.5 * MIB
+    assert "one-time rise" in str(row["reason"])
+    stairs = 100 * MIB + np.repeat(np.arange(5) * 40 * MIB, 5)  # +40 MiB every 5 s, 4 times
+    row = one(detect_leaks(series(stairs, step_s=1.0)))
+    assert row["verdict"] == "leak" and row["level_shifts"] == 0, row["reason"]
+
+
 def test_growth_too_slow_to_cross_within_the_horizon_is_no_leak_and_says_so() -> None:
     values = series(linear(20 * MIB))  # 1 GiB + 120 MiB; 3.5 GiB in ~5 days
     row = one(detect_leaks(values, horizon=timedelta(hours=24)))
