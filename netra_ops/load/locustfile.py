@@ -557,10 +557,32 @@ if "locust" in sys.modules:  # `locust -f`: Locust has monkey-patched the proces
             self.turns = worker.turns
             self.user = worker.user(on_login=self._report_login,
                                     on_connect=self._report_connect)
-            error_class, error = self.user.connect()
+            self._setup_started = time.perf_counter()
+            try:
+                error_class, error = self.user.connect()
+            except gevent.GreenletExit:  # the run ended while this user still set up
+                self._unstarted("connect", "the run ended before this user's login and "
+                                "connect were done (no turn sent): a busy machine or a slow "
+                                "auth service; run longer")
+                raise
+            except Exception as exc:  # Locust would only log it: the user would vanish
+                self._unstarted("other", f"setup failed: {type(exc).__name__}: {exc}")
+                raise
             if error_class is not None:
                 logger.warning("load user %d could not connect before its first turn (%s): "
                                "%s", self.user.index, error_class, error)
+
+        def _unstarted(self, error_class: str, error: str) -> None:
+            """Count a user that dies before its first turn as one failed turn (with
+            why), so a run whose users never got going says so instead of 0 turns."""
+            now = time.perf_counter()
+            number = self.user.turns
+            self.user.turns += 1
+            record = TurnRecord(Sample(self.user.index, number, self._setup_started,
+                                       self._setup_started, now, False, error_class, 0),
+                                error)
+            self.turns.write(record)
+            self._fire(REQUEST_TYPE, TURN_REQUEST, 0.0, StepFailed(error_class))
 
         @task
         def golden_path_turn(self) -> None:
