@@ -25,8 +25,11 @@ With 0 (the default) every window ends at t.
 
 A rule with `group_by` is evaluated per group (e.g. per revision) and reports its worst
 group, in the order firing > pending > inconclusive > ok; the others are named in the
-detail. A group that went quiet (too few samples, the last one more than half a window older
-than the other groups' newest: a revision scaled to zero or stopped) is named, not judged.
+detail. `expect` names a group that must be judged (e.g. `{"revision": the serving one}`):
+while a rule grouped by those labels has no sample of it (a new revision Monitoring does not
+show yet), the rule is `inconclusive` for it, not `ok` on the other groups alone. A group
+that went quiet (too few samples, the last one more than half a window older than the other
+groups' newest: a revision scaled to zero or stopped) is named, not judged.
 
 `RuleEvaluator` keeps that state between evaluations (the live watch); `replay()` evaluates
 a frame of history at a series of times; `evaluate_rules()` gives the table at one time,
@@ -168,9 +171,11 @@ class _Series:
 
 class RuleEvaluator:
     """Evaluates rules at successive times, keeping since when each condition holds;
-    `max_lateness_s`: how late data may be (see the module docstring)."""
+    `max_lateness_s`: how late data may be; `expect`: labels of a group that must be judged
+    (see the module docstring)."""
 
-    def __init__(self, rules: Sequence[TriggerRule], *, max_lateness_s: float = 0.0) -> None:
+    def __init__(self, rules: Sequence[TriggerRule], *, max_lateness_s: float = 0.0,
+                 expect: Mapping[str, str] | None = None) -> None:
         names = [r.name for r in rules]
         if len(set(names)) != len(names):
             raise ConfigError(f"rule names must be unique, got {', '.join(names)}")
@@ -178,6 +183,7 @@ class RuleEvaluator:
             raise ConfigError(f"max_lateness_s must be 0 or more seconds, got {max_lateness_s!r}")
         self.rules = list(rules)
         self.max_lateness_s = max_lateness_s
+        self.expect = dict(expect or {})
         self._since: dict[tuple[str, str], datetime] = {}
         self._cache: tuple[pd.DataFrame, dict[str, _Series]] | None = None
 
@@ -203,6 +209,8 @@ class RuleEvaluator:
         results, quiet = _without_quiet_groups(rule, series, end,
                                                [r for r in evaluated if r is not None])
         self._forget_absent(rule, {r.group for r in results})
+        results += self._missing_expected(rule, series, {r.group for r in results}, at,
+                                          (start, end))
         if not results:
             return RuleResult(rule, at, "inconclusive", None, 0, start, end,
                               source=series.source,
@@ -246,6 +254,21 @@ class RuleEvaluator:
                                                      f"({(at - end).total_seconds():.0f} s late)"]))
         return RuleResult(rule, at, state, value, samples, start, end, since, key,
                           series.source, detail)
+
+    def _missing_expected(self, rule: TriggerRule, series: _Series, present: set[str],
+                          at: datetime, window: tuple[datetime, datetime]) -> list[RuleResult]:
+        """An inconclusive result for the expected group when the rule has no result for it
+        (and other groups have: with none, the rule is inconclusive anyway)."""
+        if not present or not rule.group_by or not set(rule.group_by) <= set(self.expect):
+            return []
+        key = ", ".join(f"{column}={self.expect[column]}" for column in rule.group_by)
+        if key in present:
+            return []
+        start, end = window
+        return [RuleResult(rule, at, "inconclusive", None, 0, start, end, group=key,
+                           source=series.source,
+                           detail=f"no samples of {key} in ({start:%H:%M:%S}, {end:%H:%M:%S}] "
+                                  "yet")]
 
     def _forget_absent(self, rule: TriggerRule, present: set[str]) -> None:
         for key in [k for k in self._since if k[0] == rule.name and k[1] not in present]:

@@ -23,14 +23,16 @@ metrics: up to 180 s), Logging an entry a few seconds after. With `max_lateness_
 rule's evidence window ends at its newest sample when that is at most this old
 (`RuleEvaluator`), and each tick reads that much further back; so a rule's window shorter
 than the lateness still sees data, and a trigger on late data fires once the data shows it
-held, instead of staying inconclusive until `settle_s` runs out.
+held, instead of staying inconclusive until `settle_s` runs out. With `expect` (e.g. the
+serving revision) a rule grouped by revision is inconclusive until that revision's own samples
+show, so a new revision is not passed on its predecessors' memory while Monitoring lags.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -151,11 +153,12 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
           duration_s: float = 30.0, interval_s: float = 5.0, probe: ProbeFn | None = None,
           sources: Sequence[str] = READERS, step_s: float | None = None,
           stop_on_rollback: bool = False, settle_s: float = 0.0,
-          max_lateness_s: float = 0.0,
+          max_lateness_s: float = 0.0, expect: Mapping[str, str] | None = None,
           probe_log: list[ProbeResult] | None = None) -> Iterator[WatchTick]:
     """Evaluate the rules every `interval_s` for `duration_s` (the first tick at once), and
     on for at most `settle_s` more while a rule is pending or inconclusive; rules' windows
-    end at data up to `max_lateness_s` late (see the module docstring).
+    end at data up to `max_lateness_s` late; a rule grouped by the labels of `expect` waits
+    for that group's samples (see the module docstring).
 
     `probe` runs before each evaluation (default: `default_probe()`; pass `lambda env: []`
     for none); its results join the sources' data and are appended to `probe_log` when
@@ -166,7 +169,7 @@ def watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
         raise ConfigError(f"the watch needs interval_s > 0, duration_s >= 0 and settle_s >= 0, "
                           f"got {interval_s}, {duration_s} and {settle_s}")
     run_probe = default_probe() if probe is None else probe
-    evaluator = RuleEvaluator(chosen, max_lateness_s=max_lateness_s)
+    evaluator = RuleEvaluator(chosen, max_lateness_s=max_lateness_s, expect=expect)
     lookback = timedelta(seconds=lookback_s(chosen, interval_s, max_lateness_s))
     probes: list[ProbeResult] = [] if probe_log is None else probe_log
     clock = _TickClock(interval_s)
@@ -196,7 +199,7 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
               probe: ProbeFn | None = None, sources: Sequence[str] = READERS,
               step_s: float | None = None, stop_on_rollback: bool = False,
               settle_s: float = 0.0, max_lateness_s: float = 0.0,
-              show: bool = True) -> WatchResult:
+              expect: Mapping[str, str] | None = None, show: bool = True) -> WatchResult:
     """Run `watch()` to its end, showing each tick (`LiveTable`), then read the whole
     watched span once more for the charts. The decision is the first rollback, if any tick
     asked for one, else the last tick's, made `hold` if a rule is still pending."""
@@ -208,7 +211,8 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
     ticks = []
     for tick in watch(env, chosen, duration_s=duration_s, interval_s=interval_s, probe=probe,
                       sources=sources, step_s=step_s, stop_on_rollback=stop_on_rollback,
-                      settle_s=settle_s, max_lateness_s=max_lateness_s, probe_log=probes):
+                      settle_s=settle_s, max_lateness_s=max_lateness_s, expect=expect,
+                      probe_log=probes):
         ticks.append(tick)
         if live is not None:
             live.show(tick.number, tick.table, tick.decision)

@@ -237,3 +237,19 @@ def test_late_data_is_judged_up_to_its_newest_sample_within_max_lateness() -> No
     # Older than max_lateness_s is missing data, not late data: inconclusive, never ok.
     stale = RuleEvaluator([slow], max_lateness_s=30.0).evaluate(data, at(100))[0]
     assert stale.state == "inconclusive" and stale.window_end == at(100)
+
+
+def test_an_expected_group_without_samples_is_inconclusive_not_passed_on_the_others() -> None:
+    # A new revision Monitoring does not show yet: the old one's memory is no evidence of it.
+    per_revision = rule(group_by=["revision"], window_s=4.0)
+    old = make_frame(frame([(s, 1.0) for s in range(5)], revision="old").to_dict("records"))
+    assert RuleEvaluator([per_revision]).evaluate(old, at(4))[0].state == "ok"
+    waiting = RuleEvaluator([per_revision], expect={"revision": "new"}).evaluate(old, at(4))[0]
+    assert (waiting.state, waiting.group) == ("inconclusive", "revision=new")
+    assert "no samples of revision=new" in waiting.detail and "revision=old ok" in waiting.detail
+    both = make_frame(pd.concat([frame([(s, 1.0) for s in range(5)], revision="old"),
+                                 frame([(4, 2.0)], revision="new")]).to_dict("records"))
+    judged = RuleEvaluator([per_revision], expect={"revision": "new"}).evaluate(both, at(4))[0]
+    assert judged.state == "ok"
+    ungrouped = RuleEvaluator([rule()], expect={"revision": "new"}).evaluate(old, at(4))[0]
+    assert ungrouped.state == "ok"  # a rule not grouped by revision judges all samples
