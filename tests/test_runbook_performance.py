@@ -47,8 +47,13 @@ def test_a_short_load_passes_with_frames_charts_and_leak_verdict(
     assert records["load.engine"] == engine and records["load.turns"] > 10
     assert records["load.aborted"] is None and records["load.errors"] == {}
     serving = records["serving_revision"]
-    assert {row["revision"]: row["verdict"] for row in records["leaks"]}[serving] == "no leak"
-    assert records["verdict.passed"] is True and records["performance.not_verified"] == []
+    # a few seconds of memory may not decide: never "leak" on this healthy build, and an
+    # undecided fit is named as not verified, never passed silently
+    leak = {row["revision"]: row["verdict"] for row in records["leaks"]}[serving]
+    undecided = [f"no memory leak: {serving}"] if leak == "inconclusive" else []
+    assert leak in ("no leak", "inconclusive")
+    assert records["verdict.passed"] is True
+    assert records["performance.not_verified"] == undecided
     assert _images(record) == 6  # throughput, first event, answer, errors, memory, leak fit
     html = (record / "05_performance.html").read_text(encoding="utf-8")
     assert "Performance validation (seed 3.3)" in html

@@ -214,3 +214,30 @@ def test_the_wait_is_bounded_and_an_error_ends_it(env: Environment) -> None:
     broken = _Monitoring(lag_s=0.0, error="UNAVAILABLE")
     failed = _wait(env, broken, wait_s=180.0)
     assert broken.reads == 1 and "could not be read" in failed.describe()
+
+
+# --- the leak rows ----------------------------------------------------------------------------
+
+def _leak_checks(env: Environment, verdict: str) -> pd.DataFrame:
+    memory = make_frame([{"time": START + timedelta(seconds=s), "metric": "memory_bytes",
+                          "value": 2e8, "source": "monitoring", "revision": SERVING}
+                         for s in range(1, 15)])
+    leaks = pd.DataFrame([{"revision": SERVING, "verdict": verdict, "reason": "the fit says"}])
+    return performance_checks(env, _turns(0.005, 6.0), aborted=None, monitoring=memory,
+                              leaks=leaks, revisions=[SERVING], start=START, end=END)
+
+
+def test_an_inconclusive_leak_fit_is_not_verified_and_named() -> None:
+    env = load_environment("sandbox")
+    checks = _leak_checks(env, "inconclusive")
+    row = _row(checks, "no memory leak")
+    assert row["passed"] and row["value"] == "inconclusive"
+    assert str(row["detail"]).startswith("not verified: the fit says")
+    assert not_verified(checks) == [f"no memory leak: {SERVING}"]
+
+
+@pytest.mark.parametrize(("verdict", "passed"), [("leak", False), ("no leak", True)])
+def test_a_decided_leak_fit_is_judged(verdict: str, passed: bool) -> None:
+    checks = _leak_checks(load_environment("sandbox"), verdict)
+    assert bool(_row(checks, "no memory leak")["passed"]) is passed
+    assert not_verified(checks) == []
