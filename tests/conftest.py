@@ -55,8 +55,8 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
 
 # The longest modules (`--durations`, 2026-12: the playbook 344 s, the guides 204 s and
 # 131 s on the 2-core machine): they start first, see pytest_collection_modifyitems.
-LONGEST_MODULES = ("tests/test_playbook_scenarios.py", "tests/docs/test_guides.py",
-                   "tests/docs/test_guides_records.py")
+LONGEST_MODULES = ("tests/test_playbook_realistic.py", "tests/test_playbook_scenarios.py",
+                   "tests/docs/test_guides.py", "tests/docs/test_guides_records.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
