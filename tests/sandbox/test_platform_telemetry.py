@@ -13,16 +13,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import httpx
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import logging as cloud_logging
 from google.cloud import monitoring_v3
-from google.cloud.logging import Resource
-from google.cloud.monitoring_v3.services.metric_service.transports import (
-    MetricServiceGrpcTransport,
-)
 from websockets.sync.client import connect
 
 from netra_ops import sandbox
@@ -37,13 +30,6 @@ A = monitoring_v3.Aggregation.Aligner
 R = monitoring_v3.Aggregation.Reducer
 
 
-class SafeLoggingClient(cloud_logging.Client):
-    """The Logging client with a fixed default resource: parsing entries never looks up the
-    GCE metadata server (see netra_ops/sandbox/logging_api.py)."""
-
-    def logger(self, name: str, *, labels: Any = None, resource: Any = None) -> Any:
-        return super().logger(name, labels=labels,
-                              resource=resource or Resource(type="global", labels={}))
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +44,6 @@ def env(make_sandbox_env: MakeEnv, process_alive: Alive) -> Iterator[Environment
         sandbox.down(environment)
         assert not [r["name"] for r in saved if r["pid"]
                     and process_alive(r["pid"], r["create_time"])]
-
-
-@pytest.fixture(scope="module")
-def logs(env: Environment) -> Iterator[Any]:
-    client = SafeLoggingClient(project=env.project, credentials=AnonymousCredentials(),
-                               _use_grpc=False, client_options={"api_endpoint": env.api_endpoint})
-    yield client
-    client._http.close()
-
-
-@pytest.fixture(scope="module")
-def metrics(env: Environment) -> Iterator[monitoring_v3.MetricServiceClient]:
-    assert env.monitoring_endpoint is not None
-    channel = grpc.insecure_channel(env.monitoring_endpoint)
-    client = monitoring_v3.MetricServiceClient(
-        transport=MetricServiceGrpcTransport(channel=channel))
-    yield client
-    client.transport.close()
 
 
 @pytest.fixture(scope="module")

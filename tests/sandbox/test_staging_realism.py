@@ -15,18 +15,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 import requests
 from google.api_core import exceptions as google_errors
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import logging as cloud_logging
 from google.cloud import monitoring_v3
-from google.cloud.logging import Resource
-from google.cloud.monitoring_v3.services.metric_service.transports import (
-    MetricServiceGrpcTransport,
-)
+from google_clients import SafeLoggingClient
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -48,12 +43,6 @@ FIVE = ["agent_started", "agent_thinking", "tool_executing", "tool_completed",
         "agent_completed"]
 
 
-class SafeLoggingClient(cloud_logging.Client):
-    """The Logging client with a fixed default resource (no GCE metadata lookups)."""
-
-    def logger(self, name: str, *, labels: Any = None, resource: Any = None) -> Any:
-        return super().logger(name, labels=labels,
-                              resource=resource or Resource(type="global", labels={}))
 
 
 class ShortTimeoutSession(requests.Session):
@@ -100,24 +89,6 @@ def token(env: Environment, http: httpx.Client) -> str:
                        json={"email": env.credentials.email, "password": password})
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
-
-
-@pytest.fixture(scope="module")
-def logs(env: Environment) -> Iterator[Any]:
-    client = SafeLoggingClient(project=env.project, credentials=AnonymousCredentials(),
-                               _use_grpc=False, client_options={"api_endpoint": env.api_endpoint})
-    yield client
-    client._http.close()
-
-
-@pytest.fixture(scope="module")
-def metrics(env: Environment) -> Iterator[monitoring_v3.MetricServiceClient]:
-    assert env.monitoring_endpoint is not None
-    client = monitoring_v3.MetricServiceClient(
-        transport=MetricServiceGrpcTransport(channel=grpc.insecure_channel(
-            env.monitoring_endpoint)))
-    yield client
-    client.transport.close()
 
 
 def deploy(env: Environment, http: httpx.Client, **variables: str) -> str:
