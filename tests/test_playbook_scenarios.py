@@ -154,3 +154,18 @@ def test_memory_leak_fires_the_memory_trigger_and_rolls_back(
     assert rollback["rolled_back_from"] in read_service(env).known_bad
     summary = index["runs"][-1]["records"]
     assert "Rollback required due to critical issues" in summary["escalations_fired"]
+
+
+def test_an_unreachable_cloud_run_api_ends_failed_with_nothing_rolled_back(
+        make_sandbox_env: Callable[[], Environment], tmp_path: Path) -> None:
+    """FAILED: netra-ops could not act (the sandbox is stopped, so the Cloud Run API does not
+    answer; its rehearsal repository is still there, so preflight passes): the step that
+    could not act is named, no rollback is attempted."""
+    stopped = make_sandbox_env()
+    sandbox.up(stopped)
+    sandbox.down(stopped)
+    done, index = play(stopped, tmp_path, "INC-unreachable", None)
+    outcome(done, "FAILED")
+    assert "ApiUnreachableError" in done.stdout, done.stdout
+    assert "06_rollback" not in runbooks(index)
+    assert runbooks(index)[-1] == "00_incident_summary"
