@@ -1,9 +1,10 @@
-"""Fixtures of the sandbox tests: Google's Logging and Monitoring clients on the `env`
-sandbox of the module that asks for them (module-scoped, closed when the module ends)."""
+"""Fixtures of the sandbox tests: `env`, a running sandbox of the asking module's own, and
+Google's Logging and Monitoring clients on it (module-scoped, closed when the module ends)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -15,7 +16,9 @@ from google.cloud.monitoring_v3.services.metric_service.transports import (
 )
 from google_clients import SafeLoggingClient
 
+from netra_ops import sandbox
 from netra_ops.config import Environment
+from netra_ops.sandbox.state import StatePaths
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +39,19 @@ def metrics(env: Environment) -> Iterator[monitoring_v3.MetricServiceClient]:
         transport=MetricServiceGrpcTransport(channel=channel))
     yield client
     client.transport.close()
+
+
+@pytest.fixture(scope="module")
+def env(make_sandbox_env: Callable[[], Environment],
+        process_alive: Callable[[int, float | None], bool]) -> Iterator[Environment]:
+    """A sandbox of the asking module's own; nothing it started survives `down` (a module
+    that defines its own `env` overrides this one)."""
+    environment = make_sandbox_env()
+    sandbox.up(environment)
+    try:
+        yield environment
+    finally:
+        saved = json.loads(StatePaths.of(environment).revisions_json.read_text())["revisions"]
+        sandbox.down(environment)
+        assert not [r["name"] for r in saved if r["pid"]
+                    and process_alive(r["pid"], r["create_time"])]

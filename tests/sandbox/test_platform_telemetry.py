@@ -32,19 +32,6 @@ R = monitoring_v3.Aggregation.Reducer
 
 
 
-@pytest.fixture(scope="module")
-def env(make_sandbox_env: MakeEnv, process_alive: Alive) -> Iterator[Environment]:
-    """A sandbox of this module's own; nothing it started survives it."""
-    environment = make_sandbox_env()
-    sandbox.up(environment)
-    try:
-        yield environment
-    finally:
-        saved = json.loads(StatePaths.of(environment).revisions_json.read_text())["revisions"]
-        sandbox.down(environment)
-        assert not [r["name"] for r in saved if r["pid"]
-                    and process_alive(r["pid"], r["create_time"])]
-
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:

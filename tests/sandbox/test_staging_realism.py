@@ -53,20 +53,6 @@ class ShortTimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def env(make_sandbox_env: Callable[[], Environment],
-        process_alive: Callable[[int, float | None], bool]) -> Iterator[Environment]:
-    """A sandbox of this module's own; nothing it started survives `down`."""
-    environment = make_sandbox_env()
-    sandbox.up(environment)
-    try:
-        yield environment
-    finally:
-        saved = json.loads(StatePaths.of(environment).revisions_json.read_text())["revisions"]
-        sandbox.down(environment)
-        assert not [r["name"] for r in saved if r["pid"]
-                    and process_alive(r["pid"], r["create_time"])]
-
 
 @pytest.fixture(autouse=True)
 def prompt_observability(env: Environment) -> Iterator[None]:
