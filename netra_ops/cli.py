@@ -5,7 +5,7 @@ configuration or sandbox state (the message says what to do); 3-5 a runbook run 
 (cell error, cell timeout, dead kernel), 7 it passed its --deadline, 130 / 143 it was
 interrupted / terminated, as `netra_ops.record.RunResult.exit_code` says. A playbook exits
 with its outcome: 0 remediated, 1 failed, 6 rolled back (the rollback validated), 8 held
-(`netra_ops.record.playbook.PLAYBOOK_EXIT_CODES`).
+(`netra_ops.playbook.PLAYBOOK_EXIT_CODES`).
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def run(
         "--from", help="Playbooks: resume at this phase (runbook name).")] = None,
 ) -> None:
     """Execute a runbook, or a playbook of runbooks, headless into an incident record."""
+    from netra_ops.playbook import is_playbook
     from netra_ops.record import parse_parameter
-    from netra_ops.record.playbook import is_playbook
 
     playbook = is_playbook(notebook)
     with _clear_errors():
@@ -141,7 +141,7 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
                   limits: dict[str, float | None], execute: bool, scenario: str | None,
                   start_from: str | None) -> NoReturn:
     from netra_ops.deploy import serve_for_rehearsal
-    from netra_ops.record.playbook import Scenario, run_playbook
+    from netra_ops.playbook import Scenario, run_playbook
 
     def stage(chosen: Scenario) -> None:
         if chosen.observability:

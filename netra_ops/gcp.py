@@ -1,33 +1,19 @@
-"""Google's own API clients, built for an environment: the one code path to Google or the sandbox.
+"""Google's API clients for an environment: now `netra_ops.cloud.clients`, the cloud layer.
 
-For `kind = "sandbox"` the clients talk to the sandbox's loopback emulation with anonymous
-credentials (`api_endpoint` must carry the `http://` scheme, or the client assumes https);
-for `kind = "gcp"` they use application default credentials and Google's endpoints.
-
-Cloud Logging's client, when it parses entries of its own project, asks the GCE metadata
-server for a default resource (a DNS query for `metadata.google.internal.`, off loopback):
-`_ResourceFixedLoggingClient` hands every logger a fixed resource so that never happens.
+Kept so that `from netra_ops.gcp import ...` goes on working; new code imports
+`netra_ops.cloud`.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
-
-import grpc
-import requests
-from google.api_core import exceptions as gexc
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud import logging as gcl_logging
-from google.cloud import monitoring_v3, resourcemanager_v3, run_v2
-from google.cloud.logging_v2.resource import Resource
-from google.cloud.monitoring_v3.services.metric_service.transports import (
-    MetricServiceGrpcTransport,
+from netra_ops.cloud.clients import (
+    api_errors,
+    call,
+    logging_client,
+    monitoring_client,
+    projects_client,
+    revisions_client,
+    service_name,
+    services_client,
 )
-
-from netra_ops.config import Environment
-from netra_ops.errors import ApiUnreachableError, ConfigError
 
 __all__ = [
     "api_errors",
@@ -39,93 +25,3 @@ __all__ = [
     "service_name",
     "services_client",
 ]
-
-T = TypeVar("T")
-
-
-class _ResourceFixedLoggingClient(gcl_logging.Client):  # type: ignore[misc]
-    """A Logging client whose loggers never detect their resource from GCE metadata."""
-
-    def logger(self, name: str, *, labels: dict[str, str] | None = None,
-               resource: Resource | None = None) -> Any:
-        fixed = resource or Resource(type="global", labels={})
-        return super().logger(name, labels=labels, resource=fixed)
-
-
-def _credentials(env: Environment) -> Credentials | None:
-    return AnonymousCredentials() if env.kind == "sandbox" else None
-
-
-def _rest_options(env: Environment) -> dict[str, str] | None:
-    if env.kind != "sandbox":
-        return {"api_endpoint": env.api_endpoint} if env.api_endpoint else None
-    if not env.api_endpoint:
-        raise ConfigError(f"sandbox environment {env.name} has no api_endpoint")
-    return {"api_endpoint": env.api_endpoint}
-
-
-def services_client(env: Environment) -> run_v2.ServicesClient:
-    """Cloud Run Admin v2 services client (REST) for the environment."""
-    return run_v2.ServicesClient(transport="rest", credentials=_credentials(env),
-                                 client_options=_rest_options(env))
-
-
-def revisions_client(env: Environment) -> run_v2.RevisionsClient:
-    """Cloud Run Admin v2 revisions client (REST) for the environment."""
-    return run_v2.RevisionsClient(transport="rest", credentials=_credentials(env),
-                                  client_options=_rest_options(env))
-
-
-def logging_client(env: Environment) -> gcl_logging.Client:
-    """Cloud Logging v2 client (REST, never the metadata server) for the environment."""
-    return _ResourceFixedLoggingClient(project=env.project, credentials=_credentials(env),
-                                       _use_grpc=False, client_options=_rest_options(env))
-
-
-def monitoring_client(env: Environment) -> monitoring_v3.MetricServiceClient:
-    """Cloud Monitoring v3 client; gRPC (its only transport), insecure on the sandbox."""
-    if env.kind != "sandbox":
-        return monitoring_v3.MetricServiceClient()
-    if not env.monitoring_endpoint:
-        raise ConfigError(f"sandbox environment {env.name} has no monitoring port")
-    channel = grpc.insecure_channel(env.monitoring_endpoint)
-    return monitoring_v3.MetricServiceClient(
-        transport=MetricServiceGrpcTransport(channel=channel))
-
-
-def projects_client(env: Environment) -> resourcemanager_v3.ProjectsClient:
-    """Resource Manager v3 projects client (REST) for the environment: project-level
-    `testIamPermissions` (what `netra-ops doctor` asks)."""
-    return resourcemanager_v3.ProjectsClient(transport="rest", credentials=_credentials(env),
-                                             client_options=_rest_options(env))
-
-
-def service_name(env: Environment, role: str = "backend") -> str:
-    """Full resource name of a service: projects/P/locations/R/services/S."""
-    service = env.services[role]  # type: ignore[index]
-    return f"projects/{env.project}/locations/{env.region}/services/{service.name}"
-
-
-@contextmanager
-def api_errors(env: Environment, what: str) -> Iterator[None]:
-    """Turn 'cannot reach the API' into ApiUnreachableError with what to do about it."""
-    try:
-        yield
-    except (requests.exceptions.ConnectionError, gexc.ServiceUnavailable,
-            gexc.RetryError) as exc:
-        raise ApiUnreachableError(_unreachable_text(env, what, exc)) from None
-
-
-def call(env: Environment, what: str, function: Callable[[], T]) -> T:
-    """Run one API call under `api_errors`."""
-    with api_errors(env, what):
-        return function()
-
-
-def _unreachable_text(env: Environment, what: str, exc: BaseException) -> str:
-    where = env.api_endpoint or "Google's endpoint"
-    hint = ("is the sandbox running? start it with: netra-ops sandbox up"
-            + ("" if env.name == "sandbox" else f" --env {env.source}")
-            if env.kind == "sandbox" else "check network access and credentials")
-    first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-    return f"{what}: the API at {where} cannot be reached ({first}); {hint}"

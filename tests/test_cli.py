@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,11 +21,24 @@ def netra_ops(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL)
 
 
-def test_help_lists_the_commands() -> None:
-    result = netra_ops("--help")
-    assert result.returncode == 0
-    for command in ("run", "sandbox", "probe"):
-        assert command in result.stdout
+def listed_commands(help_text: str) -> list[str]:
+    """The names in the Commands panel of `--help`, in the order shown (a line that starts a
+    name; descriptions that wrap start with spaces)."""
+    panel = help_text.split("─ Commands ─", 1)[1].split("╰", 1)[0]
+    return re.findall(r"^│ (\S+) ", panel, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize(("group", "commands"), [
+    ((), ["schedule", "doctor", "run", "sandbox", "probe", "records"]),
+    (("sandbox",), ["up", "down", "status", "logs", "scenarios", "scenario", "push"]),
+    (("probe",), ["health", "golden-path"]),
+    (("records",), ["list", "show", "verify"]),
+], ids=["netra-ops", "sandbox", "probe", "records"])
+def test_help_lists_the_commands(group: tuple[str, ...], commands: list[str]) -> None:
+    """Exactly these: a command lost, renamed or added fails here."""
+    result = netra_ops(*group, "--help")
+    assert result.returncode == 0, result.stderr
+    assert listed_commands(result.stdout) == commands
 
 
 def test_unknown_environment_is_a_usage_error() -> None:

@@ -4,7 +4,16 @@ Nothing changes without `execute=True`, and only in an allow-listed environment;
 each call returns its plan. Every change leaves an audit entry.
 """
 
-from netra_ops.deploy.audit import AuditEntry, append_audit, audit_trail
+from netra_ops.cloud import (
+    KNOWN_BAD,
+    KNOWN_GOOD,
+    AuditEntry,
+    RevisionInfo,
+    ServiceState,
+    append_audit,
+    audit_trail,
+    read_service,
+)
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.marks import mark_revision
 from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
@@ -19,13 +28,6 @@ from netra_ops.deploy.release import (
     set_traffic,
 )
 from netra_ops.deploy.risks import RISKS, change_verdict_table, risk_table
-from netra_ops.deploy.service import (
-    KNOWN_BAD,
-    KNOWN_GOOD,
-    RevisionInfo,
-    ServiceState,
-    read_service,
-)
 from netra_ops.deploy.verify import (
     Check,
     Checks,

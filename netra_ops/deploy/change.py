@@ -20,11 +20,17 @@ from google.api_core import exceptions as gexc
 from google.api_core.future.polling import DEFAULT_POLLING
 from google.cloud import run_v2
 
+from netra_ops.cloud import (
+    AuditEntry,
+    ServiceState,
+    api_errors,
+    append_audit,
+    read_service,
+    service_name,
+    services_client,
+)
 from netra_ops.config import Environment
-from netra_ops.deploy.audit import AuditEntry, append_audit
-from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.errors import ChangesNotAllowedError
-from netra_ops.gcp import api_errors, service_name, services_client
 
 __all__ = ["ChangeResult", "apply_change", "pin_traffic"]
 

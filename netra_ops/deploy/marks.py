@@ -18,9 +18,9 @@ from typing import Literal
 
 from google.cloud import run_v2
 
+from netra_ops.cloud import KNOWN_BAD, KNOWN_GOOD, ServiceState
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult, apply_change
-from netra_ops.deploy.service import KNOWN_BAD, KNOWN_GOOD, ServiceState
 
 __all__ = ["MAX_MARKED", "Verdict", "mark_revision"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from netra_ops.cloud import read_service
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.release import deploy, release_image
-from netra_ops.deploy.service import read_service
 from netra_ops.errors import ChangesNotAllowedError, DeployError
 
 __all__ = ["FAULT_PREFIX", "serve_for_rehearsal"]

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 
 from google.cloud import run_v2
 
+from netra_ops.cloud import (
+    IMAGE_DIGEST_ANNOTATION,
+    KNOWN_BAD,
+    ServiceState,
+    new_build,
+    serves_image,
+)
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult, apply_change, set_revision_targets
-from netra_ops.deploy.image_digest import IMAGE_DIGEST_ANNOTATION, new_build, serves_image
-from netra_ops.deploy.service import KNOWN_BAD, ServiceState
 from netra_ops.errors import ConfigError, DeployError, NoRollbackTargetError
 
 __all__ = ["RollbackTarget", "choose_rollback_target", "deploy", "release_image", "rollback",
@@ -37,7 +42,7 @@ def deploy(
 
     `env_vars` values of None remove a variable. Deploying what already serves, with the
     same template, changes nothing (`unchanged`); but when `image`'s tag names a newer
-    build than the serving revision runs (a push since; `image_digest.new_build`), the
+    build than the serving revision runs (a push since; `cloud.builds.new_build`), the
     template is marked with that digest, so a new revision resolves the tag again. On
     failure or deadline the previous revision keeps serving.
     """

@@ -1,6 +1,6 @@
 """Do the Cloud Run, Logging and Monitoring APIs answer for the environment's project and region?
 
-One cheap read each, through the same `netra_ops.gcp` clients the runbooks use: get the
+One cheap read each, through the same `netra_ops.cloud` clients the runbooks use: get the
 backend service, list one request-log entry of the last hour, list the headers of the
 backend's request-count series of the last 10 minutes. A failure becomes a row with the
 reason and the fix (start the sandbox, enable the API, grant the role, fix the name).

@@ -1,6 +1,6 @@
 """Who netra-ops acts as on Google Cloud: the application default credentials, and their principal.
 
-Google's clients (`netra_ops.gcp`) find credentials the way `google.auth.default()` does:
+Google's clients (`netra_ops.cloud`) find credentials the way `google.auth.default()` does:
 `GOOGLE_APPLICATION_CREDENTIALS` (a service account key, or any credential file such as a
 workload identity federation config), then gcloud's application default credentials
 (`gcloud auth application-default login`, also with `--impersonate-service-account SA`),

@@ -1,6 +1,6 @@
 """The Google Cloud permissions each runbook needs, and the predefined role that grants each.
 
-Read from the calls the runbooks make through `netra_ops.gcp`'s clients:
+Read from the calls the runbooks make through `netra_ops.cloud`'s clients:
 
     permission                  what calls it                                role
     run.services.get            read_service, deploy and rollback            roles/run.viewer

@@ -31,7 +31,7 @@ __all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "PLAYBOOK_DECISIONS", "Decision", "dec
 
 ACTIONS = ("rollback", "hold", "continue")
 PLAYBOOK_DECISIONS = ("rollback", "hold", "escalate", "continue")
-"""What a step tells the playbook (`netra_ops.record.playbook`): roll back, hold (the data
+"""What a step tells the playbook (`netra_ops.playbook`): roll back, hold (the data
 could not decide), escalate (a success criterion missed; keep the fix, ask a human), go on."""
 EVIDENCE_COLUMNS = ["rule", "state", "value", "comparison", "threshold", "unit", "samples",
                     "window_start", "window_end", "since", "held_s", "group", "source",

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 from google.api_core import exceptions as gexc
 
+from netra_ops.cloud import api_errors, logging_client
 from netra_ops.config import Environment
 from netra_ops.errors import QueryError
-from netra_ops.gcp import api_errors, logging_client
 
 __all__ = ["LOG_COLUMNS", "log_entries", "request_log_filter"]
 

@@ -29,9 +29,9 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
+from netra_ops.cloud import api_errors, monitoring_client, revisions_client, service_name
 from netra_ops.config import Environment, memory_bytes
 from netra_ops.errors import NetraOpsError, QueryError
-from netra_ops.gcp import api_errors, monitoring_client, revisions_client, service_name
 from netra_ops.metrics.frames import Reading, make_frame
 
 __all__ = ["default_step_s", "memory_limits", "monitoring_reading"]

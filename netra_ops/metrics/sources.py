@@ -15,10 +15,9 @@ from datetime import datetime
 import pandas as pd
 from google.api_core import exceptions as gexc
 
+from netra_ops.cloud import api_errors, audit_trail, revisions_client, service_name
 from netra_ops.config import Environment
-from netra_ops.deploy import audit_trail
 from netra_ops.errors import ConfigError, NetraOpsError
-from netra_ops.gcp import api_errors, revisions_client, service_name
 from netra_ops.metrics.frames import Reading
 from netra_ops.metrics.log_metrics import logging_reading
 from netra_ops.metrics.monitoring import monitoring_reading

@@ -34,10 +34,16 @@ from google.api_core import exceptions as gexc
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import run_v2
 
+from netra_ops.cloud import (
+    ServiceState,
+    call,
+    read_service,
+    revisions_client,
+    service_name,
+    services_client,
+)
 from netra_ops.config import Environment
-from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.errors import DeployError, SecretError
-from netra_ops.gcp import call, revisions_client, service_name, services_client
 from netra_ops.probe.dependencies import redact_url
 from netra_ops.secrets import resolve_secret
 

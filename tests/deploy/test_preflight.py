@@ -11,7 +11,7 @@ import pytest
 from netra_ops.config import Environment, Gate, Preflight, load_environment
 from netra_ops.deploy.preflight import preflight
 from netra_ops.errors import ConfigError
-from netra_ops.record.playbook import run_playbook
+from netra_ops.playbook import run_playbook
 
 
 def git(repo: Path, *args: str) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from netra_ops.errors import ParameterError, RunError
+from netra_ops.playbook import Scenario, load_playbook, run_playbook
 from netra_ops.record import run_notebook
 from netra_ops.record.incident import incident_runs
-from netra_ops.record.playbook import Scenario, load_playbook, run_playbook
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"

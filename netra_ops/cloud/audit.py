@@ -2,6 +2,10 @@
 
 Entries are kept for the life of the process (`audit_trail()`, which a runbook records) and,
 when `$NETRA_OPS_AUDIT_LOG` names a file, appended to it as JSON lines.
+
+`netra_ops.deploy` writes the trail; it lives here, beside the service's read model its
+entries summarise, so that readers below deploy (the deploy and rollback markers of
+`netra_ops.metrics`) need not import deploy.
 """
 
 from __future__ import annotations

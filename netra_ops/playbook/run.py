@@ -48,19 +48,18 @@ from __future__ import annotations
 
 import logging
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from netra_ops.config import load_environment
 from netra_ops.deploy.preflight import require_repository
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.metrics.decision import PLAYBOOK_DECISIONS
+from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_parameters,
@@ -70,19 +69,8 @@ from netra_ops.record.parameters import (
 )
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
-__all__ = [
-    "PLAYBOOK_EXIT_CODES",
-    "Playbook",
-    "PlaybookResult",
-    "Scenario",
-    "Step",
-    "StepOutcome",
-    "find_playbook",
-    "is_playbook",
-    "load_playbook",
-    "run_playbook",
-    "step_decision",
-]
+__all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook",
+           "step_decision"]
 
 logger = logging.getLogger("netra_ops.record")
 
@@ -95,68 +83,6 @@ PLAYBOOK_EXIT_CODES = {"remediated": 0, "failed": 1, "rolled_back": 6, "held": 8
 back and the rollback validated; 8 held (the data could not decide, or a success criterion
 was missed: nothing rolled back, a human decides); 130 / 143 interrupted / terminated at a
 step."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Step(_Model):
-    """One runbook of a playbook, its parameters, the branch its rollback decision takes
-    and what a failed verdict means when it records no decision."""
-
-    runbook: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    execute: bool = False
-    on_rollback: str | None = None
-    when_failed: Literal["fail", "escalate"] = "fail"
-
-    @property
-    def name(self) -> str:
-        """The runbook's name (a path's stem): how phases are named and resumed."""
-        return Path(self.runbook).stem
-
-
-class Scenario(_Model):
-    """A sandbox story: the image (and fault env vars) serving before the playbook, how the
-    Monitoring and Logging emulation behave (`observability`, e.g. `{"monitoring": {"fault":
-    "unavailable"}}`), and parameters for its runbooks as `"runbook.parameter" = value`.
-
-    A scenario stages only what it names: the service's other settings and the APIs it does
-    not name stay as they are, so a story told after `netra-ops sandbox scenario realistic`
-    is told on staging's terms (start-up, digests, agent timing, late data)."""
-
-    description: str = ""
-    serving_image_tag: str | None = None
-    serving_env: dict[str, str] = Field(default_factory=dict)
-    observability: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class Playbook(_Model):
-    """The runbooks in order, the branches, the final runbook and the scenarios."""
-
-    name: str
-    description: str = ""
-    steps: list[Step] = Field(min_length=1)
-    branches: dict[str, list[Step]] = Field(default_factory=dict)
-    final: Step | None = Field(default=None, alias="finally")
-    scenarios: dict[str, Scenario] = Field(default_factory=dict)
-    source: Path | None = None
-
-    @model_validator(mode="after")
-    def _branches_exist(self) -> Playbook:
-        for step in self.steps:
-            if step.on_rollback and step.on_rollback not in self.branches:
-                known = ", ".join(self.branches) or "none"
-                raise ValueError(f"step {step.runbook} branches to unknown "
-                                 f"{step.on_rollback!r} (branches: {known})")
-        return self
-
-    def all_steps(self) -> list[Step]:
-        """Every step: main, branches, final."""
-        branch_steps = [s for steps in self.branches.values() for s in steps]
-        return [*self.steps, *branch_steps, *([self.final] if self.final else [])]
 
 
 @dataclass(frozen=True)
@@ -203,46 +129,6 @@ class PlaybookResult:
         return pd.DataFrame([{"runbook": s.runbook, "branch": s.branch or "", "status": s.status,
                               "decision": s.decision, "exit": s.exit_code,
                               "duration_s": round(s.duration_s, 1)} for s in self.steps])
-
-
-def find_playbook(name_or_path: str | Path) -> Path:
-    """A playbook by path, or by name in ./playbooks or the playbooks/ beside the package."""
-    text = str(name_or_path)
-    if text.endswith(".toml") and Path(text).is_file():
-        return Path(text).resolve()
-    stem = Path(text).stem
-    folders = [Path.cwd() / "playbooks", Path(__file__).resolve().parents[2] / "playbooks"]
-    for folder in folders:
-        if (folder / f"{stem}.toml").is_file():
-            return (folder / f"{stem}.toml").resolve()
-    known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.toml")})
-    raise RunError(f"no playbook {text!r} (playbooks: {', '.join(known) or 'none'})")
-
-
-def is_playbook(name_or_path: str | Path) -> bool:
-    """True when the name or path refers to a playbook rather than a runbook."""
-    try:
-        find_playbook(name_or_path)
-    except RunError:
-        return False
-    return True
-
-
-def load_playbook(name_or_path: str | Path) -> Playbook:
-    """Read and validate a playbook; every runbook it names must exist."""
-    path = find_playbook(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        playbook = Playbook.model_validate({**data, "source": path})
-    except tomllib.TOMLDecodeError as exc:
-        raise RunError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise RunError(f"{path}: key '{key}': {first['msg']}") from None
-    for step in playbook.all_steps():
-        find_runbook(step.runbook)
-    return playbook
 
 
 Stager = Callable[[Scenario], None]
