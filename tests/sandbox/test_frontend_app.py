@@ -23,9 +23,9 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx works the
     from starlette.testclient import TestClient
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox import frontend_app
-from netra_ops.sandbox.backend_app import GOLDEN_PATH_EVENTS
-from netra_ops.sandbox.frontend_app import create_app
+from netra_ops.sandbox.services import frontend_app
+from netra_ops.sandbox.services.backend_app import GOLDEN_PATH_EVENTS
+from netra_ops.sandbox.services.frontend_app import create_app
 
 SECRET = "0123456789abcdef" * 4
 EMAIL = "golden-path@sandbox.netra.test"

@@ -35,7 +35,7 @@ resource.label(s).<key> and metric.label(s).<key>. Whatever the sandbox does not
 (OR, NOT, functions, other fields, aligners or reducers, secondary_aggregation, order_by)
 is INVALID_ARGUMENT naming it: never a silently wrong answer.
 
-How late points show and whether the API fails follow `netra_ops.sandbox.observability`
+How late points show and whether the API fails follow `netra_ops.sandbox.google.observability`
 (`monitoring`): what happened within the last `delay_s` is not in any answer yet (as Cloud
 Monitoring's one to three minutes); fault `unavailable` aborts with UNAVAILABLE, `timeout`
 holds the call until the client's deadline passes (at most `HANG_S`, then
@@ -68,9 +68,9 @@ from google.cloud.monitoring_v3.types import (
 from google.protobuf import timestamp_pb2
 
 from netra_ops.errors import PortInUseError, SandboxError
-from netra_ops.sandbox.logging_filter import And, Comparison, FilterError, parse_filter
-from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
-from netra_ops.sandbox.telemetry import ProcessSampler, RequestLog
+from netra_ops.sandbox.google.logging_filter import And, Comparison, FilterError, parse_filter
+from netra_ops.sandbox.google.observability import HANG_S, ApiBehaviour, current_observability
+from netra_ops.sandbox.runtime.telemetry import ProcessSampler, RequestLog
 
 __all__ = ["METRICS", "Buckets", "MetricSpec", "MonitoringApiError", "MonitoringServer",
            "MonitoringService"]

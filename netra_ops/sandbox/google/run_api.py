@@ -55,9 +55,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
-from netra_ops.sandbox.run_resources import (
+from netra_ops.sandbox.google.errors import GoogleApiError
+from netra_ops.sandbox.google.run_resources import (
     LATEST,
     REVISION,
     RunApiError,
@@ -79,6 +78,7 @@ from netra_ops.sandbox.run_resources import (
     to_json,
     validate_template,
 )
+from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficRule
 
 __all__ = ["CloudRunEmulator", "google_fallback_route", "guarded", "json_body", "run_routes"]
 

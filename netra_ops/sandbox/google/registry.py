@@ -35,10 +35,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.run_api import guarded, json_body
-from netra_ops.sandbox.run_resources import list_page
-from netra_ops.sandbox.service_logging import rfc3339_now
+from netra_ops.sandbox.google.errors import GoogleApiError
+from netra_ops.sandbox.google.run_api import guarded, json_body
+from netra_ops.sandbox.google.run_resources import list_page
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
     "ImageRef",

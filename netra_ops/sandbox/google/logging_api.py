@@ -11,7 +11,7 @@ Run produces:
   `jsonPayload` for JSON-object lines (severity and timestamp taken from them), else
   `textPayload` with severity DEFAULT.
 
-How late entries show and whether the API fails follow `netra_ops.sandbox.observability`
+How late entries show and whether the API fails follow `netra_ops.sandbox.google.observability`
 (`logging`): an entry newer than `delay_s` is not listed yet and its `receiveTimestamp` is
 `timestamp + delay_s`; fault `unavailable` answers 503 `UNAVAILABLE`, `timeout` holds the
 call until the client gives up (at most `HANG_S`, then 504 `DEADLINE_EXCEEDED`).
@@ -83,10 +83,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.logging_filter import FilterError, LogFilter
-from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
-from netra_ops.sandbox.telemetry import (
+from netra_ops.sandbox.google.errors import GoogleApiError
+from netra_ops.sandbox.google.logging_filter import FilterError, LogFilter
+from netra_ops.sandbox.google.observability import HANG_S, ApiBehaviour, current_observability
+from netra_ops.sandbox.runtime.telemetry import (
     ContainerLogs,
     ContainerRecord,
     RequestLog,

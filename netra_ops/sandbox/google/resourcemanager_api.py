@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from netra_ops.sandbox.run_api import CloudRunEmulator, guarded, json_body
-from netra_ops.sandbox.run_resources import RunApiError
+from netra_ops.sandbox.google.run_api import CloudRunEmulator, guarded, json_body
+from netra_ops.sandbox.google.run_resources import RunApiError
 
 __all__ = ["resourcemanager_routes"]
 

@@ -27,9 +27,9 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
-from netra_ops.sandbox.telemetry import parse_cpu_quantity, parse_memory_quantity
+from netra_ops.sandbox.google.errors import GoogleApiError
+from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficRule
+from netra_ops.sandbox.runtime.telemetry import parse_cpu_quantity, parse_memory_quantity
 
 __all__ = [
     "LATEST",
