@@ -123,7 +123,8 @@ def stack(tmp_path: Path) -> Iterator[str]:
     try:
         for role, port in ports.items():
             module = "backend_app" if role == "backend" else f"{role}_app"
-            code = f"from netra_ops.sandbox.{module} import serve; serve('127.0.0.1', {port})"
+            code = (f"from netra_ops.sandbox.services.{module} import serve; "
+                    f"serve('127.0.0.1', {port})")
             with (tmp_path / f"{role}.log").open("wb") as out:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-c", code], env={**os.environ, **env},
