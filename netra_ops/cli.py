@@ -145,7 +145,7 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
 
     def stage(chosen: Scenario) -> None:
         if chosen.observability:
-            from netra_ops.sandbox.observability import update_observability
+            from netra_ops.sandbox.google.observability import update_observability
             update_observability(environment, chosen.observability)
         if chosen.serving_image_tag:
             serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)

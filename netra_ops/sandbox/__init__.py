@@ -11,6 +11,21 @@
 
 The public names are loaded on first use, so the sandbox's own processes (`python -m
 netra_ops.sandbox ROLE`) do not pay for the supervisor's imports.
+
+Sub-packages by role; each imports only those listed before it:
+
+    services/  Netra as the sandbox emulates it: auth, backend (WebSocket, agent, faults),
+               frontend, their structured logs, and a stand-in for Netra's repository
+    runtime/   what Cloud Run does with them: revision processes, the traffic router, the
+               state directory, and what the revisions log and use (telemetry)
+    google/    Google's APIs over that runtime: Cloud Run Admin v2, Artifact Registry,
+               Resource Manager, Cloud Logging v2, Cloud Monitoring v3; one error shape
+    control/   the platform process that serves all of it, the `/_sandbox` admin API, and
+               what drives the sandbox from outside: supervisor, scenarios, pause, throwaway
+               environments
+
+`netra_ops.sandbox.ephemeral`, `.scenarios` and `.pause` stay importable at their first
+paths (tests, benchmarks and guides use them).
 """
 
 from __future__ import annotations
@@ -19,9 +34,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from netra_ops.sandbox.pause import pause_revision
-    from netra_ops.sandbox.scenarios import Scenario
-    from netra_ops.sandbox.supervisor import (
+    from netra_ops.sandbox.control.pause import pause_revision
+    from netra_ops.sandbox.control.scenarios import Scenario
+    from netra_ops.sandbox.control.supervisor import (
         ProcessStatus,
         SandboxStatus,
         apply_scenario,
@@ -49,8 +64,8 @@ __all__ = [
     "up",
 ]
 
-_MODULE_OF = {name: "supervisor" for name in __all__} | {"Scenario": "scenarios",
-                                                         "pause_revision": "pause"}
+_MODULE_OF = {name: "control.supervisor" for name in __all__} | {
+    "Scenario": "control.scenarios", "pause_revision": "control.pause"}
 
 
 def __getattr__(name: str) -> Any:

@@ -39,15 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role in ("auth", "frontend"):
         _watch_parent()
     if args.role == "auth":
-        from netra_ops.sandbox import auth_app
+        from netra_ops.sandbox.services import auth_app
 
         auth_app.serve(args.host, args.port)
     elif args.role == "frontend":
-        from netra_ops.sandbox import frontend_app
+        from netra_ops.sandbox.services import frontend_app
 
         frontend_app.serve(args.host, args.port)
     elif args.role == "revision":
-        from netra_ops.sandbox import backend_app
+        from netra_ops.sandbox.services import backend_app
 
         backend_app.serve(args.host, args.port)
     else:
@@ -59,13 +59,13 @@ def _watch_parent() -> None:
     """As a revision of the platform (`NETRA_SANDBOX_PARENT_PID`), stop when it is gone."""
     parent = os.environ.get("NETRA_SANDBOX_PARENT_PID", "").strip()
     if parent.isdigit():
-        from netra_ops.sandbox.service_watchdog import ParentWatchdog
+        from netra_ops.sandbox.services.service_watchdog import ParentWatchdog
 
         ParentWatchdog(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
 
 
 def _platform(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from netra_ops.sandbox import platform
+    from netra_ops.sandbox.control import platform
 
     state_dir = args.state_dir or (args.spec.parent if args.spec else None)
     if args.spec is None or state_dir is None:

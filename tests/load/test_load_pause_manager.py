@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.revisions import MAX_PAUSE_S, RevisionManager
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.revisions import MAX_PAUSE_S, RevisionManager
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = [pytest.mark.anyio, pytest.mark.sandbox]
 

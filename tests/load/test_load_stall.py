@@ -21,7 +21,7 @@ from netra_ops.config import Environment
 from netra_ops.errors import SandboxError
 from netra_ops.load import LoadResult, ProgressSnapshot, Threshold, run_load_async
 from netra_ops.sandbox.pause import pause_revision
-from netra_ops.sandbox.state import sandbox_settings
+from netra_ops.sandbox.runtime.state import sandbox_settings
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from google_clients import SafeLoggingClient
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.state import StatePaths
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from netra_ops.sandbox.agent import MODEL_PRICES, AgentTurn, SpendAdvisor, extract_facts
+from netra_ops.sandbox.services.agent import MODEL_PRICES, AgentTurn, SpendAdvisor, extract_facts
 
 SEQUENCE = (
     "Hi, we want to lower our AI bill.",

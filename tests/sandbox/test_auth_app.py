@@ -22,8 +22,8 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx works the
     from starlette.testclient import TestClient
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox import auth_app
-from netra_ops.sandbox.auth_app import create_app, user_id_for
+from netra_ops.sandbox.services import auth_app
+from netra_ops.sandbox.services.auth_app import create_app, user_id_for
 
 SECRET = "0123456789abcdef" * 4
 EMAIL = "golden-path@sandbox.netra.test"
@@ -228,7 +228,7 @@ def auth_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
            "NETRA_SANDBOX_USERS_FILE": str(tmp_path / "users.json"),
            "NETRA_SANDBOX_ALLOWED_ORIGINS": ORIGIN, "ENVIRONMENT": "sandbox-test"}
     port, log = _free_port(), tmp_path / "auth.log"
-    code = f"from netra_ops.sandbox.auth_app import serve; serve('127.0.0.1', {port})"
+    code = f"from netra_ops.sandbox.services.auth_app import serve; serve('127.0.0.1', {port})"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -33,7 +33,7 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx works the
 from starlette.websockets import WebSocketDisconnect
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox.backend_app import (
+from netra_ops.sandbox.services.backend_app import (
     GOLDEN_PATH_EVENTS,
     BackendSettings,
     build_of,
@@ -111,7 +111,7 @@ def auth_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "users.json").write_text(json.dumps({EMAIL: PASSWORD}))
     port = _free_port()
     service = _spawn(
-        f"from netra_ops.sandbox.auth_app import serve; serve('127.0.0.1', {port})",
+        f"from netra_ops.sandbox.services.auth_app import serve; serve('127.0.0.1', {port})",
         {"NETRA_SANDBOX_JWT_SECRET_FILE": str(folder / "jwt-secret"),
          "NETRA_SANDBOX_USERS_FILE": str(folder / "users.json")},
         folder / "auth.log", port,
@@ -138,7 +138,7 @@ def backends(tmp_path: Path, auth_url: str) -> Iterator[Any]:
         port = _free_port()
         env = {"PORT": str(port), "K_SERVICE": "netra-backend-staging",
                "K_REVISION": f"rev-{len(started) + 1}", "AUTH_SERVICE_URL": auth_url, **env}
-        code = "from netra_ops.sandbox.backend_app import serve; serve('127.0.0.1')"
+        code = "from netra_ops.sandbox.services.backend_app import serve; serve('127.0.0.1')"
         service = _spawn(code, env, tmp_path / f"{env['K_REVISION']}.log", port)
         started.append(service)
         if wait:
@@ -547,7 +547,7 @@ PARENT = textwrap.dedent("""
     import os, subprocess, sys, time
     port, pid_file, log = sys.argv[1], sys.argv[2], sys.argv[3]
     env = {**os.environ, "PORT": port, "NETRA_SANDBOX_PARENT_PID": str(os.getpid())}
-    code = "from netra_ops.sandbox.backend_app import serve; serve('127.0.0.1')"
+    code = "from netra_ops.sandbox.services.backend_app import serve; serve('127.0.0.1')"
     with open(log, "wb") as out:
         child = subprocess.Popen([sys.executable, "-c", code], env=env,
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,

@@ -10,10 +10,10 @@ import psutil
 import pytest
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox import backend_faults
-from netra_ops.sandbox.backend_faults import ErrorSchedule, FaultInjector, SyntheticMemory
-from netra_ops.sandbox.backend_settings import BackendSettings
-from netra_ops.sandbox.backend_ws import FAST_TURN, plan_turn
+from netra_ops.sandbox.services import backend_faults
+from netra_ops.sandbox.services.backend_faults import ErrorSchedule, FaultInjector, SyntheticMemory
+from netra_ops.sandbox.services.backend_settings import BackendSettings
+from netra_ops.sandbox.services.backend_ws import FAST_TURN, plan_turn
 
 
 def test_per_request_growth_retains_that_much_each_time() -> None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from netra_ops import sandbox
 from netra_ops.cli import app
 from netra_ops.config import Environment
-from netra_ops.sandbox.revisions import COLD_START_ENV, IMAGE_BY_DIGEST_ENV, STARTUP_ENV
+from netra_ops.sandbox.runtime.revisions import COLD_START_ENV, IMAGE_BY_DIGEST_ENV, STARTUP_ENV
 from tests.conftest import is_alive, recorded_processes
 
 pytestmark = pytest.mark.sandbox

@@ -23,9 +23,9 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; httpx works the
     from starlette.testclient import TestClient
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox import frontend_app
-from netra_ops.sandbox.backend_app import GOLDEN_PATH_EVENTS
-from netra_ops.sandbox.frontend_app import create_app
+from netra_ops.sandbox.services import frontend_app
+from netra_ops.sandbox.services.backend_app import GOLDEN_PATH_EVENTS
+from netra_ops.sandbox.services.frontend_app import create_app
 
 SECRET = "0123456789abcdef" * 4
 EMAIL = "golden-path@sandbox.netra.test"
@@ -123,7 +123,8 @@ def stack(tmp_path: Path) -> Iterator[str]:
     try:
         for role, port in ports.items():
             module = "backend_app" if role == "backend" else f"{role}_app"
-            code = f"from netra_ops.sandbox.{module} import serve; serve('127.0.0.1', {port})"
+            code = (f"from netra_ops.sandbox.services.{module} import serve; "
+                    f"serve('127.0.0.1', {port})")
             with (tmp_path / f"{role}.log").open("wb") as out:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-c", code], env={**os.environ, **env},

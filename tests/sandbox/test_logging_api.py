@@ -23,8 +23,8 @@ from google.cloud import logging as cloud_logging
 from google.cloud.logging import Resource
 from starlette.applications import Starlette
 
-from netra_ops.sandbox.logging_api import create_logging_app
-from netra_ops.sandbox.telemetry import format_timestamp
+from netra_ops.sandbox.google.logging_api import create_logging_app
+from netra_ops.sandbox.runtime.telemetry import format_timestamp
 
 PROJECT = "netra-sandbox"
 SERVICE = "netra-backend-staging"

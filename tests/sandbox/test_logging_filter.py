@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from netra_ops.sandbox.logging_filter import (
+from netra_ops.sandbox.google.logging_filter import (
     And,
     Comparison,
     FilterError,

@@ -24,8 +24,8 @@ from google.cloud.monitoring_v3.services.metric_service.transports import (
 )
 
 from netra_ops.errors import PortInUseError
-from netra_ops.sandbox.monitoring_api import MonitoringServer
-from netra_ops.sandbox.telemetry import ProcessSampler, format_timestamp
+from netra_ops.sandbox.google.monitoring_api import MonitoringServer
+from netra_ops.sandbox.runtime.telemetry import ProcessSampler, format_timestamp
 
 PROJECT = "netra-sandbox"
 SERVICE = "netra-backend-staging"

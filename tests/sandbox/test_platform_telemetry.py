@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = pytest.mark.sandbox
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.revisions import RevisionManager, TrafficTarget
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.revisions import RevisionManager, TrafficTarget
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = [pytest.mark.anyio, pytest.mark.sandbox]
 

@@ -26,9 +26,9 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from netra_ops.sandbox.platform import PlatformSpec, run_platform
-from netra_ops.sandbox.revisions import free_port
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.control.platform import PlatformSpec, run_platform
+from netra_ops.sandbox.runtime.revisions import free_port
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = pytest.mark.sandbox
 

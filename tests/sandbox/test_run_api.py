@@ -22,8 +22,8 @@ from google.protobuf import field_mask_pb2
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
-from netra_ops.sandbox.scenarios import image_with_tag
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.control.scenarios import image_with_tag
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = pytest.mark.sandbox
 

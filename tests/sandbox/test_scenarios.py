@@ -11,8 +11,8 @@ import pytest
 from netra_ops import sandbox
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import SandboxError, SandboxNotRunningError
-from netra_ops.sandbox.scenarios import get_scenario, image_with_tag, scenario_request
-from netra_ops.sandbox.state import sandbox_settings
+from netra_ops.sandbox.control.scenarios import get_scenario, image_with_tag, scenario_request
+from netra_ops.sandbox.runtime.state import sandbox_settings
 
 REPOSITORY = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-backend"
 

@@ -27,12 +27,12 @@ from websockets.sync.client import connect
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
-from netra_ops.sandbox.observability import (
+from netra_ops.sandbox.google.observability import (
     ApiBehaviour,
     Observability,
     configure_observability,
 )
-from netra_ops.sandbox.state import StatePaths, sandbox_settings
+from netra_ops.sandbox.runtime.state import StatePaths, sandbox_settings
 
 pytestmark = pytest.mark.sandbox
 

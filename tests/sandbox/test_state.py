@@ -11,7 +11,7 @@ import pytest
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import ConfigError, SandboxError
-from netra_ops.sandbox.state import (
+from netra_ops.sandbox.runtime.state import (
     StatePaths,
     ensure_secrets,
     not_running_error,

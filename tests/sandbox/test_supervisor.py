@@ -25,7 +25,7 @@ from netra_ops.errors import (
     SandboxNotRunningError,
     SandboxStartError,
 )
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.state import StatePaths
 
 pytestmark = pytest.mark.sandbox
 

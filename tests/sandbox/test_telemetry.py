@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.telemetry import (
+from netra_ops.sandbox.runtime.telemetry import (
     ContainerLogs,
     ProcessSampler,
     RequestLog,

@@ -33,17 +33,15 @@ import psutil
 import netra_ops
 from netra_ops.config import SANDBOX_ROLES, Environment, SandboxSettings, ServiceRole
 from netra_ops.errors import PortInUseError, SandboxError, SandboxStartError
-from netra_ops.sandbox.platform import PlatformSpec, ServiceSpec
-from netra_ops.sandbox.registry import service_image
-from netra_ops.sandbox.rehearsal_repo import ensure_rehearsal_repo
-from netra_ops.sandbox.scenarios import (
+from netra_ops.sandbox.control.platform import PlatformSpec, ServiceSpec
+from netra_ops.sandbox.control.scenarios import (
     apply_scenario,
     get_scenario,
     image_with_tag,
     list_scenarios,
 )
-from netra_ops.sandbox.service_logging import rfc3339_now
-from netra_ops.sandbox.state import (
+from netra_ops.sandbox.google.registry import service_image
+from netra_ops.sandbox.runtime.state import (
     StatePaths,
     ensure_secrets,
     not_running_error,
@@ -54,6 +52,8 @@ from netra_ops.sandbox.state import (
     up_command,
     write_json_atomic,
 )
+from netra_ops.sandbox.services.rehearsal_repo import ensure_rehearsal_repo
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import uuid
 from collections import OrderedDict
@@ -55,19 +54,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
-from netra_ops.sandbox.run_resources import (
+from netra_ops.sandbox.google.errors import GoogleApiError, guarded, invalid, json_body
+from netra_ops.sandbox.google.run_resources import (
     LATEST,
     REVISION,
-    RunApiError,
     ServiceNames,
     ServiceView,
     TemplateDefaults,
     default_meta,
     failure_message,
     granted,
-    invalid,
     list_page,
     merge_update,
     meta_of,
@@ -79,16 +75,14 @@ from netra_ops.sandbox.run_resources import (
     to_json,
     validate_template,
 )
+from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficRule
 
-__all__ = ["CloudRunEmulator", "google_fallback_route", "guarded", "json_body", "run_routes"]
+__all__ = ["CloudRunEmulator", "google_fallback_route", "run_routes"]
 
 _FAILED_PRECONDITION = 9
 _KEEP_OPERATIONS = 200
 _MAX_WAIT_S = 300.0
 _PERMISSION = re.compile(r"^[a-z][a-zA-Z0-9]*(\.[a-zA-Z0-9]+){2,}$")
-
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 @dataclass
 class _Operation:
@@ -147,10 +141,10 @@ class CloudRunEmulator:
         here = self.check_parent(project, location, permission, resource)
         found = self.fleet.get(service) if here else None
         if found is None:
-            raise RunApiError(404, "NOT_FOUND", f"Resource '{service}' of kind 'SERVICE' in "
-                              f"region '{location}' in project '{project}' does not exist. "
-                              f"(The sandbox serves {', '.join(sorted(self.fleet))} in "
-                              f"'{self.names.location}'.)")
+            raise GoogleApiError(404, "NOT_FOUND", f"Resource '{service}' of kind 'SERVICE' in "
+                                 f"region '{location}' in project '{project}' does not exist. "
+                                 f"(The sandbox serves {', '.join(sorted(self.fleet))} in "
+                                 f"'{self.names.location}'.)")
         return found
 
     def set_permissions(self, permissions: Iterable[str] | None) -> None:
@@ -186,8 +180,8 @@ class CloudRunEmulator:
     def require(self, permission: str, resource: str) -> None:
         """PERMISSION_DENIED unless `permission` is granted."""
         if self.granted_permissions is not None and permission not in self.granted_permissions:
-            raise RunApiError(403, "PERMISSION_DENIED", f"Permission '{permission}' denied "
-                              f"on resource '{resource}' (or resource may not exist).")
+            raise GoogleApiError(403, "PERMISSION_DENIED", f"Permission '{permission}' denied "
+                                 f"on resource '{resource}' (or resource may not exist).")
 
     def check_parent(self, project: str, location: str, permission: str | None,
                      resource: str | None = None) -> bool:
@@ -195,9 +189,9 @@ class CloudRunEmulator:
         project, or if `permission` on `resource` (default: P/L) is not granted."""
         resource = resource or f"projects/{project}/locations/{location}"
         if project != self.names.project:
-            raise RunApiError(403, "PERMISSION_DENIED", f"Permission '{permission or 'run.*'}'"
-                              f" denied on resource '{resource}' (or resource may not exist)."
-                              f" The sandbox emulates project '{self.names.project}' only.")
+            raise GoogleApiError(403, "PERMISSION_DENIED", f"Permission '{permission or 'run.*'}'"
+                                 f" denied on resource '{resource}' (or resource may not exist)."
+                                 f" The sandbox emulates project '{self.names.project}' only.")
         if permission is not None:
             self.require(permission, resource)
         return location in (self.names.location, "-")
@@ -206,13 +200,13 @@ class CloudRunEmulator:
                       permission: str | None) -> None:
         """NOT_FOUND unless P/L/S is this emulated service."""
         if self.lookup(project, location, service, permission) is not self:
-            raise RunApiError(404, "NOT_FOUND", f"Resource '{service}' is another service "
-                              f"than {self.names.service}.")
+            raise GoogleApiError(404, "NOT_FOUND", f"Resource '{service}' is another service "
+                                 f"than {self.names.service}.")
 
-    def _not_found(self, kind: str, name: str) -> RunApiError:
-        return RunApiError(404, "NOT_FOUND", f"Resource '{name}' of kind '{kind}' in region "
-                           f"'{self.names.location}' in project '{self.names.project}' does "
-                           "not exist.")
+    def _not_found(self, kind: str, name: str) -> GoogleApiError:
+        return GoogleApiError(404, "NOT_FOUND", f"Resource '{name}' of kind '{kind}' in region "
+                              f"'{self.names.location}' in project '{self.names.project}' does "
+                              "not exist.")
 
     # -- update ----------------------------------------------------------------------------
     def update(self, body: Any, query: dict[str, str], *, int_enums: bool) -> dict[str, Any]:
@@ -223,9 +217,9 @@ class CloudRunEmulator:
                           f"{self.names.name!r}")
         current = self.service()
         if request.etag and request.etag != current.etag:
-            raise RunApiError(409, "ABORTED", f"etag {request.etag} does not match the "
-                              f"service's current etag {current.etag}: it changed since you "
-                              "read it; get it again and retry")
+            raise GoogleApiError(409, "ABORTED", f"etag {request.etag} does not match the "
+                                 f"service's current etag {current.etag}: it changed since you "
+                                 "read it; get it again and retry")
         mask = [p for p in _param(query, "updateMask", "update_mask").split(",") if p.strip()]
         wanted = merge_update(current, request, mask)
         template = validate_template(wanted, self.names, self.defaults)
@@ -241,7 +235,7 @@ class CloudRunEmulator:
         operation = self._new_operation()
         try:
             work = self._plan(operation, template, rules, meta, current)
-        except RunApiError:
+        except GoogleApiError:
             del self._operations[operation.name]
             raise
         except SandboxError as exc:
@@ -278,8 +272,8 @@ class CloudRunEmulator:
         name = template.revision
         if (name and template != current.template
                 and name in {r.name for r in self.manager.revisions}):
-            raise RunApiError(409, "ALREADY_EXISTS", f"Revision named '{name}' with different "
-                              "configuration already exists.")
+            raise GoogleApiError(409, "ALREADY_EXISTS", f"Revision named '{name}' with different "
+                                 "configuration already exists.")
 
     def _prepare(self, template: Message) -> Revision:
         container = template.containers[0]
@@ -290,7 +284,7 @@ class CloudRunEmulator:
                 memory_limit=container.resources.limits["memory"],
                 cpu_limit=container.resources.limits["cpu"], name=name)
         except SandboxError as exc:
-            raise RunApiError(503, "UNAVAILABLE", str(exc)) from None
+            raise GoogleApiError(503, "UNAVAILABLE", str(exc)) from None
         self._templates[revision.name] = template
         return revision
 
@@ -380,8 +374,8 @@ class CloudRunEmulator:
         try:
             return self._operations[name]
         except KeyError:
-            raise RunApiError(404, "NOT_FOUND", f"Operation '{name}' not found (the sandbox "
-                              f"keeps its last {_KEEP_OPERATIONS} operations).") from None
+            raise GoogleApiError(404, "NOT_FOUND", f"Operation '{name}' not found (the sandbox "
+                                 f"keeps its last {_KEEP_OPERATIONS} operations).") from None
 
     def operations(self) -> list[_Operation]:
         """Every kept operation, newest first."""
@@ -449,8 +443,8 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
     async def services(request: Request) -> Response:
         p = request.path_params
         if request.method == "POST":
-            raise RunApiError(501, "UNIMPLEMENTED", "creating services is not emulated: the "
-                              f"sandbox serves {', '.join(sorted(e.fleet))}")
+            raise GoogleApiError(501, "UNIMPLEMENTED", "creating services is not emulated: the "
+                                 f"sandbox serves {', '.join(sorted(e.fleet))}")
         here = e.check_parent(p["project"], p["location"], "run.services.list")
         items = [e.fleet[n].service() for n in sorted(e.fleet)] if here else []
         page, token = list_page(items, request.query_params.get("pageSize"),
@@ -464,18 +458,18 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             one = e.lookup(p["project"], p["location"], name, None)
             return JSONResponse(one.test_permissions(await json_body(request)))
         if verb:
-            raise RunApiError(501, "UNIMPLEMENTED", f"services.{verb} is not emulated")
+            raise GoogleApiError(501, "UNIMPLEMENTED", f"services.{verb} is not emulated")
         if request.method == "GET":
             one = e.lookup(p["project"], p["location"], name, "run.services.get")
             return _message(request, one.service())
         if request.method == "PATCH":
             if name not in e.fleet and _flag(request.query_params.get("allowMissing", "")):
-                raise RunApiError(501, "UNIMPLEMENTED", "creating services is not emulated")
+                raise GoogleApiError(501, "UNIMPLEMENTED", "creating services is not emulated")
             one = e.lookup(p["project"], p["location"], name, "run.services.update")
             body = await json_body(request)
             return JSONResponse(one.update(body, dict(request.query_params),
                                            int_enums=_int_enums(request)))
-        raise RunApiError(501, "UNIMPLEMENTED", "deleting the service is not emulated")
+        raise GoogleApiError(501, "UNIMPLEMENTED", "deleting the service is not emulated")
 
     async def revisions(request: Request) -> Response:
         p = request.path_params
@@ -494,7 +488,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         p = request.path_params
         one = e.lookup(p["project"], p["location"], p["service"], "run.revisions.get")
         if request.method != "GET":
-            raise RunApiError(501, "UNIMPLEMENTED", "deleting revisions is not emulated")
+            raise GoogleApiError(501, "UNIMPLEMENTED", "deleting revisions is not emulated")
         return _message(request, one.revision(p["revision"]))
 
     async def operations(request: Request) -> Response:
@@ -526,8 +520,8 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         elif request.method == "GET" and not verb:
             found = e.operation(full)
         else:
-            raise RunApiError(501, "UNIMPLEMENTED", f"operations {verb or request.method} "
-                              "is not emulated")
+            raise GoogleApiError(501, "UNIMPLEMENTED", f"operations {verb or request.method} "
+                                 "is not emulated")
         return JSONResponse(e.render(found, int_enums=_int_enums(request)))
 
     async def deploy(request: Request) -> Response:
@@ -535,8 +529,8 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         API's deploy, for any service (201 ready, 422 failed)."""
         one = e.fleet.get(request.path_params["service"])
         if one is None:
-            raise RunApiError(404, "NOT_FOUND", f"no service {request.path_params['service']!r}"
-                              f" (services: {', '.join(sorted(e.fleet))})")
+            raise GoogleApiError(404, "NOT_FOUND", f"no service {request.path_params['service']!r}"
+                                 f" (services: {', '.join(sorted(e.fleet))})")
         body = await json_body(request)
         image, env, traffic = body.get("image"), body.get("env") or {}, body.get("traffic", True)
         if not isinstance(image, str) or not image.strip() or not isinstance(env, dict) or \
@@ -547,7 +541,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             revision = await one.manager.create(image.strip(), one.manager.env_with(env),
                                                 traffic=traffic)
         except SandboxError as exc:
-            raise RunApiError(409, "FAILED_PRECONDITION", str(exc)) from None
+            raise GoogleApiError(409, "FAILED_PRECONDITION", str(exc)) from None
         return JSONResponse(revision.to_dict(),
                             status_code=201 if revision.state == "ready" else 422)
 
@@ -581,37 +575,11 @@ def google_fallback_route() -> Route:
     """A last route: any other `/v2/...` call is 404 in Google's error shape."""
 
     async def fallback(request: Request) -> Response:
-        raise RunApiError(404, "NOT_FOUND", f"the sandbox does not emulate {request.method} "
-                          f"{request.url.path}")
+        raise GoogleApiError(404, "NOT_FOUND", f"the sandbox does not emulate {request.method} "
+                             f"{request.url.path}")
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Route("/v2/{path:path}", guarded(fallback), methods=methods)
-
-
-def guarded(handler: Handler) -> Handler:
-    """`handler`, answering a RunApiError it raises in Google's JSON error shape."""
-
-    async def answer(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except GoogleApiError as exc:
-            return JSONResponse(exc.body(), status_code=exc.code)
-
-    return answer
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object ({} for an empty body); 400 INVALID_ARGUMENT otherwise."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise invalid(f"Invalid JSON payload received: {exc}") from None
-    if not isinstance(data, dict):
-        raise invalid("Invalid JSON payload received: the body must be a JSON object")
-    return data
 
 
 def _duration_s(value: Any) -> float:

@@ -49,8 +49,8 @@ import httpx
 import psutil
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.service_logging import rfc3339_now
-from netra_ops.sandbox.state import StatePaths, tail, write_json_atomic
+from netra_ops.sandbox.runtime.state import StatePaths, tail, write_json_atomic
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
     "COLD_START_ENV",

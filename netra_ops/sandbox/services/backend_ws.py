@@ -36,10 +36,10 @@ from typing import Any
 import httpx
 from starlette.websockets import WebSocket
 
-from netra_ops.sandbox.agent import AgentTurn, SpendAdvisor
-from netra_ops.sandbox.backend_faults import FaultInjector
-from netra_ops.sandbox.backend_settings import GOLDEN_PATH_EVENTS, BackendSettings
-from netra_ops.sandbox.service_logging import rfc3339_now
+from netra_ops.sandbox.services.agent import AgentTurn, SpendAdvisor
+from netra_ops.sandbox.services.backend_faults import FaultInjector
+from netra_ops.sandbox.services.backend_settings import GOLDEN_PATH_EVENTS, BackendSettings
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
     "FAST_TURN",

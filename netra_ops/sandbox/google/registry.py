@@ -35,10 +35,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.run_api import guarded, json_body
-from netra_ops.sandbox.run_resources import list_page
-from netra_ops.sandbox.service_logging import rfc3339_now
+from netra_ops.sandbox.google.errors import GoogleApiError, guarded, invalid, json_body
+from netra_ops.sandbox.google.run_resources import list_page
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
     "ImageRef",
@@ -188,10 +187,6 @@ class Registry:
         return image
 
 
-class RegistryApiError(GoogleApiError):
-    """A request the emulated Artifact Registry refuses."""
-
-
 def registry_routes(registry: Registry) -> list[BaseRoute]:
     """The Artifact Registry v1 subset and the `/_sandbox/registry` admin routes."""
     base = "/v1/projects/{project}/locations/{location}/repositories/{repository}"
@@ -199,10 +194,10 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
     def check(request: Request) -> str:
         p = request.path_params
         if p["project"] != registry.project or p["location"] != registry.location:
-            raise RegistryApiError(404, "NOT_FOUND", f"Repository 'projects/{p['project']}/"
-                                   f"locations/{p['location']}/repositories/{p['repository']}'"
-                                   f" not found (the sandbox emulates project "
-                                   f"'{registry.project}' in '{registry.location}').")
+            raise GoogleApiError(404, "NOT_FOUND", f"Repository 'projects/{p['project']}/"
+                                 f"locations/{p['location']}/repositories/{p['repository']}'"
+                                 f" not found (the sandbox emulates project "
+                                 f"'{registry.project}' in '{registry.location}').")
         return str(p["repository"])
 
     async def list_images(request: Request) -> Response:
@@ -220,8 +215,8 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
         for image in registry.images(repository):
             if image["name"].endswith(f"/dockerImages/{wanted}"):
                 return JSONResponse(image)
-        raise RegistryApiError(404, "NOT_FOUND", f"Requested entity was not found: docker "
-                               f"image {wanted!r} in repository {repository!r}.")
+        raise GoogleApiError(404, "NOT_FOUND", f"Requested entity was not found: docker "
+                             f"image {wanted!r} in repository {repository!r}.")
 
     async def get_tag(request: Request) -> Response:
         repository = check(request)
@@ -234,8 +229,8 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
                           f"repositories/{repository}/packages/{package}")
                 return JSONResponse({"name": f"{prefix}/tags/{tag}",
                                      "version": f"{prefix}/versions/{digest}"})
-        raise RegistryApiError(404, "NOT_FOUND", f"Requested entity was not found: tag "
-                               f"{tag!r} of package {package!r}.")
+        raise GoogleApiError(404, "NOT_FOUND", f"Requested entity was not found: tag "
+                             f"{tag!r} of package {package!r}.")
 
     async def admin_list(request: Request) -> Response:
         return JSONResponse({"images": registry.images()})
@@ -244,12 +239,11 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
         body = await json_body(request)
         image = body.get("image")
         if not isinstance(image, str) or not image.strip():
-            raise RegistryApiError(400, "INVALID_ARGUMENT",
-                                   '"image" must be an image with a tag (REPOSITORY:TAG)')
+            raise invalid('"image" must be an image with a tag (REPOSITORY:TAG)')
         try:
             push, previous = registry.push(image)
         except SandboxError as exc:
-            raise RegistryApiError(400, "INVALID_ARGUMENT", str(exc)) from None
+            raise invalid(str(exc)) from None
         return JSONResponse({"image": f"{push.repository}:{push.tag}", "tag": push.tag,
                              "digest": push.digest, "uri": f"{push.repository}@{push.digest}",
                              "previous_digest": previous, "push": push.number})

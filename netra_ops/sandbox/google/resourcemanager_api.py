@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from netra_ops.sandbox.run_api import CloudRunEmulator, guarded, json_body
-from netra_ops.sandbox.run_resources import RunApiError
+from netra_ops.sandbox.google.errors import GoogleApiError, guarded, json_body
+from netra_ops.sandbox.google.run_api import CloudRunEmulator
 
 __all__ = ["resourcemanager_routes"]
 
@@ -30,9 +30,9 @@ def resourcemanager_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
     async def test_permissions(request: Request) -> Response:
         project = request.path_params["project"]
         if project != emulator.names.project:
-            raise RunApiError(403, "PERMISSION_DENIED", f"The caller does not have "
-                              f"permission on projects/{project} (the sandbox emulates "
-                              f"project '{emulator.names.project}' only).")
+            raise GoogleApiError(403, "PERMISSION_DENIED", f"The caller does not have "
+                                 f"permission on projects/{project} (the sandbox emulates "
+                                 f"project '{emulator.names.project}' only).")
         return JSONResponse(emulator.test_permissions(await json_body(request)))
 
     return [Route("/v3/projects/{project}:testIamPermissions", guarded(test_permissions),

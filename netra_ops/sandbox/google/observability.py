@@ -31,7 +31,7 @@ import httpx
 
 from netra_ops.config import Environment
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.state import not_running_error, sandbox_settings
+from netra_ops.sandbox.runtime.state import not_running_error, sandbox_settings
 
 __all__ = [
     "HANG_S",

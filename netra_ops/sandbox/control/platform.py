@@ -29,18 +29,18 @@ from typing import Any
 import uvicorn
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.admin_api import create_admin_app
-from netra_ops.sandbox.logging_api import logging_routes
-from netra_ops.sandbox.monitoring_api import MonitoringServer
-from netra_ops.sandbox.registry import Registry, registry_routes
-from netra_ops.sandbox.resourcemanager_api import resourcemanager_routes
-from netra_ops.sandbox.revisions import REVISION_COMMAND, RevisionManager
-from netra_ops.sandbox.router import RequestLog, Router
-from netra_ops.sandbox.run_api import CloudRunEmulator, google_fallback_route, run_routes
-from netra_ops.sandbox.service_logging import configure_logging
-from netra_ops.sandbox.state import StatePaths, read_json, write_json_atomic
-from netra_ops.sandbox.telemetry import ProcessSampler
-from netra_ops.sandbox.telemetry import RequestLog as RequestLogReader
+from netra_ops.sandbox.control.admin_api import create_admin_app
+from netra_ops.sandbox.google.logging_api import logging_routes
+from netra_ops.sandbox.google.monitoring_api import MonitoringServer
+from netra_ops.sandbox.google.registry import Registry, registry_routes
+from netra_ops.sandbox.google.resourcemanager_api import resourcemanager_routes
+from netra_ops.sandbox.google.run_api import CloudRunEmulator, google_fallback_route, run_routes
+from netra_ops.sandbox.runtime.revisions import REVISION_COMMAND, RevisionManager
+from netra_ops.sandbox.runtime.router import RequestLog, Router
+from netra_ops.sandbox.runtime.state import StatePaths, read_json, write_json_atomic
+from netra_ops.sandbox.runtime.telemetry import ProcessSampler
+from netra_ops.sandbox.runtime.telemetry import RequestLog as RequestLogReader
+from netra_ops.sandbox.services.service_logging import configure_logging
 
 __all__ = ["EmbeddedServer", "PlatformSpec", "ServiceSpec", "main", "run_platform"]
 

@@ -27,23 +27,21 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficRule
-from netra_ops.sandbox.telemetry import parse_cpu_quantity, parse_memory_quantity
+from netra_ops.sandbox.google.errors import invalid
+from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficRule
+from netra_ops.sandbox.runtime.telemetry import parse_cpu_quantity, parse_memory_quantity
 
 __all__ = [
     "LATEST",
     "META_FIELDS",
     "REVISION",
     "SERVICE_TYPE_URL",
-    "RunApiError",
     "ServiceNames",
     "ServiceView",
     "TemplateDefaults",
     "default_meta",
     "failure_message",
     "granted",
-    "invalid",
     "list_page",
     "merge_update",
     "meta_of",
@@ -86,15 +84,6 @@ _TEMPLATE_FIELDS = {"revision", "labels", "annotations", "scaling", "timeout",
                     "maxInstanceRequestConcurrency", "sessionAffinity"}
 _CONTAINER_FIELDS = {"name", "image", "env", "resources", "ports"}
 _LIMIT_KEYS = {"cpu", "memory"}
-
-
-class RunApiError(GoogleApiError):
-    """A request the emulated Cloud Run API refuses: HTTP code, Google status, message."""
-
-
-def invalid(message: str) -> RunApiError:
-    """400 INVALID_ARGUMENT."""
-    return RunApiError(400, "INVALID_ARGUMENT", message)
 
 
 @dataclass(frozen=True)

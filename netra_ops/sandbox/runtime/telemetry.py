@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 import psutil
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.state import StatePaths
+from netra_ops.sandbox.runtime.state import StatePaths
 
 __all__ = [
     "ContainerLogs",

@@ -11,7 +11,7 @@ Run produces:
   `jsonPayload` for JSON-object lines (severity and timestamp taken from them), else
   `textPayload` with severity DEFAULT.
 
-How late entries show and whether the API fails follow `netra_ops.sandbox.observability`
+How late entries show and whether the API fails follow `netra_ops.sandbox.google.observability`
 (`logging`): an entry newer than `delay_s` is not listed yet and its `receiveTimestamp` is
 `timestamp + delay_s`; fault `unavailable` answers 503 `UNAVAILABLE`, `timeout` holds the
 call until the client gives up (at most `HANG_S`, then 504 `DEADLINE_EXCEEDED`).
@@ -79,14 +79,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.api_errors import GoogleApiError
-from netra_ops.sandbox.logging_filter import FilterError, LogFilter
-from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
-from netra_ops.sandbox.telemetry import (
+from netra_ops.sandbox.google.errors import GoogleApiError, guarded, invalid
+from netra_ops.sandbox.google.logging_filter import FilterError, LogFilter
+from netra_ops.sandbox.google.observability import HANG_S, ApiBehaviour, current_observability
+from netra_ops.sandbox.runtime.telemetry import (
     ContainerLogs,
     ContainerRecord,
     RequestLog,
@@ -98,7 +98,6 @@ from netra_ops.sandbox.telemetry import (
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
-    "LoggingApiError",
     "LoggingService",
     "create_logging_app",
     "format_duration",
@@ -114,14 +113,6 @@ _BODY_FIELDS = {"resourceNames", "projectIds", "filter", "orderBy", "pageSize", 
 logger = logging.getLogger("netra_ops.sandbox.logging_api")
 
 Record = RequestRecord | ContainerRecord
-
-
-class LoggingApiError(GoogleApiError):
-    """A request the emulated Logging API refuses, with its HTTP code and Google status."""
-
-
-def _invalid(message: str) -> LoggingApiError:
-    return LoggingApiError(400, "INVALID_ARGUMENT", message)
 
 
 @dataclass(frozen=True)
@@ -148,7 +139,7 @@ class LoggingService:
         self.behaviour = behaviour
 
     def list_entries(self, body: Any) -> dict[str, Any]:
-        """The answer to a `POST /v2/entries:list` body; LoggingApiError if it is refused."""
+        """The answer to a `POST /v2/entries:list` body; GoogleApiError if it is refused."""
         behaviour = self.behaviour()
         if behaviour.fault == "unavailable":
             raise _unavailable()
@@ -156,7 +147,7 @@ class LoggingService:
         try:
             log_filter = LogFilter(request.filter)
         except FilterError as exc:
-            raise _invalid(str(exc)) from None
+            raise invalid(str(exc)) from None
         entries, more = self._page(request, log_filter, behaviour)
         answer: dict[str, Any] = {"entries": entries}
         if more and entries:
@@ -168,20 +159,20 @@ class LoggingService:
     # -- request ---------------------------------------------------------------------------
     def _parse(self, body: Any) -> _ListRequest:
         if not isinstance(body, dict):
-            raise _invalid("the request body must be a JSON object")
+            raise invalid("the request body must be a JSON object")
         unknown = sorted(set(body) - _BODY_FIELDS)
         if unknown:
-            raise _invalid(f"unknown field(s) in the request: {', '.join(unknown)}; "
-                           f"expected {', '.join(sorted(_BODY_FIELDS))}")
+            raise invalid(f"unknown field(s) in the request: {', '.join(unknown)}; "
+                          f"expected {', '.join(sorted(_BODY_FIELDS))}")
         self._check_resources(body)
         order = str(body.get("orderBy") or "timestamp asc").strip().lower()
         order = " ".join(order.split())
         if order not in _ORDERS:
-            raise _invalid(f"orderBy {body.get('orderBy')!r} is not supported; use "
-                           '"timestamp asc" or "timestamp desc"')
+            raise invalid(f"orderBy {body.get('orderBy')!r} is not supported; use "
+                          '"timestamp asc" or "timestamp desc"')
         text = body.get("filter") or ""
         if not isinstance(text, str):
-            raise _invalid("filter must be a string")
+            raise invalid("filter must be a string")
         fingerprint = _fingerprint(text, order)
         return _ListRequest(text, _ORDERS[order], _page_size(body.get("pageSize")),
                             _decode_token(body.get("pageToken"), fingerprint), fingerprint)
@@ -190,14 +181,14 @@ class LoggingService:
         names = list(body.get("resourceNames") or [])
         names += [f"projects/{p}" for p in body.get("projectIds") or []]
         if not names:
-            raise _invalid("resourceNames is required, e.g. "
-                           f'["projects/{self.project}"]')
+            raise invalid("resourceNames is required, e.g. "
+                          f'["projects/{self.project}"]')
         ours = f"projects/{self.project}"
         others = [n for n in names if not (n == ours or str(n).startswith(ours + "/"))]
         if others:
-            raise LoggingApiError(403, "PERMISSION_DENIED",
-                                  f"the sandbox holds logs of {ours} only, not of "
-                                  f"{', '.join(map(str, others))}")
+            raise GoogleApiError(403, "PERMISSION_DENIED",
+                                 f"the sandbox holds logs of {ours} only, not of "
+                                 f"{', '.join(map(str, others))}")
 
     # -- paging ----------------------------------------------------------------------------
     def _page(self, request: _ListRequest, log_filter: LogFilter, behaviour: ApiBehaviour
@@ -316,9 +307,9 @@ def _page_size(value: Any) -> int:
     try:
         size = int(value)
     except (TypeError, ValueError):
-        raise _invalid(f"pageSize must be an integer, not {value!r}") from None
+        raise invalid(f"pageSize must be an integer, not {value!r}") from None
     if size < 0:
-        raise _invalid(f"pageSize must not be negative, got {size}")
+        raise invalid(f"pageSize must not be negative, got {size}")
     return min(size, MAX_PAGE_SIZE)
 
 
@@ -340,10 +331,10 @@ def _decode_token(token: Any, fingerprint: str) -> tuple[int, str] | None:
         after = (int(data["t"]), str(data["i"]))
         matches = data["q"] == fingerprint
     except (ValueError, KeyError, TypeError):
-        raise _invalid(f"pageToken {token!r} is not a token this API returned") from None
+        raise invalid(f"pageToken {token!r} is not a token this API returned") from None
     if not matches:
-        raise _invalid("pageToken belongs to a different filter or orderBy; start again "
-                       "without a pageToken")
+        raise invalid("pageToken belongs to a different filter or orderBy; start again "
+                      "without a pageToken")
     return after
 
 
@@ -359,41 +350,37 @@ def logging_routes(state_dir: Path, project: str, service_name: str, *,
     service = LoggingService(state_dir, project, service_name, location=location,
                              request_log=request_log)
 
-    async def entries_list(request: Request) -> JSONResponse:
+    async def entries_list(request: Request) -> Response:
         if service.behaviour().fault == "timeout":
-            return _error(await _hang(request))
+            raise await _hang(request)
         try:
             body = await request.json()
         except ValueError:
-            return _error(_invalid("the request body is not valid JSON"))
+            raise invalid("the request body is not valid JSON") from None
         try:
             answer = await run_in_threadpool(service.list_entries, body)
-        except LoggingApiError as exc:
-            return _error(exc)
+        except GoogleApiError:
+            raise
         except SandboxError as exc:
             logger.warning("entries:list failed: %s", exc)
-            return _error(LoggingApiError(500, "INTERNAL", str(exc)))
+            raise GoogleApiError(500, "INTERNAL", str(exc)) from None
         return JSONResponse(answer)
 
-    return [Route("/v2/entries:list", entries_list, methods=["POST"])]
+    return [Route("/v2/entries:list", guarded(entries_list), methods=["POST"])]
 
 
-def _unavailable() -> LoggingApiError:
-    return LoggingApiError(503, "UNAVAILABLE", "the Logging API is unavailable (sandbox fault "
-                           "logging.fault=unavailable; PUT /_sandbox/observability clears it)")
+def _unavailable() -> GoogleApiError:
+    return GoogleApiError(503, "UNAVAILABLE", "the Logging API is unavailable (sandbox fault "
+                          "logging.fault=unavailable; PUT /_sandbox/observability clears it)")
 
 
-async def _hang(request: Request) -> LoggingApiError:
+async def _hang(request: Request) -> GoogleApiError:
     """Hold the call until the client gives up (at most HANG_S): the `timeout` fault."""
     deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline and not await request.is_disconnected():
         await asyncio.sleep(0.25)
-    return LoggingApiError(504, "DEADLINE_EXCEEDED", "the Logging API did not answer in time "
-                           "(sandbox fault logging.fault=timeout)")
-
-
-def _error(exc: LoggingApiError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.code)
+    return GoogleApiError(504, "DEADLINE_EXCEEDED", "the Logging API did not answer in time "
+                          "(sandbox fault logging.fault=timeout)")
 
 
 def create_logging_app(state_dir: Path, project: str, service_name: str, *,

@@ -37,8 +37,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from netra_ops.sandbox.revisions import Revision, RevisionManager, TrafficTarget
-from netra_ops.sandbox.service_logging import rfc3339_now
+from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficTarget
+from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = ["RequestLog", "Router", "TrafficPicker"]
 

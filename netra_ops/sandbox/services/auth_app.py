@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox.service_logging import log_config, rfc3339_now
+from netra_ops.sandbox.services.service_logging import log_config, rfc3339_now
 
 __all__ = [
     "ACCESS_TOKEN_TTL_S",

@@ -17,7 +17,7 @@
   for an unknown revision, 409 when it is not ready.
 - `GET|PUT /_sandbox/observability` `{"monitoring": {"delay_s", "fault"}, "logging": {...}}`:
   how late Logging and Monitoring show data and whether they fail
-  (`netra_ops.sandbox.observability`); 400 names a malformed field.
+  (`netra_ops.sandbox.google.observability`); 400 names a malformed field.
 
 The Google API emulation (Cloud Run Admin, Logging) adds its routes to the same app through
 `extra_routes`; both it and these routes drive the same RevisionManager.
@@ -36,13 +36,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from netra_ops.errors import SandboxError
-from netra_ops.sandbox.observability import (
+from netra_ops.sandbox.google.observability import (
     Observability,
     current_observability,
     set_observability,
 )
-from netra_ops.sandbox.revisions import MAX_PAUSE_S, RevisionManager, TrafficTarget
-from netra_ops.sandbox.state import tail
+from netra_ops.sandbox.runtime.revisions import MAX_PAUSE_S, RevisionManager, TrafficTarget
+from netra_ops.sandbox.runtime.state import tail
 
 _DEFAULT_LOG_LINES = 200
 _MAX_LOG_LINES = 10_000

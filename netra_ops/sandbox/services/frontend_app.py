@@ -19,18 +19,19 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox.service_logging import log_config, rfc3339_now
+from netra_ops.sandbox.services.service_logging import log_config, rfc3339_now
 
 __all__ = ["SERVICE_NAME", "create_app", "render_page", "serve"]
 
 SERVICE_NAME = "frontend"
+_PAGE = "static/chat.html"
 _PLACEHOLDER = "__NETRA_CONFIG__"
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 def render_page(*, auth_url: str, backend_url: str) -> str:
     """The chat page with the service URLs embedded as script-safe JSON."""
-    template = resources.files("netra_ops.sandbox").joinpath("static/chat.html").read_text()
+    template = resources.files("netra_ops.sandbox.services").joinpath(_PAGE).read_text()
     config = json.dumps({"auth_url": auth_url, "backend_url": backend_url})
     return template.replace(_PLACEHOLDER, config.translate(_SCRIPT_SAFE))
 

@@ -5,11 +5,11 @@ Routes (DESIGN.md, "The sandbox", item 2):
 - `GET|HEAD /health`, `/health/ready` -> 200 `{status:"healthy", service, version,
   revision, timestamp, build, image, checks:{agent, auth_service}}`; 503
   `{status:"unhealthy", ...}` while the revision warms up.
-- WebSocket `/ws`: see `netra_ops.sandbox.backend_ws`.
+- WebSocket `/ws`: see `netra_ops.sandbox.services.backend_ws`.
 
 What the revision does follows its image (`build_of`) and its `NETRA_FAULT_*` variables
-(`netra_ops.sandbox.backend_faults`); see docs/sandbox-internals.md. Every log line on stdout
-is one JSON object (Cloud Run structured logging).
+(`netra_ops.sandbox.services.backend_faults`); see docs/sandbox-internals.md. Every log line
+on stdout is one JSON object (Cloud Run structured logging).
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from netra_ops.errors import ConfigError
-from netra_ops.sandbox.backend_faults import FaultInjector, HttpFaultMiddleware
-from netra_ops.sandbox.backend_settings import (
+from netra_ops.sandbox.services.backend_faults import FaultInjector, HttpFaultMiddleware
+from netra_ops.sandbox.services.backend_settings import (
     GOLDEN_PATH_EVENTS,
     BackendSettings,
     Build,
     build_of,
 )
-from netra_ops.sandbox.backend_ws import BackendRuntime, websocket_endpoint
-from netra_ops.sandbox.service_logging import configure_logging, rfc3339_now
-from netra_ops.sandbox.service_watchdog import ParentWatchdog
+from netra_ops.sandbox.services.backend_ws import BackendRuntime, websocket_endpoint
+from netra_ops.sandbox.services.service_logging import configure_logging, rfc3339_now
+from netra_ops.sandbox.services.service_watchdog import ParentWatchdog
 
 __all__ = [
     "GOLDEN_PATH_EVENTS",

@@ -35,7 +35,7 @@ resource.label(s).<key> and metric.label(s).<key>. Whatever the sandbox does not
 (OR, NOT, functions, other fields, aligners or reducers, secondary_aggregation, order_by)
 is INVALID_ARGUMENT naming it: never a silently wrong answer.
 
-How late points show and whether the API fails follow `netra_ops.sandbox.observability`
+How late points show and whether the API fails follow `netra_ops.sandbox.google.observability`
 (`monitoring`): what happened within the last `delay_s` is not in any answer yet (as Cloud
 Monitoring's one to three minutes); fault `unavailable` aborts with UNAVAILABLE, `timeout`
 holds the call until the client's deadline passes (at most `HANG_S`, then
@@ -68,12 +68,12 @@ from google.cloud.monitoring_v3.types import (
 from google.protobuf import timestamp_pb2
 
 from netra_ops.errors import PortInUseError, SandboxError
-from netra_ops.sandbox.logging_filter import And, Comparison, FilterError, parse_filter
-from netra_ops.sandbox.observability import HANG_S, ApiBehaviour, current_observability
-from netra_ops.sandbox.telemetry import ProcessSampler, RequestLog
+from netra_ops.sandbox.google.errors import GoogleApiError, invalid
+from netra_ops.sandbox.google.logging_filter import And, Comparison, FilterError, parse_filter
+from netra_ops.sandbox.google.observability import HANG_S, ApiBehaviour, current_observability
+from netra_ops.sandbox.runtime.telemetry import ProcessSampler, RequestLog
 
-__all__ = ["METRICS", "Buckets", "MetricSpec", "MonitoringApiError", "MonitoringServer",
-           "MonitoringService"]
+__all__ = ["METRICS", "Buckets", "MetricSpec", "MonitoringServer", "MonitoringService"]
 
 logger = logging.getLogger("netra_ops.sandbox.monitoring_api")
 SERVICE = "google.monitoring.v3.MetricService"
@@ -90,19 +90,6 @@ _UNAVAILABLE = ("the Monitoring API is unavailable (sandbox fault monitoring.fau
                 "unavailable; PUT /_sandbox/observability clears it)")
 _PERCENTILES = {_A.ALIGN_PERCENTILE_99: 0.99, _A.ALIGN_PERCENTILE_95: 0.95,
                 _A.ALIGN_PERCENTILE_50: 0.50, _A.ALIGN_PERCENTILE_05: 0.05}
-
-
-class MonitoringApiError(SandboxError):
-    """A request the emulated Monitoring API refuses, with its gRPC status code."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _invalid(message: str) -> MonitoringApiError:
-    return MonitoringApiError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -216,10 +203,10 @@ class MonitoringService:
         self.behaviour = behaviour
 
     def list_time_series(self, request: ListTimeSeriesRequest) -> Any:
-        """The ListTimeSeriesResponse (protobuf) for a request; MonitoringApiError if refused."""
+        """The ListTimeSeriesResponse (protobuf) for a request; GoogleApiError if refused."""
         behaviour = self.behaviour()
         if behaviour.fault == "unavailable":
-            raise MonitoringApiError(grpc.StatusCode.UNAVAILABLE, _UNAVAILABLE)
+            raise GoogleApiError(503, "UNAVAILABLE", _UNAVAILABLE)
         query = self._parse(ListTimeSeriesRequest.pb(request))
         visible_us = min(query.end_us, behaviour.horizon_us())  # later points: not arrived
         raw = self._select(query, self._raw_series(query, visible_us))
@@ -230,13 +217,13 @@ class MonitoringService:
     # -- request parsing -------------------------------------------------------------------
     def _parse(self, pb: Any) -> _Query:
         if pb.name != f"projects/{self.project}":
-            raise MonitoringApiError(grpc.StatusCode.PERMISSION_DENIED,
-                                     f"the sandbox holds metrics of projects/{self.project} "
-                                     f"only, not of {pb.name!r}")
+            raise GoogleApiError(403, "PERMISSION_DENIED",
+                                 f"the sandbox holds metrics of projects/{self.project} "
+                                 f"only, not of {pb.name!r}")
         if pb.HasField("secondary_aggregation"):
-            raise _invalid("secondary_aggregation is not supported by the sandbox")
+            raise invalid("secondary_aggregation is not supported by the sandbox")
         if pb.order_by:
-            raise _invalid(f"order_by ({pb.order_by!r}) is not supported by the sandbox")
+            raise invalid(f"order_by ({pb.order_by!r}) is not supported by the sandbox")
         spec, tests = _parse_filter(pb.filter)
         start_us, end_us = _interval(pb)
         aligner, period_us, reducer, group_by = _aggregation(pb, spec)
@@ -333,15 +320,15 @@ def _aligned_type(spec: MetricSpec, aligner: int) -> tuple[int, int]:
         return _Kind.GAUGE, _Type.DOUBLE
     if aligner in (_A.ALIGN_RATE, _A.ALIGN_MAX, _A.ALIGN_MIN):
         if spec.distribution:
-            raise _invalid(f"{name} is not valid for {spec.type} (a distribution); use "
-                           "ALIGN_DELTA, ALIGN_MEAN or ALIGN_PERCENTILE_99/95/50/05")
+            raise invalid(f"{name} is not valid for {spec.type} (a distribution); use "
+                          "ALIGN_DELTA, ALIGN_MEAN or ALIGN_PERCENTILE_99/95/50/05")
         return _Kind.GAUGE, _Type.DOUBLE if aligner == _A.ALIGN_RATE else spec.value_type
     if aligner in _PERCENTILES:
         if not spec.distribution:
-            raise _invalid(f"{name} is only valid for distributions, and {spec.type} is "
-                           "INT64; use ALIGN_DELTA, ALIGN_RATE or ALIGN_SUM")
+            raise invalid(f"{name} is only valid for distributions, and {spec.type} is "
+                          "INT64; use ALIGN_DELTA, ALIGN_RATE or ALIGN_SUM")
         return _Kind.GAUGE, _Type.DOUBLE
-    raise _invalid(f"per_series_aligner {name} is not supported by the sandbox")
+    raise invalid(f"per_series_aligner {name} is not supported by the sandbox")
 
 
 def _aligned_value(query: _Query, spec: MetricSpec, events: list[tuple[int, float]]) -> Value:
@@ -412,8 +399,8 @@ def _reduced_type(value_type: int, reducer: int) -> int:
     if reducer == _R.REDUCE_MEAN:
         return _Type.DOUBLE
     if reducer in (_R.REDUCE_MAX, _R.REDUCE_MIN) and value_type == _Type.DISTRIBUTION:
-        raise _invalid(f"{_R(reducer).name} is not valid for distributions; use REDUCE_SUM "
-                       "or REDUCE_MEAN, or align with ALIGN_PERCENTILE_* first")
+        raise invalid(f"{_R(reducer).name} is not valid for distributions; use REDUCE_SUM "
+                      "or REDUCE_MEAN, or align with ALIGN_PERCENTILE_* first")
     return value_type
 
 
@@ -443,18 +430,18 @@ def _parse_filter(text: str) -> tuple[MetricSpec, tuple[Comparison, ...]]:
     try:
         expr = parse_filter(text)
     except FilterError as exc:
-        raise _invalid(str(exc)) from None
+        raise invalid(str(exc)) from None
     if expr is None:
-        raise _invalid('filter is required and must name a metric, e.g. '
-                       'metric.type = "run.googleapis.com/request_count"')
+        raise invalid('filter is required and must name a metric, e.g. '
+                      'metric.type = "run.googleapis.com/request_count"')
     terms = _conjuncts(expr)
     types = [t for t in terms if t.field == ("metric", "type")]
     if len(types) != 1 or types[0].op != "=":
-        raise _invalid("the filter must have exactly one metric.type = \"...\" comparison")
+        raise invalid("the filter must have exactly one metric.type = \"...\" comparison")
     spec = METRICS.get(types[0].value)
     if spec is None:
-        raise _invalid(f"the sandbox does not emulate metric {types[0].value!r}; it has "
-                       f"{', '.join(METRICS)}")
+        raise invalid(f"the sandbox does not emulate metric {types[0].value!r}; it has "
+                      f"{', '.join(METRICS)}")
     tests = tuple(_normalized(t, spec) for t in terms if t is not types[0])
     return spec, tests
 
@@ -464,15 +451,15 @@ def _conjuncts(expr: Any) -> list[Comparison]:
         return [expr]
     if isinstance(expr, And):
         return [c for term in expr.terms for c in _conjuncts(term)]
-    raise _invalid("the sandbox's Monitoring filter supports only comparisons joined by "
-                   "AND (no OR, NOT or value lists); send one request per value")
+    raise invalid("the sandbox's Monitoring filter supports only comparisons joined by "
+                  "AND (no OR, NOT or value lists); send one request per value")
 
 
 def _normalized(test: Comparison, spec: MetricSpec) -> Comparison:
     """The comparison with `label`/`labels` unified to `label`; INVALID_ARGUMENT if unknown."""
     if test.op not in ("=", "!="):
-        raise _invalid(f"operator {test.op!r} in {test.path} is not supported by the "
-                       "sandbox's Monitoring filter; use = or !=")
+        raise invalid(f"operator {test.op!r} in {test.path} is not supported by the "
+                      "sandbox's Monitoring filter; use = or !=")
     path = test.field
     if path in (("resource", "type"), ("project",)):
         return test
@@ -480,10 +467,10 @@ def _normalized(test: Comparison, spec: MetricSpec) -> Comparison:
         known = {"resource": RESOURCE_LABELS, "metric": spec.labels}.get(path[0], ())
         if path[2] in known:
             return Comparison((path[0], "label", path[2]), test.op, test.value)
-    raise _invalid(f"the sandbox cannot filter {spec.type} on {test.path!r}; use "
-                   "resource.type, project, resource.labels.{" + ",".join(RESOURCE_LABELS)
-                   + "}" + (", metric.labels.{" + ",".join(spec.labels) + "}"
-                            if spec.labels else ""))
+    raise invalid(f"the sandbox cannot filter {spec.type} on {test.path!r}; use "
+                  "resource.type, project, resource.labels.{" + ",".join(RESOURCE_LABELS)
+                  + "}" + (", metric.labels.{" + ",".join(spec.labels) + "}"
+                           if spec.labels else ""))
 
 
 def _holds(test: Comparison, key: SeriesKey, project: str) -> bool:
@@ -499,12 +486,12 @@ def _holds(test: Comparison, key: SeriesKey, project: str) -> bool:
 
 def _interval(pb: Any) -> tuple[int, int]:
     if not pb.HasField("interval") or not pb.interval.HasField("end_time"):
-        raise _invalid("interval.end_time is required")
+        raise invalid("interval.end_time is required")
     end_us = pb.interval.end_time.ToMicroseconds()
     start_us = pb.interval.start_time.ToMicroseconds() if pb.interval.HasField(
         "start_time") else end_us
     if start_us > end_us:
-        raise _invalid("interval.start_time is after interval.end_time")
+        raise invalid("interval.start_time is after interval.end_time")
     return start_us, end_us
 
 
@@ -512,17 +499,17 @@ def _aggregation(pb: Any, spec: MetricSpec) -> tuple[int, int, int, tuple[str, .
     agg = pb.aggregation
     aligner, reducer = agg.per_series_aligner, agg.cross_series_reducer
     if aligner not in _ALIGNERS:
-        raise _invalid(f"per_series_aligner {_A(aligner).name} is not supported by the "
-                       f"sandbox; use one of {', '.join(_A(a).name for a in _ALIGNERS)}")
+        raise invalid(f"per_series_aligner {_A(aligner).name} is not supported by the "
+                      f"sandbox; use one of {', '.join(_A(a).name for a in _ALIGNERS)}")
     if reducer not in _REDUCERS:
-        raise _invalid(f"cross_series_reducer {_R(reducer).name} is not supported by the "
-                       f"sandbox; use one of {', '.join(_R(r).name for r in _REDUCERS)}")
+        raise invalid(f"cross_series_reducer {_R(reducer).name} is not supported by the "
+                      f"sandbox; use one of {', '.join(_R(r).name for r in _REDUCERS)}")
     period_us = agg.alignment_period.ToMicroseconds() if agg.HasField(
         "alignment_period") else 0
     if aligner != _A.ALIGN_NONE and period_us <= 0:
-        raise _invalid(f"{_A(aligner).name} needs a positive aggregation.alignment_period")
+        raise invalid(f"{_A(aligner).name} needs a positive aggregation.alignment_period")
     if reducer != _R.REDUCE_NONE and aligner == _A.ALIGN_NONE:
-        raise _invalid(f"{_R(reducer).name} needs a per_series_aligner other than ALIGN_NONE")
+        raise invalid(f"{_R(reducer).name} needs a per_series_aligner other than ALIGN_NONE")
     if aligner != _A.ALIGN_NONE:  # refuse bad combinations even when there is no data
         _reduced_type(_aligned_type(spec, aligner)[1], reducer)
     group_by = tuple(_group_field(f, spec) for f in agg.group_by_fields)
@@ -535,10 +522,10 @@ def _group_field(text: str, spec: MetricSpec) -> str:
         known = {"resource": RESOURCE_LABELS, "metric": spec.labels}.get(parts[0], ())
         if parts[2] in known:
             return f"{parts[0]}.label.{parts[2]}"
-    raise _invalid(f"group_by_fields entry {text!r} is not a label of {spec.type}; use "
-                   "resource.label.<" + "|".join(RESOURCE_LABELS) + ">"
-                   + (" or metric.label.<" + "|".join(spec.labels) + ">"
-                      if spec.labels else ""))
+    raise invalid(f"group_by_fields entry {text!r} is not a label of {spec.type}; use "
+                  "resource.label.<" + "|".join(RESOURCE_LABELS) + ">"
+                  + (" or metric.label.<" + "|".join(spec.labels) + ">"
+                     if spec.labels else ""))
 
 
 # -- the response ----------------------------------------------------------------------------
@@ -635,9 +622,9 @@ def _decode_token(token: str, fingerprint: str) -> tuple[int, int]:
         offset = (int(data["s"]), int(data["p"]))
         matches = data["q"] == fingerprint
     except (ValueError, KeyError, TypeError):
-        raise _invalid(f"page_token {token!r} is not a token this API returned") from None
+        raise invalid(f"page_token {token!r} is not a token this API returned") from None
     if not matches:
-        raise _invalid("page_token belongs to a different query; start again without it")
+        raise invalid("page_token belongs to a different query; start again without it")
     return offset
 
 
@@ -669,8 +656,8 @@ class _Handler(grpc.GenericRpcHandler):
             _hang(context)
         try:
             return self._monitoring.list_time_series(request)
-        except MonitoringApiError as exc:
-            context.abort(exc.code, exc.message)
+        except GoogleApiError as exc:
+            context.abort(exc.grpc_code, exc.message)
         except SandboxError as exc:
             logger.warning("ListTimeSeries failed: %s", exc)
             context.abort(grpc.StatusCode.INTERNAL, str(exc))
