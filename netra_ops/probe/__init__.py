@@ -19,19 +19,11 @@ from netra_ops.probe.auth import (
     validate,
     validate_async,
 )
-from netra_ops.probe.connection_rate import (
+from netra_ops.probe.connection_attempts import (
     ConnectAttempt,
     ConnectionRateResult,
     connection_rate,
     connection_rate_async,
-)
-from netra_ops.probe.conversation import (
-    CHECKLIST,
-    DEFAULT_TURNS,
-    ConversationResult,
-    MemoryCheck,
-    conversation,
-    conversation_async,
 )
 from netra_ops.probe.dependencies import (
     DEFAULT_BUDGET_MS,
@@ -58,7 +50,7 @@ from netra_ops.probe.event_timing import (
     ClockOffset,
     TurnTiming,
 )
-from netra_ops.probe.golden_path import (
+from netra_ops.probe.golden_path_run import (
     DEFAULT_MESSAGE,
     GOLDEN_PATH_EVENTS,
     ConnectResult,
@@ -73,12 +65,20 @@ from netra_ops.probe.golden_path import (
     websocket_connect,
     websocket_connect_async,
 )
-from netra_ops.probe.health import (
+from netra_ops.probe.health_endpoint import (
     HealthResult,
     health,
     health_async,
     wait_healthy,
     wait_healthy_async,
+)
+from netra_ops.probe.multi_turn import (
+    CHECKLIST,
+    DEFAULT_TURNS,
+    ConversationResult,
+    MemoryCheck,
+    conversation,
+    conversation_async,
 )
 from netra_ops.probe.postgres_store import postgres, postgres_async
 from netra_ops.probe.redis_store import redis, redis_async

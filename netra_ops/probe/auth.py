@@ -26,7 +26,7 @@ import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import ConfigError
-from netra_ops.probe._http import HttpAnswer, detail_text, fetch, fetch_async, json_object
+from netra_ops.probe._transport.http import HttpAnswer, detail_text, fetch, fetch_async, json_object
 from netra_ops.secrets import resolve_secret
 
 __all__ = [

@@ -32,7 +32,7 @@ from netra_ops.probe._dependency_common import (
     _not_configured,
     redact_url,
 )
-from netra_ops.probe.health import HealthResult
+from netra_ops.probe.health_endpoint import HealthResult
 from netra_ops.probe.postgres_store import postgres, postgres_async
 from netra_ops.probe.redis_store import redis, redis_async
 from netra_ops.probe.services import check_services

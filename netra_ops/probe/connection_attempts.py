@@ -21,14 +21,14 @@ import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
-from netra_ops.probe.connections import (
+from netra_ops.probe._transport.connections import (
     STEP_TIMEOUT_S,
     Step,
     close_quietly,
-    login,
+    login_steps,
     open_connection,
 )
-from netra_ops.probe.drivers import Deadline, Steps, run_steps, run_steps_async
+from netra_ops.probe._transport.drivers import Deadline, Steps, run_steps, run_steps_async
 
 __all__ = [
     "CONNECTION_CRITERION",
@@ -146,7 +146,7 @@ class _RatePlan:
 def _rate_steps(plan: _RatePlan) -> Steps[ConnectionRateResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
     deadline = Deadline.after(plan.timeout_s)
-    token, login_step, _ = yield from login(plan.env, deadline)
+    token, login_step, _ = yield from login_steps(plan.env, deadline)
     if token is None:
         return _rate_result(plan, started_at, started, [], login_step, login_step.detail)
     attempts: list[ConnectAttempt] = []

@@ -12,7 +12,7 @@ event delivered within `event_budget_ms` of its own timestamp, the answer within
 forgotten: it never enters the result.
 
 `golden_path` is the sync probe (a Jupyter cell, papermill, a script), `golden_path_async`
-its twin for an event loop; both run the same steps (`netra_ops.probe.drivers`).
+its twin for an event loop; both run the same steps (`netra_ops.probe._transport.drivers`).
 `agent_turn` runs one turn on a WebSocket connection the caller already opened.
 """
 
@@ -28,20 +28,12 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
-from netra_ops.probe.agent_events import (
-    GOLDEN_PATH_EVENTS,
-    AgentEventsReport,
-    EventObservation,
-    TurnCollector,
-    final_response,
-    out_of_order,
-)
-from netra_ops.probe.connections import (
+from netra_ops.probe._transport.connections import (
     Opened,
     close_quietly,
     open_connection,
 )
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.drivers import (
     Deadline,
     Exchange,
     Link,
@@ -50,6 +42,14 @@ from netra_ops.probe.drivers import (
     run_exchange_async,
     run_steps,
     run_steps_async,
+)
+from netra_ops.probe.agent_events import (
+    GOLDEN_PATH_EVENTS,
+    AgentEventsReport,
+    EventObservation,
+    TurnCollector,
+    final_response,
+    out_of_order,
 )
 from netra_ops.probe.event_timing import (
     DEFAULT_ANSWER_BUDGET_S,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from netra_ops.probe._http import (
+from netra_ops.probe._transport.http import (
     MAX_BODY_BYTES,
     MAX_REDIRECTS,
     HttpAnswer,

@@ -22,25 +22,25 @@ import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
-from netra_ops.probe._http import HttpAnswer
-from netra_ops.probe.agent_events import REQUIRED_FIELDS, EventCheck
-from netra_ops.probe.connections import (
+from netra_ops.probe._transport.connections import (
     STEP_TIMEOUT_S,
     Step,
     clock_offset,
     close_quietly,
-    login,
+    login_steps,
     open_connection,
 )
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.drivers import (
     Deadline,
     Http,
     Steps,
     run_steps,
     run_steps_async,
 )
+from netra_ops.probe._transport.http import HttpAnswer
+from netra_ops.probe.agent_events import REQUIRED_FIELDS, EventCheck
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S, DEFAULT_EVENT_BUDGET_MS
-from netra_ops.probe.golden_path import TurnResult, close_reserve, new_thread_id, turn_steps
+from netra_ops.probe.golden_path_run import TurnResult, close_reserve, new_thread_id, turn_steps
 
 __all__ = [
     "CHECKLIST",
@@ -253,7 +253,7 @@ def _steps(plan: _Plan) -> Steps[ConversationResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
     reserve = close_reserve(plan.timeout_s)
     work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
-    token, login_step, user_id = yield from login(plan.env, work)
+    token, login_step, user_id = yield from login_steps(plan.env, work)
     steps = [login_step]
     if token is None:
         return _result(plan, started_at, started, steps, [])
