@@ -9,7 +9,9 @@ Error texts are scrubbed of the password and the tokens sent, even if a server e
 
 `auth_failure_rate()` makes N logins and classifies each: the seed's rollback trigger
 fires when more than 10% fail. Every call has a total time bound; a bad answer from the
-service is a result, never an exception (a missing secret raises SecretError).
+service is a result, never an exception (a missing secret raises SecretError). The keyword
+defaults of each sync/async pair are written once, in its options object
+(`AuthCallOptions`, `AuthFailureRateOptions`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ __all__ = [
     "LOGIN_PATH",
     "REFRESH_PATH",
     "VALIDATE_PATH",
+    "AuthCallOptions",
     "AuthFailureRate",
+    "AuthFailureRateOptions",
     "AuthResult",
     "AuthToken",
     "auth_failure_rate",
@@ -153,6 +157,25 @@ class AuthFailureRate:
                  "status_code": r.status_code, "latency_ms": r.latency_ms, "error": r.error,
                  "checked_at": r.checked_at} for number, r in enumerate(self.results, start=1)]
         return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class AuthCallOptions:
+    """The keyword options of `login`, `refresh`, `validate` and their async twins, with
+    their one set of defaults. `timeout_s` bounds the whole call (a login first included)."""
+
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AuthFailureRateOptions:
+    """The keyword options of `auth_failure_rate` and `auth_failure_rate_async`, with their
+    one set of defaults. `timeout_s` bounds each attempt; `threshold` is the seed's 10%."""
+
+    attempts: int = 20
+    timeout_s: float = 5.0
+    interval_s: float = 0.0
+    threshold: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -285,13 +308,14 @@ async def _send_async(call: _Call, timeout_s: float) -> AuthResult:
     return call.judge(answer, checked_at, timeout_s)
 
 
-def login(env: Environment | str = "sandbox", *, timeout_s: float = 10.0) -> AuthResult:
+def login(env: Environment | str = "sandbox", *,
+          timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """Log in as the environment's test user; `token` holds the tokens when `ok`."""
     return _send(_login_call(load_environment(env)), timeout_s)
 
 
 async def login_async(env: Environment | str = "sandbox", *,
-                      timeout_s: float = 10.0) -> AuthResult:
+                      timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """`login()` without blocking the event loop."""
     return await _send_async(_login_call(load_environment(env)), timeout_s)
 
@@ -302,11 +326,11 @@ _Builder = Callable[[Environment, AuthToken], _Call]
 class _Follow:
     """A call that needs a token: use the one given, or log in first, within one bound."""
 
-    def __init__(self, step: str, env: Environment | str, timeout_s: float) -> None:
+    def __init__(self, step: str, env: Environment | str, options: AuthCallOptions) -> None:
         self.step = step
         self.env = load_environment(env)
-        self.timeout_s = timeout_s
-        self.deadline = time.monotonic() + timeout_s
+        self.timeout_s = options.timeout_s
+        self.deadline = time.monotonic() + options.timeout_s
 
     def left(self) -> float:
         return max(0.01, self.deadline - time.monotonic())
@@ -329,8 +353,8 @@ _BUILDERS: dict[str, _Builder] = {"refresh": _refresh_call, "validate": _validat
 
 
 def _follow(step: str, env: Environment | str, token: AuthToken | None,
-            timeout_s: float) -> AuthResult:
-    plan = _Follow(step, env, timeout_s)
+            options: AuthCallOptions) -> AuthResult:
+    plan = _Follow(step, env, options)
     if plan.needs_login(token):
         first = _send(_login_call(plan.env), plan.left())
         if first.token is None:
@@ -341,8 +365,8 @@ def _follow(step: str, env: Environment | str, token: AuthToken | None,
 
 
 async def _follow_async(step: str, env: Environment | str, token: AuthToken | None,
-                        timeout_s: float) -> AuthResult:
-    plan = _Follow(step, env, timeout_s)
+                        options: AuthCallOptions) -> AuthResult:
+    plan = _Follow(step, env, options)
     if plan.needs_login(token):
         first = await _send_async(_login_call(plan.env), plan.left())
         if first.token is None:
@@ -353,41 +377,41 @@ async def _follow_async(step: str, env: Environment | str, token: AuthToken | No
 
 
 def refresh(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-            timeout_s: float = 10.0) -> AuthResult:
+            timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """Exchange the refresh token for a new access token (logging in first when no token
     with a refresh token is given); `timeout_s` bounds the whole call."""
-    return _follow("refresh", env, token, timeout_s)
+    return _follow("refresh", env, token, AuthCallOptions(timeout_s=timeout_s))
 
 
 async def refresh_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                        *, timeout_s: float = 10.0) -> AuthResult:
+                        *, timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """`refresh()` without blocking the event loop."""
-    return await _follow_async("refresh", env, token, timeout_s)
+    return await _follow_async("refresh", env, token, AuthCallOptions(timeout_s=timeout_s))
 
 
 def validate(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-             timeout_s: float = 10.0) -> AuthResult:
+             timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """Ask the auth service whether an access token is valid (logging in first when no
     token is given); a rejected token is outcome `bad_credentials`."""
-    return _follow("validate", env, token, timeout_s)
+    return _follow("validate", env, token, AuthCallOptions(timeout_s=timeout_s))
 
 
 async def validate_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                         *, timeout_s: float = 10.0) -> AuthResult:
+                         *, timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
     """`validate()` without blocking the event loop."""
-    return await _follow_async("validate", env, token, timeout_s)
+    return await _follow_async("validate", env, token, AuthCallOptions(timeout_s=timeout_s))
 
 
 class _Attempts:
     """The bookkeeping of a failure-rate run (no I/O)."""
 
-    def __init__(self, env: Environment | str, attempts: int, threshold: float) -> None:
-        if attempts < 1:
-            raise ConfigError(f"auth_failure_rate needs at least 1 attempt, got {attempts}")
+    def __init__(self, env: Environment | str, options: AuthFailureRateOptions) -> None:
+        if options.attempts < 1:
+            raise ConfigError(f"auth_failure_rate needs at least 1 attempt, got "
+                              f"{options.attempts}")
         self.env = load_environment(env)
         self.call = _login_call(self.env)
-        self.attempts = attempts
-        self.threshold = threshold
+        self.threshold = options.threshold
         self.started_at = datetime.now(UTC)
 
     def summarize(self, results: list[AuthResult]) -> AuthFailureRate:
@@ -427,16 +451,22 @@ def _without_token(result: AuthResult) -> AuthResult:
     return replace(result, token=None)
 
 
-def auth_failure_rate(env: Environment | str = "sandbox", *, attempts: int = 20,
-                      timeout_s: float = 5.0, interval_s: float = 0.0,
-                      threshold: float = 0.10) -> AuthFailureRate:
+def auth_failure_rate(
+    env: Environment | str = "sandbox",
+    *,
+    attempts: int = AuthFailureRateOptions.attempts,
+    timeout_s: float = AuthFailureRateOptions.timeout_s,
+    interval_s: float = AuthFailureRateOptions.interval_s,
+    threshold: float = AuthFailureRateOptions.threshold,
+) -> AuthFailureRate:
     """Log in `attempts` times, one after another, and count the failures by outcome.
 
     `ok` while the failure rate is at most `threshold` (seed 4.1: roll back above 10%).
     Each attempt is bounded by `timeout_s`, so the whole run takes at most
     `attempts * timeout_s + (attempts - 1) * interval_s`.
     """
-    run = _Attempts(env, attempts, threshold)
+    run = _Attempts(env, AuthFailureRateOptions(attempts=attempts, timeout_s=timeout_s,
+                                                interval_s=interval_s, threshold=threshold))
     results = []
     for number in range(attempts):
         if number and interval_s > 0:
@@ -445,11 +475,17 @@ def auth_failure_rate(env: Environment | str = "sandbox", *, attempts: int = 20,
     return run.summarize(results)
 
 
-async def auth_failure_rate_async(env: Environment | str = "sandbox", *, attempts: int = 20,
-                                  timeout_s: float = 5.0, interval_s: float = 0.0,
-                                  threshold: float = 0.10) -> AuthFailureRate:
+async def auth_failure_rate_async(
+    env: Environment | str = "sandbox",
+    *,
+    attempts: int = AuthFailureRateOptions.attempts,
+    timeout_s: float = AuthFailureRateOptions.timeout_s,
+    interval_s: float = AuthFailureRateOptions.interval_s,
+    threshold: float = AuthFailureRateOptions.threshold,
+) -> AuthFailureRate:
     """`auth_failure_rate()` without blocking the event loop."""
-    run = _Attempts(env, attempts, threshold)
+    run = _Attempts(env, AuthFailureRateOptions(attempts=attempts, timeout_s=timeout_s,
+                                                interval_s=interval_s, threshold=threshold))
     results = []
     for number in range(attempts):
         if number and interval_s > 0:

@@ -19,8 +19,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from netra_ops.probe._dependency_common import (
-    DEFAULT_BUDGET_MS,
     DependencyResult,
+    RedisOptions,
     _answered,
     _Clock,
     _failed,
@@ -32,6 +32,7 @@ from netra_ops.probe._dependency_common import (
 )
 
 __all__ = [
+    "RedisOptions",
     "redis",
     "redis_async",
 ]
@@ -83,29 +84,32 @@ def _redis_version(info: Any) -> str | None:
     return None
 
 
-def redis(url_or_ref: str, *, timeout_s: float = 5.0,
-          budget_ms: float | None = DEFAULT_BUDGET_MS, name: str = "redis") -> DependencyResult:
+def redis(url_or_ref: str, *, timeout_s: float = RedisOptions.timeout_s,
+          budget_ms: float | None = RedisOptions.budget_ms,
+          name: str = RedisOptions.name) -> DependencyResult:
     """Connect to Redis, send `PING`, time it against `budget_ms` (None: no budget).
 
     `url_or_ref` is a `redis://`, `rediss://` or `unix://` URL or a secret reference to
     one; an unresolvable reference raises SecretError. The server's version comes from
     `INFO server` when the server allows it. Bounded by `timeout_s`.
     """
+    options = RedisOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
     clock = _Clock()
-    target, problem = _redis_check(name, url_or_ref)
+    target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     made: list[Any] = []
     clients: list[redis_lib.Redis] = []
     try:
-        with _Watchdog(timeout_s, lambda: _socket_fd(made)) as dog:
+        with _Watchdog(options.timeout_s, lambda: _socket_fd(made)) as dog:
             try:
-                return _redis_session(target, clock, timeout_s, budget_ms, made, clients)
+                return _redis_session(target, clock, options, made, clients)
             except (redis_lib.RedisError, OSError, ValueError) as exc:
                 if dog.fired or isinstance(exc, redis_lib.TimeoutError):
-                    return _failed(name, target.shown, clock, budget_ms, "timeout",
-                                   _timeout_text("Redis", timeout_s, clock))
-                return _failed(name, target.shown, clock, budget_ms,
+                    return _failed(target.name, target.shown, clock, options.budget_ms,
+                                   "timeout", _timeout_text("Redis", options.timeout_s, clock))
+                return _failed(target.name, target.shown, clock, options.budget_ms,
                                *_redis_failure(exc, target))
     finally:
         for client in clients:
@@ -134,12 +138,12 @@ def _socket_fd(made: list[Any]) -> int | None:
     return sock.fileno() if sock is not None else None
 
 
-def _redis_session(target: _Target, clock: _Clock, timeout_s: float, budget_ms: float | None,
-                   made: list[Any],
+def _redis_session(target: _Target, clock: _Clock, options: RedisOptions, made: list[Any],
                    clients: list[redis_lib.Redis]) -> DependencyResult:
+    budget_ms = options.budget_ms
     clients.append(redis_lib.Redis.from_url(  # recent redis-py connects here
         target.url, connection_class=_tracking_class(target.url, made),
-        **_redis_options(timeout_s)))
+        **_redis_options(options.timeout_s)))
     client = clients[0]
     assert client.connection is not None
     client.connection.connect()  # older redis-py connects lazily
@@ -155,27 +159,31 @@ def _redis_session(target: _Target, clock: _Clock, timeout_s: float, budget_ms: 
     return _answered(target, clock, version, budget_ms, "PING")
 
 
-async def redis_async(url_or_ref: str, *, timeout_s: float = 5.0,
-                      budget_ms: float | None = DEFAULT_BUDGET_MS,
-                      name: str = "redis") -> DependencyResult:
+async def redis_async(url_or_ref: str, *, timeout_s: float = RedisOptions.timeout_s,
+                      budget_ms: float | None = RedisOptions.budget_ms,
+                      name: str = RedisOptions.name) -> DependencyResult:
     """The asyncio twin of `redis()` (redis.asyncio), same result."""
+    options = RedisOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
     clock = _Clock()
-    target, problem = _redis_check(name, url_or_ref)
+    target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     try:
         client = redis_async_lib.Redis.from_url(
-            target.url, **_redis_options(timeout_s, asyncio_client=True))
+            target.url, **_redis_options(options.timeout_s, asyncio_client=True))
     except ValueError as exc:
-        return _failed(name, target.shown, clock, budget_ms, *_redis_failure(exc, target))
+        return _failed(target.name, target.shown, clock, options.budget_ms,
+                       *_redis_failure(exc, target))
     try:
-        async with asyncio.timeout(timeout_s):
-            return await _redis_session_async(client, target, clock, budget_ms)
+        async with asyncio.timeout(options.timeout_s):
+            return await _redis_session_async(client, target, clock, options.budget_ms)
     except (TimeoutError, redis_lib.TimeoutError):
-        return _failed(name, target.shown, clock, budget_ms, "timeout",
-                       _timeout_text("Redis", timeout_s, clock))
+        return _failed(target.name, target.shown, clock, options.budget_ms, "timeout",
+                       _timeout_text("Redis", options.timeout_s, clock))
     except (redis_lib.RedisError, OSError, ValueError) as exc:
-        return _failed(name, target.shown, clock, budget_ms, *_redis_failure(exc, target))
+        return _failed(target.name, target.shown, clock, options.budget_ms,
+                       *_redis_failure(exc, target))
     finally:
         await client.aclose()
 
