@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
@@ -85,6 +85,14 @@ class StoreOptions:
 
     timeout_s: float = 5.0
     budget_ms: float | None = DEFAULT_BUDGET_MS
+
+
+class _StoreKeywords(TypedDict, total=False):
+    """The keywords of the store probes, as `PostgresOptions` and `RedisOptions` type them."""
+
+    timeout_s: float
+    budget_ms: float | None
+    name: str
 
 
 @dataclass(frozen=True)

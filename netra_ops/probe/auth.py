@@ -11,7 +11,7 @@ Error texts are scrubbed of the password and the tokens sent, even if a server e
 fires when more than 10% fail. Every call has a total time bound; a bad answer from the
 service is a result, never an exception (a missing secret raises SecretError). The keyword
 defaults of each sync/async pair are written once, in its options object
-(`AuthCallOptions`, `AuthFailureRateOptions`).
+(`AuthCallOptions`, `AuthFailureRateOptions`; see `netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import ConfigError
+from netra_ops.probe._options import shows_options
 from netra_ops.probe._transport.http import HttpAnswer, detail_text, fetch, fetch_async, json_object
 from netra_ops.secrets import resolve_secret
 
@@ -178,6 +179,17 @@ class AuthFailureRateOptions:
     threshold: float = 0.10
 
 
+class _CallKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
+class _FailureRateKeywords(TypedDict, total=False):
+    attempts: int
+    timeout_s: float
+    interval_s: float
+    threshold: float
+
+
 @dataclass(frozen=True)
 class _Call:
     """One auth request ready to send, and how to judge its answer (no I/O)."""
@@ -308,16 +320,19 @@ async def _send_async(call: _Call, timeout_s: float) -> AuthResult:
     return call.judge(answer, checked_at, timeout_s)
 
 
-def login(env: Environment | str = "sandbox", *,
-          timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+@shows_options(AuthCallOptions)
+def login(env: Environment | str = "sandbox", **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Log in as the environment's test user; `token` holds the tokens when `ok`."""
-    return _send(_login_call(load_environment(env)), timeout_s)
+    options = AuthCallOptions(**keywords)
+    return _send(_login_call(load_environment(env)), options.timeout_s)
 
 
-async def login_async(env: Environment | str = "sandbox", *,
-                      timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+@shows_options(AuthCallOptions)
+async def login_async(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`login()` without blocking the event loop."""
-    return await _send_async(_login_call(load_environment(env)), timeout_s)
+    options = AuthCallOptions(**keywords)
+    return await _send_async(_login_call(load_environment(env)), options.timeout_s)
 
 
 _Builder = Callable[[Environment, AuthToken], _Call]
@@ -376,30 +391,34 @@ async def _follow_async(step: str, env: Environment | str, token: AuthToken | No
     return await _send_async(_BUILDERS[step](plan.env, token), plan.left())
 
 
-def refresh(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-            timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+@shows_options(AuthCallOptions)
+def refresh(env: Environment | str = "sandbox", token: AuthToken | None = None,
+            **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Exchange the refresh token for a new access token (logging in first when no token
     with a refresh token is given); `timeout_s` bounds the whole call."""
-    return _follow("refresh", env, token, AuthCallOptions(timeout_s=timeout_s))
+    return _follow("refresh", env, token, AuthCallOptions(**keywords))
 
 
+@shows_options(AuthCallOptions)
 async def refresh_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                        *, timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+                        **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`refresh()` without blocking the event loop."""
-    return await _follow_async("refresh", env, token, AuthCallOptions(timeout_s=timeout_s))
+    return await _follow_async("refresh", env, token, AuthCallOptions(**keywords))
 
 
-def validate(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-             timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+@shows_options(AuthCallOptions)
+def validate(env: Environment | str = "sandbox", token: AuthToken | None = None,
+             **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Ask the auth service whether an access token is valid (logging in first when no
     token is given); a rejected token is outcome `bad_credentials`."""
-    return _follow("validate", env, token, AuthCallOptions(timeout_s=timeout_s))
+    return _follow("validate", env, token, AuthCallOptions(**keywords))
 
 
+@shows_options(AuthCallOptions)
 async def validate_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                         *, timeout_s: float = AuthCallOptions.timeout_s) -> AuthResult:
+                         **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`validate()` without blocking the event loop."""
-    return await _follow_async("validate", env, token, AuthCallOptions(timeout_s=timeout_s))
+    return await _follow_async("validate", env, token, AuthCallOptions(**keywords))
 
 
 class _Attempts:
@@ -451,44 +470,34 @@ def _without_token(result: AuthResult) -> AuthResult:
     return replace(result, token=None)
 
 
-def auth_failure_rate(
-    env: Environment | str = "sandbox",
-    *,
-    attempts: int = AuthFailureRateOptions.attempts,
-    timeout_s: float = AuthFailureRateOptions.timeout_s,
-    interval_s: float = AuthFailureRateOptions.interval_s,
-    threshold: float = AuthFailureRateOptions.threshold,
-) -> AuthFailureRate:
+@shows_options(AuthFailureRateOptions)
+def auth_failure_rate(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_FailureRateKeywords]) -> AuthFailureRate:
     """Log in `attempts` times, one after another, and count the failures by outcome.
 
     `ok` while the failure rate is at most `threshold` (seed 4.1: roll back above 10%).
     Each attempt is bounded by `timeout_s`, so the whole run takes at most
     `attempts * timeout_s + (attempts - 1) * interval_s`.
     """
-    run = _Attempts(env, AuthFailureRateOptions(attempts=attempts, timeout_s=timeout_s,
-                                                interval_s=interval_s, threshold=threshold))
+    options = AuthFailureRateOptions(**keywords)
+    run = _Attempts(env, options)
     results = []
-    for number in range(attempts):
-        if number and interval_s > 0:
-            time.sleep(interval_s)
-        results.append(_without_token(_send(run.call, timeout_s)))
+    for number in range(options.attempts):
+        if number and options.interval_s > 0:
+            time.sleep(options.interval_s)
+        results.append(_without_token(_send(run.call, options.timeout_s)))
     return run.summarize(results)
 
 
-async def auth_failure_rate_async(
-    env: Environment | str = "sandbox",
-    *,
-    attempts: int = AuthFailureRateOptions.attempts,
-    timeout_s: float = AuthFailureRateOptions.timeout_s,
-    interval_s: float = AuthFailureRateOptions.interval_s,
-    threshold: float = AuthFailureRateOptions.threshold,
-) -> AuthFailureRate:
+@shows_options(AuthFailureRateOptions)
+async def auth_failure_rate_async(env: Environment | str = "sandbox",
+                                  **keywords: Unpack[_FailureRateKeywords]) -> AuthFailureRate:
     """`auth_failure_rate()` without blocking the event loop."""
-    run = _Attempts(env, AuthFailureRateOptions(attempts=attempts, timeout_s=timeout_s,
-                                                interval_s=interval_s, threshold=threshold))
+    options = AuthFailureRateOptions(**keywords)
+    run = _Attempts(env, options)
     results = []
-    for number in range(attempts):
-        if number and interval_s > 0:
-            await asyncio.sleep(interval_s)
-        results.append(_without_token(await _send_async(run.call, timeout_s)))
+    for number in range(options.attempts):
+        if number and options.interval_s > 0:
+            await asyncio.sleep(options.interval_s)
+        results.append(_without_token(await _send_async(run.call, options.timeout_s)))
     return run.summarize(results)

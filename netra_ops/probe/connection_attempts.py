@@ -15,13 +15,14 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
+from netra_ops.probe._options import shows_options
 from netra_ops.probe._transport.connections import (
     STEP_TIMEOUT_S,
     Step,
@@ -111,37 +112,29 @@ class ConnectionRateOptions:
     trigger: float = CONNECTION_TRIGGER
 
 
-def connection_rate(
-    env: Environment | str = "sandbox",
-    n: int = ConnectionRateOptions.n,
-    *,
-    timeout_s: float = ConnectionRateOptions.timeout_s,
-    connect_timeout_s: float = ConnectionRateOptions.connect_timeout_s,
-    criterion: float = ConnectionRateOptions.criterion,
-    trigger: float = ConnectionRateOptions.trigger,
-) -> ConnectionRateResult:
+class _RateKeywords(TypedDict, total=False):
+    timeout_s: float
+    connect_timeout_s: float
+    criterion: float
+    trigger: float
+
+
+@shows_options(ConnectionRateOptions)
+def connection_rate(env: Environment | str = "sandbox", n: int = ConnectionRateOptions.n,
+                    **keywords: Unpack[_RateKeywords]) -> ConnectionRateResult:
     """Open `n` authenticated WebSocket connections in turn and report how many reached
     `connection_established`, within `timeout_s` in total."""
-    options = ConnectionRateOptions(n=n, timeout_s=timeout_s,
-                                    connect_timeout_s=connect_timeout_s, criterion=criterion,
-                                    trigger=trigger)
-    return run_steps(_rate_steps(_RatePlan.of(env, options)))
+    plan = _RatePlan.of(env, ConnectionRateOptions(n=n, **keywords))
+    return run_steps(_rate_steps(plan))
 
 
-async def connection_rate_async(
-    env: Environment | str = "sandbox",
-    n: int = ConnectionRateOptions.n,
-    *,
-    timeout_s: float = ConnectionRateOptions.timeout_s,
-    connect_timeout_s: float = ConnectionRateOptions.connect_timeout_s,
-    criterion: float = ConnectionRateOptions.criterion,
-    trigger: float = ConnectionRateOptions.trigger,
-) -> ConnectionRateResult:
+@shows_options(ConnectionRateOptions)
+async def connection_rate_async(env: Environment | str = "sandbox",
+                                n: int = ConnectionRateOptions.n,
+                                **keywords: Unpack[_RateKeywords]) -> ConnectionRateResult:
     """The async twin of `connection_rate` (same steps, asyncio I/O)."""
-    options = ConnectionRateOptions(n=n, timeout_s=timeout_s,
-                                    connect_timeout_s=connect_timeout_s, criterion=criterion,
-                                    trigger=trigger)
-    return await run_steps_async(_rate_steps(_RatePlan.of(env, options)))
+    plan = _RatePlan.of(env, ConnectionRateOptions(n=n, **keywords))
+    return await run_steps_async(_rate_steps(plan))
 
 
 @dataclass(frozen=True)

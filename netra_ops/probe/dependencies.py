@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
@@ -33,6 +33,7 @@ from netra_ops.probe._dependency_common import (
     _not_configured,
     redact_url,
 )
+from netra_ops.probe._options import shows_options
 from netra_ops.probe.health_endpoint import HealthResult
 from netra_ops.probe.postgres_store import postgres, postgres_async
 from netra_ops.probe.redis_store import redis, redis_async
@@ -117,6 +118,10 @@ class DependencyOptions:
     timeout_s: float = 5.0
 
 
+class _DependencyKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
 def _store_row(result: DependencyResult) -> dict[str, Any]:
     """A verdict row: passes when the store answered within budget, or is not configured."""
     return {"criterion": f"{result.name} answers (seed 2.2)",
@@ -157,15 +162,16 @@ def _health_of(env: Environment, options: DependencyOptions) -> dict[str, Health
     return {role: results[role] for role in ("auth", "frontend")}
 
 
-def check_dependencies(env: Environment, *,
-                       timeout_s: float = DependencyOptions.timeout_s) -> DependencyChecks:
+@shows_options(DependencyOptions)
+def check_dependencies(env: Environment,
+                       **keywords: Unpack[_DependencyKeywords]) -> DependencyChecks:
     """PostgreSQL and Redis as `[dependencies]` names them, auth health and the frontend.
 
     Query latency is judged against the environment's `database_latency` criterion (seed:
     100 ms). A dependency that is not configured, or whose reference does not resolve, is
     "not configured" unless `[dependencies] required = true`, where it fails.
     """
-    options = DependencyOptions(timeout_s=timeout_s)
+    options = DependencyOptions(**keywords)
     budget = _budget(env)
     stores = [_unusable(env, name) or probe(getattr(env.dependencies, name),
                                             timeout_s=options.timeout_s, budget_ms=budget)
@@ -173,17 +179,15 @@ def check_dependencies(env: Environment, *,
     return DependencyChecks(tuple(stores), _health_of(env, options))
 
 
-async def check_dependencies_async(
-    env: Environment,
-    *,
-    timeout_s: float = DependencyOptions.timeout_s,
-) -> DependencyChecks:
+@shows_options(DependencyOptions)
+async def check_dependencies_async(env: Environment,
+                                   **keywords: Unpack[_DependencyKeywords]) -> DependencyChecks:
     """The asyncio twin of `check_dependencies()`: the four checks run concurrently.
 
     The HTTP checks use the sync health probe on a private one-thread executor, shut down
     before returning, so no thread outlives the call.
     """
-    options = DependencyOptions(timeout_s=timeout_s)
+    options = DependencyOptions(**keywords)
     budget = _budget(env)
     probes = {"postgres": postgres_async, "redis": redis_async}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="netra-ops-health") as pool:

@@ -15,7 +15,8 @@ forgotten: it never enters the result.
 its twin for an event loop; both run the same steps (`netra_ops.probe._transport.drivers`).
 `agent_turn` runs one turn on a WebSocket connection the caller already opened. Each
 sync/async pair takes its keyword defaults from one options object (`GoldenPathOptions`,
-`WebSocketConnectOptions`, `AgentTurnOptions`), where they are written once.
+`WebSocketConnectOptions`, `AgentTurnOptions`), where they are written once (see
+`netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
+from netra_ops.probe._options import shows_options
 from netra_ops.probe._transport.connections import (
     Opened,
     close_quietly,
@@ -330,97 +332,88 @@ class AgentTurnOptions:
                            self.clock)
 
 
+class _GoldenPathKeywords(TypedDict, total=False):
+    message: str
+    thread_id: str | None
+    timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+
+
+class _ConnectKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
+class _TurnKeywords(TypedDict, total=False):
+    thread_id: str | None
+    timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+    user_id: str | None
+    clock: ClockOffset | None
+
+
 # --- public probes ---------------------------------------------------------------------
 
 
-def golden_path(
-    env: Environment | str = "sandbox",
-    *,
-    message: str = GoldenPathOptions.message,
-    thread_id: str | None = GoldenPathOptions.thread_id,
-    timeout_s: float = GoldenPathOptions.timeout_s,
-    event_budget_ms: float = GoldenPathOptions.event_budget_ms,
-    answer_budget_s: float = GoldenPathOptions.answer_budget_s,
-) -> GoldenPathResult:
+@shows_options(GoldenPathOptions)
+def golden_path(env: Environment | str = "sandbox",
+                **keywords: Unpack[_GoldenPathKeywords]) -> GoldenPathResult:
     """Run the golden path once against `env` and report what happened, within `timeout_s`
     in total; never raises for a bad answer from the platform (a bad environment file or
     secret does raise). `event_budget_ms` bounds the first event (from the send) and each
     event's delivery; `answer_budget_s` the whole answer."""
-    options = GoldenPathOptions(message=message, thread_id=thread_id, timeout_s=timeout_s,
-                                event_budget_ms=event_budget_ms,
-                                answer_budget_s=answer_budget_s)
-    return run_steps(_golden_path_steps(_Plan.of(env, options)))
+    plan = _Plan.of(env, GoldenPathOptions(**keywords))
+    return run_steps(_golden_path_steps(plan))
 
 
-async def golden_path_async(
-    env: Environment | str = "sandbox",
-    *,
-    message: str = GoldenPathOptions.message,
-    thread_id: str | None = GoldenPathOptions.thread_id,
-    timeout_s: float = GoldenPathOptions.timeout_s,
-    event_budget_ms: float = GoldenPathOptions.event_budget_ms,
-    answer_budget_s: float = GoldenPathOptions.answer_budget_s,
-) -> GoldenPathResult:
+@shows_options(GoldenPathOptions)
+async def golden_path_async(env: Environment | str = "sandbox",
+                            **keywords: Unpack[_GoldenPathKeywords]) -> GoldenPathResult:
     """The async twin of `golden_path` (same steps, asyncio I/O; for a running loop)."""
-    options = GoldenPathOptions(message=message, thread_id=thread_id, timeout_s=timeout_s,
-                                event_budget_ms=event_budget_ms,
-                                answer_budget_s=answer_budget_s)
-    return await run_steps_async(_golden_path_steps(_Plan.of(env, options)))
+    plan = _Plan.of(env, GoldenPathOptions(**keywords))
+    return await run_steps_async(_golden_path_steps(plan))
 
 
-def websocket_connect(env: Environment | str = "sandbox", *,
-                      timeout_s: float = WebSocketConnectOptions.timeout_s) -> ConnectResult:
+@shows_options(WebSocketConnectOptions)
+def websocket_connect(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_ConnectKeywords]) -> ConnectResult:
     """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
-    environment = load_environment(env)
-    return run_steps(_connect_steps(environment, WebSocketConnectOptions(timeout_s=timeout_s)))
+    options = WebSocketConnectOptions(**keywords)
+    return run_steps(_connect_steps(load_environment(env), options))
 
 
-async def websocket_connect_async(
-    env: Environment | str = "sandbox",
-    *,
-    timeout_s: float = WebSocketConnectOptions.timeout_s,
-) -> ConnectResult:
+@shows_options(WebSocketConnectOptions)
+async def websocket_connect_async(env: Environment | str = "sandbox",
+                                  **keywords: Unpack[_ConnectKeywords]) -> ConnectResult:
     """The async twin of `websocket_connect`."""
-    environment = load_environment(env)
-    return await run_steps_async(_connect_steps(environment,
-                                                WebSocketConnectOptions(timeout_s=timeout_s)))
+    options = WebSocketConnectOptions(**keywords)
+    return await run_steps_async(_connect_steps(load_environment(env), options))
 
 
-def agent_turn(connection: Any, message: str = AgentTurnOptions.message, *,
-               thread_id: str | None = AgentTurnOptions.thread_id,
-               timeout_s: float = AgentTurnOptions.timeout_s,
-               event_budget_ms: float = AgentTurnOptions.event_budget_ms,
-               answer_budget_s: float = AgentTurnOptions.answer_budget_s,
-               user_id: str | None = AgentTurnOptions.user_id,
-               clock: ClockOffset | None = AgentTurnOptions.clock) -> TurnResult:
+@shows_options(AgentTurnOptions)
+def agent_turn(connection: Any, message: str = AgentTurnOptions.message,
+               **keywords: Unpack[_TurnKeywords]) -> TurnResult:
     """One turn on an open, established `websockets.sync` client connection the caller
     owns (it stays open): send `message`, collect and judge the events. `user_id` is the
     user the connection logged in as (None: agent_started's is the reference), `clock` the
     server clock's offset (None: assumed 0)."""
-    options = AgentTurnOptions(message=message, thread_id=thread_id, timeout_s=timeout_s,
-                               event_budget_ms=event_budget_ms,
-                               answer_budget_s=answer_budget_s, user_id=user_id, clock=clock)
+    options = AgentTurnOptions(message=message, **keywords)
     thread = options.thread_id or new_thread_id()
-    collector = run_exchange(connection, turn_message(options.message, thread),
+    collector = run_exchange(connection, turn_message(message, thread),
                              time.perf_counter() + options.timeout_s)
-    return turn_result(collector, options.message, thread, options.judging)
+    return turn_result(collector, message, thread, options.judging)
 
 
-async def agent_turn_async(connection: Any, message: str = AgentTurnOptions.message, *,
-                           thread_id: str | None = AgentTurnOptions.thread_id,
-                           timeout_s: float = AgentTurnOptions.timeout_s,
-                           event_budget_ms: float = AgentTurnOptions.event_budget_ms,
-                           answer_budget_s: float = AgentTurnOptions.answer_budget_s,
-                           user_id: str | None = AgentTurnOptions.user_id,
-                           clock: ClockOffset | None = AgentTurnOptions.clock) -> TurnResult:
+@shows_options(AgentTurnOptions)
+async def agent_turn_async(connection: Any, message: str = AgentTurnOptions.message,
+                           **keywords: Unpack[_TurnKeywords]) -> TurnResult:
     """The async twin of `agent_turn`, for a `websockets.asyncio` client connection."""
-    options = AgentTurnOptions(message=message, thread_id=thread_id, timeout_s=timeout_s,
-                               event_budget_ms=event_budget_ms,
-                               answer_budget_s=answer_budget_s, user_id=user_id, clock=clock)
+    options = AgentTurnOptions(message=message, **keywords)
     thread = options.thread_id or new_thread_id()
-    collector = await run_exchange_async(connection, turn_message(options.message, thread),
+    collector = await run_exchange_async(connection, turn_message(message, thread),
                                          time.perf_counter() + options.timeout_s)
-    return turn_result(collector, options.message, thread, options.judging)
+    return turn_result(collector, message, thread, options.judging)
 
 
 def new_thread_id() -> str:

@@ -7,7 +7,7 @@ follows at most `max_redirects` redirects; whatever the server does, the result 
 went wrong in words (see docs/hostile-http.md). `wait_healthy()` polls until healthy.
 The `_async` twins do the same on asyncio; the judging is shared, only the I/O differs.
 Each pair's keyword defaults are written once, in its options object (`HealthOptions`,
-`WaitHealthyOptions`): both functions take them from there and hand it on.
+`WaitHealthyOptions`; see `netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
+from netra_ops.probe._options import shows_options
 from netra_ops.probe._transport.http import (
     MAX_BODY_BYTES,
     MAX_REDIRECTS,
@@ -87,45 +88,34 @@ class HealthOptions:
     max_redirects: int = MAX_REDIRECTS
 
 
-def health(
-    url: str,
-    *,
-    path: str = HealthOptions.path,
-    method: str = HealthOptions.method,
-    expect_json: bool = HealthOptions.expect_json,
-    timeout_s: float = HealthOptions.timeout_s,
-    max_body_bytes: int = HealthOptions.max_body_bytes,
-    max_redirects: int = HealthOptions.max_redirects,
-) -> HealthResult:
+class _HealthKeywords(TypedDict, total=False):
+    path: str
+    method: str
+    expect_json: bool
+    timeout_s: float
+    max_body_bytes: int
+    max_redirects: int
+
+
+@shows_options(HealthOptions)
+def health(url: str, **keywords: Unpack[_HealthKeywords]) -> HealthResult:
     """Ask `url + path` whether the service is healthy; never raises for a bad answer.
 
     `expect_json=False` (the frontend) only requires a 2xx status. `method="HEAD"` asks
     without a body, as the seed's `curl -I` does. The whole call, redirects included,
     returns within `timeout_s`.
     """
-    options = HealthOptions(path=path, method=method, expect_json=expect_json,
-                            timeout_s=timeout_s, max_body_bytes=max_body_bytes,
-                            max_redirects=max_redirects)
+    options = HealthOptions(**keywords)
     checked_at = datetime.now(UTC)
     answer = fetch(options.method, _join(url, options.path), timeout_s=options.timeout_s,
                    max_body_bytes=options.max_body_bytes, max_redirects=options.max_redirects)
     return _judge(_join(url, options.path), answer, options, checked_at)
 
 
-async def health_async(
-    url: str,
-    *,
-    path: str = HealthOptions.path,
-    method: str = HealthOptions.method,
-    expect_json: bool = HealthOptions.expect_json,
-    timeout_s: float = HealthOptions.timeout_s,
-    max_body_bytes: int = HealthOptions.max_body_bytes,
-    max_redirects: int = HealthOptions.max_redirects,
-) -> HealthResult:
+@shows_options(HealthOptions)
+async def health_async(url: str, **keywords: Unpack[_HealthKeywords]) -> HealthResult:
     """`health()` without blocking the event loop: the same checks and the same bound."""
-    options = HealthOptions(path=path, method=method, expect_json=expect_json,
-                            timeout_s=timeout_s, max_body_bytes=max_body_bytes,
-                            max_redirects=max_redirects)
+    options = HealthOptions(**keywords)
     checked_at = datetime.now(UTC)
     answer = await fetch_async(options.method, _join(url, options.path),
                                timeout_s=options.timeout_s,
@@ -205,6 +195,16 @@ class WaitHealthyOptions:
     expect_json: bool = HealthOptions.expect_json
 
 
+class _WaitKeywords(TypedDict, total=False):
+    within_s: float
+    path: str
+    interval_s: float
+    expect_revision: str | None
+    attempt_timeout_s: float
+    method: str
+    expect_json: bool
+
+
 class _Poll:
     """The decisions of one wait: how long each attempt may take, when to stop, what to
     report (pure apart from the clock: shared by the sync and async waits)."""
@@ -236,17 +236,8 @@ class _Poll:
                        error=f"not healthy within {self.options.within_s:g} s: {why}")
 
 
-def wait_healthy(
-    url: str,
-    *,
-    within_s: float = WaitHealthyOptions.within_s,
-    path: str = WaitHealthyOptions.path,
-    interval_s: float = WaitHealthyOptions.interval_s,
-    expect_revision: str | None = WaitHealthyOptions.expect_revision,
-    attempt_timeout_s: float = WaitHealthyOptions.attempt_timeout_s,
-    method: str = WaitHealthyOptions.method,
-    expect_json: bool = WaitHealthyOptions.expect_json,
-) -> HealthResult:
+@shows_options(WaitHealthyOptions)
+def wait_healthy(url: str, **keywords: Unpack[_WaitKeywords]) -> HealthResult:
     """Poll until the service answers healthy (seed 4.3: "200 within 2 minutes").
 
     With `expect_revision`, healthy also means the answer came from that revision (the
@@ -254,10 +245,7 @@ def wait_healthy(
     answer; its `ok` says whether the wait succeeded, `error` why not. Returns within
     `within_s` (each attempt is bounded by what is left of it).
     """
-    options = WaitHealthyOptions(within_s=within_s, path=path, interval_s=interval_s,
-                                 expect_revision=expect_revision,
-                                 attempt_timeout_s=attempt_timeout_s, method=method,
-                                 expect_json=expect_json)
+    options = WaitHealthyOptions(**keywords)
     poll = _Poll(options)
     while True:
         result = health(url, path=options.path, method=options.method,
@@ -270,22 +258,10 @@ def wait_healthy(
         time.sleep(pause)
 
 
-async def wait_healthy_async(
-    url: str,
-    *,
-    within_s: float = WaitHealthyOptions.within_s,
-    path: str = WaitHealthyOptions.path,
-    interval_s: float = WaitHealthyOptions.interval_s,
-    expect_revision: str | None = WaitHealthyOptions.expect_revision,
-    attempt_timeout_s: float = WaitHealthyOptions.attempt_timeout_s,
-    method: str = WaitHealthyOptions.method,
-    expect_json: bool = WaitHealthyOptions.expect_json,
-) -> HealthResult:
+@shows_options(WaitHealthyOptions)
+async def wait_healthy_async(url: str, **keywords: Unpack[_WaitKeywords]) -> HealthResult:
     """`wait_healthy()` without blocking the event loop."""
-    options = WaitHealthyOptions(within_s=within_s, path=path, interval_s=interval_s,
-                                 expect_revision=expect_revision,
-                                 attempt_timeout_s=attempt_timeout_s, method=method,
-                                 expect_json=expect_json)
+    options = WaitHealthyOptions(**keywords)
     poll = _Poll(options)
     while True:
         result = await health_async(url, path=options.path, method=options.method,

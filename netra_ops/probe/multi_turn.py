@@ -18,11 +18,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
+from netra_ops.probe._options import shows_options
 from netra_ops.probe._transport.connections import (
     STEP_TIMEOUT_S,
     Step,
@@ -144,44 +146,34 @@ class ConversationOptions:
     answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
 
 
-def conversation(
-    env: Environment | str = "sandbox",
-    turns: Sequence[str] = ConversationOptions.turns,
-    *,
-    thread_id: str | None = ConversationOptions.thread_id,
-    timeout_s: float = ConversationOptions.timeout_s,
-    turn_timeout_s: float = ConversationOptions.turn_timeout_s,
-    event_budget_ms: float = ConversationOptions.event_budget_ms,
-    answer_budget_s: float = ConversationOptions.answer_budget_s,
-) -> ConversationResult:
+class _ConversationKeywords(TypedDict, total=False):
+    thread_id: str | None
+    timeout_s: float
+    turn_timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+
+
+@shows_options(ConversationOptions)
+def conversation(env: Environment | str = "sandbox",
+                 turns: Sequence[str] = ConversationOptions.turns,
+                 **keywords: Unpack[_ConversationKeywords]) -> ConversationResult:
     """Hold a conversation of `turns` (two or more, one thread, one connection) within
     `timeout_s` in total, each turn within `turn_timeout_s`; never raises for a bad answer.
     Each turn is judged as the golden path judges its one (`event_budget_ms` for the first
     event and each delivery, `answer_budget_s` for the answer). Raises NetraOpsError when
     the turns cannot test memory (see `memory_check`)."""
-    options = ConversationOptions(turns=turns, thread_id=thread_id, timeout_s=timeout_s,
-                                  turn_timeout_s=turn_timeout_s,
-                                  event_budget_ms=event_budget_ms,
-                                  answer_budget_s=answer_budget_s)
-    return run_steps(_steps(_Plan.of(env, options)))
+    plan = _Plan.of(env, ConversationOptions(turns=turns, **keywords))
+    return run_steps(_steps(plan))
 
 
-async def conversation_async(
-    env: Environment | str = "sandbox",
-    turns: Sequence[str] = ConversationOptions.turns,
-    *,
-    thread_id: str | None = ConversationOptions.thread_id,
-    timeout_s: float = ConversationOptions.timeout_s,
-    turn_timeout_s: float = ConversationOptions.turn_timeout_s,
-    event_budget_ms: float = ConversationOptions.event_budget_ms,
-    answer_budget_s: float = ConversationOptions.answer_budget_s,
-) -> ConversationResult:
+@shows_options(ConversationOptions)
+async def conversation_async(env: Environment | str = "sandbox",
+                             turns: Sequence[str] = ConversationOptions.turns,
+                             **keywords: Unpack[_ConversationKeywords]) -> ConversationResult:
     """The async twin of `conversation` (same steps, asyncio I/O)."""
-    options = ConversationOptions(turns=turns, thread_id=thread_id, timeout_s=timeout_s,
-                                  turn_timeout_s=turn_timeout_s,
-                                  event_budget_ms=event_budget_ms,
-                                  answer_budget_s=answer_budget_s)
-    return await run_steps_async(_steps(_Plan.of(env, options)))
+    plan = _Plan.of(env, ConversationOptions(turns=turns, **keywords))
+    return await run_steps_async(_steps(plan))
 
 
 # --- memory ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import psycopg
 
@@ -21,11 +21,13 @@ from netra_ops.probe._dependency_common import (
     _Clock,
     _failed,
     _scrubbed,
+    _StoreKeywords,
     _Target,
     _target,
     _timeout_text,
     _Watchdog,
 )
+from netra_ops.probe._options import shows_options
 
 __all__ = [
     "PostgresOptions",
@@ -35,6 +37,7 @@ __all__ = [
 
 _PG_SCHEMES = ("postgresql://", "postgres://")
 _PG_MIN_CONNECT_S = 2
+
 
 
 def _pg_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None]:
@@ -81,16 +84,15 @@ def _pg_failure(exc: BaseException, target: _Target) -> tuple[str, str]:
     return "protocol", f"{type(exc).__name__}: {text}"
 
 
-def postgres(url_or_ref: str, *, timeout_s: float = PostgresOptions.timeout_s,
-             budget_ms: float | None = PostgresOptions.budget_ms,
-             name: str = PostgresOptions.name) -> DependencyResult:
+@shows_options(PostgresOptions)
+def postgres(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """Connect to PostgreSQL, run `SELECT 1`, time it against `budget_ms` (None: no budget).
 
     `url_or_ref` is a connection string (`postgresql://...` or libpq `key=value`) or a
     secret reference to one; an unresolvable reference raises SecretError. Everything the
     server does (or does not do) ends in the result, within `timeout_s` (at least 2 s).
     """
-    options = PostgresOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
+    options = PostgresOptions(**keywords)
     clock = _Clock()
     target, problem = _pg_check(options.name, url_or_ref)
     if target is None:
@@ -125,11 +127,11 @@ def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[
     return _answered(target, clock, _pg_version(opened[0].info), budget_ms, "SELECT 1")
 
 
-async def postgres_async(url_or_ref: str, *, timeout_s: float = PostgresOptions.timeout_s,
-                         budget_ms: float | None = PostgresOptions.budget_ms,
-                         name: str = PostgresOptions.name) -> DependencyResult:
+@shows_options(PostgresOptions)
+async def postgres_async(url_or_ref: str,
+                         **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `postgres()` (psycopg's AsyncConnection), same result."""
-    options = PostgresOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
+    options = PostgresOptions(**keywords)
     clock = _Clock()
     target, problem = _pg_check(options.name, url_or_ref)
     if target is None:

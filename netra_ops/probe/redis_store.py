@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Any
+from typing import Any, Unpack
 
 import redis as redis_lib
 import redis.asyncio as redis_async_lib
@@ -25,11 +25,13 @@ from netra_ops.probe._dependency_common import (
     _Clock,
     _failed,
     _scrubbed,
+    _StoreKeywords,
     _Target,
     _target,
     _timeout_text,
     _Watchdog,
 )
+from netra_ops.probe._options import shows_options
 
 __all__ = [
     "RedisOptions",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 
 def _redis_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None]:
@@ -84,16 +87,15 @@ def _redis_version(info: Any) -> str | None:
     return None
 
 
-def redis(url_or_ref: str, *, timeout_s: float = RedisOptions.timeout_s,
-          budget_ms: float | None = RedisOptions.budget_ms,
-          name: str = RedisOptions.name) -> DependencyResult:
+@shows_options(RedisOptions)
+def redis(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """Connect to Redis, send `PING`, time it against `budget_ms` (None: no budget).
 
     `url_or_ref` is a `redis://`, `rediss://` or `unix://` URL or a secret reference to
     one; an unresolvable reference raises SecretError. The server's version comes from
     `INFO server` when the server allows it. Bounded by `timeout_s`.
     """
-    options = RedisOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
+    options = RedisOptions(**keywords)
     clock = _Clock()
     target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
@@ -159,11 +161,11 @@ def _redis_session(target: _Target, clock: _Clock, options: RedisOptions, made: 
     return _answered(target, clock, version, budget_ms, "PING")
 
 
-async def redis_async(url_or_ref: str, *, timeout_s: float = RedisOptions.timeout_s,
-                      budget_ms: float | None = RedisOptions.budget_ms,
-                      name: str = RedisOptions.name) -> DependencyResult:
+@shows_options(RedisOptions)
+async def redis_async(url_or_ref: str,
+                      **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `redis()` (redis.asyncio), same result."""
-    options = RedisOptions(timeout_s=timeout_s, budget_ms=budget_ms, name=name)
+    options = RedisOptions(**keywords)
     clock = _Clock()
     target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
