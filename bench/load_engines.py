@@ -94,9 +94,9 @@ from websockets.typing import Subprotocol
 from netra_ops import load_environment, sandbox
 from netra_ops.config import Environment
 from netra_ops.load import run_load, run_load_async, run_locust
+from netra_ops.probe._transport.turn_connection import TurnConnection
 from netra_ops.probe.auth import login_async
-from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn_async
-from netra_ops.probe.turn_connection import TurnConnection
+from netra_ops.probe.golden_path_run import DEFAULT_MESSAGE, agent_turn_async
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load_engines.json"

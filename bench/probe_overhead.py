@@ -13,7 +13,7 @@ every iteration so neither side always runs on warmer caches):
 - **full run** (login + connect + connection_established + turn + close): `golden_path(env)`
   against the bare equivalent (an httpx client per run, made with a TLS context built once,
   for the login; `websockets.sync` connect, the same turn, close). The probe logs in
-  through its own deadline-bounded HTTP/1.1 client (`netra_ops.probe._http`).
+  through its own deadline-bounded HTTP/1.1 client (`netra_ops.probe._transport.http`).
 
 Client CPU is `time.process_time()` (every thread of this process: the websockets reader
 thread included; the sandbox's processes are not counted), summed per side; the ratio is
@@ -43,7 +43,7 @@ from websockets.typing import Subprotocol
 
 from netra_ops import load_environment, sandbox
 from netra_ops.config import Environment
-from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn, golden_path
+from netra_ops.probe.golden_path_run import DEFAULT_MESSAGE, agent_turn, golden_path
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
 from netra_ops.secrets import resolve_secret
 

@@ -7,7 +7,7 @@ import pandas as pd
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.verify import Checks, checks_verdict_table
-from netra_ops.probe.golden_path import golden_path
+from netra_ops.probe.golden_path_run import golden_path
 from netra_ops.probe.services import check_services
 
 __all__ = ["RISKS", "change_verdict_table", "risk_table"]

@@ -17,8 +17,8 @@ from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.image_digest import serves_image
 from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.metrics.logs import log_entries, request_log_filter
-from netra_ops.probe.golden_path import websocket_connect
-from netra_ops.probe.health import HealthResult, health, wait_healthy
+from netra_ops.probe.golden_path_run import websocket_connect
+from netra_ops.probe.health_endpoint import HealthResult, health, wait_healthy
 from netra_ops.probe.services import check_services
 
 __all__ = [

@@ -29,7 +29,7 @@ from netra_ops.errors import ConfigError
 from netra_ops.load.thresholds import Threshold
 from netra_ops.load.users import TurnPlan
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S
-from netra_ops.probe.golden_path import DEFAULT_MESSAGE
+from netra_ops.probe.golden_path_run import DEFAULT_MESSAGE
 
 __all__ = ["MAX_USERS", "MODELS", "LoadConfig", "arrival_offsets"]
 

@@ -64,9 +64,8 @@ from netra_ops.load.samples import (
     turn_timing,
 )
 from netra_ops.load.users import UNUSABLE_AFTER, TurnPlan
-from netra_ops.probe.auth import AuthResult, AuthToken, login
-from netra_ops.probe.connections import Opened, open_connection
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.connections import Opened, open_connection
+from netra_ops.probe._transport.drivers import (
     USER_AGENT,
     BlockingDriver,
     Connect,
@@ -74,8 +73,9 @@ from netra_ops.probe.drivers import (
     Link,
     Steps,
 )
+from netra_ops.probe.auth import AuthResult, AuthToken, login
 from netra_ops.probe.event_timing import ClockOffset
-from netra_ops.probe.golden_path import agent_turn
+from netra_ops.probe.golden_path_run import agent_turn
 
 __all__ = [
     "CONNECT_REQUEST",
@@ -274,7 +274,7 @@ def _close_frame(data: bytes) -> CloseFrame:
 
 
 def run_steps_blocking(steps: Steps[T]) -> T:
-    """Perform a probe's steps (`netra_ops.probe.drivers`) with `fetch` and
+    """Perform a probe's steps (`netra_ops.probe._transport.drivers`) with `fetch` and
     websocket-client: blocking, so cooperative under gevent. Unlike `run_steps`, a
     connection the steps return open stays open for the caller; on an exception (a
     greenlet killed mid-step) every connection still open here is closed."""

@@ -30,9 +30,9 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from netra_ops.probe._transport.connections import Opened
 from netra_ops.probe.agent_events import GOLDEN_PATH_EVENTS, AgentEventsReport
 from netra_ops.probe.auth import AuthResult
-from netra_ops.probe.connections import Opened
 
 __all__ = [
     "ERROR_CLASSES",

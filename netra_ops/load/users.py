@@ -30,16 +30,16 @@ from netra_ops.load.samples import (
     turn_error_class,
     turn_timing,
 )
-from netra_ops.probe.auth import AuthToken, login_async
-from netra_ops.probe.connections import close_quietly, open_connection
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.connections import close_quietly, open_connection
+from netra_ops.probe._transport.drivers import (
     AsyncDriver,  # the probes' asyncio driver: it leaves an opened connection to its caller
     Deadline,
     Link,
     run_steps_async,
 )
+from netra_ops.probe.auth import AuthToken, login_async
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S, ClockOffset
-from netra_ops.probe.golden_path import DEFAULT_MESSAGE, agent_turn_async
+from netra_ops.probe.golden_path_run import DEFAULT_MESSAGE, agent_turn_async
 
 __all__ = ["UNUSABLE_AFTER", "Attempt", "TurnPlan", "VirtualUser"]
 

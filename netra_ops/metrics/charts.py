@@ -31,7 +31,7 @@ from netra_ops.metrics.chart_style import (
 )
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.units import GIB, format_bytes
-from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS
+from netra_ops.probe.golden_path_run import GOLDEN_PATH_EVENTS
 
 __all__ = [
     "STATE_COLOURS",

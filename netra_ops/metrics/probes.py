@@ -24,8 +24,8 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.metrics.frames import make_frame
-from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS, GoldenPathResult
-from netra_ops.probe.health import HealthResult
+from netra_ops.probe.golden_path_run import GOLDEN_PATH_EVENTS, GoldenPathResult
+from netra_ops.probe.health_endpoint import HealthResult
 
 __all__ = ["probe_frame"]
 

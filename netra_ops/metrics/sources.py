@@ -22,8 +22,8 @@ from netra_ops.metrics.frames import Reading
 from netra_ops.metrics.log_metrics import logging_reading
 from netra_ops.metrics.monitoring import monitoring_reading
 from netra_ops.metrics.probes import probe_frame
-from netra_ops.probe.golden_path import GoldenPathResult
-from netra_ops.probe.health import HealthResult
+from netra_ops.probe.golden_path_run import GoldenPathResult
+from netra_ops.probe.health_endpoint import HealthResult
 
 __all__ = ["MARKER_COLUMNS", "READERS", "change_markers", "read_window"]
 

@@ -46,8 +46,8 @@ from netra_ops.metrics.frames import combine_readings
 from netra_ops.metrics.live import LiveTable
 from netra_ops.metrics.rules import RuleEvaluator, evaluation_times, rules_frame
 from netra_ops.metrics.sources import READERS, read_window
-from netra_ops.probe.golden_path import GoldenPathResult, golden_path
-from netra_ops.probe.health import HealthResult, health
+from netra_ops.probe.golden_path_run import GoldenPathResult, golden_path
+from netra_ops.probe.health_endpoint import HealthResult, health
 
 __all__ = [
     "ProbeFn",

@@ -2,12 +2,18 @@
 
 Every probe has a total time bound, a sync form for Jupyter cells, papermill and scripts, and
 an async twin; a bad answer from the target is a failed result with a reason, not an error.
+Each pair's keyword defaults are written once, in its frozen options object (`HealthOptions`,
+`GoldenPathOptions`, ...): both functions default to its fields and hand it to their shared
+logic. How the probes reach the system (HTTP, WebSocket drivers, connections) is private,
+in `netra_ops.probe._transport`.
 """
 
 from netra_ops.probe.agent_events import AgentEventsReport, EventCheck, check_agent_events
 from netra_ops.probe.auth import (
     AUTH_OUTCOMES,
+    AuthCallOptions,
     AuthFailureRate,
+    AuthFailureRateOptions,
     AuthResult,
     AuthToken,
     auth_failure_rate,
@@ -19,23 +25,17 @@ from netra_ops.probe.auth import (
     validate,
     validate_async,
 )
-from netra_ops.probe.connection_rate import (
+from netra_ops.probe.connection_attempts import (
     ConnectAttempt,
+    ConnectionRateOptions,
     ConnectionRateResult,
     connection_rate,
     connection_rate_async,
 )
-from netra_ops.probe.conversation import (
-    CHECKLIST,
-    DEFAULT_TURNS,
-    ConversationResult,
-    MemoryCheck,
-    conversation,
-    conversation_async,
-)
 from netra_ops.probe.dependencies import (
     DEFAULT_BUDGET_MS,
     DependencyChecks,
+    DependencyOptions,
     DependencyResult,
     check_dependencies,
     check_dependencies_async,
@@ -58,14 +58,17 @@ from netra_ops.probe.event_timing import (
     ClockOffset,
     TurnTiming,
 )
-from netra_ops.probe.golden_path import (
+from netra_ops.probe.golden_path_run import (
     DEFAULT_MESSAGE,
     GOLDEN_PATH_EVENTS,
+    AgentTurnOptions,
     ConnectResult,
     EventObservation,
+    GoldenPathOptions,
     GoldenPathResult,
     TurnJudging,
     TurnResult,
+    WebSocketConnectOptions,
     agent_turn,
     agent_turn_async,
     golden_path,
@@ -73,15 +76,26 @@ from netra_ops.probe.golden_path import (
     websocket_connect,
     websocket_connect_async,
 )
-from netra_ops.probe.health import (
+from netra_ops.probe.health_endpoint import (
+    HealthOptions,
     HealthResult,
+    WaitHealthyOptions,
     health,
     health_async,
     wait_healthy,
     wait_healthy_async,
 )
-from netra_ops.probe.postgres_store import postgres, postgres_async
-from netra_ops.probe.redis_store import redis, redis_async
+from netra_ops.probe.multi_turn import (
+    CHECKLIST,
+    DEFAULT_TURNS,
+    ConversationOptions,
+    ConversationResult,
+    MemoryCheck,
+    conversation,
+    conversation_async,
+)
+from netra_ops.probe.postgres_store import PostgresOptions, postgres, postgres_async
+from netra_ops.probe.redis_store import RedisOptions, redis, redis_async
 from netra_ops.probe.services import ServiceChecks, check_services
 from netra_ops.probe.summary import (
     checks_table,
@@ -105,29 +119,41 @@ __all__ = [
     "RESERVED_ENV",
     "SECRET_SHOWN",
     "AgentEventsReport",
+    "AgentTurnOptions",
+    "AuthCallOptions",
     "AuthFailureRate",
+    "AuthFailureRateOptions",
     "AuthResult",
     "AuthToken",
     "ClockOffset",
     "ConnectAttempt",
     "ConnectResult",
+    "ConnectionRateOptions",
     "ConnectionRateResult",
+    "ConversationOptions",
     "ConversationResult",
     "DependencyChecks",
+    "DependencyOptions",
     "DependencyResult",
     "DriftResult",
     "DriftRow",
     "EventCheck",
     "EventObservation",
+    "GoldenPathOptions",
     "GoldenPathResult",
+    "HealthOptions",
     "HealthResult",
     "MemoryCheck",
+    "PostgresOptions",
+    "RedisOptions",
     "ServiceChecks",
     "SyncChange",
     "SyncPlan",
     "TurnJudging",
     "TurnResult",
     "TurnTiming",
+    "WaitHealthyOptions",
+    "WebSocketConnectOptions",
     "agent_turn",
     "agent_turn_async",
     "auth_failure_rate",

@@ -3,8 +3,9 @@
 `DependencyResult` is the value every store probe returns; `redact_url` hides the password of
 a connection string. The private helpers resolve a target (`_Target`), time the phases
 (`_Clock`), build results (`_answered`, `_failed`, `_not_configured`) and bound a blocked sync
-or async driver (`_Watchdog`). The public names are re-exported by
-`netra_ops.probe.dependencies` and `netra_ops.probe`.
+or async driver (`_Watchdog`). `PostgresOptions` and `RedisOptions` hold each store probe's
+keyword defaults, written once for its sync and async forms. The public names are
+re-exported by `netra_ops.probe.dependencies` and `netra_ops.probe`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
@@ -30,6 +31,9 @@ from netra_ops.secrets import SECRET_SCHEMES, resolve_secret
 __all__ = [
     "DEFAULT_BUDGET_MS",
     "DependencyResult",
+    "PostgresOptions",
+    "RedisOptions",
+    "StoreOptions",
     "redact_url",
 ]
 
@@ -72,6 +76,39 @@ class DependencyResult:
     def to_frame(self) -> pd.DataFrame:
         """One row with every field."""
         return pd.DataFrame([asdict(self)])
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """The keyword options every store probe takes: its total bound and its query budget
+    (None: no budget)."""
+
+    timeout_s: float = 5.0
+    budget_ms: float | None = DEFAULT_BUDGET_MS
+
+
+class _StoreKeywords(TypedDict, total=False):
+    """The keywords of the store probes, as `PostgresOptions` and `RedisOptions` type them."""
+
+    timeout_s: float
+    budget_ms: float | None
+    name: str
+
+
+@dataclass(frozen=True)
+class PostgresOptions(StoreOptions):
+    """The keyword options of `postgres` and `postgres_async`, with their one set of
+    defaults; `name` names the result."""
+
+    name: str = "postgres"
+
+
+@dataclass(frozen=True)
+class RedisOptions(StoreOptions):
+    """The keyword options of `redis` and `redis_async`, with their one set of defaults;
+    `name` names the result."""
+
+    name: str = "redis"
 
 
 # --------------------------------------------------------------------------- redaction

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from netra_ops.probe._json import loads_strict
+from netra_ops.probe._transport.strict_json import loads_strict
 from netra_ops.probe.event_timing import (
     DEFAULT_ANSWER_BUDGET_S,
     DEFAULT_EVENT_BUDGET_MS,

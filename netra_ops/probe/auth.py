@@ -9,7 +9,9 @@ Error texts are scrubbed of the password and the tokens sent, even if a server e
 
 `auth_failure_rate()` makes N logins and classifies each: the seed's rollback trigger
 fires when more than 10% fail. Every call has a total time bound; a bad answer from the
-service is a result, never an exception (a missing secret raises SecretError).
+service is a result, never an exception (a missing secret raises SecretError). The keyword
+defaults of each sync/async pair are written once, in its options object
+(`AuthCallOptions`, `AuthFailureRateOptions`; see `netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import ConfigError
-from netra_ops.probe._http import HttpAnswer, detail_text, fetch, fetch_async, json_object
+from netra_ops.probe._options import shows_options
+from netra_ops.probe._transport.http import HttpAnswer, detail_text, fetch, fetch_async, json_object
 from netra_ops.secrets import resolve_secret
 
 __all__ = [
@@ -34,7 +37,9 @@ __all__ = [
     "LOGIN_PATH",
     "REFRESH_PATH",
     "VALIDATE_PATH",
+    "AuthCallOptions",
     "AuthFailureRate",
+    "AuthFailureRateOptions",
     "AuthResult",
     "AuthToken",
     "auth_failure_rate",
@@ -153,6 +158,36 @@ class AuthFailureRate:
                  "status_code": r.status_code, "latency_ms": r.latency_ms, "error": r.error,
                  "checked_at": r.checked_at} for number, r in enumerate(self.results, start=1)]
         return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class AuthCallOptions:
+    """The keyword options of `login`, `refresh`, `validate` and their async twins, with
+    their one set of defaults. `timeout_s` bounds the whole call (a login first included)."""
+
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AuthFailureRateOptions:
+    """The keyword options of `auth_failure_rate` and `auth_failure_rate_async`, with their
+    one set of defaults. `timeout_s` bounds each attempt; `threshold` is the seed's 10%."""
+
+    attempts: int = 20
+    timeout_s: float = 5.0
+    interval_s: float = 0.0
+    threshold: float = 0.10
+
+
+class _CallKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
+class _FailureRateKeywords(TypedDict, total=False):
+    attempts: int
+    timeout_s: float
+    interval_s: float
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -285,15 +320,19 @@ async def _send_async(call: _Call, timeout_s: float) -> AuthResult:
     return call.judge(answer, checked_at, timeout_s)
 
 
-def login(env: Environment | str = "sandbox", *, timeout_s: float = 10.0) -> AuthResult:
+@shows_options(AuthCallOptions)
+def login(env: Environment | str = "sandbox", **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Log in as the environment's test user; `token` holds the tokens when `ok`."""
-    return _send(_login_call(load_environment(env)), timeout_s)
+    options = AuthCallOptions(**keywords)
+    return _send(_login_call(load_environment(env)), options.timeout_s)
 
 
-async def login_async(env: Environment | str = "sandbox", *,
-                      timeout_s: float = 10.0) -> AuthResult:
+@shows_options(AuthCallOptions)
+async def login_async(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`login()` without blocking the event loop."""
-    return await _send_async(_login_call(load_environment(env)), timeout_s)
+    options = AuthCallOptions(**keywords)
+    return await _send_async(_login_call(load_environment(env)), options.timeout_s)
 
 
 _Builder = Callable[[Environment, AuthToken], _Call]
@@ -302,11 +341,11 @@ _Builder = Callable[[Environment, AuthToken], _Call]
 class _Follow:
     """A call that needs a token: use the one given, or log in first, within one bound."""
 
-    def __init__(self, step: str, env: Environment | str, timeout_s: float) -> None:
+    def __init__(self, step: str, env: Environment | str, options: AuthCallOptions) -> None:
         self.step = step
         self.env = load_environment(env)
-        self.timeout_s = timeout_s
-        self.deadline = time.monotonic() + timeout_s
+        self.timeout_s = options.timeout_s
+        self.deadline = time.monotonic() + options.timeout_s
 
     def left(self) -> float:
         return max(0.01, self.deadline - time.monotonic())
@@ -329,8 +368,8 @@ _BUILDERS: dict[str, _Builder] = {"refresh": _refresh_call, "validate": _validat
 
 
 def _follow(step: str, env: Environment | str, token: AuthToken | None,
-            timeout_s: float) -> AuthResult:
-    plan = _Follow(step, env, timeout_s)
+            options: AuthCallOptions) -> AuthResult:
+    plan = _Follow(step, env, options)
     if plan.needs_login(token):
         first = _send(_login_call(plan.env), plan.left())
         if first.token is None:
@@ -341,8 +380,8 @@ def _follow(step: str, env: Environment | str, token: AuthToken | None,
 
 
 async def _follow_async(step: str, env: Environment | str, token: AuthToken | None,
-                        timeout_s: float) -> AuthResult:
-    plan = _Follow(step, env, timeout_s)
+                        options: AuthCallOptions) -> AuthResult:
+    plan = _Follow(step, env, options)
     if plan.needs_login(token):
         first = await _send_async(_login_call(plan.env), plan.left())
         if first.token is None:
@@ -352,42 +391,46 @@ async def _follow_async(step: str, env: Environment | str, token: AuthToken | No
     return await _send_async(_BUILDERS[step](plan.env, token), plan.left())
 
 
-def refresh(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-            timeout_s: float = 10.0) -> AuthResult:
+@shows_options(AuthCallOptions)
+def refresh(env: Environment | str = "sandbox", token: AuthToken | None = None,
+            **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Exchange the refresh token for a new access token (logging in first when no token
     with a refresh token is given); `timeout_s` bounds the whole call."""
-    return _follow("refresh", env, token, timeout_s)
+    return _follow("refresh", env, token, AuthCallOptions(**keywords))
 
 
+@shows_options(AuthCallOptions)
 async def refresh_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                        *, timeout_s: float = 10.0) -> AuthResult:
+                        **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`refresh()` without blocking the event loop."""
-    return await _follow_async("refresh", env, token, timeout_s)
+    return await _follow_async("refresh", env, token, AuthCallOptions(**keywords))
 
 
-def validate(env: Environment | str = "sandbox", token: AuthToken | None = None, *,
-             timeout_s: float = 10.0) -> AuthResult:
+@shows_options(AuthCallOptions)
+def validate(env: Environment | str = "sandbox", token: AuthToken | None = None,
+             **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """Ask the auth service whether an access token is valid (logging in first when no
     token is given); a rejected token is outcome `bad_credentials`."""
-    return _follow("validate", env, token, timeout_s)
+    return _follow("validate", env, token, AuthCallOptions(**keywords))
 
 
+@shows_options(AuthCallOptions)
 async def validate_async(env: Environment | str = "sandbox", token: AuthToken | None = None,
-                         *, timeout_s: float = 10.0) -> AuthResult:
+                         **keywords: Unpack[_CallKeywords]) -> AuthResult:
     """`validate()` without blocking the event loop."""
-    return await _follow_async("validate", env, token, timeout_s)
+    return await _follow_async("validate", env, token, AuthCallOptions(**keywords))
 
 
 class _Attempts:
     """The bookkeeping of a failure-rate run (no I/O)."""
 
-    def __init__(self, env: Environment | str, attempts: int, threshold: float) -> None:
-        if attempts < 1:
-            raise ConfigError(f"auth_failure_rate needs at least 1 attempt, got {attempts}")
+    def __init__(self, env: Environment | str, options: AuthFailureRateOptions) -> None:
+        if options.attempts < 1:
+            raise ConfigError(f"auth_failure_rate needs at least 1 attempt, got "
+                              f"{options.attempts}")
         self.env = load_environment(env)
         self.call = _login_call(self.env)
-        self.attempts = attempts
-        self.threshold = threshold
+        self.threshold = options.threshold
         self.started_at = datetime.now(UTC)
 
     def summarize(self, results: list[AuthResult]) -> AuthFailureRate:
@@ -427,32 +470,34 @@ def _without_token(result: AuthResult) -> AuthResult:
     return replace(result, token=None)
 
 
-def auth_failure_rate(env: Environment | str = "sandbox", *, attempts: int = 20,
-                      timeout_s: float = 5.0, interval_s: float = 0.0,
-                      threshold: float = 0.10) -> AuthFailureRate:
+@shows_options(AuthFailureRateOptions)
+def auth_failure_rate(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_FailureRateKeywords]) -> AuthFailureRate:
     """Log in `attempts` times, one after another, and count the failures by outcome.
 
     `ok` while the failure rate is at most `threshold` (seed 4.1: roll back above 10%).
     Each attempt is bounded by `timeout_s`, so the whole run takes at most
     `attempts * timeout_s + (attempts - 1) * interval_s`.
     """
-    run = _Attempts(env, attempts, threshold)
+    options = AuthFailureRateOptions(**keywords)
+    run = _Attempts(env, options)
     results = []
-    for number in range(attempts):
-        if number and interval_s > 0:
-            time.sleep(interval_s)
-        results.append(_without_token(_send(run.call, timeout_s)))
+    for number in range(options.attempts):
+        if number and options.interval_s > 0:
+            time.sleep(options.interval_s)
+        results.append(_without_token(_send(run.call, options.timeout_s)))
     return run.summarize(results)
 
 
-async def auth_failure_rate_async(env: Environment | str = "sandbox", *, attempts: int = 20,
-                                  timeout_s: float = 5.0, interval_s: float = 0.0,
-                                  threshold: float = 0.10) -> AuthFailureRate:
+@shows_options(AuthFailureRateOptions)
+async def auth_failure_rate_async(env: Environment | str = "sandbox",
+                                  **keywords: Unpack[_FailureRateKeywords]) -> AuthFailureRate:
     """`auth_failure_rate()` without blocking the event loop."""
-    run = _Attempts(env, attempts, threshold)
+    options = AuthFailureRateOptions(**keywords)
+    run = _Attempts(env, options)
     results = []
-    for number in range(attempts):
-        if number and interval_s > 0:
-            await asyncio.sleep(interval_s)
-        results.append(_without_token(await _send_async(run.call, timeout_s)))
+    for number in range(options.attempts):
+        if number and options.interval_s > 0:
+            await asyncio.sleep(options.interval_s)
+        results.append(_without_token(await _send_async(run.call, options.timeout_s)))
     return run.summarize(results)

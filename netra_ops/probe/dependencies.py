@@ -11,6 +11,7 @@ Connection strings carry passwords, so they come from a secret reference (`env:N
 (`redact_url`: `postgresql://user:***@host:5432/db`). A dependency that does not answer is a
 failed result with a reason, never an exception. `DependencyResult`, `redact_url` and
 `DEFAULT_BUDGET_MS` live in `netra_ops.probe._dependency_common` and are re-exported here.
+Both forms take their keyword defaults from `DependencyOptions`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
@@ -32,7 +33,8 @@ from netra_ops.probe._dependency_common import (
     _not_configured,
     redact_url,
 )
-from netra_ops.probe.health import HealthResult
+from netra_ops.probe._options import shows_options
+from netra_ops.probe.health_endpoint import HealthResult
 from netra_ops.probe.postgres_store import postgres, postgres_async
 from netra_ops.probe.redis_store import redis, redis_async
 from netra_ops.probe.services import check_services
@@ -41,6 +43,7 @@ from netra_ops.secrets import resolve_secret
 __all__ = [
     "DEFAULT_BUDGET_MS",
     "DependencyChecks",
+    "DependencyOptions",
     "DependencyResult",
     "check_dependencies",
     "check_dependencies_async",
@@ -107,6 +110,18 @@ class DependencyChecks:
         return pd.DataFrame(rows, columns=DEPENDENCY_COLUMNS)
 
 
+@dataclass(frozen=True)
+class DependencyOptions:
+    """The keyword options of `check_dependencies` and `check_dependencies_async`, with
+    their one set of defaults: `timeout_s` bounds each check."""
+
+    timeout_s: float = 5.0
+
+
+class _DependencyKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
 def _store_row(result: DependencyResult) -> dict[str, Any]:
     """A verdict row: passes when the store answered within budget, or is not configured."""
     return {"criterion": f"{result.name} answers (seed 2.2)",
@@ -141,48 +156,53 @@ def _unusable(env: Environment, name: str) -> DependencyResult | None:
     return None
 
 
-def _health_of(env: Environment, timeout_s: float) -> dict[str, HealthResult]:
+def _health_of(env: Environment, options: DependencyOptions) -> dict[str, HealthResult]:
     """The auth service's health and the frontend's page (seed 2.2's two curl lines)."""
-    results = check_services(env, timeout_s=timeout_s).results
+    results = check_services(env, timeout_s=options.timeout_s).results
     return {role: results[role] for role in ("auth", "frontend")}
 
 
-def check_dependencies(env: Environment, *, timeout_s: float = 5.0) -> DependencyChecks:
+@shows_options(DependencyOptions)
+def check_dependencies(env: Environment,
+                       **keywords: Unpack[_DependencyKeywords]) -> DependencyChecks:
     """PostgreSQL and Redis as `[dependencies]` names them, auth health and the frontend.
 
     Query latency is judged against the environment's `database_latency` criterion (seed:
     100 ms). A dependency that is not configured, or whose reference does not resolve, is
     "not configured" unless `[dependencies] required = true`, where it fails.
     """
+    options = DependencyOptions(**keywords)
     budget = _budget(env)
     stores = [_unusable(env, name) or probe(getattr(env.dependencies, name),
-                                            timeout_s=timeout_s, budget_ms=budget)
+                                            timeout_s=options.timeout_s, budget_ms=budget)
               for name, probe in (("postgres", postgres), ("redis", redis))]
-    return DependencyChecks(tuple(stores), _health_of(env, timeout_s))
+    return DependencyChecks(tuple(stores), _health_of(env, options))
 
 
-async def check_dependencies_async(env: Environment, *,
-                                   timeout_s: float = 5.0) -> DependencyChecks:
+@shows_options(DependencyOptions)
+async def check_dependencies_async(env: Environment,
+                                   **keywords: Unpack[_DependencyKeywords]) -> DependencyChecks:
     """The asyncio twin of `check_dependencies()`: the four checks run concurrently.
 
     The HTTP checks use the sync health probe on a private one-thread executor, shut down
     before returning, so no thread outlives the call.
     """
+    options = DependencyOptions(**keywords)
     budget = _budget(env)
     probes = {"postgres": postgres_async, "redis": redis_async}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="netra-ops-health") as pool:
-        http = asyncio.get_running_loop().run_in_executor(pool, _health_of, env, timeout_s)
+        http = asyncio.get_running_loop().run_in_executor(pool, _health_of, env, options)
         stores = await asyncio.gather(*(_store_async(env, name, probes[name], budget,
-                                                     timeout_s) for name in probes))
+                                                     options) for name in probes))
         services = await http
     return DependencyChecks(tuple(stores), services)
 
 
 async def _store_async(env: Environment, name: str, probe: Any, budget: float,
-                       timeout_s: float) -> DependencyResult:
+                       options: DependencyOptions) -> DependencyResult:
     unusable = _unusable(env, name)
     if unusable is not None:
         return unusable
     result: DependencyResult = await probe(getattr(env.dependencies, name),
-                                           timeout_s=timeout_s, budget_ms=budget)
+                                           timeout_s=options.timeout_s, budget_ms=budget)
     return result

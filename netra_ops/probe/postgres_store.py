@@ -10,30 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import psycopg
 
 from netra_ops.probe._dependency_common import (
-    DEFAULT_BUDGET_MS,
     DependencyResult,
+    PostgresOptions,
     _answered,
     _Clock,
     _failed,
     _scrubbed,
+    _StoreKeywords,
     _Target,
     _target,
     _timeout_text,
     _Watchdog,
 )
+from netra_ops.probe._options import shows_options
 
 __all__ = [
+    "PostgresOptions",
     "postgres",
     "postgres_async",
 ]
 
 _PG_SCHEMES = ("postgresql://", "postgres://")
 _PG_MIN_CONNECT_S = 2
+
 
 
 def _pg_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None]:
@@ -80,36 +84,40 @@ def _pg_failure(exc: BaseException, target: _Target) -> tuple[str, str]:
     return "protocol", f"{type(exc).__name__}: {text}"
 
 
-def postgres(url_or_ref: str, *, timeout_s: float = 5.0,
-             budget_ms: float | None = DEFAULT_BUDGET_MS,
-             name: str = "postgres") -> DependencyResult:
+@shows_options(PostgresOptions)
+def postgres(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """Connect to PostgreSQL, run `SELECT 1`, time it against `budget_ms` (None: no budget).
 
     `url_or_ref` is a connection string (`postgresql://...` or libpq `key=value`) or a
     secret reference to one; an unresolvable reference raises SecretError. Everything the
     server does (or does not do) ends in the result, within `timeout_s` (at least 2 s).
     """
+    options = PostgresOptions(**keywords)
     clock = _Clock()
-    target, problem = _pg_check(name, url_or_ref)
+    target, problem = _pg_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     opened: list[psycopg.Connection[Any]] = []
-    with _Watchdog(timeout_s, lambda: opened[0].pgconn.socket if opened else None) as dog:
+    with _Watchdog(options.timeout_s,
+                   lambda: opened[0].pgconn.socket if opened else None) as dog:
         try:
-            return _pg_session(target, clock, opened, timeout_s, budget_ms)
+            return _pg_session(target, clock, opened, options)
         except (psycopg.Error, OSError) as exc:
             if dog.fired:
-                return _failed(name, target.shown, clock, budget_ms, "timeout",
-                               _timeout_text("PostgreSQL", timeout_s, clock))
-            return _failed(name, target.shown, clock, budget_ms, *_pg_failure(exc, target))
+                return _failed(target.name, target.shown, clock, options.budget_ms, "timeout",
+                               _timeout_text("PostgreSQL", options.timeout_s, clock))
+            return _failed(target.name, target.shown, clock, options.budget_ms,
+                           *_pg_failure(exc, target))
         finally:
             for connection in opened:
                 connection.close()
 
 
 def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[Any]],
-                timeout_s: float, budget_ms: float | None) -> DependencyResult:
-    opened.append(psycopg.connect(target.url, **_pg_connect_args(timeout_s)))
+                options: PostgresOptions) -> DependencyResult:
+    budget_ms = options.budget_ms
+    opened.append(psycopg.connect(target.url, **_pg_connect_args(options.timeout_s)))
     clock.connect_ms = clock.lap()
     row = opened[0].execute("SELECT 1").fetchone()
     clock.query_ms = clock.lap()
@@ -119,36 +127,41 @@ def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[
     return _answered(target, clock, _pg_version(opened[0].info), budget_ms, "SELECT 1")
 
 
-async def postgres_async(url_or_ref: str, *, timeout_s: float = 5.0,
-                         budget_ms: float | None = DEFAULT_BUDGET_MS,
-                         name: str = "postgres") -> DependencyResult:
+@shows_options(PostgresOptions)
+async def postgres_async(url_or_ref: str,
+                         **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `postgres()` (psycopg's AsyncConnection), same result."""
+    options = PostgresOptions(**keywords)
     clock = _Clock()
-    target, problem = _pg_check(name, url_or_ref)
+    target, problem = _pg_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     opened: list[psycopg.AsyncConnection[Any]] = []
     loop = asyncio.get_running_loop()
     try:
-        with _Watchdog(timeout_s, lambda: opened[0].pgconn.socket if opened else None,
+        with _Watchdog(options.timeout_s, lambda: opened[0].pgconn.socket if opened else None,
                        loop) as dog:
             try:
-                return await _pg_session_async(target, clock, opened, timeout_s, budget_ms)
+                return await _pg_session_async(target, clock, opened, options)
             except (psycopg.Error, OSError) as exc:
                 if dog.fired:
-                    return _failed(name, target.shown, clock, budget_ms, "timeout",
-                                   _timeout_text("PostgreSQL", timeout_s, clock))
-                return _failed(name, target.shown, clock, budget_ms, *_pg_failure(exc, target))
+                    return _failed(target.name, target.shown, clock, options.budget_ms,
+                                   "timeout",
+                                   _timeout_text("PostgreSQL", options.timeout_s, clock))
+                return _failed(target.name, target.shown, clock, options.budget_ms,
+                               *_pg_failure(exc, target))
     finally:
         for connection in opened:
             await connection.close()
 
 
 async def _pg_session_async(target: _Target, clock: _Clock,
-                            opened: list[psycopg.AsyncConnection[Any]], timeout_s: float,
-                            budget_ms: float | None) -> DependencyResult:
-    opened.append(await psycopg.AsyncConnection.connect(target.url,
-                                                        **_pg_connect_args(timeout_s)))
+                            opened: list[psycopg.AsyncConnection[Any]],
+                            options: PostgresOptions) -> DependencyResult:
+    budget_ms = options.budget_ms
+    opened.append(await psycopg.AsyncConnection.connect(
+        target.url, **_pg_connect_args(options.timeout_s)))
     clock.connect_ms = clock.lap()
     cursor = await opened[0].execute("SELECT 1")
     row = await cursor.fetchone()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Any
+from typing import Any, Unpack
 
 import redis as redis_lib
 import redis.asyncio as redis_async_lib
@@ -19,24 +19,28 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from netra_ops.probe._dependency_common import (
-    DEFAULT_BUDGET_MS,
     DependencyResult,
+    RedisOptions,
     _answered,
     _Clock,
     _failed,
     _scrubbed,
+    _StoreKeywords,
     _Target,
     _target,
     _timeout_text,
     _Watchdog,
 )
+from netra_ops.probe._options import shows_options
 
 __all__ = [
+    "RedisOptions",
     "redis",
     "redis_async",
 ]
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 
 def _redis_check(name: str, url_or_ref: str) -> tuple[_Target | None, str | None]:
@@ -83,29 +87,31 @@ def _redis_version(info: Any) -> str | None:
     return None
 
 
-def redis(url_or_ref: str, *, timeout_s: float = 5.0,
-          budget_ms: float | None = DEFAULT_BUDGET_MS, name: str = "redis") -> DependencyResult:
+@shows_options(RedisOptions)
+def redis(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """Connect to Redis, send `PING`, time it against `budget_ms` (None: no budget).
 
     `url_or_ref` is a `redis://`, `rediss://` or `unix://` URL or a secret reference to
     one; an unresolvable reference raises SecretError. The server's version comes from
     `INFO server` when the server allows it. Bounded by `timeout_s`.
     """
+    options = RedisOptions(**keywords)
     clock = _Clock()
-    target, problem = _redis_check(name, url_or_ref)
+    target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     made: list[Any] = []
     clients: list[redis_lib.Redis] = []
     try:
-        with _Watchdog(timeout_s, lambda: _socket_fd(made)) as dog:
+        with _Watchdog(options.timeout_s, lambda: _socket_fd(made)) as dog:
             try:
-                return _redis_session(target, clock, timeout_s, budget_ms, made, clients)
+                return _redis_session(target, clock, options, made, clients)
             except (redis_lib.RedisError, OSError, ValueError) as exc:
                 if dog.fired or isinstance(exc, redis_lib.TimeoutError):
-                    return _failed(name, target.shown, clock, budget_ms, "timeout",
-                                   _timeout_text("Redis", timeout_s, clock))
-                return _failed(name, target.shown, clock, budget_ms,
+                    return _failed(target.name, target.shown, clock, options.budget_ms,
+                                   "timeout", _timeout_text("Redis", options.timeout_s, clock))
+                return _failed(target.name, target.shown, clock, options.budget_ms,
                                *_redis_failure(exc, target))
     finally:
         for client in clients:
@@ -134,12 +140,12 @@ def _socket_fd(made: list[Any]) -> int | None:
     return sock.fileno() if sock is not None else None
 
 
-def _redis_session(target: _Target, clock: _Clock, timeout_s: float, budget_ms: float | None,
-                   made: list[Any],
+def _redis_session(target: _Target, clock: _Clock, options: RedisOptions, made: list[Any],
                    clients: list[redis_lib.Redis]) -> DependencyResult:
+    budget_ms = options.budget_ms
     clients.append(redis_lib.Redis.from_url(  # recent redis-py connects here
         target.url, connection_class=_tracking_class(target.url, made),
-        **_redis_options(timeout_s)))
+        **_redis_options(options.timeout_s)))
     client = clients[0]
     assert client.connection is not None
     client.connection.connect()  # older redis-py connects lazily
@@ -155,27 +161,31 @@ def _redis_session(target: _Target, clock: _Clock, timeout_s: float, budget_ms: 
     return _answered(target, clock, version, budget_ms, "PING")
 
 
-async def redis_async(url_or_ref: str, *, timeout_s: float = 5.0,
-                      budget_ms: float | None = DEFAULT_BUDGET_MS,
-                      name: str = "redis") -> DependencyResult:
+@shows_options(RedisOptions)
+async def redis_async(url_or_ref: str,
+                      **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `redis()` (redis.asyncio), same result."""
+    options = RedisOptions(**keywords)
     clock = _Clock()
-    target, problem = _redis_check(name, url_or_ref)
+    target, problem = _redis_check(options.name, url_or_ref)
     if target is None:
-        return _failed(name, "(hidden)", clock, budget_ms, "config", problem or "")
+        return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
+                       problem or "")
     try:
         client = redis_async_lib.Redis.from_url(
-            target.url, **_redis_options(timeout_s, asyncio_client=True))
+            target.url, **_redis_options(options.timeout_s, asyncio_client=True))
     except ValueError as exc:
-        return _failed(name, target.shown, clock, budget_ms, *_redis_failure(exc, target))
+        return _failed(target.name, target.shown, clock, options.budget_ms,
+                       *_redis_failure(exc, target))
     try:
-        async with asyncio.timeout(timeout_s):
-            return await _redis_session_async(client, target, clock, budget_ms)
+        async with asyncio.timeout(options.timeout_s):
+            return await _redis_session_async(client, target, clock, options.budget_ms)
     except (TimeoutError, redis_lib.TimeoutError):
-        return _failed(name, target.shown, clock, budget_ms, "timeout",
-                       _timeout_text("Redis", timeout_s, clock))
+        return _failed(target.name, target.shown, clock, options.budget_ms, "timeout",
+                       _timeout_text("Redis", options.timeout_s, clock))
     except (redis_lib.RedisError, OSError, ValueError) as exc:
-        return _failed(name, target.shown, clock, budget_ms, *_redis_failure(exc, target))
+        return _failed(target.name, target.shown, clock, options.budget_ms,
+                       *_redis_failure(exc, target))
     finally:
         await client.aclose()
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from netra_ops.config import Environment
-from netra_ops.probe.health import HealthResult, health
+from netra_ops.probe.health_endpoint import HealthResult, health
 
 __all__ = ["SUMMARY_COLUMNS", "ServiceChecks", "check_services"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from netra_ops.probe.golden_path import GOLDEN_PATH_EVENTS, GoldenPathResult
+from netra_ops.probe.golden_path_run import GOLDEN_PATH_EVENTS, GoldenPathResult
 
 __all__ = ["checks_table", "failed_checks", "results_table", "runs_frame", "summarize_runs",
            "timing_table"]

@@ -17,9 +17,9 @@ from netra_ops.load.samples import (
     turn_error_class,
     turn_timing,
 )
+from netra_ops.probe._transport.connections import Opened
+from netra_ops.probe._transport.drivers import Link
 from netra_ops.probe.agent_events import AgentEventsReport, TurnCollector
-from netra_ops.probe.connections import Opened
-from netra_ops.probe.drivers import Link
 from netra_ops.probe.event_timing import ClockOffset
 
 ANSWER = ("Recommendation: route about 60% of requests to gpt-4o-mini; spend drops from "

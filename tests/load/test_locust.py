@@ -36,8 +36,8 @@ from netra_ops.load.locustfile import (
     run_steps_blocking,
 )
 from netra_ops.load.users import TurnPlan
-from netra_ops.probe.connections import open_connection
-from netra_ops.probe.drivers import Deadline
+from netra_ops.probe._transport.connections import open_connection
+from netra_ops.probe._transport.drivers import Deadline
 from netra_ops.secrets import resolve_secret
 
 PLAN = TurnPlan(turn_timeout_s=10.0, connect_timeout_s=5.0)

@@ -10,7 +10,7 @@ from hostile_ws import HostileServers, closed_port, with_url
 
 from netra_ops.config import Environment
 from netra_ops.errors import NetraOpsError
-from netra_ops.probe.connection_rate import connection_rate, connection_rate_async
+from netra_ops.probe.connection_attempts import connection_rate, connection_rate_async
 
 
 @pytest.mark.sandbox

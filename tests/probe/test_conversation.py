@@ -9,7 +9,7 @@ from hostile_ws import HostileServers, closed_port, with_url
 
 from netra_ops.config import Environment
 from netra_ops.errors import NetraOpsError
-from netra_ops.probe.conversation import (
+from netra_ops.probe.multi_turn import (
     CHECKLIST,
     DEFAULT_TURNS,
     conversation,

@@ -13,7 +13,7 @@ from netra_ops.config import Environment, Service
 from netra_ops.errors import SecretError
 from netra_ops.probe import GOLDEN_PATH_EVENTS, golden_path, results_table, summarize_runs
 from netra_ops.probe.agent_events import out_of_order
-from netra_ops.probe.golden_path import golden_path_async
+from netra_ops.probe.golden_path_run import golden_path_async
 from netra_ops.probe.summary import checks_table, failed_checks
 
 pytestmark = pytest.mark.sandbox

@@ -19,7 +19,7 @@ import pytest
 from hostile_http import OVERSIZED_BYTES, HostileHttpServer, no_leaks, self_signed_tls
 
 from netra_ops.errors import ConfigError
-from netra_ops.probe.health import health, health_async, wait_healthy, wait_healthy_async
+from netra_ops.probe.health_endpoint import health, health_async, wait_healthy, wait_healthy_async
 
 BOUND_S = 1.0
 # Scheduling on a busy 2-core machine; ignoring the bound costs far more (the drip: 12.4 s).

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from hostile_http import HostileHttpServer
 
-from netra_ops.probe._json import NonStandardJSON, loads_strict
-from netra_ops.probe.health import health, health_async
+from netra_ops.probe._transport.strict_json import NonStandardJSON, loads_strict
+from netra_ops.probe.health_endpoint import health, health_async
 
 EXPECTED = {
     "/nan-json": "HTTP 200: body is not valid JSON: NaN is not valid JSON (RFC 8259 has no "

@@ -13,8 +13,8 @@ from test_ws_hostile import CASES
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from netra_ops.probe.golden_path import TurnResult, agent_turn_async
-from netra_ops.probe.turn_connection import TurnConnection
+from netra_ops.probe._transport.turn_connection import TurnConnection
+from netra_ops.probe.golden_path_run import TurnResult, agent_turn_async
 
 TIMEOUT_S = 0.8
 BUDGET_MS = 100.0

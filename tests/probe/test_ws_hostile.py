@@ -15,7 +15,7 @@ import pytest
 from hostile_ws import OTHER_USER, TOKEN, USER, HostileServers, hostile_servers
 from websockets.sync.client import connect
 
-from netra_ops.probe.golden_path import (
+from netra_ops.probe.golden_path_run import (
     GoldenPathResult,
     agent_turn,
     golden_path,

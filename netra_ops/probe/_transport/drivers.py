@@ -23,10 +23,10 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect as connect_sync
 from websockets.typing import Subprotocol
 
-from netra_ops.probe._http import fetch, fetch_async
-from netra_ops.probe._text import describe_exception
+from netra_ops.probe._transport.failure_text import describe_exception
+from netra_ops.probe._transport.http import fetch, fetch_async
+from netra_ops.probe._transport.turn_connection import TurnConnection
 from netra_ops.probe.agent_events import TurnCollector
-from netra_ops.probe.turn_connection import TurnConnection
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -110,8 +110,8 @@ class Link:
 
 @dataclass(frozen=True)
 class Http:
-    """Send an HTTP request within `timeout_s` in total (`netra_ops.probe._http.fetch`);
-    the answer is its `HttpAnswer`, a failure included (never an exception)."""
+    """Send an HTTP request within `timeout_s` in total (`http.fetch`); the answer is its
+    `HttpAnswer`, a failure included (never an exception)."""
 
     method: str
     url: str

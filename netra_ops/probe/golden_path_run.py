@@ -12,8 +12,11 @@ event delivered within `event_budget_ms` of its own timestamp, the answer within
 forgotten: it never enters the result.
 
 `golden_path` is the sync probe (a Jupyter cell, papermill, a script), `golden_path_async`
-its twin for an event loop; both run the same steps (`netra_ops.probe.drivers`).
-`agent_turn` runs one turn on a WebSocket connection the caller already opened.
+its twin for an event loop; both run the same steps (`netra_ops.probe._transport.drivers`).
+`agent_turn` runs one turn on a WebSocket connection the caller already opened. Each
+sync/async pair takes its keyword defaults from one options object (`GoldenPathOptions`,
+`WebSocketConnectOptions`, `AgentTurnOptions`), where they are written once (see
+`netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -23,25 +26,18 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
-from netra_ops.probe.agent_events import (
-    GOLDEN_PATH_EVENTS,
-    AgentEventsReport,
-    EventObservation,
-    TurnCollector,
-    final_response,
-    out_of_order,
-)
-from netra_ops.probe.connections import (
+from netra_ops.probe._options import shows_options
+from netra_ops.probe._transport.connections import (
     Opened,
     close_quietly,
     open_connection,
 )
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.drivers import (
     Deadline,
     Exchange,
     Link,
@@ -50,6 +46,14 @@ from netra_ops.probe.drivers import (
     run_exchange_async,
     run_steps,
     run_steps_async,
+)
+from netra_ops.probe.agent_events import (
+    GOLDEN_PATH_EVENTS,
+    AgentEventsReport,
+    EventObservation,
+    TurnCollector,
+    final_response,
+    out_of_order,
 )
 from netra_ops.probe.event_timing import (
     DEFAULT_ANSWER_BUDGET_S,
@@ -62,11 +66,14 @@ from netra_ops.probe.turn_identity import TurnIdentity
 __all__ = [
     "DEFAULT_MESSAGE",
     "GOLDEN_PATH_EVENTS",
+    "AgentTurnOptions",
     "ConnectResult",
     "EventObservation",
+    "GoldenPathOptions",
     "GoldenPathResult",
     "TurnJudging",
     "TurnResult",
+    "WebSocketConnectOptions",
     "agent_turn",
     "agent_turn_async",
     "close_reserve",
@@ -272,89 +279,26 @@ class ConnectResult:
         return pd.DataFrame([asdict(self)])
 
 
-# --- public probes ---------------------------------------------------------------------
+# --- options: each pair's keyword defaults, written once ---------------------------------
 
 
-def golden_path(
-    env: Environment | str = "sandbox",
-    *,
-    message: str = DEFAULT_MESSAGE,
-    thread_id: str | None = None,
-    timeout_s: float = 45.0,
-    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-) -> GoldenPathResult:
-    """Run the golden path once against `env` and report what happened, within `timeout_s`
-    in total; never raises for a bad answer from the platform (a bad environment file or
-    secret does raise). `event_budget_ms` bounds the first event (from the send) and each
-    event's delivery; `answer_budget_s` the whole answer."""
-    return run_steps(_golden_path_steps(_Plan.of(env, message, thread_id, timeout_s,
-                                                 event_budget_ms, answer_budget_s)))
+@dataclass(frozen=True)
+class GoldenPathOptions:
+    """The keyword options of `golden_path` and `golden_path_async`. `timeout_s` bounds the
+    whole run, login to close; `thread_id` None: a fresh one."""
+
+    message: str = DEFAULT_MESSAGE
+    thread_id: str | None = None
+    timeout_s: float = 45.0
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
 
 
-async def golden_path_async(
-    env: Environment | str = "sandbox",
-    *,
-    message: str = DEFAULT_MESSAGE,
-    thread_id: str | None = None,
-    timeout_s: float = 45.0,
-    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-) -> GoldenPathResult:
-    """The async twin of `golden_path` (same steps, asyncio I/O; for a running loop)."""
-    return await run_steps_async(_golden_path_steps(_Plan.of(
-        env, message, thread_id, timeout_s, event_budget_ms, answer_budget_s)))
+@dataclass(frozen=True)
+class WebSocketConnectOptions:
+    """The keyword options of `websocket_connect` and `websocket_connect_async`."""
 
-
-def websocket_connect(env: Environment | str = "sandbox", *,
-                      timeout_s: float = 20.0) -> ConnectResult:
-    """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
-    environment = load_environment(env)
-    return run_steps(_connect_steps(environment, timeout_s))
-
-
-async def websocket_connect_async(env: Environment | str = "sandbox", *,
-                                  timeout_s: float = 20.0) -> ConnectResult:
-    """The async twin of `websocket_connect`."""
-    environment = load_environment(env)
-    return await run_steps_async(_connect_steps(environment, timeout_s))
-
-
-def agent_turn(connection: Any, message: str = DEFAULT_MESSAGE, *, thread_id: str | None = None,
-               timeout_s: float = 45.0, event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-               answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S, user_id: str | None = None,
-               clock: ClockOffset | None = None) -> TurnResult:
-    """One turn on an open, established `websockets.sync` client connection the caller
-    owns (it stays open): send `message`, collect and judge the events. `user_id` is the
-    user the connection logged in as (None: agent_started's is the reference), `clock` the
-    server clock's offset (None: assumed 0)."""
-    thread = thread_id or new_thread_id()
-    collector = run_exchange(connection, turn_message(message, thread),
-                             time.perf_counter() + timeout_s)
-    return turn_result(collector, message, thread, TurnJudging(event_budget_ms, answer_budget_s,
-                                                            user_id, clock))
-
-
-async def agent_turn_async(connection: Any, message: str = DEFAULT_MESSAGE, *,
-                           thread_id: str | None = None, timeout_s: float = 45.0,
-                           event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-                           answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-                           user_id: str | None = None,
-                           clock: ClockOffset | None = None) -> TurnResult:
-    """The async twin of `agent_turn`, for a `websockets.asyncio` client connection."""
-    thread = thread_id or new_thread_id()
-    collector = await run_exchange_async(connection, turn_message(message, thread),
-                                         time.perf_counter() + timeout_s)
-    return turn_result(collector, message, thread, TurnJudging(event_budget_ms, answer_budget_s,
-                                                            user_id, clock))
-
-
-def new_thread_id() -> str:
-    """A fresh conversation thread id for a probe."""
-    return f"probe-{uuid.uuid4().hex[:12]}"
-
-
-# --- steps -----------------------------------------------------------------------------
+    timeout_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -368,10 +312,123 @@ class TurnJudging:
     clock: ClockOffset | None = None
 
 
+@dataclass(frozen=True)
+class AgentTurnOptions:
+    """The options of `agent_turn` and `agent_turn_async` (`message` may be passed by
+    position). `timeout_s` bounds the turn; the rest is how it is judged (`judging`)."""
+
+    message: str = DEFAULT_MESSAGE
+    thread_id: str | None = None
+    timeout_s: float = 45.0
+    event_budget_ms: float = TurnJudging.event_budget_ms
+    answer_budget_s: float = TurnJudging.answer_budget_s
+    user_id: str | None = TurnJudging.user_id
+    clock: ClockOffset | None = TurnJudging.clock
+
+    @property
+    def judging(self) -> TurnJudging:
+        """The turn's budgets, user and clock."""
+        return TurnJudging(self.event_budget_ms, self.answer_budget_s, self.user_id,
+                           self.clock)
+
+
+class _GoldenPathKeywords(TypedDict, total=False):
+    message: str
+    thread_id: str | None
+    timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+
+
+class _ConnectKeywords(TypedDict, total=False):
+    timeout_s: float
+
+
+class _TurnKeywords(TypedDict, total=False):
+    thread_id: str | None
+    timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+    user_id: str | None
+    clock: ClockOffset | None
+
+
+# --- public probes ---------------------------------------------------------------------
+
+
+@shows_options(GoldenPathOptions)
+def golden_path(env: Environment | str = "sandbox",
+                **keywords: Unpack[_GoldenPathKeywords]) -> GoldenPathResult:
+    """Run the golden path once against `env` and report what happened, within `timeout_s`
+    in total; never raises for a bad answer from the platform (a bad environment file or
+    secret does raise). `event_budget_ms` bounds the first event (from the send) and each
+    event's delivery; `answer_budget_s` the whole answer."""
+    plan = _Plan.of(env, GoldenPathOptions(**keywords))
+    return run_steps(_golden_path_steps(plan))
+
+
+@shows_options(GoldenPathOptions)
+async def golden_path_async(env: Environment | str = "sandbox",
+                            **keywords: Unpack[_GoldenPathKeywords]) -> GoldenPathResult:
+    """The async twin of `golden_path` (same steps, asyncio I/O; for a running loop)."""
+    plan = _Plan.of(env, GoldenPathOptions(**keywords))
+    return await run_steps_async(_golden_path_steps(plan))
+
+
+@shows_options(WebSocketConnectOptions)
+def websocket_connect(env: Environment | str = "sandbox",
+                      **keywords: Unpack[_ConnectKeywords]) -> ConnectResult:
+    """Log in and open the backend's WebSocket up to `connection_established` (seed 1.3)."""
+    options = WebSocketConnectOptions(**keywords)
+    return run_steps(_connect_steps(load_environment(env), options))
+
+
+@shows_options(WebSocketConnectOptions)
+async def websocket_connect_async(env: Environment | str = "sandbox",
+                                  **keywords: Unpack[_ConnectKeywords]) -> ConnectResult:
+    """The async twin of `websocket_connect`."""
+    options = WebSocketConnectOptions(**keywords)
+    return await run_steps_async(_connect_steps(load_environment(env), options))
+
+
+@shows_options(AgentTurnOptions)
+def agent_turn(connection: Any, message: str = AgentTurnOptions.message,
+               **keywords: Unpack[_TurnKeywords]) -> TurnResult:
+    """One turn on an open, established `websockets.sync` client connection the caller
+    owns (it stays open): send `message`, collect and judge the events. `user_id` is the
+    user the connection logged in as (None: agent_started's is the reference), `clock` the
+    server clock's offset (None: assumed 0)."""
+    options = AgentTurnOptions(message=message, **keywords)
+    thread = options.thread_id or new_thread_id()
+    collector = run_exchange(connection, turn_message(message, thread),
+                             time.perf_counter() + options.timeout_s)
+    return turn_result(collector, message, thread, options.judging)
+
+
+@shows_options(AgentTurnOptions)
+async def agent_turn_async(connection: Any, message: str = AgentTurnOptions.message,
+                           **keywords: Unpack[_TurnKeywords]) -> TurnResult:
+    """The async twin of `agent_turn`, for a `websockets.asyncio` client connection."""
+    options = AgentTurnOptions(message=message, **keywords)
+    thread = options.thread_id or new_thread_id()
+    collector = await run_exchange_async(connection, turn_message(message, thread),
+                                         time.perf_counter() + options.timeout_s)
+    return turn_result(collector, message, thread, options.judging)
+
+
+def new_thread_id() -> str:
+    """A fresh conversation thread id for a probe."""
+    return f"probe-{uuid.uuid4().hex[:12]}"
+
+
+# --- steps -----------------------------------------------------------------------------
+
+
 def turn_steps(link: Link, message: str, thread_id: str, deadline: float,
-               event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS, *,
-               answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S, user_id: str | None = None,
-               clock: ClockOffset | None = None) -> Steps[TurnResult]:
+               event_budget_ms: float = TurnJudging.event_budget_ms, *,
+               answer_budget_s: float = TurnJudging.answer_budget_s,
+               user_id: str | None = TurnJudging.user_id,
+               clock: ClockOffset | None = TurnJudging.clock) -> Steps[TurnResult]:
     """Steps: send one `user_message` and judge the events until the turn ends or the
     `deadline` (a `time.perf_counter()` time) passes (the budgets, user and clock as in
     `agent_turn`)."""
@@ -399,18 +456,15 @@ def turn_result(collector: TurnCollector, message: str, thread_id: str,
 
 @dataclass(frozen=True)
 class _Plan:
+    """One golden-path run: the environment, the options and the thread (never None)."""
+
     env: Environment
-    message: str
+    options: GoldenPathOptions
     thread_id: str
-    timeout_s: float
-    budget_ms: float
-    answer_budget_s: float
 
     @classmethod
-    def of(cls, env: Environment | str, message: str, thread_id: str | None,
-           timeout_s: float, budget_ms: float, answer_budget_s: float) -> _Plan:
-        return cls(load_environment(env), message, thread_id or new_thread_id(), timeout_s,
-                   budget_ms, answer_budget_s)
+    def of(cls, env: Environment | str, options: GoldenPathOptions) -> _Plan:
+        return cls(load_environment(env), options, options.thread_id or new_thread_id())
 
 
 def close_reserve(timeout_s: float) -> float:
@@ -420,14 +474,16 @@ def close_reserve(timeout_s: float) -> float:
 
 def _golden_path_steps(plan: _Plan) -> Steps[GoldenPathResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
-    reserve = close_reserve(plan.timeout_s)
-    work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
+    options = plan.options
+    reserve = close_reserve(options.timeout_s)
+    work = Deadline(started + options.timeout_s - reserve, options.timeout_s)
     opened = yield from open_connection(plan.env, work, close_timeout_s=reserve,
                                         estimate_clock=True)
     if opened.link is None:
         return _result(plan, started_at, started, opened, None)
-    turn = yield from turn_steps(opened.link, plan.message, plan.thread_id, work.at,
-                                 plan.budget_ms, answer_budget_s=plan.answer_budget_s,
+    turn = yield from turn_steps(opened.link, options.message, plan.thread_id, work.at,
+                                 options.event_budget_ms,
+                                 answer_budget_s=options.answer_budget_s,
                                  user_id=opened.user_id, clock=opened.clock)
     yield from close_quietly(opened.link, reserve)
     return _result(plan, started_at, started, opened, turn)
@@ -442,7 +498,8 @@ def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
     clock = opened.clock
     return GoldenPathResult(
         ok=failed_step is None, environment=plan.env.name, started_at=started_at,
-        thread_id=plan.thread_id, message=plan.message, event_budget_ms=plan.budget_ms,
+        thread_id=plan.thread_id, message=plan.options.message,
+        event_budget_ms=plan.options.event_budget_ms,
         login_ms=opened.step_ms("login"), connect_ms=opened.step_ms("connect"),
         total_ms=turn.total_ms if turn else None, events=events,
         missing=tuple(n for n in GOLDEN_PATH_EVENTS if n not in seen),
@@ -450,7 +507,7 @@ def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
         final_response=turn.final_response if turn else None, failed_step=failed_step,
         error=opened.error or (turn.error if turn else None), http_status=opened.http_status,
         report=turn.report if turn else None, elapsed_ms=(time.perf_counter() - started) * 1000,
-        answer_budget_s=plan.answer_budget_s,
+        answer_budget_s=plan.options.answer_budget_s,
         first_event_ms=timing.first_event_ms if timing else None,
         max_delivery_ms=timing.max_delivery_ms if timing else None,
         answer_ms=timing.answer_ms if timing else None,
@@ -462,9 +519,9 @@ def _result(plan: _Plan, started_at: datetime, started: float, opened: Opened,
     )
 
 
-def _connect_steps(env: Environment, timeout_s: float) -> Steps[ConnectResult]:
-    reserve = close_reserve(timeout_s)
-    work = Deadline.after(timeout_s - reserve)
+def _connect_steps(env: Environment, options: WebSocketConnectOptions) -> Steps[ConnectResult]:
+    reserve = close_reserve(options.timeout_s)
+    work = Deadline.after(options.timeout_s - reserve)
     opened = yield from open_connection(env, work, close_timeout_s=reserve)
     if opened.link is not None:
         yield from close_quietly(opened.link, reserve)

@@ -6,6 +6,8 @@ connect, send, headers and body, redirects included), reads at most `max_body_by
 follows at most `max_redirects` redirects; whatever the server does, the result says what
 went wrong in words (see docs/hostile-http.md). `wait_healthy()` polls until healthy.
 The `_async` twins do the same on asyncio; the judging is shared, only the I/O differs.
+Each pair's keyword defaults are written once, in its options object (`HealthOptions`,
+`WaitHealthyOptions`; see `netra_ops.probe._options`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
-from netra_ops.probe._http import (
+from netra_ops.probe._options import shows_options
+from netra_ops.probe._transport.http import (
     MAX_BODY_BYTES,
     MAX_REDIRECTS,
     HttpAnswer,
@@ -28,7 +31,15 @@ from netra_ops.probe._http import (
     json_object,
 )
 
-__all__ = ["HealthResult", "health", "health_async", "wait_healthy", "wait_healthy_async"]
+__all__ = [
+    "HealthOptions",
+    "HealthResult",
+    "WaitHealthyOptions",
+    "health",
+    "health_async",
+    "wait_healthy",
+    "wait_healthy_async",
+]
 
 HEALTHY = "healthy"
 
@@ -65,55 +76,62 @@ class HealthResult:
         return pd.DataFrame([asdict(self)])
 
 
-def health(
-    url: str,
-    *,
-    path: str = "/health",
-    method: str = "GET",
-    expect_json: bool = True,
-    timeout_s: float = 5.0,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_redirects: int = MAX_REDIRECTS,
-) -> HealthResult:
+@dataclass(frozen=True)
+class HealthOptions:
+    """The keyword options of `health` and `health_async`, with their one set of defaults."""
+
+    path: str = "/health"
+    method: str = "GET"
+    expect_json: bool = True
+    timeout_s: float = 5.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_redirects: int = MAX_REDIRECTS
+
+
+class _HealthKeywords(TypedDict, total=False):
+    path: str
+    method: str
+    expect_json: bool
+    timeout_s: float
+    max_body_bytes: int
+    max_redirects: int
+
+
+@shows_options(HealthOptions)
+def health(url: str, **keywords: Unpack[_HealthKeywords]) -> HealthResult:
     """Ask `url + path` whether the service is healthy; never raises for a bad answer.
 
     `expect_json=False` (the frontend) only requires a 2xx status. `method="HEAD"` asks
     without a body, as the seed's `curl -I` does. The whole call, redirects included,
     returns within `timeout_s`.
     """
+    options = HealthOptions(**keywords)
     checked_at = datetime.now(UTC)
-    answer = fetch(method, _join(url, path), timeout_s=timeout_s,
-                   max_body_bytes=max_body_bytes, max_redirects=max_redirects)
-    return _judge(_join(url, path), answer, expect_json=expect_json, checked_at=checked_at,
-                 timeout_s=timeout_s)
+    answer = fetch(options.method, _join(url, options.path), timeout_s=options.timeout_s,
+                   max_body_bytes=options.max_body_bytes, max_redirects=options.max_redirects)
+    return _judge(_join(url, options.path), answer, options, checked_at)
 
 
-async def health_async(
-    url: str,
-    *,
-    path: str = "/health",
-    method: str = "GET",
-    expect_json: bool = True,
-    timeout_s: float = 5.0,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_redirects: int = MAX_REDIRECTS,
-) -> HealthResult:
+@shows_options(HealthOptions)
+async def health_async(url: str, **keywords: Unpack[_HealthKeywords]) -> HealthResult:
     """`health()` without blocking the event loop: the same checks and the same bound."""
+    options = HealthOptions(**keywords)
     checked_at = datetime.now(UTC)
-    answer = await fetch_async(method, _join(url, path), timeout_s=timeout_s,
-                               max_body_bytes=max_body_bytes, max_redirects=max_redirects)
-    return _judge(_join(url, path), answer, expect_json=expect_json, checked_at=checked_at,
-                 timeout_s=timeout_s)
+    answer = await fetch_async(options.method, _join(url, options.path),
+                               timeout_s=options.timeout_s,
+                               max_body_bytes=options.max_body_bytes,
+                               max_redirects=options.max_redirects)
+    return _judge(_join(url, options.path), answer, options, checked_at)
 
 
 def _join(url: str, path: str) -> str:
     return url.rstrip("/") + path
 
 
-def _judge(target: str, answer: HttpAnswer, *, expect_json: bool, checked_at: datetime,
-          timeout_s: float | None = None) -> HealthResult:
+def _judge(target: str, answer: HttpAnswer, options: HealthOptions,
+           checked_at: datetime) -> HealthResult:
     """The health verdict on one answer (pure: shared by the sync and async probes)."""
-    wants_json = expect_json and answer.method != "HEAD"
+    wants_json = options.expect_json and answer.method != "HEAD"
     body, problem = (None, None)
     if answer.failure is None and wants_json:
         body, problem = json_object(answer)
@@ -125,7 +143,7 @@ def _judge(target: str, answer: HttpAnswer, *, expect_json: bool, checked_at: da
         version=_field(body, "version"), revision=_field(body, "revision"), error=error,
         checked_at=checked_at, method=answer.method, content_type=answer.content_type,
         body_bytes=len(answer.body), redirects=len(answer.redirects),
-        retry_after_s=answer.retry_after_s, timeout_s=timeout_s,
+        retry_after_s=answer.retry_after_s, timeout_s=options.timeout_s,
     )
 
 
@@ -163,51 +181,63 @@ def _field(body: dict[str, Any] | None, key: str) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class WaitHealthyOptions:
+    """The keyword options of `wait_healthy` and `wait_healthy_async`, with their one set of
+    defaults (the request's own options default as `health`'s do)."""
+
+    within_s: float = 120.0
+    path: str = HealthOptions.path
+    interval_s: float = 0.25
+    expect_revision: str | None = None
+    attempt_timeout_s: float = 5.0
+    method: str = HealthOptions.method
+    expect_json: bool = HealthOptions.expect_json
+
+
+class _WaitKeywords(TypedDict, total=False):
+    within_s: float
+    path: str
+    interval_s: float
+    expect_revision: str | None
+    attempt_timeout_s: float
+    method: str
+    expect_json: bool
+
+
 class _Poll:
     """The decisions of one wait: how long each attempt may take, when to stop, what to
     report (pure apart from the clock: shared by the sync and async waits)."""
 
-    def __init__(self, within_s: float, interval_s: float, attempt_timeout_s: float,
-                 expect_revision: str | None) -> None:
-        self.within_s = within_s
-        self.interval_s = interval_s
-        self.attempt_timeout_s = attempt_timeout_s
-        self.expect_revision = expect_revision
-        self.deadline = time.monotonic() + within_s
+    def __init__(self, options: WaitHealthyOptions) -> None:
+        self.options = options
+        self.deadline = time.monotonic() + options.within_s
 
     def attempt_timeout(self) -> float:
         """The bound of the next attempt: never past the wait's own deadline."""
         left = self.deadline - time.monotonic()
-        return max(0.01, min(self.attempt_timeout_s, left))
+        return max(0.01, min(self.options.attempt_timeout_s, left))
 
     def accepts(self, result: HealthResult) -> bool:
         """Healthy, and from the expected revision when one is named."""
-        return result.ok and self.expect_revision in (None, result.revision)
+        return result.ok and self.options.expect_revision in (None, result.revision)
 
     def pause(self) -> float | None:
         """Seconds to sleep before the next attempt, or None when the wait is over."""
-        if time.monotonic() + self.interval_s >= self.deadline:
+        if time.monotonic() + self.options.interval_s >= self.deadline:
             return None
-        return self.interval_s
+        return self.options.interval_s
 
     def give_up(self, result: HealthResult) -> HealthResult:
         """The last answer, failed, saying why the wait ended."""
-        why = (f"serving revision {result.revision}, not {self.expect_revision}" if result.ok
-               else result.error)
-        return replace(result, ok=False, error=f"not healthy within {self.within_s:g} s: {why}")
+        why = (f"serving revision {result.revision}, not {self.options.expect_revision}"
+               if result.ok else result.error)
+        return replace(result, ok=False,
+                       error=f"not healthy within {self.options.within_s:g} s: {why}")
 
 
-def wait_healthy(
-    url: str,
-    *,
-    within_s: float = 120.0,
-    path: str = "/health",
-    interval_s: float = 0.25,
-    expect_revision: str | None = None,
-    attempt_timeout_s: float = 5.0,
-    method: str = "GET",
-    expect_json: bool = True,
-) -> HealthResult:
+@shows_options(WaitHealthyOptions)
+def wait_healthy(url: str, **keywords: Unpack[_WaitKeywords]) -> HealthResult:
     """Poll until the service answers healthy (seed 4.3: "200 within 2 minutes").
 
     With `expect_revision`, healthy also means the answer came from that revision (the
@@ -215,10 +245,11 @@ def wait_healthy(
     answer; its `ok` says whether the wait succeeded, `error` why not. Returns within
     `within_s` (each attempt is bounded by what is left of it).
     """
-    poll = _Poll(within_s, interval_s, attempt_timeout_s, expect_revision)
+    options = WaitHealthyOptions(**keywords)
+    poll = _Poll(options)
     while True:
-        result = health(url, path=path, method=method, expect_json=expect_json,
-                        timeout_s=poll.attempt_timeout())
+        result = health(url, path=options.path, method=options.method,
+                        expect_json=options.expect_json, timeout_s=poll.attempt_timeout())
         if poll.accepts(result):
             return result
         pause = poll.pause()
@@ -227,21 +258,14 @@ def wait_healthy(
         time.sleep(pause)
 
 
-async def wait_healthy_async(
-    url: str,
-    *,
-    within_s: float = 120.0,
-    path: str = "/health",
-    interval_s: float = 0.25,
-    expect_revision: str | None = None,
-    attempt_timeout_s: float = 5.0,
-    method: str = "GET",
-    expect_json: bool = True,
-) -> HealthResult:
+@shows_options(WaitHealthyOptions)
+async def wait_healthy_async(url: str, **keywords: Unpack[_WaitKeywords]) -> HealthResult:
     """`wait_healthy()` without blocking the event loop."""
-    poll = _Poll(within_s, interval_s, attempt_timeout_s, expect_revision)
+    options = WaitHealthyOptions(**keywords)
+    poll = _Poll(options)
     while True:
-        result = await health_async(url, path=path, method=method, expect_json=expect_json,
+        result = await health_async(url, path=options.path, method=options.method,
+                                    expect_json=options.expect_json,
                                     timeout_s=poll.attempt_timeout())
         if poll.accepts(result):
             return result

@@ -8,6 +8,7 @@ first, then ask to cut "it" by half). Each step is timed; a step that fails, or 
 because an earlier one failed, fails its checklist item: nothing passes silently.
 
 `checklist_frame()` answers the seed's 3.2 checklist, one row per item with the evidence.
+`conversation` and `conversation_async` take their defaults from `ConversationOptions`.
 """
 
 from __future__ import annotations
@@ -17,34 +18,37 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError
-from netra_ops.probe._http import HttpAnswer
-from netra_ops.probe.agent_events import REQUIRED_FIELDS, EventCheck
-from netra_ops.probe.connections import (
+from netra_ops.probe._options import shows_options
+from netra_ops.probe._transport.connections import (
     STEP_TIMEOUT_S,
     Step,
     clock_offset,
     close_quietly,
-    login,
+    login_steps,
     open_connection,
 )
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.drivers import (
     Deadline,
     Http,
     Steps,
     run_steps,
     run_steps_async,
 )
+from netra_ops.probe._transport.http import HttpAnswer
+from netra_ops.probe.agent_events import REQUIRED_FIELDS, EventCheck
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S, DEFAULT_EVENT_BUDGET_MS
-from netra_ops.probe.golden_path import TurnResult, close_reserve, new_thread_id, turn_steps
+from netra_ops.probe.golden_path_run import TurnResult, close_reserve, new_thread_id, turn_steps
 
 __all__ = [
     "CHECKLIST",
     "DEFAULT_TURNS",
+    "ConversationOptions",
     "ConversationResult",
     "MemoryCheck",
     "chat_page",
@@ -128,39 +132,48 @@ class ConversationResult:
         return pd.DataFrame(rows, columns=["item", "passed", "evidence"])
 
 
-def conversation(
-    env: Environment | str = "sandbox",
-    turns: Sequence[str] = DEFAULT_TURNS,
-    *,
-    thread_id: str | None = None,
-    timeout_s: float = 90.0,
-    turn_timeout_s: float = 45.0,
-    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-) -> ConversationResult:
+@dataclass(frozen=True)
+class ConversationOptions:
+    """The options of `conversation` and `conversation_async` (`turns` may be passed by
+    position), with their one set of defaults. `timeout_s` bounds the whole conversation,
+    `turn_timeout_s` each turn; `thread_id` None: a fresh one."""
+
+    turns: Sequence[str] = DEFAULT_TURNS
+    thread_id: str | None = None
+    timeout_s: float = 90.0
+    turn_timeout_s: float = 45.0
+    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS
+    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S
+
+
+class _ConversationKeywords(TypedDict, total=False):
+    thread_id: str | None
+    timeout_s: float
+    turn_timeout_s: float
+    event_budget_ms: float
+    answer_budget_s: float
+
+
+@shows_options(ConversationOptions)
+def conversation(env: Environment | str = "sandbox",
+                 turns: Sequence[str] = ConversationOptions.turns,
+                 **keywords: Unpack[_ConversationKeywords]) -> ConversationResult:
     """Hold a conversation of `turns` (two or more, one thread, one connection) within
     `timeout_s` in total, each turn within `turn_timeout_s`; never raises for a bad answer.
     Each turn is judged as the golden path judges its one (`event_budget_ms` for the first
     event and each delivery, `answer_budget_s` for the answer). Raises NetraOpsError when
     the turns cannot test memory (see `memory_check`)."""
-    return run_steps(_steps(_Plan.of(env, turns, thread_id, timeout_s, turn_timeout_s,
-                                     event_budget_ms, answer_budget_s)))
+    plan = _Plan.of(env, ConversationOptions(turns=turns, **keywords))
+    return run_steps(_steps(plan))
 
 
-async def conversation_async(
-    env: Environment | str = "sandbox",
-    turns: Sequence[str] = DEFAULT_TURNS,
-    *,
-    thread_id: str | None = None,
-    timeout_s: float = 90.0,
-    turn_timeout_s: float = 45.0,
-    event_budget_ms: float = DEFAULT_EVENT_BUDGET_MS,
-    answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-) -> ConversationResult:
+@shows_options(ConversationOptions)
+async def conversation_async(env: Environment | str = "sandbox",
+                             turns: Sequence[str] = ConversationOptions.turns,
+                             **keywords: Unpack[_ConversationKeywords]) -> ConversationResult:
     """The async twin of `conversation` (same steps, asyncio I/O)."""
-    return await run_steps_async(_steps(_Plan.of(env, turns, thread_id, timeout_s,
-                                                 turn_timeout_s, event_budget_ms,
-                                                 answer_budget_s)))
+    plan = _Plan.of(env, ConversationOptions(turns=turns, **keywords))
+    return await run_steps_async(_steps(plan))
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -204,19 +217,16 @@ def memory_check(earlier: Sequence[str], last: str, answer: str | None) -> Memor
 
 @dataclass(frozen=True)
 class _Plan:
+    """One conversation: the environment, the options, the turns checked and the thread."""
+
     env: Environment
+    options: ConversationOptions
     turns: tuple[str, ...]
     thread_id: str
-    timeout_s: float
-    turn_timeout_s: float
-    budget_ms: float
-    answer_budget_s: float
 
     @classmethod
-    def of(cls, env: Environment | str, turns: Sequence[str], thread_id: str | None,
-           timeout_s: float, turn_timeout_s: float, budget_ms: float,
-           answer_budget_s: float) -> _Plan:
-        turns = tuple(turns)
+    def of(cls, env: Environment | str, options: ConversationOptions) -> _Plan:
+        turns = tuple(options.turns)
         if len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
             raise NetraOpsError("a conversation needs two or more non-empty turns, e.g. "
                                 "netra_ops.probe.DEFAULT_TURNS")
@@ -224,8 +234,8 @@ class _Plan:
             raise NetraOpsError("the turns cannot show the agent remembers: give a number "
                                 "(10 or more) in an earlier turn that the last turn does not "
                                 "repeat, as DEFAULT_TURNS does")
-        return cls(load_environment(env), turns, thread_id or new_thread_id(), timeout_s,
-                   turn_timeout_s, budget_ms, answer_budget_s)
+        return cls(load_environment(env), options, turns,
+                   options.thread_id or new_thread_id())
 
 
 def chat_page(env: Environment, deadline: Deadline) -> Steps[Step]:
@@ -251,9 +261,10 @@ def _judge_page(url: str, answer: HttpAnswer) -> Step:
 
 def _steps(plan: _Plan) -> Steps[ConversationResult]:
     started_at, started = datetime.now(UTC), time.perf_counter()
-    reserve = close_reserve(plan.timeout_s)
-    work = Deadline(started + plan.timeout_s - reserve, plan.timeout_s)
-    token, login_step, user_id = yield from login(plan.env, work)
+    options = plan.options
+    reserve = close_reserve(options.timeout_s)
+    work = Deadline(started + options.timeout_s - reserve, options.timeout_s)
+    token, login_step, user_id = yield from login_steps(plan.env, work)
     steps = [login_step]
     if token is None:
         return _result(plan, started_at, started, steps, [])
@@ -265,9 +276,10 @@ def _steps(plan: _Plan) -> Steps[ConversationResult]:
         return _result(plan, started_at, started, steps, [])
     turns: list[TurnResult] = []
     for number, message in enumerate(plan.turns, start=1):
-        deadline = min(work.at, time.perf_counter() + plan.turn_timeout_s)
+        deadline = min(work.at, time.perf_counter() + options.turn_timeout_s)
         turn = yield from turn_steps(opened.link, message, plan.thread_id, deadline,
-                                     plan.budget_ms, answer_budget_s=plan.answer_budget_s,
+                                     options.event_budget_ms,
+                                     answer_budget_s=options.answer_budget_s,
                                      user_id=user_id, clock=clock)
         turns.append(turn)
         steps.append(Step(f"turn {number}", turn.ok, turn.total_ms, _turn_detail(turn)))
@@ -297,7 +309,8 @@ def _result(plan: _Plan, started_at: datetime, started: float, steps: list[Step]
         failed_step, error = "memory", memory.detail
     return ConversationResult(
         ok=failed_step is None, environment=plan.env.name, started_at=started_at,
-        thread_id=plan.thread_id, turns=plan.turns, event_budget_ms=plan.budget_ms,
+        thread_id=plan.thread_id, turns=plan.turns,
+        event_budget_ms=plan.options.event_budget_ms,
         steps=tuple(steps), turn_results=tuple(turns), memory=memory,
         failed_step=failed_step, error=error,
         elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -1,13 +1,13 @@
 """Authenticated WebSocket connections to the backend: the steps every WebSocket probe shares.
 
-Log in as the environment's test user (`login`), estimate the server's clock offset from the
-auth service's health answer (`clock_offset`), open the backend's WebSocket with the
-`jwt.<token>` subprotocol up to `connection_established` (`open_connection`), close it
-without waiting long (`close_quietly`), and classify and describe what went wrong on the
-way (`classify_failure`, `judge_first_message`, `hint`). These are steps
-(`netra_ops.probe.drivers`): generators of I/O operations that either driver performs. A
-bad answer from the target is a failed result; only bad configuration raises
-(NetraOpsError).
+Log in as the environment's test user (`login_steps`; the public probe is
+`netra_ops.probe.auth.login`), estimate the server's clock offset from the auth service's
+health answer (`clock_offset`), open the backend's WebSocket with the `jwt.<token>`
+subprotocol up to `connection_established` (`open_connection`), close it without waiting
+long (`close_quietly`), and classify and describe what went wrong on the way
+(`classify_failure`, `judge_first_message`, `hint`). These are steps (`drivers`):
+generators of I/O operations that either driver performs. A bad answer from the target is
+a failed result; only bad configuration raises (NetraOpsError).
 """
 
 from __future__ import annotations
@@ -26,11 +26,7 @@ from websockets.exceptions import (
 )
 
 from netra_ops.config import Environment
-from netra_ops.probe._http import HttpAnswer, json_object
-from netra_ops.probe._json import loads_strict
-from netra_ops.probe._text import describe_exception
-from netra_ops.probe.agent_events import event_error
-from netra_ops.probe.drivers import (
+from netra_ops.probe._transport.drivers import (
     NETWORK_ERRORS,
     Close,
     Connect,
@@ -41,6 +37,10 @@ from netra_ops.probe.drivers import (
     Steps,
     describe_close,
 )
+from netra_ops.probe._transport.failure_text import describe_exception
+from netra_ops.probe._transport.http import HttpAnswer, json_object
+from netra_ops.probe._transport.strict_json import loads_strict
+from netra_ops.probe.agent_events import event_error
 from netra_ops.probe.event_timing import ClockOffset, estimate_clock_offset
 from netra_ops.secrets import resolve_secret
 
@@ -56,7 +56,7 @@ __all__ = [
     "hint",
     "json_body",
     "judge_first_message",
-    "login",
+    "login_steps",
     "open_connection",
 ]
 
@@ -112,7 +112,7 @@ class LoggedIn(NamedTuple):
     user_id: str | None = None
 
 
-def login(env: Environment, deadline: Deadline) -> Steps[LoggedIn]:
+def login_steps(env: Environment, deadline: Deadline) -> Steps[LoggedIn]:
     """Steps: log in as the environment's test user.
 
     The token is only handed back to the caller's steps: it never enters a result. The
@@ -207,7 +207,7 @@ def open_connection(env: Environment, deadline: Deadline, token: str | None = No
     steps: list[Step] = []
     user_id = clock = None
     if token is None:
-        token, step, user_id = yield from login(env, deadline)
+        token, step, user_id = yield from login_steps(env, deadline)
         steps.append(step)
         if token is None:
             return Opened(None, tuple(steps), "login", "login", step.detail, step.http_status)

@@ -39,7 +39,7 @@ import h11
 import httpx
 
 from netra_ops.errors import ConfigError
-from netra_ops.probe._json import NonStandardJSON, loads_strict
+from netra_ops.probe._transport.strict_json import NonStandardJSON, loads_strict
 
 __all__ = [
     "FAILURE_KINDS",
