@@ -53,17 +53,22 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
         return False
 
 
-# The longest modules (`--durations`, 2026-12: the playbook 344 s, the guides 204 s and
-# 131 s on the 2-core machine): they start first, see pytest_collection_modifyitems.
-LONGEST_MODULES = ("tests/test_playbook_realistic.py", "tests/test_playbook_scenarios.py",
-                   "tests/docs/test_guides.py", "tests/docs/test_guides_records.py")
+# The longest modules, longest first (`--durations`, 2026-12-07, 2-core machine: 100-170 s
+# each): they start first, see pytest_collection_modifyitems. The playbook rehearsals are
+# split across modules so that the workers run them side by side.
+LONGEST_MODULES = ("tests/test_playbook_realistic_leak.py", "tests/test_playbook_realistic.py",
+                   "tests/docs/test_guides_records.py", "tests/test_playbook_memory_leak.py",
+                   "tests/test_runbook_performance_realistic.py",
+                   "tests/test_playbook_realistic_held.py", "tests/record/test_playbook_engine.py",
+                   "tests/docs/test_guides.py", "tests/test_runbooks_deploy.py",
+                   "tests/test_playbook_failures.py", "tests/test_playbook_scenarios.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long modules run first, each module's own order kept: LONGEST_MODULES, then modules
     whose every test is slow, then those with some slow or sandbox tests, then the rest.
 
-    Under `-n 2 --dist loadfile` a worker takes one module at a time, in collection order
+    Under `--dist loadfile` a worker takes one module at a time, in collection order
     (`--no-loadscope-reorder`; xdist's default takes the modules with the most tests first,
     which started the playbook and the guides, long modules of a few tests, last, and left
     one worker running them alone). Long modules first, the many short ones then even out

@@ -1,0 +1,58 @@
+"""The playbook's failure outcomes on the fast defaults: the seed's story with a failing build
+(ROLLED BACK to the stale build, the golden path broken there, escalated), and FAILED when
+netra-ops cannot act. Each on a sandbox of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playbook_runs import outcome, play, records, runbooks
+
+from netra_ops import sandbox
+from netra_ops.config import Environment
+from netra_ops.deploy import read_service
+
+# A playbook run is about a minute on a quiet 2-core machine; 2-3x that when busy.
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def test_the_seeds_story_with_a_failing_build_rolls_back_to_the_stale_build(
+        make_sandbox_env: Callable[[], Environment], tmp_path: Path) -> None:
+    fresh = make_sandbox_env()  # nothing known good on this service
+    sandbox.up(fresh)
+    done, index = play(fresh, tmp_path, "INC-seed", "failing-build")
+    outcome(done, "ROLLED BACK")
+    assert "golden path is broken there" in done.stdout
+    assert runbooks(index) == ["01_preflight", "02_deploy", "06_rollback",
+                               "00_incident_summary"]
+    deployed = records(index, "02_deploy")
+    assert deployed["decision"] == "rollback" and "health 200" in deployed["decision.reason"]
+    back = records(index, "06_rollback")
+    assert back["rollback_target_known_good"] is False
+    assert back["rollback_target_reason"].startswith("no known good revision")
+    assert back["serving_revision"] == deployed["revision_before"]  # the stale build
+    assert back["rollback_validated"] is True and back["quiet_s"] == 15
+    assert back["golden_path_ok"] is False and back["escalate"] is True
+    state = read_service(fresh)
+    assert state.serving_image is not None and state.serving_image.endswith(":main")
+    assert state.known_bad == (deployed["new_revision"],)
+    summary = records(index, "00_incident_summary")
+    assert "Rollback required due to critical issues" in summary["escalations_fired"]
+    assert "golden path is broken there (escalated)" in summary["stakeholder_update"]
+
+
+def test_an_unreachable_cloud_run_api_ends_failed_with_nothing_rolled_back(
+        make_sandbox_env: Callable[[], Environment], tmp_path: Path) -> None:
+    """FAILED: netra-ops could not act (the sandbox is stopped, so the Cloud Run API does not
+    answer; its rehearsal repository is still there, so preflight passes): the step that
+    could not act is named, no rollback is attempted."""
+    stopped = make_sandbox_env()
+    sandbox.up(stopped)
+    sandbox.down(stopped)
+    done, index = play(stopped, tmp_path, "INC-unreachable", None)
+    outcome(done, "FAILED")
+    assert "ApiUnreachableError" in done.stdout, done.stdout
+    assert "06_rollback" not in runbooks(index)
+    assert runbooks(index)[-1] == "00_incident_summary"
