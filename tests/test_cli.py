@@ -109,3 +109,22 @@ def test_records_list_show_and_verify(tmp_path: Path) -> None:
     assert tampered.returncode == 1 and "changed" in tampered.stdout
     missing = netra_ops("records", "show", "INC-0", "--outputs", outputs)
     assert missing.returncode == 2 and "INC-9" in missing.stderr
+
+
+def test_the_cli_validates_notebooks_without_compiling_the_iri_grammar() -> None:
+    """The CLI process goes without rfc3987-syntax (0.9 s of Lark grammar at import, for a
+    string format no schema of ours uses); nbformat still validates, and still refuses a
+    notebook that breaks its schema."""
+    code = ("import sys, netra_ops.cli, nbformat\n"
+            "nb = nbformat.read('notebooks/01_preflight.ipynb', as_version=4)\n"
+            "nbformat.validate(nb)\n"
+            "nb.cells[0]['cell_type'] = 'no such type'\n"
+            "try:\n"
+            "    nbformat.validate(nb)\n"
+            "except nbformat.ValidationError:\n"
+            "    print('refused')\n"
+            "print(sys.modules.get('rfc3987_syntax'), 'jsonschema' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["refused", "None", "True"], done.stdout
