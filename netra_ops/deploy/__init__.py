@@ -16,7 +16,7 @@ from netra_ops.cloud import (
 )
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.marks import mark_revision
-from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
+from netra_ops.deploy.preflight import PreflightResult, preflight
 from netra_ops.deploy.rehearsal import serve_for_rehearsal
 from netra_ops.deploy.release import (
     RollbackTarget,
@@ -27,10 +27,10 @@ from netra_ops.deploy.release import (
     rollback_target,
     set_traffic,
 )
-from netra_ops.deploy.risks import RISKS, change_verdict_table, risk_table
+from netra_ops.deploy.risks import RISKS, risk_table
 from netra_ops.deploy.verify import (
-    Check,
     Checks,
+    change_checks,
     count_server_errors,
     deploy_decision,
     validate_rollback,
@@ -43,8 +43,6 @@ __all__ = [
     "RISKS",
     "AuditEntry",
     "ChangeResult",
-    "Check",
-    "CheckResult",
     "Checks",
     "PreflightResult",
     "RevisionInfo",
@@ -52,7 +50,7 @@ __all__ = [
     "ServiceState",
     "append_audit",
     "audit_trail",
-    "change_verdict_table",
+    "change_checks",
     "choose_rollback_target",
     "count_server_errors",
     "deploy",

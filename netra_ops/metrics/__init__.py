@@ -21,10 +21,10 @@ from netra_ops.metrics.charts import (
 from netra_ops.metrics.criteria import (
     SUMMARIES,
     Summary,
+    criteria_checks,
     criteria_table,
     criteria_values,
     evaluate_criteria,
-    verdict_rows,
 )
 from netra_ops.metrics.decision import (
     ACTIONS,
@@ -104,6 +104,7 @@ __all__ = [
     "aggregate",
     "change_markers",
     "combine_readings",
+    "criteria_checks",
     "criteria_table",
     "criteria_values",
     "decide",
@@ -139,6 +140,5 @@ __all__ = [
     "run_watch",
     "select_series",
     "state_style",
-    "verdict_rows",
     "watch",
 ]

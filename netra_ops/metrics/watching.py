@@ -35,12 +35,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, TriggerRule
 from netra_ops.errors import ConfigError
-from netra_ops.metrics.criteria import verdict_rows
+from netra_ops.metrics.criteria import criteria_checks
 from netra_ops.metrics.decision import Decision, decide, first_rollback, pending_rules
 from netra_ops.metrics.frames import combine_readings
 from netra_ops.metrics.live import LiveTable
@@ -121,25 +123,24 @@ class WatchResult:
         """Every tick's rows: each rule's state at each evaluation time."""
         return pd.concat([t.table for t in self.ticks], ignore_index=True)
 
-    def checks(self, criteria: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Verdict rows (`netra_ops.record.verdict`): the decision is `continue`; each rule
-        is `ok` or `pending` at the end (a dry-run rule always passes, its state shown);
-        each criterion with data passes (those without data are left to the criteria
-        table: the rules already hold the decision when data is missing)."""
-        rows = [{"criterion": "decision", "value": self.decision.action,
-                 "threshold": "continue", "passed": self.decision.action == "continue",
-                 "detail": self.decision.reason}]
-        for row in self.table.to_dict(orient="records"):
-            rows.append({"criterion": f"rule {row['rule']}", "value": row["value"],
-                         "threshold": f"{row['comparison']} {row['threshold']:g}",
-                         "passed": bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
-                         "detail": f"{row['state']}{' (dry run)' if row['dry_run'] else ''}"
-                                   f"{': ' + row['detail'] if row['detail'] else ''}"})
-        measured = verdict_rows(criteria, with_no_data=False) if criteria is not None else None
-        if measured is None or measured.empty:
-            return pd.DataFrame(rows)
-        return pd.concat([pd.DataFrame(rows), measured], ignore_index=True)
+    def checks(self, criteria: pd.DataFrame | None = None) -> tuple[Check, ...]:
+        """Verdict rows: the decision is `continue`; each rule is `ok` or `pending` at the
+        end (a dry-run rule always passes, its state shown); each criterion with data
+        passes (those without data are left to the criteria table: the rules already hold
+        the decision when data is missing)."""
+        decided = Check("decision", self.decision.action == "continue", self.decision.reason,
+                        value=self.decision.action, threshold="continue")
+        rules = tuple(_rule_check(row) for row in self.table.to_dict(orient="records"))
+        measured = (criteria_checks(criteria, with_no_data=False)
+                    if criteria is not None else ())
+        return (decided, *rules, *measured)
 
+
+def _rule_check(row: dict[str, Any]) -> Check:
+    dry = " (dry run)" if row["dry_run"] else ""
+    return Check(f"rule {row['rule']}", bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
+                 f"{row['state']}{dry}{': ' + row['detail'] if row['detail'] else ''}",
+                 value=row["value"], threshold=f"{row['comparison']} {row['threshold']:g}")
 
 def lookback_s(rules: Sequence[TriggerRule], interval_s: float,
                max_lateness_s: float = 0.0) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.metrics.criteria import evaluate_criteria
 from netra_ops.record.incident import IncidentRun
@@ -23,7 +24,7 @@ __all__ = [
     "SUSTAINED_TARGETS",
     "checklist_frame",
     "escalations_frame",
-    "final_validation_frame",
+    "final_validation_checks",
     "latest_value",
     "measured_value",
     "phase_targets_frame",
@@ -285,7 +286,7 @@ def success_metrics_frame(env: Environment, runs: Sequence[IncidentRun]) -> pd.D
     return frame.assign(source=[found.get(m, (None, ""))[1] for m in frame["metric"]])
 
 
-def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+def final_validation_checks(runs: Sequence[IncidentRun]) -> tuple[Check, ...]:
     """Seed "Final Validation" as verdict rows: technical and business success, no rollback
     left standing; 24 h stability is reported by the monitoring runs, not judged here."""
     index = Runs(runs)
@@ -293,16 +294,14 @@ def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     rate = validation.records.get("pass_rate") if validation else None
     rollback = index.latest("06_rollback")
     rolled_back = rollback is not None and rollback.records.get("rollback_status") == "done"
-    rows = [
-        ("technical success: 5/5 WebSocket agent events", validation is not None
-         and validation.status == "passed", _validation_text(validation)),
-        ("business success: login -> AI response > 95%", isinstance(rate, int | float)
-         and rate > 0.95, f"pass rate {rate!r}"),
-        ("the fix is serving (no rollback)", not rolled_back,
-         "rolled back" if rolled_back else "no rollback executed"),
-    ]
-    return pd.DataFrame([{"criterion": c, "value": "pass" if ok else "fail", "threshold": "pass",
-                          "passed": ok, "detail": d} for c, ok, d in rows])
+    return (
+        Check("technical success: 5/5 WebSocket agent events", validation is not None
+              and validation.status == "passed", _validation_text(validation)),
+        Check("business success: login -> AI response > 95%", isinstance(rate, int | float)
+              and rate > 0.95, f"pass rate {rate!r}"),
+        Check("the fix is serving (no rollback)", not rolled_back,
+              "rolled back" if rolled_back else "no rollback executed"),
+    )
 
 
 def _validation_text(run: IncidentRun | None) -> str:
