@@ -15,6 +15,7 @@ from netra_ops.cloud import (
     read_service,
 )
 from netra_ops.deploy.change import ChangeResult
+from netra_ops.deploy.config_sync import ConfigFix, apply_fix, plan_fix
 from netra_ops.deploy.marks import mark_revision
 from netra_ops.deploy.preflight import PreflightResult, preflight
 from netra_ops.deploy.rehearsal import serve_for_rehearsal
@@ -44,11 +45,13 @@ __all__ = [
     "AuditEntry",
     "ChangeResult",
     "Checks",
+    "ConfigFix",
     "PreflightResult",
     "RevisionInfo",
     "RollbackTarget",
     "ServiceState",
     "append_audit",
+    "apply_fix",
     "audit_trail",
     "change_checks",
     "choose_rollback_target",
@@ -56,6 +59,7 @@ __all__ = [
     "deploy",
     "deploy_decision",
     "mark_revision",
+    "plan_fix",
     "preflight",
     "read_service",
     "release_image",

@@ -46,6 +46,17 @@ class PreflightResult:
         """True when every check passed."""
         return all(c.ok for c in self.checks)
 
+    def branches_frame(self) -> pd.DataFrame:
+        """One row: the repository, the release and base branches, commits ahead and
+        behind."""
+        return pd.DataFrame([{"repository": str(self.repository), "release": self.release_branch,
+                              "base": self.base_branch, "ahead": self.ahead,
+                              "behind": self.behind}])
+
+    def commits_frame(self) -> pd.DataFrame:
+        """The commits that would ship, newest first, one a row."""
+        return pd.DataFrame({"commit": list(self.commits)})
+
     def to_frame(self) -> pd.DataFrame:
         """One row per check: name, ok, detail, exit_code, duration_s, output."""
         return pd.DataFrame([{"name": c.name, "ok": c.ok, "detail": c.detail,

@@ -72,6 +72,14 @@ from netra_ops.metrics.rules import (
     rules_frame,
 )
 from netra_ops.metrics.sources import change_markers, read_window
+from netra_ops.metrics.validation import (
+    VALIDATION_CRITERIA,
+    delivery_table,
+    last_answer,
+    validation_checks,
+    validation_figures,
+    validation_runs,
+)
 from netra_ops.metrics.watching import (
     WatchResult,
     WatchTick,
@@ -91,6 +99,7 @@ __all__ = [
     "STATES",
     "STATE_COLOURS",
     "SUMMARIES",
+    "VALIDATION_CRITERIA",
     "VERDICTS",
     "Decision",
     "GrowthFit",
@@ -109,6 +118,7 @@ __all__ = [
     "criteria_values",
     "decide",
     "default_probe",
+    "delivery_table",
     "detect_leaks",
     "empty_frame",
     "error_entries",
@@ -118,6 +128,7 @@ __all__ = [
     "event_latency_chart",
     "first_rollback",
     "fit_memory_growth",
+    "last_answer",
     "latency_chart",
     "leak_chart",
     "leak_threshold",
@@ -140,5 +151,8 @@ __all__ = [
     "run_watch",
     "select_series",
     "state_style",
+    "validation_checks",
+    "validation_figures",
+    "validation_runs",
     "watch",
 ]

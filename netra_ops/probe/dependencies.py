@@ -88,6 +88,22 @@ class DependencyChecks:
         """The PostgreSQL or Redis result by name (`postgres`, `redis`)."""
         return next((r for r in self.stores if r.name == name), None)
 
+    def figures(self) -> dict[str, Any]:
+        """The figures a record keeps, by dotted name: each store's `state`, `latency_ms`
+        and `query_ms`, each service's `latency_ms`, and `not_configured`."""
+        figures: dict[str, Any] = {}
+        for r in self.stores:
+            figures |= {f"{r.name}.state": r.state, f"{r.name}.latency_ms": r.latency_ms,
+                        f"{r.name}.query_ms": r.query_ms}
+        figures |= {f"{role}.latency_ms": r.latency_ms for role, r in self.services.items()}
+        return figures | {"not_configured": list(self.not_configured)}
+
+    def query_times(self) -> dict[str, float | None]:
+        """The seed's "Database Connectivity" figures: `postgres_latency_ms` and
+        `redis_latency_ms`, each store's query round trip (None: not measured)."""
+        return {f"{name}_latency_ms": getattr(self.store(name), "query_ms", None)
+                for name in ("postgres", "redis")}
+
     def checks(self) -> tuple[Check, ...]:
         """Verdict rows: each dependency answers (seed 2.2); one that is not configured
         passes, its detail saying so."""

@@ -108,9 +108,20 @@ class DriftResult:
         return tuple(r for r in self.rows if r.state in bad)
 
     @property
+    def drifted_keys(self) -> list[str]:
+        """The keys of the rows that count as drift."""
+        return [r.key for r in self.drifted]
+
+    @property
     def ok(self) -> bool:
         """True when the configuration was read and nothing drifted."""
         return self.error is None and not self.drifted
+
+    def messages(self) -> list[str]:
+        """What a reader must know beside the table: why the configuration could not be
+        read, and where the template or other serving revisions differ."""
+        unread = [f"could not read the configuration: {self.error}"] if self.error else []
+        return unread + [f"note: {note}" for note in self.notes]
 
     @property
     def counts(self) -> dict[str, int]:

@@ -38,6 +38,7 @@ __all__ = [
     "VerdictResult",
     "lift_records",
     "record",
+    "record_each",
     "recorded",
     "verdict",
 ]
@@ -68,6 +69,13 @@ def record(name: str, value: Any) -> None:
     from IPython.display import display
 
     display({RECORD_MIMETYPE: {"name": name, "value": converted}, "text/plain": text}, raw=True)
+
+
+def record_each(values: Mapping[str, Any], prefix: str = "") -> None:
+    """`record(prefix + name, value)` for each item of `values`, in order (`prefix` such as
+    `"drift."` names a group)."""
+    for name, value in values.items():
+        record(f"{prefix}{name}", value)
 
 
 def recorded() -> dict[str, Any]:
