@@ -76,12 +76,13 @@ def timing_figures(samples: pd.DataFrame) -> dict[str, float | None]:
 
 def performance_checks(env: Environment, samples: pd.DataFrame, *, aborted: str | None,
                        monitoring: pd.DataFrame, leaks: pd.DataFrame,
-                       revisions: Iterable[str], start: datetime, end: datetime,
+                       revisions: Iterable[str | None], start: datetime, end: datetime,
                        response_budget_ms: float = DEFAULT_RESPONSE_BUDGET_MS,
                        answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
                        monitoring_error: str | None = None) -> tuple[Check, ...]:
     """Verdict rows for a load run (see the module docstring). `aborted` is the abort
-    reason or None; `revisions` the ones that served the load (their leak rows count);
+    reason or None; `revisions` the ones that served the load (their leak rows count; None,
+    no serving revision, is left out);
     `monitoring_error` why Cloud Monitoring could not be read, if it could not."""
     turns = len(samples)
     ok_share = float(samples["ok"].mean()) if turns else None
@@ -166,8 +167,9 @@ def _leak_detail(row: dict[str, object]) -> str:
     return f"not verified: {reason}" if row["verdict"] == INCONCLUSIVE else reason
 
 
-def _leak_checks(leaks: pd.DataFrame, revisions: Iterable[str]) -> tuple[Check, ...]:
-    wanted = list(revisions)
+def _leak_checks(leaks: pd.DataFrame,
+                 revisions: Iterable[str | None]) -> tuple[Check, ...]:
+    wanted = [r for r in revisions if r]
     chosen = leaks[leaks["revision"].isin(wanted)]
     missing = [r for r in wanted if r not in set(chosen["revision"])]
     fitted = tuple(Check(f"no memory leak: {row['revision']}",

@@ -22,6 +22,7 @@ from netra_ops.metrics.criteria import (
     SUMMARIES,
     Summary,
     criteria_checks,
+    criteria_figures,
     criteria_table,
     criteria_values,
     evaluate_criteria,
@@ -31,6 +32,7 @@ from netra_ops.metrics.decision import (
     PLAYBOOK_DECISIONS,
     Decision,
     decide,
+    decision_text,
     first_rollback,
     playbook_decision,
 )
@@ -56,11 +58,17 @@ from netra_ops.metrics.leak import (
     memory_leaks,
 )
 from netra_ops.metrics.leak_chart import leak_chart
-from netra_ops.metrics.live import LiveTable, rules_view, state_style
+from netra_ops.metrics.live import (
+    LiveTable,
+    rules_view,
+    state_style,
+    styled_rules,
+    triggers_frame,
+)
 from netra_ops.metrics.log_metrics import error_entries, logging_reading
 from netra_ops.metrics.logs import log_entries
 from netra_ops.metrics.monitoring import memory_limits, monitoring_reading
-from netra_ops.metrics.overrides import override_rules
+from netra_ops.metrics.overrides import override_rules, overrides_note
 from netra_ops.metrics.probes import probe_frame
 from netra_ops.metrics.rules import (
     STATES,
@@ -86,6 +94,7 @@ from netra_ops.metrics.watching import (
     default_probe,
     run_watch,
     watch,
+    watch_error_entries,
 )
 
 __all__ = [
@@ -114,9 +123,11 @@ __all__ = [
     "change_markers",
     "combine_readings",
     "criteria_checks",
+    "criteria_figures",
     "criteria_table",
     "criteria_values",
     "decide",
+    "decision_text",
     "default_probe",
     "delivery_table",
     "detect_leaks",
@@ -141,6 +152,7 @@ __all__ = [
     "monitoring_reading",
     "normalize_frame",
     "override_rules",
+    "overrides_note",
     "playbook_decision",
     "probe_frame",
     "read_window",
@@ -151,8 +163,11 @@ __all__ = [
     "run_watch",
     "select_series",
     "state_style",
+    "styled_rules",
+    "triggers_frame",
     "validation_checks",
     "validation_figures",
     "validation_runs",
     "watch",
+    "watch_error_entries",
 ]

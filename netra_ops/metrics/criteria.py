@@ -29,8 +29,8 @@ from netra_ops.config import Criterion, Environment
 from netra_ops.metrics.frames import METRIC_SOURCES, select_series
 from netra_ops.metrics.rules import COMPARE, aggregate
 
-__all__ = ["COLUMNS", "SUMMARIES", "Summary", "criteria_checks", "criteria_table",
-           "criteria_values", "evaluate_criteria"]
+__all__ = ["COLUMNS", "SUMMARIES", "Summary", "criteria_checks", "criteria_figures",
+           "criteria_table", "criteria_values", "evaluate_criteria"]
 
 COLUMNS = ["criterion", "description", "section", "metric", "value", "comparison",
            "threshold", "unit", "state", "passed", "detail"]
@@ -164,6 +164,15 @@ def _row(criterion: Criterion, value: float | int | None, detail: str) -> dict[s
         "state": "no data" if missing else ("pass" if passed else "fail"), "passed": passed,
         "detail": detail,
     }
+
+
+def criteria_figures(criteria: pd.DataFrame) -> dict[str, Any]:
+    """What a record keeps of a criteria table: each metric's value (the first row of each
+    metric), then `criteria_no_data`, the criteria nothing measured."""
+    values = {row["metric"]: row["value"] for row in
+              criteria.drop_duplicates("metric").to_dict(orient="records")}
+    no_data = list(criteria.loc[criteria["state"] == "no data", "criterion"])
+    return {**values, "criteria_no_data": no_data}
 
 
 def criteria_checks(criteria: pd.DataFrame, *, with_no_data: bool = True) -> tuple[Check, ...]:
