@@ -16,6 +16,8 @@ from netra_ops.load import (
     NO_DATA_YET,
     TIMING_COLUMNS,
     MonitoringWait,
+    PerformanceRun,
+    after_settling,
     as_samples,
     await_monitoring,
     not_verified,
@@ -242,3 +244,25 @@ def test_a_decided_leak_fit_is_judged(verdict: str, passed: bool) -> None:
     checks = _leak_checks(load_environment("sandbox"), verdict)
     assert _row(checks, "no memory leak").ok is passed
     assert not_verified(checks) == []
+
+
+# --- runbook 05's run, either engine ----------------------------------------------------------
+
+def test_a_runs_record_and_description() -> None:
+    samples = _turns(0.005, 6.0, count=4)
+    run = PerformanceRun("locust", samples, START, START + timedelta(seconds=12.5))
+    figures = run.figures()
+    assert list(figures) == ["load.turns", "load.aborted", "load.timing"]  # Locust: no "load"
+    assert figures["load.turns"] == 4 and figures["load.timing"] == timing_figures(samples)
+    assert run.describe() == "**4 turns** in 12.5 s" and run.error_counts() == {}
+    stopped = PerformanceRun("netra-ops", _turns(0.005, None, count=2), START, END,
+                             "error_rate > 0.05 for 30 s", {"engine": "netra-ops"})
+    assert next(iter(stopped.figures())) == "load" and stopped.error_counts() == {"timeout": 2}
+    assert stopped.describe().endswith("; **stopped early:** error_rate > 0.05 for 30 s")
+    assert after_settling(0.0) >= START
+
+
+def test_no_serving_revision_is_left_out_of_the_leak_rows(env: Environment) -> None:
+    checks = performance_checks(env, _turns(0.005, 6.0), aborted=None, monitoring=empty_frame(),
+                                leaks=NO_LEAKS, revisions=[None], start=START, end=END)
+    assert not [c for c in checks if c.name.startswith("no memory leak")]
