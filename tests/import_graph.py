@@ -51,12 +51,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("netra_ops",),
     ("config",),
     ("secrets",),
-    ("errors", "kernel", "logs_setup", "ports"),
+    ("checks", "errors", "kernel", "logs_setup", "ports"),
 )
 """Top first. A package imports only packages of the layers below its own: never one above,
 never a peer. The root package (the public face: version, `load_environment`) sits on the
-environment layer; config reads secrets' references; errors and the small stdlib-only
-helpers (kernel, logs_setup, ports) import nothing of netra_ops."""
+environment layer; config reads secrets' references; errors, the one check row (checks)
+and the small stdlib-only helpers (kernel, logs_setup, ports) import nothing of netra_ops."""
 
 ENTRY_POINTS = LAYERS[0]
 """The entry points: nothing else imports them."""

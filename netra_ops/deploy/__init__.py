@@ -15,8 +15,9 @@ from netra_ops.cloud import (
     read_service,
 )
 from netra_ops.deploy.change import ChangeResult
-from netra_ops.deploy.marks import mark_revision
-from netra_ops.deploy.preflight import CheckResult, PreflightResult, preflight
+from netra_ops.deploy.config_sync import ConfigFix, apply_fix, plan_fix
+from netra_ops.deploy.marks import KnownGoodMark, mark_clean_window, mark_revision
+from netra_ops.deploy.preflight import PreflightResult, preflight
 from netra_ops.deploy.rehearsal import serve_for_rehearsal
 from netra_ops.deploy.release import (
     RollbackTarget,
@@ -27,10 +28,19 @@ from netra_ops.deploy.release import (
     rollback_target,
     set_traffic,
 )
-from netra_ops.deploy.risks import RISKS, change_verdict_table, risk_table
+from netra_ops.deploy.risks import RISKS, risk_table
+from netra_ops.deploy.rollback_steps import (
+    RollbackOutcome,
+    changes_frame,
+    mark_rolled_back_from,
+    quiet_window_s,
+    rollback_choice,
+    rolled_back_from,
+    validate_rollback_to,
+)
 from netra_ops.deploy.verify import (
-    Check,
     Checks,
+    change_checks,
     count_server_errors,
     deploy_decision,
     validate_rollback,
@@ -43,29 +53,39 @@ __all__ = [
     "RISKS",
     "AuditEntry",
     "ChangeResult",
-    "Check",
-    "CheckResult",
     "Checks",
+    "ConfigFix",
+    "KnownGoodMark",
     "PreflightResult",
     "RevisionInfo",
+    "RollbackOutcome",
     "RollbackTarget",
     "ServiceState",
     "append_audit",
+    "apply_fix",
     "audit_trail",
-    "change_verdict_table",
+    "change_checks",
+    "changes_frame",
     "choose_rollback_target",
     "count_server_errors",
     "deploy",
     "deploy_decision",
+    "mark_clean_window",
     "mark_revision",
+    "mark_rolled_back_from",
+    "plan_fix",
     "preflight",
+    "quiet_window_s",
     "read_service",
     "release_image",
     "risk_table",
     "rollback",
+    "rollback_choice",
     "rollback_target",
+    "rolled_back_from",
     "serve_for_rehearsal",
     "set_traffic",
     "validate_rollback",
+    "validate_rollback_to",
     "verify",
 ]

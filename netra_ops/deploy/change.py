@@ -70,6 +70,12 @@ class ChangeResult:
             return None
         return self.after.latest_created
 
+    @property
+    def serving_after(self) -> str | None:
+        """The revision that serves after the change (the one before, when the service was
+        not read again)."""
+        return (self.after or self.before).serving_revision
+
     def to_frame(self) -> pd.DataFrame:
         """The plan, one line a row, with the outcome."""
         return pd.DataFrame({"action": self.action, "step": list(self.plan) or ["(nothing)"],

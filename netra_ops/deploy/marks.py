@@ -14,15 +14,16 @@ Cloud Run creates no revision.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from google.cloud import run_v2
 
-from netra_ops.cloud import KNOWN_BAD, KNOWN_GOOD, ServiceState
+from netra_ops.cloud import KNOWN_BAD, KNOWN_GOOD, ServiceState, read_service
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult, apply_change
 
-__all__ = ["MAX_MARKED", "Verdict", "mark_revision"]
+__all__ = ["MAX_MARKED", "KnownGoodMark", "Verdict", "mark_clean_window", "mark_revision"]
 
 Verdict = Literal["good", "bad"]
 MAX_MARKED = 20
@@ -63,3 +64,33 @@ def _key(verdict: str) -> str:
 
 def _other(verdict: str) -> Verdict:
     return "bad" if verdict == "good" else "good"
+
+
+@dataclass(frozen=True)
+class KnownGoodMark:
+    """The serving revision marked known good after a clean window (`change` None: not
+    marked, the window was not clean or nothing serves)."""
+
+    revision: str | None = None
+    change: ChangeResult | None = None
+
+    def to_record(self) -> dict[str, Any] | None:
+        """`{"revision", "status"}` of the mark, or None when there was none."""
+        if self.change is None:
+            return None
+        return {"revision": self.revision, "status": self.change.status}
+
+    def describe(self) -> str:
+        """The mark for a reader ("" when there was none)."""
+        return f"`{self.revision}` known good: {self.change.status}" if self.change else ""
+
+
+def mark_clean_window(env: Environment, action: str, *, execute: bool) -> KnownGoodMark:
+    """After a watch: a clean window (the playbook decision `continue`) marks the serving
+    revision known good, so a later rollback lands on it (a plan without `execute`)."""
+    if action != "continue":
+        return KnownGoodMark()
+    serving = read_service(env).serving_revision
+    if not serving:
+        return KnownGoodMark()
+    return KnownGoodMark(serving, mark_revision(env, serving, "good", execute=execute))

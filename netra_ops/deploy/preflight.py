@@ -10,17 +10,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import REMOTE_PREFIXES, Environment, Gate, remote_checkout_dir
-from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import ConfigError
 
 __all__ = [
-    "CheckResult",
     "PreflightResult",
     "fetch_repository",
     "preflight",
@@ -28,18 +27,6 @@ __all__ = [
 ]
 
 OUTPUT_TAIL_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One preflight check: what was asked, whether it passed, and the evidence."""
-
-    name: str
-    ok: bool
-    detail: str
-    exit_code: int | None = None
-    duration_s: float = 0.0
-    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,20 +39,29 @@ class PreflightResult:
     ahead: int | None
     behind: int | None
     commits: tuple[str, ...]
-    checks: tuple[CheckResult, ...]
+    checks: tuple[Check, ...]
 
     @property
     def ok(self) -> bool:
         """True when every check passed."""
         return all(c.ok for c in self.checks)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per check."""
-        return pd.DataFrame([asdict(c) for c in self.checks])
+    def branches_frame(self) -> pd.DataFrame:
+        """One row: the repository, the release and base branches, commits ahead and
+        behind."""
+        return pd.DataFrame([{"repository": str(self.repository), "release": self.release_branch,
+                              "base": self.base_branch, "ahead": self.ahead,
+                              "behind": self.behind}])
 
-    def verdict_table(self) -> pd.DataFrame:
-        """The checks in the shape `netra_ops.record.verdict` takes."""
-        return checks_verdict_table((c.name, c.ok, c.detail) for c in self.checks)
+    def commits_frame(self) -> pd.DataFrame:
+        """The commits that would ship, newest first, one a row."""
+        return pd.DataFrame({"commit": list(self.commits)})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check: name, ok, detail, exit_code, duration_s, output."""
+        return pd.DataFrame([{"name": c.name, "ok": c.ok, "detail": c.detail,
+                              "exit_code": c.exit_code, "duration_s": c.seconds or 0.0,
+                              "output": c.output} for c in self.checks])
 
 
 def preflight(env: Environment, repository: str | Path | None = None,
@@ -143,23 +139,23 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, stdin=subprocess.DEVNULL, check=False)
 
 
-def _clean_tree(repo: Path) -> CheckResult:
+def _clean_tree(repo: Path) -> Check:
     status = _git(repo, "status", "--porcelain")
     if status.returncode != 0:
-        return CheckResult("working tree clean", False, status.stderr.strip(),
-                           status.returncode)
+        return Check("working tree clean", False, status.stderr.strip(),
+                     exit_code=status.returncode)
     changed = [line for line in status.stdout.splitlines() if line.strip()]
     detail = "clean" if not changed else f"{len(changed)} uncommitted: " + ", ".join(
         line[3:] for line in changed[:5]) + (" ..." if len(changed) > 5 else "")
-    return CheckResult("working tree clean", not changed, detail, 0, output=status.stdout)
+    return Check("working tree clean", not changed, detail, exit_code=0, output=status.stdout)
 
 
-def _branches(repo: Path, release: str, base: str) -> CheckResult:
+def _branches(repo: Path, release: str, base: str) -> Check:
     missing = [b for b in (release, base)
                if _git(repo, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}").returncode]
     if missing:
-        return CheckResult("branches exist", False, "missing: " + ", ".join(missing))
-    return CheckResult("branches exist", True, f"{release} and {base} found")
+        return Check("branches exist", False, "missing: " + ", ".join(missing))
+    return Check("branches exist", True, f"{release} and {base} found")
 
 
 def _ahead_behind(repo: Path, release: str, base: str) -> tuple[int | None, int | None]:
@@ -181,23 +177,23 @@ def _command(gate: Gate) -> list[str]:
     return [sys.executable, *rest] if first in ("python", "python3") else list(gate.command)
 
 
-def _run_gate(repo: Path, gate: Gate) -> CheckResult:
+def _run_gate(repo: Path, gate: Gate) -> Check:
     started = time.monotonic()
     try:
         done = subprocess.run(_command(gate), cwd=repo, capture_output=True, text=True,
                               timeout=gate.timeout_s, stdin=subprocess.DEVNULL, check=False)
     except FileNotFoundError:
-        return CheckResult(gate.name, False, f"command not found: {gate.command[0]}")
+        return Check(gate.name, False, f"command not found: {gate.command[0]}")
     except subprocess.TimeoutExpired as exc:
         output = _tail((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes)
                        else exc.stdout or "")
-        return CheckResult(gate.name, False, f"timed out after {gate.timeout_s:g} s", None,
-                           time.monotonic() - started, output)
+        return Check(gate.name, False, f"timed out after {gate.timeout_s:g} s",
+                     seconds=time.monotonic() - started, output=output)
     output = _tail(done.stdout + done.stderr)
     last = output.strip().splitlines()[-1] if output.strip() else ""
     detail = f"exit {done.returncode}" + (f": {last}" if last else "")
-    return CheckResult(gate.name, done.returncode == 0, detail, done.returncode,
-                       time.monotonic() - started, output)
+    return Check(gate.name, done.returncode == 0, detail, exit_code=done.returncode,
+                 seconds=time.monotonic() - started, output=output)
 
 
 def _tail(text: str) -> str:

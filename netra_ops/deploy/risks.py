@@ -5,12 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from netra_ops.config import Environment
-from netra_ops.deploy.change import ChangeResult
-from netra_ops.deploy.verify import Checks, checks_verdict_table
+from netra_ops.deploy.verify import Checks
 from netra_ops.probe.golden_path_run import golden_path
 from netra_ops.probe.services import check_services
 
-__all__ = ["RISKS", "change_verdict_table", "risk_table"]
+__all__ = ["RISKS", "risk_table"]
 
 RISKS = (
     ("HIGH", "Deployment failure", "Automated rollback in deployment script",
@@ -42,10 +41,3 @@ def risk_table(env: Environment, checks: Checks) -> pd.DataFrame:
             for risk, (state, detail) in zip(RISKS, evidence, strict=True)]
     return pd.DataFrame(rows)
 
-
-def change_verdict_table(change: ChangeResult, checks: Checks) -> pd.DataFrame:
-    """Verdict rows: the change itself completed (or was planned), then every check."""
-    outcome = (change.action, change.ok, change.error or f"{change.status}: "
-               + ("; ".join(change.plan) or "nothing to change"))
-    rows = [outcome, *((c.name, c.ok, c.detail) for c in checks.checks)]
-    return checks_verdict_table(rows)

@@ -1,17 +1,18 @@
-"""Deployment verification (seed 1.3) and rollback validation (seed 4.3), as check tables,
+"""Deployment verification (seed 1.3) and rollback validation (seed 4.3), as check rows,
 and what a failed verification decides (`deploy_decision`: the new revision itself failed to
-deploy or verify, so roll back).
+deploy or verify, so roll back). `change_checks` are a runbook's verdict rows: the change
+itself, then each check.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.image_digest import serves_image
@@ -22,24 +23,13 @@ from netra_ops.probe.health_endpoint import HealthResult, health, wait_healthy
 from netra_ops.probe.services import check_services
 
 __all__ = [
-    "Check",
     "Checks",
-    "checks_verdict_table",
+    "change_checks",
     "count_server_errors",
     "deploy_decision",
     "validate_rollback",
     "verify",
 ]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verification: what was checked, the outcome, and the evidence."""
-
-    name: str
-    ok: bool
-    detail: str
-    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,17 +50,12 @@ class Checks:
         return pd.DataFrame([{"check": c.name, "ok": c.ok, "detail": c.detail,
                               "seconds": c.seconds} for c in self.checks])
 
-    def verdict_table(self) -> pd.DataFrame:
-        """The checks in the shape `netra_ops.record.verdict` takes."""
-        return checks_verdict_table((c.name, c.ok, c.detail) for c in self.checks)
 
-
-def checks_verdict_table(checks: Iterable[tuple[str, bool, str]]) -> pd.DataFrame:
-    """(name, ok, detail) triples as verdict rows: the criterion is that the check passes."""
-    return pd.DataFrame([{"criterion": name, "value": "pass" if ok else "fail",
-                          "threshold": "pass", "passed": ok, "detail": detail}
-                         for name, ok, detail in checks],
-                        columns=["criterion", "value", "threshold", "passed", "detail"])
+def change_checks(change: ChangeResult, checks: Checks) -> tuple[Check, ...]:
+    """Verdict rows: the change itself completed (or was planned), then every check."""
+    outcome = Check(change.action, change.ok, change.error or f"{change.status}: "
+                    + ("; ".join(change.plan) or "nothing to change"))
+    return (outcome, *checks.checks)
 
 
 def verify(env: Environment, expected_image: str | None = None, *,
@@ -88,7 +73,7 @@ def verify(env: Environment, expected_image: str | None = None, *,
         connected = websocket_connect(env)
         checks.append(Check("WebSocket connects", connected.ok,
                             connected.error or "connection_established",
-                            (connected.connect_ms or 0) / 1000))
+                            seconds=(connected.connect_ms or 0) / 1000))
     return Checks("deployment verification (seed 1.3)", tuple(checks), state)
 
 
@@ -98,7 +83,7 @@ def _health_check(env: Environment, count: int) -> Check:
     detail = (f"{count - len(bad)} of {count} answers 200; first failure: {bad[0].error}" if bad
               else f"{count} of {count} answers 200 (revision {answers[-1].revision})")
     return Check(f"health 200 with valid JSON ({count} of {count})", not bad, detail,
-                 max(a.latency_ms for a in answers) / 1000)
+                 seconds=max(a.latency_ms for a in answers) / 1000)
 
 
 def deploy_decision(change: ChangeResult, checks: Checks) -> tuple[str, str]:
@@ -159,11 +144,11 @@ def validate_rollback(env: Environment, revision: str | None = None, *,
                           expect_revision=revision)
     waited = (datetime.now(UTC) - started).total_seconds()
     checks = [Check(f"health 200 within {within_s:g} s", answer.ok,
-                    answer.error or f"revision {answer.revision} healthy", waited)]
+                    answer.error or f"revision {answer.revision} healthy", seconds=waited)]
     login = websocket_connect(env)
     checks.append(Check("authentication works", login.login_ms is not None
                         and login.failed_step != "login", login.error or "login ok",
-                        (login.login_ms or 0) / 1000))
+                        seconds=(login.login_ms or 0) / 1000))
     checks.append(_dependencies_check(env))
     checks.append(_quiet_check(env, since or started, quiet_s, poll_s))
     return Checks("rollback validation (seed 4.3)", tuple(checks), read_service(env))
@@ -196,7 +181,7 @@ def _quiet_check(env: Environment, since: datetime, quiet_s: float, poll_s: floa
     name = f"no 5xx in request logs for {quiet_s:g} s"
     return Check(name, errors == 0 and now >= until,
                  f"{errors} responses with status >= 500 in {watched:.0f} s watched from "
-                 f"{since:%H:%M:%S}Z", watched)
+                 f"{since:%H:%M:%S}Z", seconds=watched)
 
 
 def count_server_errors(env: Environment, since: datetime) -> int:

@@ -15,13 +15,11 @@ is allow-listed for changes, and the services' URLs.
 
 from netra_ops.doctor.checkup import doctor
 from netra_ops.doctor.principal import Principal, find_principal
-from netra_ops.doctor.report import STATUSES, Check, DoctorReport
+from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, Requirement, changing_runbooks
 
 __all__ = [
     "REQUIREMENTS",
-    "STATUSES",
-    "Check",
     "DoctorReport",
     "Principal",
     "Requirement",

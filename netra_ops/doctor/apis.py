@@ -15,8 +15,8 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, find_environment_file
-from netra_ops.doctor.report import Check
 from netra_ops.doctor.requirements import requirement
 from netra_ops.errors import ApiUnreachableError, NetraOpsError
 from netra_ops.gcp import call, monitoring_client, service_name, services_client
@@ -41,10 +41,10 @@ def api_checks(env: Environment, timeout_s: float) -> list[Check]:
     rows = []
     for name, api, permission, read in apis:
         try:
-            rows.append(Check(name, "pass", read(env, timeout_s)))
+            rows.append(Check(name, True, read(env, timeout_s)))
         except PROBLEMS as exc:
-            rows.append(Check(name, "fail", _first_line(exc),
-                              failure_fix(env, exc, api, permission)))
+            rows.append(Check(name, False, _first_line(exc),
+                              fix=failure_fix(env, exc, api, permission)))
     return rows
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from google.auth import exceptions as auth_exceptions
 
+from netra_ops.checks import Check, skipped
 from netra_ops.config import Environment, ServiceRole, load_environment
 from netra_ops.doctor.apis import PROBLEMS, api_checks, env_option
 from netra_ops.doctor.permissions import permission_checks
 from netra_ops.doctor.principal import Principal, find_principal, refresh
-from netra_ops.doctor.report import Check, DoctorReport
+from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, changing_runbooks
 from netra_ops.errors import NetraOpsError, SecretError
 from netra_ops.probe.services import check_services
@@ -42,7 +43,7 @@ def doctor(env: str | os.PathLike[str] | Environment = "sandbox", *,
         loaded = load_environment(env)
     except NetraOpsError as exc:
         return DoctorReport(name, (_file_failed(exc), *_all_skipped()))
-    checks = [Check("environment file", "pass", f"{loaded.source} is valid ({loaded.kind}, "
+    checks = [Check("environment file", True, f"{loaded.source} is valid ({loaded.kind}, "
                     f"project {loaded.project}, region {loaded.region})"),
               _secrets(loaded)]
     principal, credentials = _credentials(loaded)
@@ -60,23 +61,23 @@ def doctor(env: str | os.PathLike[str] | Environment = "sandbox", *,
 
 
 def _file_failed(exc: NetraOpsError) -> Check:
-    return Check("environment file", "fail", str(exc),
-                 "fix the file as the message says (environments/sandbox.toml and "
-                 "environments/staging.toml are worked examples), or name a known "
-                 "environment with --env")
+    return Check("environment file", False, str(exc),
+                 fix="fix the file as the message says (environments/sandbox.toml and "
+                     "environments/staging.toml are worked examples), or name a known "
+                     "environment with --env")
 
 
 def _all_skipped() -> list[Check]:
     reason = "the environment file could not be loaded"
-    return [Check(name, "skipped", reason) for name in ("secrets", "credentials")] + \
-        _google_skipped(reason) + [Check("changes", "skipped", reason)] + \
-        [Check(f"url {role}", "skipped", reason) for role in _ROLES]
+    return [skipped(name, reason) for name in ("secrets", "credentials")] + \
+        _google_skipped(reason) + [skipped("changes", reason)] + \
+        [skipped(f"url {role}", reason) for role in _ROLES]
 
 
 def _google_skipped(reason: str) -> list[Check]:
     names = ["Cloud Run API", "Cloud Logging API", "Cloud Monitoring API",
              *(f"permission {r.permission}" for r in REQUIREMENTS)]
-    return [Check(name, "skipped", reason) for name in names]
+    return [skipped(name, reason) for name in names]
 
 
 def _secrets(env: Environment) -> Check:
@@ -93,10 +94,10 @@ def _secrets(env: Environment) -> Check:
              and _unresolved(ref)]
     note = f"; optional and not set: {', '.join(unset)}" if unset else ""
     if problems:
-        return Check("secrets", "fail", "; ".join(problems) + note,
-                     "export the variables or create the files these references name "
-                     "(never write a secret into the environment file)")
-    return Check("secrets", "pass", f"{len(wanted)} reference(s) resolve (values not shown)"
+        return Check("secrets", False, "; ".join(problems) + note,
+                     fix="export the variables or create the files these references name "
+                         "(never write a secret into the environment file)")
+    return Check("secrets", True, f"{len(wanted)} reference(s) resolve (values not shown)"
                  + note)
 
 
@@ -112,14 +113,14 @@ def _credentials(env: Environment) -> tuple[Principal | None, Check]:
     try:
         principal = find_principal(env)
     except (auth_exceptions.GoogleAuthError, OSError) as exc:
-        return None, Check("credentials", "fail", _first_sentence(exc), _LOGIN_FIX)
+        return None, Check("credentials", False, _first_sentence(exc), fix=_LOGIN_FIX)
     if env.kind == "sandbox":
-        return principal, Check("credentials", "pass", principal.describe())
+        return principal, Check("credentials", True, principal.describe())
     try:
         principal = refresh(principal)
     except PROBLEMS as exc:
-        return None, Check("credentials", "fail", f"found {principal.describe()}, but no "
-                           f"access token: {_first_sentence(exc)}", _REFRESH_FIX)
+        return None, Check("credentials", False, f"found {principal.describe()}, but no "
+                           f"access token: {_first_sentence(exc)}", fix=_REFRESH_FIX)
     return principal, _credentials_found(env, principal)
 
 
@@ -138,16 +139,16 @@ def _credentials_found(env: Environment, principal: Principal) -> Check:
     if principal.kind == "user" and not principal.quota_project:
         detail += ("; no quota project (if an API answers 'quota project' or 'API not "
                    f"enabled': gcloud auth application-default set-quota-project {env.project})")
-    return Check("credentials", "pass", detail)
+    return Check("credentials", True, detail)
 
 
 def _changes(env: Environment) -> Check:
     runbooks = ", ".join(changing_runbooks())
     where = env.source or Path("its file")
     if env.allow_changes:
-        return Check("changes", "pass", f"allow-listed (allow_changes = true): {runbooks} "
+        return Check("changes", True, f"allow-listed (allow_changes = true): {runbooks} "
                      "change the service when run with execute=true (playbooks: --execute)")
-    return Check("changes", "pass", f"read-only (allow_changes = false): {runbooks} only show "
+    return Check("changes", True, f"read-only (allow_changes = false): {runbooks} only show "
                  "their plans; execute=true (playbooks: --execute) is refused with "
                  f"ChangesNotAllowedError. To allow changes, set allow_changes = true in {where}, "
                  "on purpose")
@@ -155,20 +156,20 @@ def _changes(env: Environment) -> Check:
 
 def _urls(env: Environment, timeout_s: float) -> list[Check]:
     missing = [role for role in _ROLES if role not in env.services or not env.services[role].url]
-    rows = [Check(f"url {role}", "fail", f"[services.{role}] has no url",
-                  f"set [services.{role}] url in {env.source}") for role in missing]
+    rows = [Check(f"url {role}", False, f"[services.{role}] has no url",
+                  fix=f"set [services.{role}] url in {env.source}") for role in missing]
     if missing:
-        return rows + [Check(f"url {role}", "skipped", "checked once every url is set")
+        return rows + [skipped(f"url {role}", "checked once every url is set")
                        for role in _ROLES if role not in missing]
     results = check_services(env, timeout_s=timeout_s).results
     for role in _ROLES:
         result = results[role]
         if result.ok:
-            rows.append(Check(f"url {role}", "pass", f"{result.url} answers {result.status_code}"
+            rows.append(Check(f"url {role}", True, f"{result.url} answers {result.status_code}"
                               f" in {result.latency_ms:.0f} ms"))
         else:
-            rows.append(Check(f"url {role}", "fail", f"{result.url}: {result.error}",
-                              _url_fix(env, role)))
+            rows.append(Check(f"url {role}", False, f"{result.url}: {result.error}",
+                              fix=_url_fix(env, role)))
     return rows
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from netra_ops.checks import Check, skipped
 from netra_ops.config import Environment
 from netra_ops.doctor.apis import PROBLEMS, failure_fix
-from netra_ops.doctor.report import Check
 from netra_ops.doctor.requirements import REQUIREMENTS, Requirement
 from netra_ops.gcp import call, projects_client, service_name, services_client
 
@@ -66,13 +66,13 @@ def permission_checks(env: Environment, member: str | None, timeout_s: float) ->
 def _row(env: Environment, item: Requirement, held: bool, member: str | None) -> Check:
     name = f"permission {item.permission}"
     if held:
-        return Check(name, "pass", f"held; needed by {item.needed_by()}")
+        return Check(name, True, f"held; needed by {item.needed_by()}")
     if item.changes and not env.allow_changes:
-        return Check(name, "skipped", f"not held, and not needed while allow_changes = false "
-                     f"(needed by {item.needed_by()})",
-                     f"only to allow changes: {_grant(env, item, member)}")
-    return Check(name, "fail", f"missing; needed by {item.needed_by()}; granted by "
-                 f"{item.role}", _grant(env, item, member))
+        return skipped(name, f"not held, and not needed while allow_changes = false "
+                       f"(needed by {item.needed_by()})",
+                       f"only to allow changes: {_grant(env, item, member)}")
+    return Check(name, False, f"missing; needed by {item.needed_by()}; granted by "
+                 f"{item.role}", fix=_grant(env, item, member))
 
 
 def _grant(env: Environment, item: Requirement, member: str | None) -> str:
@@ -86,13 +86,13 @@ def _grant(env: Environment, item: Requirement, member: str | None) -> str:
 
 
 def _skipped(item: Requirement, scope: str) -> Check:
-    return Check(f"permission {item.permission}", "skipped",
-                 f"not asked: the {scope} permissions could not be asked (see above)")
+    return skipped(f"permission {item.permission}",
+                   f"not asked: the {scope} permissions could not be asked (see above)")
 
 
 def _not_asked(env: Environment, scope: str, api: str, exc: BaseException) -> Check:
     where = service_name(env) if scope == "service" else f"projects/{env.project}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return Check(f"permissions on the {scope}", "fail",
+    return Check(f"permissions on the {scope}", False,
                  f"testIamPermissions on {where} failed: {text[:300]}",
-                 failure_fix(env, exc, api, None))
+                 fix=failure_fix(env, exc, api, None))

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["STATUSES", "Check", "DoctorReport", "Status"]
+from netra_ops.checks import STATUSES, Check
 
-Status = Literal["pass", "fail", "skipped"]
-STATUSES: tuple[Status, ...] = ("pass", "fail", "skipped")
+__all__ = ["DoctorReport"]
+
 _WIDTH = 120
-
-
-@dataclass(frozen=True)
-class Check:
-    """One row: what was checked, its status, what was seen, and what to do when not pass."""
-
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """False only for a failed check (skipped is not a failure)."""
-        return self.status != "fail"
+_COLUMNS = ["name", "status", "detail", "fix"]
 
 
 @dataclass(frozen=True)
@@ -72,15 +58,14 @@ class DoctorReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per check: name, status, detail, fix."""
-        return pd.DataFrame([asdict(c) for c in self.checks],
-                            columns=["name", "status", "detail", "fix"])
+        return pd.DataFrame([_fields(c) for c in self.checks], columns=_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the environment, `ok`, the counts and every check."""
         return {"environment": self.environment, "project": self.project,
                 "region": self.region, "kind": self.kind, "source": self.source,
                 "principal": self.principal, "ok": self.ok, "counts": self.counts(),
-                "checks": [asdict(c) for c in self.checks]}
+                "checks": [_fields(c) for c in self.checks]}
 
     def to_text(self, width: int = _WIDTH) -> str:
         """The table a terminal shows: status, check, detail; the fix under each row that
@@ -96,6 +81,11 @@ class DoctorReport:
         lines += ["", f"doctor: {counts['pass']} pass, {counts['fail']} fail, "
                       f"{counts['skipped']} skipped"]
         return "\n".join(lines)
+
+
+def _fields(check: Check) -> dict[str, str]:
+    return {"name": check.name, "status": check.status, "detail": check.detail,
+            "fix": check.fix}
 
 
 def _row_lines(check: Check, names: int, width: int) -> list[str]:

@@ -50,6 +50,12 @@ from netra_ops.load.performance import (
     performance_checks,
     timing_figures,
 )
+from netra_ops.load.performance_run import (
+    ENGINES,
+    PerformanceRun,
+    after_settling,
+    run_performance_load,
+)
 from netra_ops.load.progress import (
     BarProgress,
     LogProgress,
@@ -78,6 +84,7 @@ from netra_ops.load.users import TurnPlan
 __all__ = [
     "DEFAULT_MONITORING_WAIT_S",
     "DEFAULT_RESPONSE_BUDGET_MS",
+    "ENGINES",
     "ERROR_CLASSES",
     "MAX_USERS",
     "MODELS",
@@ -93,6 +100,7 @@ __all__ = [
     "LogProgress",
     "MonitoringWait",
     "NoProgress",
+    "PerformanceRun",
     "Progress",
     "ProgressSnapshot",
     "Sample",
@@ -101,6 +109,7 @@ __all__ = [
     "ThresholdWatch",
     "TurnPlan",
     "WindowStats",
+    "after_settling",
     "arrival_offsets",
     "as_samples",
     "await_monitoring",
@@ -118,6 +127,7 @@ __all__ = [
     "run_load",
     "run_load_async",
     "run_locust",
+    "run_performance_load",
     "samples_frame",
     "throughput",
     "throughput_chart",

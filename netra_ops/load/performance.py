@@ -1,8 +1,8 @@
 """The verdict of a performance validation (seed 3.3): load, timing, memory and CPU, judged.
 
 `performance_checks` turns what a load run measured (its samples frame, from either engine)
-and what Cloud Monitoring saw during it (memory and CPU per revision) into
-`netra_ops.record.verdict` rows:
+and what Cloud Monitoring saw during it (memory and CPU per revision) into verdict rows
+(`netra_ops.checks.Check`):
 
 - the run completed (no abort threshold stopped it);
 - user success rate > 95 % (seed Business 1) and turn error rate < 5 % (seed Primary 5);
@@ -29,14 +29,18 @@ not be read (`monitoring_error`), they fail, saying why.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.load.frames import TIMING_COLUMNS
-from netra_ops.metrics.criteria import criteria_table, evaluate_criteria, verdict_rows
+from netra_ops.metrics.criteria import criteria_checks, criteria_table, evaluate_criteria
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S
 
 __all__ = [
@@ -59,7 +63,8 @@ INCONCLUSIVE = "inconclusive"
 
 _MAX_ERROR_RATE = 0.05
 _RESOURCE_METRICS = ("memory_bytes", "memory_utilization", "cpu_utilization")
-_COLUMNS = ["criterion", "value", "threshold", "passed", "detail"]
+_LAGGING = ("not verified: Cloud Monitoring had no point of the window yet (it publishes "
+            "minutes late; 07_monitoring watches memory over time, or raise monitoring_wait_s)")
 
 
 def timing_figures(samples: pd.DataFrame) -> dict[str, float | None]:
@@ -71,42 +76,44 @@ def timing_figures(samples: pd.DataFrame) -> dict[str, float | None]:
 
 def performance_checks(env: Environment, samples: pd.DataFrame, *, aborted: str | None,
                        monitoring: pd.DataFrame, leaks: pd.DataFrame,
-                       revisions: Iterable[str], start: datetime, end: datetime,
+                       revisions: Iterable[str | None], start: datetime, end: datetime,
                        response_budget_ms: float = DEFAULT_RESPONSE_BUDGET_MS,
                        answer_budget_s: float = DEFAULT_ANSWER_BUDGET_S,
-                       monitoring_error: str | None = None) -> pd.DataFrame:
+                       monitoring_error: str | None = None) -> tuple[Check, ...]:
     """Verdict rows for a load run (see the module docstring). `aborted` is the abort
-    reason or None; `revisions` the ones that served the load (their leak rows count);
+    reason or None; `revisions` the ones that served the load (their leak rows count; None,
+    no serving revision, is left out);
     `monitoring_error` why Cloud Monitoring could not be read, if it could not."""
     turns = len(samples)
     ok_share = float(samples["ok"].mean()) if turns else None
-    rows = [
-        _row("load ran to the end", "aborted" if aborted else "completed", "completed",
-             aborted is None, aborted or f"{turns} turns"),
-        _row("turn error rate < 5% (seed Primary 5)", None if ok_share is None
-             else 1 - ok_share, f"< {_MAX_ERROR_RATE:g}",
-             ok_share is not None and 1 - ok_share < _MAX_ERROR_RATE, _errors_detail(samples)),
-        *_timing_rows(samples, response_budget_ms, answer_budget_s),
-    ]
-    success = verdict_rows(evaluate_criteria(env, {"golden_path_pass_rate": ok_share},
-                                             names=["user_success_rate"]))
+    error_rate = None if ok_share is None else 1 - ok_share
+    run = (
+        Check("load ran to the end", aborted is None, aborted or f"{turns} turns",
+              value="aborted" if aborted else "completed", threshold="completed"),
+        Check("turn error rate < 5% (seed Primary 5)",
+              error_rate is not None and error_rate < _MAX_ERROR_RATE, _errors_detail(samples),
+              value=error_rate, threshold=f"< {_MAX_ERROR_RATE:g}"),
+        *_timing_checks(samples, response_budget_ms, answer_budget_s),
+    )
+    success = criteria_checks(evaluate_criteria(env, {"golden_path_pass_rate": ok_share},
+                                                names=["user_success_rate"]))
     names = [n for n in RESOURCE_CRITERIA if any(c.name == n for c in env.success_criteria)]
-    resources = verdict_rows(criteria_table(env, monitoring, names, start=start, end=end))
+    resources = criteria_checks(criteria_table(env, monitoring, names, start=start, end=end))
     lag = monitoring_error is None and monitoring[
         monitoring["metric"].isin(_RESOURCE_METRICS)].empty
-    return pd.concat([pd.DataFrame(rows, columns=_COLUMNS), success, _lagging(resources, lag),
-                      _lagging(_leak_rows(leaks, revisions), lag)], ignore_index=True)
+    return (*run, *success, *_lagging(resources, lag),
+            *_lagging(_leak_checks(leaks, revisions), lag))
 
 
-def not_verified(checks: pd.DataFrame) -> list[str]:
+def not_verified(checks: Iterable[Check]) -> list[str]:
     """The criteria of `performance_checks` rows that could not be verified yet: Monitoring
     had no point of the window, or the leak fit could not decide."""
-    undecided = checks["value"].isin([NO_DATA_YET, INCONCLUSIVE])
-    return [str(c) for c in checks.loc[undecided, "criterion"]]
+    return [c.name for c in checks if isinstance(c.value, str)
+            and c.value in (NO_DATA_YET, INCONCLUSIVE)]
 
 
-def _timing_rows(samples: pd.DataFrame, budget_ms: float,
-                 answer_budget_s: float) -> list[dict[str, object]]:
+def _timing_checks(samples: pd.DataFrame, budget_ms: float,
+                   answer_budget_s: float) -> tuple[Check, ...]:
     figures = timing_figures(samples)
     first, answer = figures["first_event_p95_ms"], figures["answer_p95_ms"]
     answer_s = None if answer is None else answer / 1000
@@ -116,13 +123,14 @@ def _timing_rows(samples: pd.DataFrame, budget_ms: float,
                     f"{_counted(samples, 'first_event_ms')}; delivery p95 {shown}")
     answer_detail = (f"from when each turn was due to agent_completed; "
                      f"{_counted(samples, 'answer_ms')}")
-    return [
-        _row(f"first agent event p95 < {budget_ms:g} ms (seed: < 2 s response times)",
-             first, f"< {budget_ms:g}", first is not None and first < budget_ms, first_detail),
-        _row(f"agent answer p95 <= {answer_budget_s:g} s (its own budget)", answer_s,
-             f"<= {answer_budget_s:g}", answer_s is not None and answer_s <= answer_budget_s,
-             answer_detail),
-    ]
+    return (
+        Check(f"first agent event p95 < {budget_ms:g} ms (seed: < 2 s response times)",
+              first is not None and first < budget_ms, first_detail, value=first,
+              threshold=f"< {budget_ms:g}"),
+        Check(f"agent answer p95 <= {answer_budget_s:g} s (its own budget)",
+              answer_s is not None and answer_s <= answer_budget_s, answer_detail,
+              value=answer_s, threshold=f"<= {answer_budget_s:g}"),
+    )
 
 
 def _counted(samples: pd.DataFrame, column: str) -> str:
@@ -136,24 +144,15 @@ def _p95(values: pd.Series) -> float | None:
     return float(measured.quantile(0.95)) if not measured.empty else None
 
 
-def _row(criterion: str, value: object, threshold: str, passed: bool,
-         detail: str) -> dict[str, object]:
-    return {"criterion": criterion, "value": value, "threshold": threshold,
-            "passed": bool(passed), "detail": detail}
+def _lagging(checks: Iterable[Check], lag: bool) -> tuple[Check, ...]:
+    """Checks without a value, when Monitoring answered but had nothing yet: not verified."""
+    return tuple(replace(c, value=NO_DATA_YET, ok=True, detail=_LAGGING)
+                 if lag and _no_value(c.value) else c for c in checks)
 
 
-def _lagging(rows: pd.DataFrame, lag: bool) -> pd.DataFrame:
-    """Rows without a value, when Monitoring answered but had nothing yet: not verified."""
-    if not lag or rows.empty:
-        return rows
-    empty = rows["value"].isna() | rows["value"].eq("no data")
-    marked = rows.copy()
-    marked.loc[empty, "value"] = NO_DATA_YET
-    marked.loc[empty, "passed"] = True
-    marked.loc[empty, "detail"] = ("not verified: Cloud Monitoring had no point of the "
-                                   "window yet (it publishes minutes late; 07_monitoring "
-                                   "watches memory over time, or raise monitoring_wait_s)")
-    return marked
+def _no_value(value: Any) -> bool:
+    return (value is None or value == "no data"
+            or (isinstance(value, float) and math.isnan(value)))
 
 
 def _errors_detail(samples: pd.DataFrame) -> str:
@@ -168,13 +167,15 @@ def _leak_detail(row: dict[str, object]) -> str:
     return f"not verified: {reason}" if row["verdict"] == INCONCLUSIVE else reason
 
 
-def _leak_rows(leaks: pd.DataFrame, revisions: Iterable[str]) -> pd.DataFrame:
-    wanted = list(revisions)
+def _leak_checks(leaks: pd.DataFrame,
+                 revisions: Iterable[str | None]) -> tuple[Check, ...]:
+    wanted = [r for r in revisions if r]
     chosen = leaks[leaks["revision"].isin(wanted)]
     missing = [r for r in wanted if r not in set(chosen["revision"])]
-    rows = [_row(f"no memory leak: {row['revision']}", row["verdict"], "no leak",
-                 row["verdict"] in ("no leak", INCONCLUSIVE), _leak_detail(row))
-            for row in chosen.to_dict(orient="records")]
-    rows += [_row(f"no memory leak: {name}", "no data", "no leak", False,
-                  "no memory samples of this revision in the window") for name in missing]
-    return pd.DataFrame(rows, columns=_COLUMNS)
+    fitted = tuple(Check(f"no memory leak: {row['revision']}",
+                         row["verdict"] in ("no leak", INCONCLUSIVE), _leak_detail(row),
+                         value=row["verdict"], threshold="no leak")
+                   for row in chosen.to_dict(orient="records"))
+    return fitted + tuple(Check(f"no memory leak: {name}", False,
+                                "no memory samples of this revision in the window",
+                                value="no data", threshold="no leak") for name in missing)

@@ -21,16 +21,18 @@ from netra_ops.metrics.charts import (
 from netra_ops.metrics.criteria import (
     SUMMARIES,
     Summary,
+    criteria_checks,
+    criteria_figures,
     criteria_table,
     criteria_values,
     evaluate_criteria,
-    verdict_rows,
 )
 from netra_ops.metrics.decision import (
     ACTIONS,
     PLAYBOOK_DECISIONS,
     Decision,
     decide,
+    decision_text,
     first_rollback,
     playbook_decision,
 )
@@ -56,11 +58,17 @@ from netra_ops.metrics.leak import (
     memory_leaks,
 )
 from netra_ops.metrics.leak_chart import leak_chart
-from netra_ops.metrics.live import LiveTable, rules_view, state_style
+from netra_ops.metrics.live import (
+    LiveTable,
+    rules_view,
+    state_style,
+    styled_rules,
+    triggers_frame,
+)
 from netra_ops.metrics.log_metrics import error_entries, logging_reading
 from netra_ops.metrics.logs import log_entries
 from netra_ops.metrics.monitoring import memory_limits, monitoring_reading
-from netra_ops.metrics.overrides import override_rules
+from netra_ops.metrics.overrides import override_rules, overrides_note
 from netra_ops.metrics.probes import probe_frame
 from netra_ops.metrics.rules import (
     STATES,
@@ -72,12 +80,21 @@ from netra_ops.metrics.rules import (
     rules_frame,
 )
 from netra_ops.metrics.sources import change_markers, read_window
+from netra_ops.metrics.validation import (
+    VALIDATION_CRITERIA,
+    delivery_table,
+    last_answer,
+    validation_checks,
+    validation_figures,
+    validation_runs,
+)
 from netra_ops.metrics.watching import (
     WatchResult,
     WatchTick,
     default_probe,
     run_watch,
     watch,
+    watch_error_entries,
 )
 
 __all__ = [
@@ -91,6 +108,7 @@ __all__ = [
     "STATES",
     "STATE_COLOURS",
     "SUMMARIES",
+    "VALIDATION_CRITERIA",
     "VERDICTS",
     "Decision",
     "GrowthFit",
@@ -104,10 +122,14 @@ __all__ = [
     "aggregate",
     "change_markers",
     "combine_readings",
+    "criteria_checks",
+    "criteria_figures",
     "criteria_table",
     "criteria_values",
     "decide",
+    "decision_text",
     "default_probe",
+    "delivery_table",
     "detect_leaks",
     "empty_frame",
     "error_entries",
@@ -117,6 +139,7 @@ __all__ = [
     "event_latency_chart",
     "first_rollback",
     "fit_memory_growth",
+    "last_answer",
     "latency_chart",
     "leak_chart",
     "leak_threshold",
@@ -129,6 +152,7 @@ __all__ = [
     "monitoring_reading",
     "normalize_frame",
     "override_rules",
+    "overrides_note",
     "playbook_decision",
     "probe_frame",
     "read_window",
@@ -139,6 +163,11 @@ __all__ = [
     "run_watch",
     "select_series",
     "state_style",
-    "verdict_rows",
+    "styled_rules",
+    "triggers_frame",
+    "validation_checks",
+    "validation_figures",
+    "validation_runs",
     "watch",
+    "watch_error_entries",
 ]

@@ -11,6 +11,7 @@ Two ways in, one table out (one row per criterion: value, threshold, `pass` / `f
   lowest for `>`).
 
 A criterion without a value is `no data` and does not pass: never silently ok.
+`criteria_checks(table)` turns the table into verdict rows (`netra_ops.checks.Check`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import Any
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Criterion, Environment
 from netra_ops.metrics.frames import METRIC_SOURCES, select_series
 from netra_ops.metrics.rules import COMPARE, aggregate
 
-__all__ = ["COLUMNS", "SUMMARIES", "Summary", "criteria_table", "criteria_values",
-           "evaluate_criteria", "verdict_rows"]
+__all__ = ["COLUMNS", "SUMMARIES", "Summary", "criteria_checks", "criteria_figures",
+           "criteria_table", "criteria_values", "evaluate_criteria"]
 
 COLUMNS = ["criterion", "description", "section", "metric", "value", "comparison",
            "threshold", "unit", "state", "passed", "detail"]
@@ -164,13 +166,19 @@ def _row(criterion: Criterion, value: float | int | None, detail: str) -> dict[s
     }
 
 
-def verdict_rows(criteria: pd.DataFrame, *, with_no_data: bool = True) -> pd.DataFrame:
-    """A criteria table as `netra_ops.record.verdict` rows (criterion, value, threshold,
-    passed, detail). `with_no_data=False` leaves out the criteria nothing measured."""
-    chosen = criteria if with_no_data else criteria[criteria["state"] != "no data"]
-    rows = [{"criterion": row["criterion"], "value": row["value"],
-             "threshold": f"{row['comparison']} {row['threshold']:g}",
-             "passed": bool(row["passed"]), "detail": row["detail"]}
-            for row in chosen.to_dict(orient="records")]
-    return pd.DataFrame(rows, columns=["criterion", "value", "threshold", "passed", "detail"])
+def criteria_figures(criteria: pd.DataFrame) -> dict[str, Any]:
+    """What a record keeps of a criteria table: each metric's value (the first row of each
+    metric), then `criteria_no_data`, the criteria nothing measured."""
+    values = {row["metric"]: row["value"] for row in
+              criteria.drop_duplicates("metric").to_dict(orient="records")}
+    no_data = list(criteria.loc[criteria["state"] == "no data", "criterion"])
+    return {**values, "criteria_no_data": no_data}
 
+
+def criteria_checks(criteria: pd.DataFrame, *, with_no_data: bool = True) -> tuple[Check, ...]:
+    """A criteria table as check rows: the value against `comparison threshold`.
+    `with_no_data=False` leaves out the criteria nothing measured."""
+    chosen = criteria if with_no_data else criteria[criteria["state"] != "no data"]
+    return tuple(Check(row["criterion"], bool(row["passed"]), row["detail"], value=row["value"],
+                       threshold=f"{row['comparison']} {row['threshold']:g}")
+                 for row in chosen.to_dict(orient="records"))

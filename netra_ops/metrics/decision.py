@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["ACTIONS", "EVIDENCE_COLUMNS", "PLAYBOOK_DECISIONS", "Decision", "decide",
-           "first_rollback", "pending_rules", "playbook_decision"]
+           "decision_text", "first_rollback", "pending_rules", "playbook_decision"]
 
 ACTIONS = ("rollback", "hold", "continue")
 PLAYBOOK_DECISIONS = ("rollback", "hold", "escalate", "continue")
@@ -102,6 +102,11 @@ def playbook_decision(decision: Decision,
                        f"{r['threshold']:g})" for r in missed.to_dict(orient="records"))
     return "escalate", (f"no trigger fires ({decision.reason}), but success criteria missed: "
                         f"{listed}; the fix stays, a human decides")
+
+
+def decision_text(action: str, reason: str, title: str = "Decision") -> str:
+    """A decision for the reader: the action as a heading, then why (Markdown)."""
+    return f"### {title}: **{action.upper()}**\n\n{reason}"
 
 
 def first_rollback(decisions: Iterable[Decision]) -> Decision | None:

@@ -10,15 +10,19 @@ themes and in the HTML export).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
+from netra_ops.config import TriggerRule
 from netra_ops.kernel import ipython_shell
 from netra_ops.metrics.decision import Decision
 from netra_ops.metrics.units import format_value
 
-__all__ = ["STATE_STYLES", "LiveTable", "rules_view", "state_style"]
+__all__ = ["STATE_STYLES", "LiveTable", "rules_view", "state_style", "styled_rules",
+           "triggers_frame"]
 
 logger = logging.getLogger("netra_ops.metrics.watching")
 STATE_STYLES = {
@@ -32,6 +36,22 @@ STATE_STYLES = {
 def state_style(state: Any) -> str:
     """CSS of a state's cell."""
     return STATE_STYLES.get(str(state), "")
+
+
+def triggers_frame(rules: Iterable[TriggerRule]) -> pd.DataFrame:
+    """The rollback triggers as configured, one row each: the seed's words, the metric, the
+    condition, its window, hold and samples, grouping and whether it is a dry run."""
+    return pd.DataFrame([{"rule": r.name, "trigger (seed 4.1)": r.description,
+                          "metric": r.metric, "aggregation": r.aggregation,
+                          "condition": f"{r.comparison} {r.threshold:g} {r.unit}",
+                          "window_s": r.window_s, "for_s": r.for_s,
+                          "min_samples": r.min_samples, "group_by": ", ".join(r.group_by),
+                          "dry_run": r.dry_run} for r in rules])
+
+
+def styled_rules(table: pd.DataFrame) -> Styler:
+    """`rules_view` of a rule table with each state coloured, without the index."""
+    return rules_view(table).style.hide(axis="index").map(state_style, subset=["state"])
 
 
 def rules_view(table: pd.DataFrame) -> pd.DataFrame:

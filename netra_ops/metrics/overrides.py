@@ -19,23 +19,35 @@ from pydantic import ValidationError
 from netra_ops.config import TriggerRule
 from netra_ops.errors import ConfigError
 
-__all__ = ["FIXED_FIELDS", "override_rules"]
+__all__ = ["FIXED_FIELDS", "override_rules", "overrides_note"]
 
 FIXED_FIELDS = ("name", "metric")
 """Fields an override may not change: it adjusts a rule, it does not make another one."""
 
 
 def override_rules(rules: Sequence[TriggerRule],
-                   overrides: Mapping[str, Mapping[str, Any]] | None) -> list[TriggerRule]:
-    """`rules` with `overrides` applied (a new list; the environment's rules are unchanged)."""
+                   overrides: Mapping[str, Mapping[str, Any]] | None, *,
+                   dry_run: bool = False) -> list[TriggerRule]:
+    """`rules` with `overrides` applied (a new list; the environment's rules are unchanged);
+    with `dry_run` every rule is a dry run (shown and recorded, never a rollback)."""
     overrides = dict(overrides or {})
     known = {rule.name for rule in rules}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"rule_overrides names unknown rules {', '.join(map(repr, unknown))}; "
                           f"the environment's rules are {', '.join(sorted(known)) or 'none'}")
-    return [_override(rule, overrides[rule.name]) if rule.name in overrides else rule
-            for rule in rules]
+    changed = [_override(rule, overrides[rule.name]) if rule.name in overrides else rule
+               for rule in rules]
+    return [r.model_copy(update={"dry_run": True}) for r in changed] if dry_run else changed
+
+
+def overrides_note(overrides: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """What a run's `rule_overrides` changed, for the reader (Markdown; "" without any)."""
+    if not overrides:
+        return ""
+    changed = "; ".join(f"`{name}`: {changes}" for name, changes in overrides.items())
+    return ("**Rules overridden for this run** (a rehearsal's scale, not the seed's "
+            f"thresholds): {changed}")
 
 
 def _override(rule: TriggerRule, changes: Mapping[str, Any]) -> TriggerRule:

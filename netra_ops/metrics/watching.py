@@ -35,15 +35,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, TriggerRule
 from netra_ops.errors import ConfigError
-from netra_ops.metrics.criteria import verdict_rows
+from netra_ops.metrics.criteria import criteria_checks
 from netra_ops.metrics.decision import Decision, decide, first_rollback, pending_rules
 from netra_ops.metrics.frames import combine_readings
 from netra_ops.metrics.live import LiveTable
+from netra_ops.metrics.log_metrics import error_entries
 from netra_ops.metrics.rules import RuleEvaluator, evaluation_times, rules_frame
 from netra_ops.metrics.sources import READERS, read_window
 from netra_ops.probe.golden_path_run import GoldenPathResult, golden_path
@@ -58,6 +61,7 @@ __all__ = [
     "run_watch",
     "tick_count",
     "watch",
+    "watch_error_entries",
 ]
 
 ProbeResult = HealthResult | GoldenPathResult
@@ -121,24 +125,59 @@ class WatchResult:
         """Every tick's rows: each rule's state at each evaluation time."""
         return pd.concat([t.table for t in self.ticks], ignore_index=True)
 
-    def checks(self, criteria: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Verdict rows (`netra_ops.record.verdict`): the decision is `continue`; each rule
-        is `ok` or `pending` at the end (a dry-run rule always passes, its state shown);
-        each criterion with data passes (those without data are left to the criteria
-        table: the rules already hold the decision when data is missing)."""
-        rows = [{"criterion": "decision", "value": self.decision.action,
-                 "threshold": "continue", "passed": self.decision.action == "continue",
-                 "detail": self.decision.reason}]
-        for row in self.table.to_dict(orient="records"):
-            rows.append({"criterion": f"rule {row['rule']}", "value": row["value"],
-                         "threshold": f"{row['comparison']} {row['threshold']:g}",
-                         "passed": bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
-                         "detail": f"{row['state']}{' (dry run)' if row['dry_run'] else ''}"
-                                   f"{': ' + row['detail'] if row['detail'] else ''}"})
-        measured = verdict_rows(criteria, with_no_data=False) if criteria is not None else None
-        if measured is None or measured.empty:
-            return pd.DataFrame(rows)
-        return pd.concat([pd.DataFrame(rows), measured], ignore_index=True)
+    @property
+    def first_sample_at(self) -> datetime:
+        """The time of the oldest sample read (the rules' history before the watch), or
+        when the watch started when there is none."""
+        return self.frame["time"].min() if not self.frame.empty else self.started_at
+
+    @property
+    def first_firing(self) -> dict[str, Any] | None:
+        """The first rule seen firing: its name, when (`at`) and since when it held."""
+        firing = self.states[self.states["state"] == "firing"]
+        if firing.empty:
+            return None
+        first = firing.iloc[0]
+        return {"rule": first["rule"], "at": first["evaluated_at"], "since": first["since"]}
+
+    def notes(self) -> list[str]:
+        """What a reader must know beside the tables (Markdown; none when all went as
+        planned): evaluations past the duration, sources that could not be read."""
+        notes = []
+        if self.settled_ticks:
+            notes.append(f"**Watched {self.settled_ticks} evaluation(s) past `duration_s`:** "
+                         "a trigger was pending when the duration was up.")
+        if self.unavailable:
+            notes.append("**Sources that could not be read:** " + "; ".join(
+                f"`{source}`: {reason}" for source, reason in self.unavailable.items()))
+        return notes
+
+    def checks(self, criteria: pd.DataFrame | None = None) -> tuple[Check, ...]:
+        """Verdict rows: the decision is `continue`; each rule is `ok` or `pending` at the
+        end (a dry-run rule always passes, its state shown); each criterion with data
+        passes (those without data are left to the criteria table: the rules already hold
+        the decision when data is missing)."""
+        decided = Check("decision", self.decision.action == "continue", self.decision.reason,
+                        value=self.decision.action, threshold="continue")
+        rules = tuple(_rule_check(row) for row in self.table.to_dict(orient="records"))
+        measured = (criteria_checks(criteria, with_no_data=False)
+                    if criteria is not None else ())
+        return (decided, *rules, *measured)
+
+
+def _rule_check(row: dict[str, Any]) -> Check:
+    dry = " (dry run)" if row["dry_run"] else ""
+    return Check(f"rule {row['rule']}", bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
+                 f"{row['state']}{dry}{': ' + row['detail'] if row['detail'] else ''}",
+                 value=row["value"], threshold=f"{row['comparison']} {row['threshold']:g}")
+
+def watch_error_entries(env: Environment, result: WatchResult,
+                        before: timedelta = timedelta(minutes=5)) -> pd.DataFrame:
+    """The backend's ERROR entries of the watched span (from `before` its start), newest
+    first; an empty frame when Cloud Logging could not be read during the watch."""
+    if "logging" in result.unavailable:
+        return pd.DataFrame()
+    return error_entries(env, result.started_at - before, result.ended_at)
 
 
 def lookback_s(rules: Sequence[TriggerRule], interval_s: float,

@@ -23,6 +23,7 @@ from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.errors import SecretError
 from netra_ops.probe._dependency_common import (
@@ -87,14 +88,29 @@ class DependencyChecks:
         """The PostgreSQL or Redis result by name (`postgres`, `redis`)."""
         return next((r for r in self.stores if r.name == name), None)
 
-    def verdict_rows(self) -> list[dict[str, Any]]:
-        """Rows for `netra_ops.record.verdict`: each dependency answers (seed 2.2); one that
-        is not configured passes, its detail saying so."""
-        rows: list[dict[str, Any]] = [_store_row(r) for r in self.stores]
-        rows += [{"criterion": f"{role} health (seed 2.2)", "value": r.status_code,
-                  "threshold": "2xx", "passed": r.ok, "detail": r.error or r.url}
-                 for role, r in self.services.items()]
-        return rows
+    def figures(self) -> dict[str, Any]:
+        """The figures a record keeps, by dotted name: each store's `state`, `latency_ms`
+        and `query_ms`, each service's `latency_ms`, and `not_configured`."""
+        figures: dict[str, Any] = {}
+        for r in self.stores:
+            figures |= {f"{r.name}.state": r.state, f"{r.name}.latency_ms": r.latency_ms,
+                        f"{r.name}.query_ms": r.query_ms}
+        figures |= {f"{role}.latency_ms": r.latency_ms for role, r in self.services.items()}
+        return figures | {"not_configured": list(self.not_configured)}
+
+    def query_times(self) -> dict[str, float | None]:
+        """The seed's "Database Connectivity" figures: `postgres_latency_ms` and
+        `redis_latency_ms`, each store's query round trip (None: not measured)."""
+        return {f"{name}_latency_ms": getattr(self.store(name), "query_ms", None)
+                for name in ("postgres", "redis")}
+
+    def checks(self) -> tuple[Check, ...]:
+        """Verdict rows: each dependency answers (seed 2.2); one that is not configured
+        passes, its detail saying so."""
+        stores = tuple(_store_check(r) for r in self.stores)
+        return stores + tuple(Check(f"{role} health (seed 2.2)", r.ok, r.error or r.url,
+                                    value=r.status_code, threshold="2xx")
+                              for role, r in self.services.items())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per dependency: name, kind (`store` or `http`), target, state, ok,
@@ -122,14 +138,13 @@ class _DependencyKeywords(TypedDict, total=False):
     timeout_s: float
 
 
-def _store_row(result: DependencyResult) -> dict[str, Any]:
-    """A verdict row: passes when the store answered within budget, or is not configured."""
-    return {"criterion": f"{result.name} answers (seed 2.2)",
-            "value": result.query_ms if result.query_ms is not None else result.state,
-            "threshold": f"< {result.budget_ms:g} ms" if result.budget_ms else "answers",
-            "passed": result.ok or result.skipped,
-            "detail": (f"not configured: {result.error}" if result.skipped
-                       else result.error or f"version {result.server_version}")}
+def _store_check(result: DependencyResult) -> Check:
+    """Passes when the store answered within budget, or is not configured."""
+    return Check(f"{result.name} answers (seed 2.2)", result.ok or result.skipped,
+                 (f"not configured: {result.error}" if result.skipped
+                  else result.error or f"version {result.server_version}"),
+                 value=result.query_ms if result.query_ms is not None else result.state,
+                 threshold=f"< {result.budget_ms:g} ms" if result.budget_ms else "answers")
 
 
 def _budget(env: Environment) -> float:

@@ -27,13 +27,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from google.api_core import exceptions as gexc
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import run_v2
 
+from netra_ops.checks import Check
 from netra_ops.cloud import (
     ServiceState,
     call,
@@ -107,9 +108,20 @@ class DriftResult:
         return tuple(r for r in self.rows if r.state in bad)
 
     @property
+    def drifted_keys(self) -> list[str]:
+        """The keys of the rows that count as drift."""
+        return [r.key for r in self.drifted]
+
+    @property
     def ok(self) -> bool:
         """True when the configuration was read and nothing drifted."""
         return self.error is None and not self.drifted
+
+    def messages(self) -> list[str]:
+        """What a reader must know beside the table: why the configuration could not be
+        read, and where the template or other serving revisions differ."""
+        unread = [f"could not read the configuration: {self.error}"] if self.error else []
+        return unread + [f"note: {note}" for note in self.notes]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -125,13 +137,12 @@ class DriftResult:
         """One row per key: key, expected, actual, state, secret, detail."""
         return pd.DataFrame([asdict(r) for r in self.rows], columns=_ROW_COLUMNS)
 
-    def verdict_rows(self) -> list[dict[str, Any]]:
-        """The verdict's row for `netra_ops.record.verdict`: no drifted key (seed 2.1)."""
+    def checks(self) -> tuple[Check, ...]:
+        """The verdict's row: no drifted key (seed 2.1)."""
         detail = self.error or "; ".join(f"{r.key} {r.state}" for r in self.drifted) \
             or f"{self.counts['match']} keys match on {self.revision or 'the template'}"
-        return [{"criterion": "configuration drift (seed 2.1)",
-                 "value": None if self.error else len(self.drifted), "threshold": "0 keys",
-                 "passed": self.ok, "detail": detail}]
+        return (Check("configuration drift (seed 2.1)", self.ok, detail,
+                      value=None if self.error else len(self.drifted), threshold="0 keys"),)
 
 
 @dataclass(frozen=True)

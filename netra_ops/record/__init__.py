@@ -17,8 +17,9 @@ from netra_ops.record.incident import (
 )
 from netra_ops.record.manifest import VerifyReport, verify_incident, write_manifest
 from netra_ops.record.parameters import parse_parameter
-from netra_ops.record.recorder import VerdictResult, record, recorded, verdict
+from netra_ops.record.recorder import VerdictResult, record, record_each, recorded, verdict
 from netra_ops.record.redact import find_secrets, scrub
+from netra_ops.record.runbook import environment_frame, note, runbook_setup
 from netra_ops.record.runner import RunResult, run_notebook
 
 __all__ = [
@@ -27,14 +28,18 @@ __all__ = [
     "VerdictResult",
     "VerifyReport",
     "earlier_value",
+    "environment_frame",
     "find_secrets",
     "incident_dir",
     "incident_runs",
     "list_incidents",
+    "note",
     "parse_parameter",
     "record",
+    "record_each",
     "recorded",
     "run_notebook",
+    "runbook_setup",
     "scrub",
     "verdict",
     "verify_incident",

@@ -6,7 +6,8 @@ Inside a kernel, `record(name, value)` displays a bundle with the mimetype
 name into `summary.json` (`lift_records`). In a plain script the value is kept in this module
 (`recorded()`) and the line is printed, so the same code works everywhere.
 
-`verdict(checks)` ends a runbook: it shows the checks as a table with PASS/FAIL, records
+`verdict(checks)` ends a runbook: it shows the checks (`netra_ops.checks.Check` rows, or a
+table of them) as a table with PASS/FAIL, records
 `verdict.passed` and `verdict.failed`, and raises `VerdictFailed` when a check failed, which
 is how the runner tells a failed verdict (exit 1) from a crashed cell (exit 3).
 """
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from netra_ops.checks import CHECK_COLUMNS, Check, checks_table
 from netra_ops.errors import RecordError, VerdictFailed
 from netra_ops.kernel import ipython_shell
 from netra_ops.record.redact import looks_secret_name
@@ -36,12 +38,13 @@ __all__ = [
     "VerdictResult",
     "lift_records",
     "record",
+    "record_each",
     "recorded",
     "verdict",
 ]
 
 RECORD_MIMETYPE = "application/vnd.netra-ops.record+json"
-VERDICT_COLUMNS = ("criterion", "value", "threshold", "passed")
+VERDICT_COLUMNS = CHECK_COLUMNS[:4]  # detail is optional
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _TEXT_LIMIT = 200
@@ -66,6 +69,13 @@ def record(name: str, value: Any) -> None:
     from IPython.display import display
 
     display({RECORD_MIMETYPE: {"name": name, "value": converted}, "text/plain": text}, raw=True)
+
+
+def record_each(values: Mapping[str, Any], prefix: str = "") -> None:
+    """`record(prefix + name, value)` for each item of `values`, in order (`prefix` such as
+    `"drift."` names a group)."""
+    for name, value in values.items():
+        record(f"{prefix}{name}", value)
 
 
 def recorded() -> dict[str, Any]:
@@ -102,13 +112,13 @@ class VerdictResult:
                 f"failed={list(self.failed)!r}, criteria={len(self.table)})")
 
 
-def verdict(checks: pd.DataFrame | Iterable[Mapping[str, Any]], *,
+def verdict(checks: Iterable[Check] | pd.DataFrame | Iterable[Mapping[str, Any]], *,
             title: str = "Verdict") -> VerdictResult:
     """Show the runbook's verdict, record it, and raise VerdictFailed if a criterion failed.
 
-    `checks` is a DataFrame or a list of dicts with columns `criterion`, `value`,
-    `threshold`, `passed` (bool) and optionally `detail`. Records `verdict.passed` (bool)
-    and `verdict.failed` (the failed criteria's names).
+    `checks` are `Check` rows (`netra_ops.checks`), or a DataFrame or a list of dicts with
+    columns `criterion`, `value`, `threshold`, `passed` (bool) and optionally `detail`.
+    Records `verdict.passed` (bool) and `verdict.failed` (the failed criteria's names).
     """
     table = _verdict_table(checks)
     failed = tuple(str(c) for c in table.loc[~table["passed"], "criterion"])
@@ -207,8 +217,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 3] + "..."
 
 
-def _verdict_table(checks: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    table = checks.copy() if isinstance(checks, pd.DataFrame) else pd.DataFrame(list(checks))
+def _verdict_table(checks: Iterable[Check] | pd.DataFrame | Iterable[Mapping[str, Any]]
+                   ) -> pd.DataFrame:
+    table = checks.copy() if isinstance(checks, pd.DataFrame) else _rows_table(list(checks))
     missing = [c for c in VERDICT_COLUMNS if c not in table.columns]
     if table.empty or missing:
         what = "no checks" if table.empty else f"missing column(s) {', '.join(missing)}"
@@ -220,6 +231,12 @@ def _verdict_table(checks: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.Dat
                                                           strict=True)]
     table.insert(0, "result", ["PASS" if ok else "FAIL" for ok in table["passed"]])
     return table.reset_index(drop=True)
+
+
+def _rows_table(rows: list[Any]) -> pd.DataFrame:
+    if rows and all(isinstance(row, Check) for row in rows):
+        return checks_table(rows)
+    return pd.DataFrame(rows)
 
 
 def _strict_bool(value: Any, criterion: Any) -> bool:

@@ -7,31 +7,43 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.metrics.criteria import evaluate_criteria
-from netra_ops.record.incident import IncidentRun
+from netra_ops.record.incident import IncidentRun, incident_dir, incident_runs
 
 __all__ = [
     "CHECKLIST",
     "METRIC_SOURCES",
     "PHASE_TARGETS",
+    "SUMMARY_RUNBOOK",
     "SUSTAINED_TARGETS",
+    "checklist_figures",
     "checklist_frame",
+    "criteria_figures",
+    "escalation_figures",
     "escalations_frame",
-    "final_validation_frame",
+    "final_validation_checks",
+    "incident_frame",
     "latest_value",
     "measured_value",
     "phase_targets_frame",
     "stakeholder_update",
     "success_metrics_frame",
+    "summarized_runs",
+    "targets_figures",
     "timeline_chart",
     "timeline_frame",
 ]
+
+SUMMARY_RUNBOOK = "00_incident_summary"
+"""The runbook that summarizes the others (its own runs are not summarized)."""
 
 PHASES = {
     "01_preflight": "1.1 pre-deployment validation",
@@ -88,6 +100,20 @@ def latest_value(runs: Sequence[IncidentRun], name: str, runbook: str | None = N
     return None
 
 
+def summarized_runs(incident: str, outputs_dir: str | Path | None = None
+                    ) -> list[IncidentRun]:
+    """The incident's runs, oldest first, without the summary's own (`SUMMARY_RUNBOOK`)."""
+    return [r for r in incident_runs(incident_dir(incident, outputs_dir))
+            if r.runbook != SUMMARY_RUNBOOK]
+
+
+def incident_frame(incident: str, env: Environment,
+                   runs: Sequence[IncidentRun]) -> pd.DataFrame:
+    """One row: the incident, its environment and project, how many runs, the first one."""
+    return pd.DataFrame([{"incident": incident, "environment": env.name, "project": env.project,
+                          "runs": len(runs), "first run": runs[0].started_at if runs else None}])
+
+
 def timeline_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     """One row per run: phase, status, start and end in hours since the incident began."""
     origin = Runs(runs).start
@@ -120,6 +146,13 @@ def phase_targets_frame(runs: Sequence[IncidentRun],
         rows.append({"target": target, "deadline_h": deadline_h, "evidence": runbook,
                      "met_after_h": met_h, "state": state})
     return pd.DataFrame(rows)
+
+
+def targets_figures(targets: pd.DataFrame) -> dict[str, Any]:
+    """What the summary records of `phase_targets_frame`: `targets_met` (how many) and
+    `targets_on_track` (which)."""
+    return {"targets_met": int((targets["state"] == "met").sum()),
+            "targets_on_track": targets.loc[targets["state"] == "on track", "target"].tolist()}
 
 
 def _met_after_h(index: Runs, runbook: str) -> float | None:
@@ -179,6 +212,13 @@ def checklist_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def checklist_figures(checklist: pd.DataFrame) -> dict[str, int]:
+    """What the summary records of `checklist_frame`: boxes ticked, not verified, in all."""
+    return {"checklist_done": int((checklist["done"] == "[x]").sum()),
+            "checklist_not_verified": int((checklist["done"] == "not verified").sum()),
+            "checklist_items": len(checklist)}
+
+
 def escalations_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     """The seed's escalation triggers: fired or not, with the evidence."""
     index = Runs(runs)
@@ -199,6 +239,12 @@ def escalations_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     ]
     return pd.DataFrame([{"trigger": t, "fired": "FIRED" if f else "no", "evidence": e}
                          for t, f, e in rows])
+
+
+def escalation_figures(escalations: pd.DataFrame) -> dict[str, list[str]]:
+    """What the summary records of `escalations_frame`: `escalations_fired` (which)."""
+    fired = escalations.loc[escalations["fired"] == "FIRED", "trigger"]
+    return {"escalations_fired": fired.tolist()}
 
 
 def stakeholder_update(runs: Sequence[IncidentRun]) -> str:
@@ -285,7 +331,15 @@ def success_metrics_frame(env: Environment, runs: Sequence[IncidentRun]) -> pd.D
     return frame.assign(source=[found.get(m, (None, ""))[1] for m in frame["metric"]])
 
 
-def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
+def criteria_figures(metrics: pd.DataFrame) -> dict[str, int]:
+    """What the summary records of `success_metrics_frame`: criteria passed, failed and
+    without data."""
+    return {f"criteria_{name}": int((metrics["state"] == state).sum())
+            for name, state in (("passed", "pass"), ("failed", "fail"),
+                                ("without_data", "no data"))}
+
+
+def final_validation_checks(runs: Sequence[IncidentRun]) -> tuple[Check, ...]:
     """Seed "Final Validation" as verdict rows: technical and business success, no rollback
     left standing; 24 h stability is reported by the monitoring runs, not judged here."""
     index = Runs(runs)
@@ -293,16 +347,14 @@ def final_validation_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
     rate = validation.records.get("pass_rate") if validation else None
     rollback = index.latest("06_rollback")
     rolled_back = rollback is not None and rollback.records.get("rollback_status") == "done"
-    rows = [
-        ("technical success: 5/5 WebSocket agent events", validation is not None
-         and validation.status == "passed", _validation_text(validation)),
-        ("business success: login -> AI response > 95%", isinstance(rate, int | float)
-         and rate > 0.95, f"pass rate {rate!r}"),
-        ("the fix is serving (no rollback)", not rolled_back,
-         "rolled back" if rolled_back else "no rollback executed"),
-    ]
-    return pd.DataFrame([{"criterion": c, "value": "pass" if ok else "fail", "threshold": "pass",
-                          "passed": ok, "detail": d} for c, ok, d in rows])
+    return (
+        Check("technical success: 5/5 WebSocket agent events", validation is not None
+              and validation.status == "passed", _validation_text(validation)),
+        Check("business success: login -> AI response > 95%", isinstance(rate, int | float)
+              and rate > 0.95, f"pass rate {rate!r}"),
+        Check("the fix is serving (no rollback)", not rolled_back,
+              "rolled back" if rolled_back else "no rollback executed"),
+    )
 
 
 def _validation_text(run: IncidentRun | None) -> str:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as widgets
-import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, list_environments, load_environment
 from netra_ops.errors import ConfigError, NetraOpsError
 from netra_ops.record import record
@@ -93,7 +93,7 @@ class Panel:
         """The live panel's root widget (None for a snapshot)."""
         return self.view.root if self.view is not None else None
 
-    def checks(self) -> pd.DataFrame:
+    def checks(self) -> tuple[Check, ...]:
         """Verdict rows of the latest state: services healthy, traffic on Ready revisions."""
         return self.snapshot.checks()
 

@@ -15,8 +15,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
+from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.ui.charts import CHARTS, ChartImages, MetricsWindow, read_metrics, render_charts
 from netra_ops.ui.marks import WARN
@@ -34,7 +33,7 @@ class Snapshot:
     window: MetricsWindow
     charts: ChartImages
 
-    def checks(self) -> pd.DataFrame:
+    def checks(self) -> tuple[Check, ...]:
         """Verdict rows: every service healthy, backend traffic on Ready revisions."""
         return self.state.checks()
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, ServiceRole
 from netra_ops.deploy import ServiceState, read_service
-from netra_ops.deploy.verify import checks_verdict_table
 from netra_ops.errors import NetraOpsError, ServiceNotFoundError
 from netra_ops.probe import HealthResult, check_services
 from netra_ops.ui.marks import marked
@@ -82,12 +82,11 @@ class PanelState:
                 for r in revisions]
         return pd.DataFrame(rows, columns=REVISION_COLUMNS)
 
-    def checks(self) -> pd.DataFrame:
-        """Verdict rows (`netra_ops.record.verdict`): each service healthy, and the backend
-        serving all its traffic from Ready revisions."""
-        rows = [(f"{t.role} healthy", t.healthy, t.health) for t in self.tiles]
-        rows.append(("backend traffic on Ready revisions", *self._traffic_check()))
-        return checks_verdict_table(rows)
+    def checks(self) -> tuple[Check, ...]:
+        """Verdict rows: each service healthy, and the backend serving all its traffic from
+        Ready revisions."""
+        healthy = tuple(Check(f"{t.role} healthy", t.healthy, t.health) for t in self.tiles)
+        return (*healthy, Check("backend traffic on Ready revisions", *self._traffic_check()))
 
     def summary(self) -> dict[str, Any]:
         """What a record keeps of the state."""

@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from netra_ops.checks import Check
 from netra_ops.config import Environment, load_environment
 from netra_ops.load import (
     NO_DATA_YET,
     TIMING_COLUMNS,
     MonitoringWait,
+    PerformanceRun,
+    after_settling,
     as_samples,
     await_monitoring,
     not_verified,
@@ -55,17 +58,17 @@ def _turns(first_s: float, answer_s: float | None, count: int = 20, *,
 
 
 def _checks(env: Environment, samples: pd.DataFrame, monitoring: pd.DataFrame | None = None,
-            **options: object) -> pd.DataFrame:
+            **options: object) -> tuple[Check, ...]:
     return performance_checks(env, samples, aborted=None,
                               monitoring=empty_frame() if monitoring is None else monitoring,
                               leaks=NO_LEAKS, revisions=[SERVING], start=START, end=END,
                               **options)  # type: ignore[arg-type]
 
 
-def _row(checks: pd.DataFrame, starts: str) -> dict[str, object]:
-    rows = checks[checks["criterion"].str.startswith(starts)]
-    assert len(rows) == 1, checks["criterion"].tolist()
-    return dict(rows.iloc[0])
+def _row(checks: tuple[Check, ...], starts: str) -> Check:
+    rows = [c for c in checks if c.name.startswith(starts)]
+    assert len(rows) == 1, [c.name for c in checks]
+    return rows[0]
 
 
 # --- the frame's timing columns -------------------------------------------------------------
@@ -103,52 +106,52 @@ def test_a_healthy_agent_that_thinks_for_seconds_passes(env: Environment) -> Non
     checks = _checks(env, _turns(0.005, 7.5))
     first = _row(checks, "first agent event p95 < 2000 ms")
     answer = _row(checks, "agent answer p95 <= 30 s")
-    assert first["passed"] and first["value"] == pytest.approx(5.0)
-    assert "delivery p95 4 ms" in str(first["detail"])
-    assert answer["passed"] and answer["value"] == pytest.approx(7.5)
-    assert not any("agent response" in str(c) for c in checks["criterion"])
+    assert first.ok and first.value == pytest.approx(5.0)
+    assert "delivery p95 4 ms" in first.detail
+    assert answer.ok and answer.value == pytest.approx(7.5)
+    assert not any("agent response" in c.name for c in checks)
 
 
 def test_a_slow_first_response_fails_on_the_first_event(env: Environment) -> None:
     checks = _checks(env, _turns(2.5, 12.5))
     first = _row(checks, "first agent event p95")
-    assert not first["passed"] and first["value"] == pytest.approx(2500.0)
-    assert _row(checks, "agent answer p95")["passed"]
+    assert not first.ok and first.value == pytest.approx(2500.0)
+    assert _row(checks, "agent answer p95").ok
 
 
 def test_waiting_for_a_connection_counts_in_the_first_response(env: Environment) -> None:
     """Open model: a turn due but sent 1.9 s later gave its user nothing for 1.9 s."""
     first = _row(_checks(env, _turns(0.2, 6.0, wait_s=1.9)), "first agent event p95")
-    assert not first["passed"] and first["value"] == pytest.approx(2100.0)
+    assert not first.ok and first.value == pytest.approx(2100.0)
 
 
 def test_an_answer_over_its_own_budget_fails(env: Environment) -> None:
     checks = _checks(env, _turns(0.005, 9.0), answer_budget_s=8.0)
     answer = _row(checks, "agent answer p95 <= 8 s")
-    assert not answer["passed"] and answer["value"] == pytest.approx(9.0)
-    assert _row(checks, "first agent event p95 < 2000 ms")["passed"]
+    assert not answer.ok and answer.value == pytest.approx(9.0)
+    assert _row(checks, "first agent event p95 < 2000 ms").ok
 
 
 def test_no_answer_at_all_fails_and_says_so(env: Environment) -> None:
     answer = _row(_checks(env, _turns(0.005, None, count=5)), "agent answer p95")
-    assert not answer["passed"] and answer["value"] is None
-    assert "0 of 5 turns completed" in str(answer["detail"])
+    assert not answer.ok and answer.value is None
+    assert "0 of 5 turns completed" in answer.detail
 
 
 def test_monitoring_without_points_yet_is_not_verified_not_failed(env: Environment) -> None:
     checks = _checks(env, _turns(0.005, 6.0))
-    lagging = checks[checks["value"].eq(NO_DATA_YET)]
-    assert set(lagging["criterion"]) == {"memory_average", "memory_peak", "cpu_average",
+    lagging = [c for c in checks if c.value == NO_DATA_YET]
+    assert {c.name for c in lagging} == {"memory_average", "memory_peak", "cpu_average",
                                          f"no memory leak: {SERVING}"}
-    assert lagging["passed"].all() and lagging["detail"].str.startswith("not verified").all()
-    assert not_verified(checks) == lagging["criterion"].tolist()
-    assert checks["passed"].all()
+    assert all(c.ok and c.detail.startswith("not verified") for c in lagging)
+    assert not_verified(checks) == [c.name for c in lagging]
+    assert all(c.ok for c in checks)
 
 
 def test_monitoring_that_cannot_be_read_fails(env: Environment) -> None:
     checks = _checks(env, _turns(0.005, 6.0), monitoring_error="Monitoring unreachable")
     assert not_verified(checks) == []
-    failed = set(checks.loc[~checks["passed"], "criterion"])
+    failed = {c.name for c in checks if not c.ok}
     assert {"memory_average", f"no memory leak: {SERVING}"} <= failed
 
 
@@ -159,7 +162,7 @@ def test_memory_of_the_window_is_judged_not_excused(env: Environment) -> None:
                         for s in range(1, 15)])
     checks = _checks(env, _turns(0.005, 6.0), monitoring=other)
     assert not_verified(checks) == []
-    assert not _row(checks, "no memory leak")["passed"]
+    assert not _row(checks, "no memory leak").ok
 
 
 # --- waiting for Monitoring to publish --------------------------------------------------------
@@ -218,7 +221,7 @@ def test_the_wait_is_bounded_and_an_error_ends_it(env: Environment) -> None:
 
 # --- the leak rows ----------------------------------------------------------------------------
 
-def _leak_checks(env: Environment, verdict: str) -> pd.DataFrame:
+def _leak_checks(env: Environment, verdict: str) -> tuple[Check, ...]:
     memory = make_frame([{"time": START + timedelta(seconds=s), "metric": "memory_bytes",
                           "value": 2e8, "source": "monitoring", "revision": SERVING}
                          for s in range(1, 15)])
@@ -231,13 +234,35 @@ def test_an_inconclusive_leak_fit_is_not_verified_and_named() -> None:
     env = load_environment("sandbox")
     checks = _leak_checks(env, "inconclusive")
     row = _row(checks, "no memory leak")
-    assert row["passed"] and row["value"] == "inconclusive"
-    assert str(row["detail"]).startswith("not verified: the fit says")
+    assert row.ok and row.value == "inconclusive"
+    assert row.detail.startswith("not verified: the fit says")
     assert not_verified(checks) == [f"no memory leak: {SERVING}"]
 
 
 @pytest.mark.parametrize(("verdict", "passed"), [("leak", False), ("no leak", True)])
 def test_a_decided_leak_fit_is_judged(verdict: str, passed: bool) -> None:
     checks = _leak_checks(load_environment("sandbox"), verdict)
-    assert bool(_row(checks, "no memory leak")["passed"]) is passed
+    assert _row(checks, "no memory leak").ok is passed
     assert not_verified(checks) == []
+
+
+# --- runbook 05's run, either engine ----------------------------------------------------------
+
+def test_a_runs_record_and_description() -> None:
+    samples = _turns(0.005, 6.0, count=4)
+    run = PerformanceRun("locust", samples, START, START + timedelta(seconds=12.5))
+    figures = run.figures()
+    assert list(figures) == ["load.turns", "load.aborted", "load.timing"]  # Locust: no "load"
+    assert figures["load.turns"] == 4 and figures["load.timing"] == timing_figures(samples)
+    assert run.describe() == "**4 turns** in 12.5 s" and run.error_counts() == {}
+    stopped = PerformanceRun("netra-ops", _turns(0.005, None, count=2), START, END,
+                             "error_rate > 0.05 for 30 s", {"engine": "netra-ops"})
+    assert next(iter(stopped.figures())) == "load" and stopped.error_counts() == {"timeout": 2}
+    assert stopped.describe().endswith("; **stopped early:** error_rate > 0.05 for 30 s")
+    assert after_settling(0.0) >= START
+
+
+def test_no_serving_revision_is_left_out_of_the_leak_rows(env: Environment) -> None:
+    checks = performance_checks(env, _turns(0.005, 6.0), aborted=None, monitoring=empty_frame(),
+                                leaks=NO_LEAKS, revisions=[None], start=START, end=END)
+    assert not [c for c in checks if c.name.startswith("no memory leak")]

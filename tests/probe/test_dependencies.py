@@ -352,8 +352,8 @@ def test_check_dependencies_all_answer(sandbox_env: Environment,
     assert list(frame["name"]) == ["postgres", "redis", "auth", "frontend"]
     assert list(frame["state"]) == ["ok"] * 4
     assert "env-pass-31" not in frame.to_string() + repr(checks)
-    rows = checks.verdict_rows()
-    assert len(rows) == 4 and all(r["passed"] for r in rows)
+    rows = checks.checks()
+    assert len(rows) == 4 and all(r.ok for r in rows)
 
 
 @pytest.mark.sandbox
@@ -376,7 +376,7 @@ def test_not_configured_is_reported_not_ok_and_does_not_fail(sandbox_env: Enviro
     assert postgres_result is not None and not postgres_result.ok
     assert postgres_result.state == "not configured"
     assert "NETRA_TEST_UNSET_PG is not set" in (postgres_result.error or "")
-    assert all(r["passed"] for r in checks.verdict_rows())
+    assert all(r.ok for r in checks.checks())
 
 
 @pytest.mark.sandbox
@@ -392,9 +392,9 @@ def test_a_failing_dependency_fails_the_checks(sandbox_env: Environment,
     monkeypatch.setenv("NETRA_TEST_PG", f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
     checks = check_dependencies(with_dependencies(sandbox_env, postgres="env:NETRA_TEST_PG"))
     assert not checks.ok and checks.failed == ("postgres",)
-    failing = [r for r in checks.verdict_rows() if not r["passed"]]
-    assert [r["criterion"] for r in failing] == ["postgres answers (seed 2.2)"]
-    assert "connection refused" in failing[0]["detail"]
+    failing = [r for r in checks.checks() if not r.ok]
+    assert [r.name for r in failing] == ["postgres answers (seed 2.2)"]
+    assert "connection refused" in failing[0].detail
 
 
 def test_environment_file_names_dependencies_by_reference(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_the_fixed_build_has_no_drift(env: Environment) -> None:
     assert list(drift.to_frame()["key"]) == list(env.expected_env)
     assert drift.notes == ()
     assert sync_plan(env, drift).needed is False
-    assert drift.verdict_rows()[0]["passed"] is True
+    assert drift.checks()[0].ok is True
 
 
 def test_wrong_auth_url_is_detected_planned_and_fixed(env: Environment) -> None:
@@ -54,8 +54,8 @@ def test_wrong_auth_url_is_detected_planned_and_fixed(env: Environment) -> None:
     assert row.actual is not None and row.actual != row.expected
     assert drift.counts == {"match": len(env.expected_env) - 1, "missing": 0, "different": 1,
                             "unexpected": 0, "unverified": 0}
-    verdict_row = drift.verdict_rows()[0]
-    assert verdict_row["passed"] is False and verdict_row["detail"] == "AUTH_SERVICE_URL different"
+    check = drift.checks()[0]
+    assert check.ok is False and check.detail == "AUTH_SERVICE_URL different"
 
     plan = sync_plan(env, drift)
     assert plan.needed and plan.image == serving_image(env) and plan.revision == drift.revision
@@ -99,7 +99,7 @@ def test_secret_values_are_compared_but_never_shown(
         ("SESSION_SECRET", SECRET_SHOWN)]
     plan = sync_plan(expects_secret, drift)
     shown = " ".join([repr(drift), drift.to_frame().to_string(), repr(plan),
-                      plan.to_frame().to_string(), repr(drift.verdict_rows())])
+                      plan.to_frame().to_string(), repr(drift.checks())])
     for value in ("4417", "7723", "db-pass-9931", "2288"):
         assert value not in shown
     assert plan.env_vars() == {"NETRA_API_KEY": "expected-api-key-7723"}
@@ -148,7 +148,7 @@ def test_an_unreachable_api_is_a_result_not_an_exception(sandbox_env: Environmen
     drift = config_drift(nowhere)
     assert not drift.ok and drift.rows == ()
     assert drift.error is not None and "cannot be reached" in drift.error
-    assert drift.verdict_rows()[0]["passed"] is False
+    assert drift.checks()[0].ok is False
     with pytest.raises(DeployError, match="cannot plan a configuration sync"):
         sync_plan(nowhere, drift)
 

@@ -114,4 +114,4 @@ def test_no_planted_secret_survives_in_any_byte_of_the_record(
 def _printed_answer(notebook: Path) -> str:
     cells = nbformat.read(notebook, as_version=4).cells
     return "".join(output.get("text", "") for cell in cells if cell.cell_type == "code"
-                   and "final_response" in cell.source for output in cell.outputs)
+                   and "last_answer" in cell.source for output in cell.outputs)

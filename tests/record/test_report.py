@@ -3,6 +3,7 @@ measured them, a 24 h target "on track" until its horizon, boxes ticked from dir
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,45 @@ def test_a_failed_validation_is_escalated_not_reported_as_in_progress() -> None:
     assert update.startswith("Deployment complete, but validation failed (golden path pass "
                              "rate 0%)")
     assert "nothing rolled back" in update
+
+
+def test_final_validation_rows_judge_the_validation_and_the_rollback() -> None:
+    passed = [run("04_golden_path_validation", 1, pass_rate=1.0, event_latency_p95_ms=80.0)]
+    checks = report.final_validation_checks(passed)
+    assert [c.ok for c in checks] == [True, True, True]
+    assert checks[0].detail == "golden path pass rate 100%, p95 event latency 80 ms"
+    rolled = report.final_validation_checks(
+        [run("04_golden_path_validation", 1, status="failed", pass_rate=0.6),
+         run("06_rollback", 2, rollback_status="done")])
+    assert [(c.name, c.ok) for c in rolled] == [
+        ("technical success: 5/5 WebSocket agent events", False),
+        ("business success: login -> AI response > 95%", False),
+        ("the fix is serving (no rollback)", False)]
+
+
+def test_the_figures_the_summary_records_of_its_tables() -> None:
+    runs = [run("02_deploy", 0, deploy_status="done"), run("04_golden_path_validation", 1,
+                                                           pass_rate=1.0)]
+    targets = report.phase_targets_frame(runs, now=T0 + timedelta(hours=1))
+    assert report.targets_figures(targets) == {"targets_met": 2, "targets_on_track": []}
+    metrics = report.success_metrics_frame(load_environment(SANDBOX_TOML), runs)
+    figures = report.criteria_figures(metrics)
+    assert list(figures) == ["criteria_passed", "criteria_failed", "criteria_without_data"]
+    assert sum(figures.values()) == len(metrics)
+    checklist = report.checklist_figures(report.checklist_frame(runs))
+    assert checklist["checklist_items"] == len(report.CHECKLIST)
+    assert checklist["checklist_done"] + checklist["checklist_not_verified"] == len(
+        report.CHECKLIST)
+    assert report.escalation_figures(report.escalations_frame(runs)) == {
+        "escalations_fired": []}
+
+
+def test_the_summary_leaves_out_its_own_runs(tmp_path: Path) -> None:
+    for number, runbook in enumerate(("02_deploy", "00_incident_summary", "04_golden_path")):
+        folder = tmp_path / "INC-9" / f"2026010{number}T000000Z-{runbook}"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({"runbook": runbook}))
+    runs = report.summarized_runs("INC-9", tmp_path)
+    assert [r.runbook for r in runs] == ["02_deploy", "04_golden_path"]
+    frame = report.incident_frame("INC-9", load_environment(SANDBOX_TOML), runs)
+    assert frame.iloc[0]["runs"] == 2 and frame.iloc[0]["incident"] == "INC-9"

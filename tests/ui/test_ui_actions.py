@@ -56,9 +56,9 @@ def test_outside_a_kernel_the_panel_is_a_snapshot(env: Environment) -> None:
     assert not panel.live and panel.widget is None
     assert recorded()["ui.snapshot"]["healthy"] is True
     checks = panel.checks()
-    assert list(checks["criterion"]) == ["backend healthy", "auth healthy", "frontend healthy",
-                                         "backend traffic on Ready revisions"]
-    assert checks["passed"].all()
+    assert [c.name for c in checks] == ["backend healthy", "auth healthy", "frontend healthy",
+                                        "backend traffic on Ready revisions"]
+    assert all(c.ok for c in checks)
     page = panel._repr_html_()
     assert page.count("✔ healthy") == 3 and "▶ serving" in page and "100%" in page
     assert page.count("data:image/png;base64,") == 2
@@ -74,7 +74,7 @@ def test_a_down_service_is_said_in_words(env: Environment) -> None:
     broken = env.model_copy(update={"services": services})
     state = control_panel(broken).snapshot.state
     assert state.tile("auth").health.startswith("✖ unhealthy: ")
-    assert not state.checks().set_index("criterion").loc["auth healthy", "passed"]
+    assert not {c.name: c.ok for c in state.checks()}["auth healthy"]
 
 
 def test_golden_path_action_is_recorded_and_journaled(env: Environment,
