@@ -65,9 +65,8 @@ BESIDE = "sandbox"
 """Beside the stack, never under it: it imports only the layers from the root package down,
 and only the entry points import it (the library reaches it over the network)."""
 
-PART_OF = {"__main__": "cli", "cli_doctor": "cli", "cli_schedule": "cli", "gcp": "cloud"}
-"""Top-level modules that belong to a package: the command line's parts, and `gcp`, the old
-name of `cloud.clients` kept for old imports."""
+PART_OF = {"__main__": "cli", "cli_doctor": "cli", "cli_schedule": "cli"}
+"""Top-level modules that belong to a package: the command line's parts."""
 
 
 @dataclass(frozen=True)

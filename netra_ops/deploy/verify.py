@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from netra_ops.checks import Check
+from netra_ops.cloud import ServiceState, read_service, serves_image
 from netra_ops.config import Environment
 from netra_ops.deploy.change import ChangeResult
-from netra_ops.deploy.image_digest import serves_image
-from netra_ops.deploy.service import ServiceState, read_service
 from netra_ops.metrics.logs import log_entries, request_log_filter
 from netra_ops.probe.golden_path_run import websocket_connect
 from netra_ops.probe.health_endpoint import HealthResult, health, wait_healthy

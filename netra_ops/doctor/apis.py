@@ -16,10 +16,10 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import monitoring_v3
 
 from netra_ops.checks import Check
+from netra_ops.cloud import call, monitoring_client, service_name, services_client
 from netra_ops.config import Environment, find_environment_file
 from netra_ops.doctor.requirements import requirement
 from netra_ops.errors import ApiUnreachableError, NetraOpsError
-from netra_ops.gcp import call, monitoring_client, service_name, services_client
 from netra_ops.metrics.logs import log_entries, request_log_filter
 
 __all__ = ["PROBLEMS", "api_checks", "env_option", "failure_fix"]

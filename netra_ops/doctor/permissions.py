@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netra_ops.checks import Check, skipped
+from netra_ops.cloud import call, projects_client, service_name, services_client
 from netra_ops.config import Environment
 from netra_ops.doctor.apis import PROBLEMS, failure_fix
 from netra_ops.doctor.requirements import REQUIREMENTS, Requirement
-from netra_ops.gcp import call, projects_client, service_name, services_client
 
 __all__ = ["held_on_project", "held_on_service", "permission_checks"]
 

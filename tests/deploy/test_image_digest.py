@@ -9,10 +9,15 @@ from __future__ import annotations
 import pytest
 
 from netra_ops import sandbox
+from netra_ops.cloud import (
+    IMAGE_DIGEST_ANNOTATION,
+    new_build,
+    service_name,
+    services_client,
+    tag_digest,
+)
 from netra_ops.config import Environment
 from netra_ops.deploy import deploy, deploy_decision, read_service, verify
-from netra_ops.deploy.image_digest import IMAGE_DIGEST_ANNOTATION, new_build, tag_digest
-from netra_ops.gcp import service_name, services_client
 from netra_ops.sandbox.runtime.revisions import IMAGE_BY_DIGEST_ENV
 
 pytestmark = [pytest.mark.sandbox]

@@ -13,10 +13,10 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from netra_ops import deploy
+from netra_ops.cloud import projects_client
 from netra_ops.config import Environment, load_environment
 from netra_ops.doctor import REQUIREMENTS, changing_runbooks, doctor
 from netra_ops.doctor.permissions import held_on_project, held_on_service
-from netra_ops.gcp import projects_client
 from netra_ops.probe import config_drift
 
 pytestmark = [pytest.mark.sandbox]
