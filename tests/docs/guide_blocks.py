@@ -13,7 +13,8 @@ The convention (docs/guides/README.md):
   a real Google Cloud project are shown as `text`.
 
 Each guide runs in a fresh copy of a checkout (environments, notebooks, playbooks, the
-Makefile, pyproject.toml, the tests' conftest, and `.venv` linked), as a user whose venv is
+Makefile, pyproject.toml, the tests' conftest, and `.venv` linked to the venv running the
+tests, so `make test-latest` tests its own), as a user whose venv is
 active. `NETRA_OPS_ENVIRONMENTS` points the name `sandbox` at a private sandbox on free
 ports, so the guides never touch the developer's own sandbox; no Google credentials are in
 reach (and the metadata server is a closed loopback port).
@@ -25,12 +26,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from netra_ops.sandbox.ephemeral import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(sys.prefix)  # the venv running the tests: .venv, or .venv-latest
 GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
 CHECKOUT = ["environments", "notebooks", "playbooks", "Makefile", "pyproject.toml",
             "README.md", "tests/conftest.py", "tests/test_notebooks.py"]
@@ -89,7 +92,7 @@ def checkout(folder: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         else:
             shutil.copy2(source, target)
-    (folder / ".venv").symlink_to(ROOT / ".venv")
+    (folder / ".venv").symlink_to(VENV)
     return folder
 
 
@@ -98,8 +101,8 @@ def user_environ(environments: Path, home: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(
         ("NETRA_OPS_", "GOOGLE_APPLICATION_CREDENTIALS", "VIRTUAL_ENV", "PYTEST_"))}
     environ.update({
-        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{environ.get('PATH', '')}",
-        "VIRTUAL_ENV": str(ROOT / ".venv"), "NETRA_OPS_ENVIRONMENTS": str(environments),
+        "PATH": f"{VENV / 'bin'}{os.pathsep}{environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(VENV), "NETRA_OPS_ENVIRONMENTS": str(environments),
         "CLOUDSDK_CONFIG": str(home / "gcloud"), "NO_GCE_CHECK": "true",
         "GCE_METADATA_IP": f"127.0.0.1:{free_ports(1)[0]}",
         "GCE_METADATA_HOST": f"127.0.0.1:{free_ports(1)[0]}", "COLUMNS": "120",
