@@ -163,7 +163,11 @@ def test_a_server_clock_30_s_ahead_passes_thanks_to_the_offset(
     result = golden_path(hostile.env("skewed-clock"), timeout_s=TIMEOUT_S)
     _assert_skew_corrected(result)
     table = timing_table([result])
-    assert table.loc[0, "timing_ok"] and "server clock +30" in table.loc[0, "clock"]
+    # the table shows the offset measured (30 s within the margin above: +29999 ms on a busy
+    # machine is as right as +30000 ms)
+    assert result.clock_offset_ms is not None
+    assert table.loc[0, "timing_ok"]
+    assert f"server clock {result.clock_offset_ms:+.0f} ms" in table.loc[0, "clock"]
 
 
 @pytest.mark.anyio
