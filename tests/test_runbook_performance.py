@@ -19,7 +19,12 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 RunRunbook = Callable[..., tuple[subprocess.CompletedProcess[str], Path]]
 # the seed's 10 users; 20 s of memory (12 s gave "inconclusive" on a busy machine: too few
 # points to rule out growth that reaches 3.5 GiB within 24 h)
-SHORT = ("duration_s=5", "settle_s=15", "users=10")
+SHORT = ("settle_s=15", "users=10")
+# Locust's own start-up (gevent, spawning, ten logins) counts against its --run-time, and a
+# user still setting up when the run ends is a failed "connect" turn (locustfile.py says so
+# and why). On a busy machine 5 s was all start-up once (test-latest, 2026-12-07: connect 10
+# of 10): Locust gets 15 s.
+DURATION_S = {"netra-ops": 5, "locust": 15}
 
 
 @pytest.mark.parametrize("engine", ["netra-ops", "locust"])
@@ -27,7 +32,8 @@ def test_a_short_load_passes_with_frames_charts_and_leak_verdict(
         sandbox_env: Environment, tmp_path: Path, run_runbook_cli: RunRunbook,
         engine: str) -> None:
     result, record = run_runbook_cli("05_performance", sandbox_env, tmp_path, "INC-perf",
-                                     *SHORT, f"engine={engine}")
+                                     *SHORT, f"duration_s={DURATION_S[engine]}",
+                                     f"engine={engine}")
     assert result.returncode == 0, result.stdout + result.stderr
     records = summary(record)["records"]
     assert records["load.engine"] == engine and records["load.turns"] > 10
