@@ -1,22 +1,7 @@
-"""Re-exports `netra_ops.sandbox.control.scenarios` at its first path (tests and guides
-import from here)."""
+"""Re-exports `netra_ops.sandbox.control.scenarios` at its first path (the README, the guides
+and tests import from here): every public name of it, so the two cannot drift apart."""
 
-from netra_ops.sandbox.control.scenarios import (
-    SCENARIOS,
-    Scenario,
-    apply_scenario,
-    get_scenario,
-    image_with_tag,
-    list_scenarios,
-    scenario_request,
-)
+from netra_ops.sandbox.control import scenarios as _moved
+from netra_ops.sandbox.control.scenarios import *  # noqa: F403
 
-__all__ = [
-    "SCENARIOS",
-    "Scenario",
-    "apply_scenario",
-    "get_scenario",
-    "image_with_tag",
-    "list_scenarios",
-    "scenario_request",
-]
+__all__ = list(_moved.__all__)
