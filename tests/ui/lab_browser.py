@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -62,15 +63,48 @@ class LabServer:
         return found
 
     def wait_kernel_connected(self, within_s: float = 60.0) -> None:
-        """Until the server has one kernel, idle, with the page connected to it."""
+        """Until the server has one kernel, idle, with the page connected to it.
+
+        An answer that is not the list of kernels is polled past: jupyter_server lists a
+        kernel the instant it is added, before it sets the kernel's `last_activity`, and a
+        request in that instant gets HTTP 500 (seen in CI on a busy machine); a request
+        can also time out. If no kernel settles, the last answer and the end of the
+        server's log say why.
+        """
         deadline = time.monotonic() + within_s
+        last = "no answer yet"
         while time.monotonic() < deadline:
-            answer = httpx.get(f"{self.url}/api/kernels", timeout=5,
-                               headers={"Authorization": f"token {self.token}"}).json()
-            if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in answer):
+            kernels, last = self._kernel_list()
+            if any(k.get("execution_state") == "idle" and k.get("connections", 0) > 0
+                   for k in kernels):
                 return
             time.sleep(0.2)
-        raise AssertionError(f"no kernel connected and idle within {within_s} s")
+        raise AssertionError(f"no kernel connected and idle within {within_s} s; the last "
+                             f"answer of /api/kernels: {last}\n{self.log_tail()}")
+
+    def _kernel_list(self) -> tuple[list[dict[str, Any]], str]:
+        """The server's kernels (empty when it did not answer with them) and what it said."""
+        try:
+            response = httpx.get(f"{self.url}/api/kernels", timeout=5,
+                                 headers={"Authorization": f"token {self.token}"})
+        except httpx.HTTPError as error:
+            return [], f"{type(error).__name__}: {error}"
+        said = f"HTTP {response.status_code} {response.text[:300]}"
+        try:
+            answer = response.json()
+        except ValueError:
+            return [], said
+        if response.status_code != 200 or not isinstance(answer, list):
+            return [], said
+        return [k for k in answer if isinstance(k, dict)], said
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log (JupyterLab writes its errors there)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError as error:
+            return f"(no log at {self.log}: {error})"
+        return "\n".join(text.splitlines()[-lines:])
 
     def kernels(self) -> list[psutil.Process]:
         return [p for p in self.processes() if "ipykernel_launcher" in " ".join(p.cmdline())]
