@@ -235,9 +235,26 @@ def remote_checkout_dir(url: str) -> Path:
 
 
 class Release(_Model):
-    """What the remediation deploys (seed 1.2): the fixed build's image."""
+    """What the remediation deploys (seed 1.2): the fixed build's image of each service.
+
+    `image` is the backend's; `images` names the image of any service (`[release.images]`
+    in the file, e.g. `auth = ".../netra-auth:develop-long-lived"`), the backend's too.
+    """
 
     image: str | None = None
+    images: dict[ServiceRole, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_backend_image(self) -> Release:
+        named = self.images.get("backend")
+        if self.image and named and named != self.image:
+            raise ValueError(f"[release] image ({self.image}) and [release.images] backend "
+                             f"({named}) differ; keep one of them")
+        return self
+
+    def image_for(self, role: ServiceRole) -> str | None:
+        """The release image of the service in `role`; None when the file names none."""
+        return self.images.get(role) or (self.image if role == "backend" else None)
 
 
 class Environment(_Model):

@@ -124,3 +124,32 @@ def test_secret_references_resolve_from_env_and_file(
                          [("512Mi", 512 * 2**20), ("4Gi", 4 * 2**30), ("1G", 10**9), ("42", 42)])
 def test_memory_quantities(quantity: str, expected: int) -> None:
     assert memory_bytes(quantity) == expected
+
+
+def test_every_service_has_a_release_image_in_deploy_order() -> None:
+    from netra_ops.deploy import release_images
+
+    for name in ("sandbox", "staging"):
+        images = release_images(load_environment(name))
+        assert list(images) == ["auth", "backend", "frontend"]
+        assert [i.rsplit("/", 1)[1] for i in images.values()] == [
+            "netra-auth:develop-long-lived", "netra-backend:develop-long-lived",
+            "netra-frontend:develop-long-lived"]
+
+
+def test_a_missing_release_image_names_the_key(tmp_path: Path) -> None:
+    from netra_ops.deploy import release_images
+
+    text = SANDBOX_TOML.split("\nauth = \"us-central1")[0] + "\n" + \
+        SANDBOX_TOML.split("netra-auth:develop-long-lived\"\n", 1)[1]
+    env = load_environment(write(tmp_path, text))
+    with pytest.raises(ConfigError, match=r"no \[release.images\] auth in .*env\.toml"):
+        release_images(env)
+
+
+def test_two_different_backend_release_images_are_refused(tmp_path: Path) -> None:
+    text = SANDBOX_TOML.replace("[release.images]\n",
+                                '[release.images]\nbackend = "elsewhere/netra-backend:x"\n')
+    with pytest.raises(ConfigError, match=r"\[release\] image .* and \[release.images\] "
+                                          r"backend .* differ"):
+        load_environment(write(tmp_path, text))

@@ -20,10 +20,12 @@ from netra_ops.deploy.marks import KnownGoodMark, mark_clean_window, mark_revisi
 from netra_ops.deploy.preflight import PreflightResult, preflight
 from netra_ops.deploy.rehearsal import serve_for_rehearsal
 from netra_ops.deploy.release import (
+    DEPLOY_ORDER,
     RollbackTarget,
     choose_rollback_target,
     deploy,
     release_image,
+    release_images,
     rollback,
     rollback_target,
     set_traffic,
@@ -48,6 +50,7 @@ from netra_ops.deploy.verify import (
 )
 
 __all__ = [
+    "DEPLOY_ORDER",
     "KNOWN_BAD",
     "KNOWN_GOOD",
     "RISKS",
@@ -78,6 +81,7 @@ __all__ = [
     "quiet_window_s",
     "read_service",
     "release_image",
+    "release_images",
     "risk_table",
     "rollback",
     "rollback_choice",

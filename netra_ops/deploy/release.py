@@ -17,12 +17,14 @@ from netra_ops.cloud import (
     new_build,
     serves_image,
 )
-from netra_ops.config import Environment
+from netra_ops.config import Environment, ServiceRole
 from netra_ops.deploy.change import ChangeResult, apply_change, set_revision_targets
 from netra_ops.errors import ConfigError, DeployError, NoRollbackTargetError
 
-__all__ = ["RollbackTarget", "choose_rollback_target", "deploy", "release_image", "rollback",
-           "rollback_target", "set_traffic"]
+__all__ = ["DEPLOY_ORDER", "RollbackTarget", "choose_rollback_target", "deploy", "release_image",
+           "release_images", "rollback", "rollback_target", "set_traffic"]
+
+DEPLOY_ORDER: tuple[ServiceRole, ...] = ("auth", "backend", "frontend")
 
 _LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 
@@ -74,12 +76,21 @@ def deploy(
     return apply_change(env, "deploy", planner, mutate, execute=execute, deadline_s=deadline_s)
 
 
-def release_image(env: Environment) -> str:
-    """The image of the fixed build, from the environment's `[release] image`."""
-    if not env.release.image:
-        raise ConfigError(f"environment {env.name} has no [release] image in "
+def release_image(env: Environment, role: ServiceRole = "backend") -> str:
+    """The image of the fixed build of one service, from the environment's `[release]`
+    (`image` for the backend, `[release.images]` for any service)."""
+    image = env.release.image_for(role)
+    if not image:
+        where = "[release] image" if role == "backend" else f"[release.images] {role}"
+        raise ConfigError(f"environment {env.name} has no {where} in "
                           f"{env.source or 'its file'}; set it or pass the image explicitly")
-    return env.release.image
+    return image
+
+
+def release_images(env: Environment) -> dict[ServiceRole, str]:
+    """The release image of every service of the environment, in deploy order (auth first,
+    frontend last: the backend needs auth, the frontend needs both)."""
+    return {role: release_image(env, role) for role in DEPLOY_ORDER if role in env.services}
 
 
 def set_traffic(env: Environment, split: Mapping[str, int], *, deadline_s: float = 120.0,
