@@ -6,28 +6,27 @@ for `kind = "gcp"` they use application default credentials and Google's endpoin
 
 Cloud Logging's client, when it parses entries of its own project, asks the GCE metadata
 server for a default resource (a DNS query for `metadata.google.internal.`, off loopback):
-`_ResourceFixedLoggingClient` hands every logger a fixed resource so that never happens.
+`_resource_fixed_logging_client()` hands every logger a fixed resource so that never happens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
 import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud import logging as gcl_logging
-from google.cloud import monitoring_v3, resourcemanager_v3, run_v2
-from google.cloud.logging_v2.resource import Resource
-from google.cloud.monitoring_v3.services.metric_service.transports import (
-    MetricServiceGrpcTransport,
-)
+from google.cloud import run_v2
 
 from netra_ops.config import Environment
 from netra_ops.errors import ApiUnreachableError, ConfigError
+
+if TYPE_CHECKING:
+    from google.cloud import logging as gcl_logging
+    from google.cloud import monitoring_v3, resourcemanager_v3
 
 __all__ = [
     "api_errors",
@@ -43,13 +42,23 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _ResourceFixedLoggingClient(gcl_logging.Client):  # type: ignore[misc]
-    """A Logging client whose loggers never detect their resource from GCE metadata."""
+@cache
+def _resource_fixed_logging_client() -> type[gcl_logging.Client]:
+    """A Logging client class whose loggers never detect their resource from GCE metadata.
 
-    def logger(self, name: str, *, labels: dict[str, str] | None = None,
-               resource: Resource | None = None) -> Any:
-        fixed = resource or Resource(type="global", labels={})
-        return super().logger(name, labels=labels, resource=fixed)
+    Built on first use: Cloud Logging's, Monitoring's and Resource Manager's packages take
+    about a second each to import, and most runbooks need none or one of them.
+    """
+    from google.cloud import logging as gcl_logging
+    from google.cloud.logging_v2.resource import Resource
+
+    class ResourceFixedLoggingClient(gcl_logging.Client):  # type: ignore[misc]
+        def logger(self, name: str, *, labels: dict[str, str] | None = None,
+                   resource: Resource | None = None) -> Any:
+            fixed = resource or Resource(type="global", labels={})
+            return super().logger(name, labels=labels, resource=fixed)
+
+    return ResourceFixedLoggingClient
 
 
 def _credentials(env: Environment) -> Credentials | None:
@@ -78,12 +87,19 @@ def revisions_client(env: Environment) -> run_v2.RevisionsClient:
 
 def logging_client(env: Environment) -> gcl_logging.Client:
     """Cloud Logging v2 client (REST, never the metadata server) for the environment."""
-    return _ResourceFixedLoggingClient(project=env.project, credentials=_credentials(env),
-                                       _use_grpc=False, client_options=_rest_options(env))
+    client_class = _resource_fixed_logging_client()
+    return client_class(project=env.project, credentials=_credentials(env), _use_grpc=False,
+                        client_options=_rest_options(env))
 
 
 def monitoring_client(env: Environment) -> monitoring_v3.MetricServiceClient:
     """Cloud Monitoring v3 client; gRPC (its only transport), insecure on the sandbox."""
+    import grpc
+    from google.cloud import monitoring_v3
+    from google.cloud.monitoring_v3.services.metric_service.transports import (
+        MetricServiceGrpcTransport,
+    )
+
     if env.kind != "sandbox":
         return monitoring_v3.MetricServiceClient()
     if not env.monitoring_endpoint:
@@ -96,6 +112,8 @@ def monitoring_client(env: Environment) -> monitoring_v3.MetricServiceClient:
 def projects_client(env: Environment) -> resourcemanager_v3.ProjectsClient:
     """Resource Manager v3 projects client (REST) for the environment: project-level
     `testIamPermissions` (what `netra-ops doctor` asks)."""
+    from google.cloud import resourcemanager_v3
+
     return resourcemanager_v3.ProjectsClient(transport="rest", credentials=_credentials(env),
                                              client_options=_rest_options(env))
 

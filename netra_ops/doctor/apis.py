@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
-from google.cloud import monitoring_v3
 
 from netra_ops.checks import Check
 from netra_ops.cloud import call, monitoring_client, service_name, services_client
@@ -28,7 +27,6 @@ __all__ = ["PROBLEMS", "api_checks", "env_option", "failure_fix"]
 # network errors (requests' exceptions are OSErrors).
 PROBLEMS = (NetraOpsError, gexc.GoogleAPICallError, gexc.RetryError,
             auth_exceptions.GoogleAuthError, OSError)
-_HEADERS = monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.HEADERS
 
 
 def api_checks(env: Environment, timeout_s: float) -> list[Check]:
@@ -67,6 +65,8 @@ def _logging(env: Environment, timeout_s: float) -> str:
 
 
 def _monitoring(env: Environment, timeout_s: float) -> str:
+    from google.cloud import monitoring_v3  # about a second to import: only when asked
+
     end = datetime.now(UTC)
     request = {
         "name": f"projects/{env.project}",
@@ -74,7 +74,7 @@ def _monitoring(env: Environment, timeout_s: float) -> str:
                    f'resource.labels.service_name = "{env.backend.name}"'),
         "interval": monitoring_v3.TimeInterval(start_time=end - timedelta(minutes=10),
                                                end_time=end),
-        "view": _HEADERS,
+        "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.HEADERS,
     }
     client = monitoring_client(env)
     try:

@@ -23,26 +23,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
-from google.cloud import monitoring_v3
 
 from netra_ops.cloud import api_errors, monitoring_client, revisions_client, service_name
 from netra_ops.config import Environment, memory_bytes
 from netra_ops.errors import NetraOpsError, QueryError
 from netra_ops.metrics.frames import Reading, make_frame
 
+if TYPE_CHECKING:
+    from google.cloud import monitoring_v3
+
 __all__ = ["default_step_s", "memory_limits", "monitoring_reading"]
 
 _RUN = "run.googleapis.com/"
-_A = monitoring_v3.Aggregation.Aligner
-_R = monitoring_v3.Aggregation.Reducer
 _REVISION = "resource.label.revision_name"
 _CLASS = "metric.label.response_code_class"
-_PERCENTILES = {"latency_p50_ms": _A.ALIGN_PERCENTILE_50, "latency_p95_ms": _A.ALIGN_PERCENTILE_95,
-                "latency_p99_ms": _A.ALIGN_PERCENTILE_99}
+# Aligners and reducers by their names in monitoring_v3.Aggregation (the package is imported
+# on the first query: it takes about a second, and most runbooks never query Monitoring).
+_PERCENTILES = {"latency_p50_ms": "ALIGN_PERCENTILE_50", "latency_p95_ms": "ALIGN_PERCENTILE_95",
+                "latency_p99_ms": "ALIGN_PERCENTILE_99"}
 _UNREACHABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.PermissionDenied,
                 gexc.Unauthenticated, gexc.RetryError, gexc.InternalServerError)
 
@@ -63,16 +65,16 @@ def monitoring_reading(env: Environment, start: datetime, end: datetime, *,
         return Reading.failed("monitoring", start, end, str(exc))
     query = _Query(env, client, start, end, step, timeout_s)
     try:
-        counts = query.series("request_count", _A.ALIGN_DELTA, _R.REDUCE_SUM,
+        counts = query.series("request_count", "ALIGN_DELTA", "REDUCE_SUM",
                               (_REVISION, _CLASS))
         rows = _request_rows(counts)
         for metric, aligner in _PERCENTILES.items():
-            latencies = query.series("request_latencies", aligner, _R.REDUCE_MAX,
+            latencies = query.series("request_latencies", aligner, "REDUCE_MAX",
                                      (_REVISION, _CLASS), 'metric.labels.response_code_class'
                                      ' != "1xx"')
             rows += _latency_rows(metric, latencies, counts)
-        memory = query.series("container/memory/utilizations", _A.ALIGN_DELTA)
-        cpu = query.series("container/cpu/utilizations", _A.ALIGN_DELTA)
+        memory = query.series("container/memory/utilizations", "ALIGN_DELTA")
+        cpu = query.series("container/cpu/utilizations", "ALIGN_DELTA")
     except _UNREACHABLE as exc:
         return Reading.failed("monitoring", start, end, _unreachable_text(env, exc))
     except gexc.GoogleAPICallError as exc:
@@ -110,20 +112,26 @@ class _Query:
 
     def __init__(self, env: Environment, client: monitoring_v3.MetricServiceClient,
                  start: datetime, end: datetime, step_s: float, timeout_s: float) -> None:
+        from google.cloud import monitoring_v3
+
         self.env, self.client, self.timeout_s = env, client, timeout_s
+        self.aggregation = monitoring_v3.Aggregation
         self.interval = monitoring_v3.TimeInterval(start_time=start, end_time=end)
         seconds = int(step_s)
         self.period = {"seconds": seconds, "nanos": round((step_s - seconds) * 1e9)}
 
-    def series(self, metric: str, aligner: Any, reducer: Any = _R.REDUCE_NONE,
+    def series(self, metric: str, aligner: str, reducer: str = "REDUCE_NONE",
                group_by: Iterable[str] = (), extra: str = "") -> list[Any]:
+        """The series of `metric` aligned and reduced (by the names of their enum values)."""
         filter_ = " AND ".join(filter(None, [
             f'metric.type = "{_RUN}{metric}"', 'resource.type = "cloud_run_revision"',
             f'resource.labels.service_name = "{self.env.backend.name}"', extra]))
         request = {
             "name": f"projects/{self.env.project}", "filter": filter_, "interval": self.interval,
-            "aggregation": {"alignment_period": self.period, "per_series_aligner": aligner,
-                            "cross_series_reducer": reducer, "group_by_fields": list(group_by)},
+            "aggregation": {"alignment_period": self.period,
+                            "per_series_aligner": getattr(self.aggregation.Aligner, aligner),
+                            "cross_series_reducer": getattr(self.aggregation.Reducer, reducer),
+                            "group_by_fields": list(group_by)},
         }
         return list(self.client.list_time_series(request=request, retry=None,
                                                  timeout=self.timeout_s))
