@@ -71,7 +71,10 @@ demo: $(INSTALLED)
 
 ## test: lint, type-check and run the whole test suite (with Chromium for the browser test),
 ## in WORKERS processes (each test file stays in one; each worker has its own sandboxes).
-test: $(INSTALLED) lint browser
+## The venv and Chromium are installed side by side (one waits on PyPI, the other on apt).
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(INSTALLED) browser
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 lint: $(INSTALLED)
