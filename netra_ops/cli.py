@@ -318,6 +318,22 @@ def probe_golden_path(
         raise typer.Exit(1)
 
 
+@probe_app.command("urls")
+def probe_urls(env: EnvOption = "sandbox") -> None:
+    """The backend's AUTH_SERVICE_URL / FRONTEND_URL against Cloud Run's URLs of those
+    services, and the revision health names against the serving one; exit 1 on a mismatch."""
+    from netra_ops import probe
+    from netra_ops.checks import checks_table
+
+    result = probe.service_urls(_environment(env))
+    _table(checks_table(result.checks)[["criterion", "passed", "detail"]])
+    for check in result.checks:
+        if not check.ok and check.fix:
+            typer.echo(f"fix ({check.name}): {check.fix}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @records_app.command("list")
 def records_list(outputs: OutputsOption = None) -> None:
     """The incidents on record, with their last runbook and status."""

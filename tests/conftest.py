@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from runbook_records import run_command
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
@@ -159,11 +159,8 @@ def run_runbook_cli() -> RunbookCli:
 
     def run(runbook: str, env: Environment, outputs: Path, incident: str,
             *params: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-        args = [sys.executable, "-m", "netra_ops", "run", runbook, "--env", str(env.source),
-                "--incident", incident, "--outputs", str(outputs)]
-        for param in params:
-            args += ["-p", param]
-        result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        result = subprocess.run(run_command(runbook, env, outputs, incident, *params),
+                                cwd=ROOT, capture_output=True, text=True, timeout=300,
                                 stdin=subprocess.DEVNULL)
         runs = sorted(p for p in (outputs / incident).iterdir() if p.is_dir())
         assert len(runs) == 1, runs

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
+
+from netra_ops.config import Environment
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def summary(record: Path) -> dict[str, Any]:
@@ -19,3 +25,25 @@ def charts(record: Path, notebook: str) -> int:
     executed = nbformat.read(record / notebook, as_version=4)
     return sum("image/png" in o.get("data", {}) for c in executed.cells
                if c.cell_type == "code" for o in c.outputs)
+
+
+def run_command(runbook: str, env: Environment, outputs: Path, incident: str,
+                *params: str) -> list[str]:
+    """The `netra-ops run RUNBOOK --env ... -p ...` command line."""
+    args = [sys.executable, "-m", "netra_ops", "run", runbook, "--env", str(env.source),
+            "--incident", incident, "--outputs", str(outputs)]
+    for param in params:
+        args += ["-p", param]
+    return args
+
+
+def run_runbook(env: Environment, outputs: Path, incident: str, runbook: str, *params: str
+                ) -> tuple[int, dict[str, Any], Path]:
+    """`netra-ops run RUNBOOK -p ...` as a user runs it, into `incident` (which may hold
+    earlier runs): its exit code, summary.json and record folder."""
+    done = subprocess.run(run_command(runbook, env, outputs, incident, *params), cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    record = max((outputs / incident).glob(f"*-{runbook}"))
+    ran = summary(record)
+    assert done.returncode == ran["exit_code"], done.stdout + done.stderr
+    return done.returncode, ran, record

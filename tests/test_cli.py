@@ -31,7 +31,7 @@ def listed_commands(help_text: str) -> list[str]:
 @pytest.mark.parametrize(("group", "commands"), [
     ((), ["schedule", "doctor", "run", "sandbox", "probe", "records"]),
     (("sandbox",), ["up", "down", "status", "logs", "scenarios", "scenario", "push"]),
-    (("probe",), ["health", "golden-path"]),
+    (("probe",), ["health", "golden-path", "urls"]),
     (("records",), ["list", "show", "verify"]),
 ], ids=["netra-ops", "sandbox", "probe", "records"])
 def test_help_lists_the_commands(group: tuple[str, ...], commands: list[str]) -> None:

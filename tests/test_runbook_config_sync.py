@@ -55,6 +55,7 @@ def test_clean_sandbox_passes_with_real_dependencies(env: Environment, tmp_path:
     assert records["dependencies.postgres.query_ms"] < 100
     assert records["postgres_latency_ms"] == records["dependencies.postgres.query_ms"]
     assert records["dependencies.not_configured"] == []
+    assert records["urls.ok"] is True and records["urls.mismatches"] == []
     for path in record.iterdir():
         assert "pg-pass-6620" not in path.read_text(errors="replace"), path.name
 
@@ -68,10 +69,11 @@ def test_wrong_auth_url_fails_then_execute_fixes_it(env: Environment, tmp_path: 
     assert dry["records"]["dependencies.not_configured"] == ["postgres", "redis"]
     failing = dry["failing_cell"]
     assert failing["ename"] == "VerdictFailed" and dry["records"]["verdict.failed"] == [
-        "configuration drift (seed 2.1)"]
+        "configuration drift (seed 2.1)", "AUTH_SERVICE_URL names the auth service"]
 
     code, fixed, _ = run_runbook(env, tmp_path, "INC-fix", "execute=true")
     assert code == 0, fixed["failing_cell"]
     assert fixed["records"]["sync.status"] == "done"
     assert fixed["records"]["drift_after.different"] == 0
     assert fixed["records"]["drift_after.revision"] != fixed["records"]["drift.revision"]
+    assert fixed["records"]["urls.ok"] is True  # read after the fix

@@ -7,6 +7,7 @@ traffic-only rollback it still names the bad image. What serves is found by foll
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,8 @@ KNOWN_BAD = "netra-ops/known-bad"
 
 @dataclass(frozen=True)
 class RevisionInfo:
-    """One revision: its image, readiness and share of traffic."""
+    """One revision: its image, readiness and share of traffic, and the env vars it runs
+    with (`env`: literal values; one from Secret Manager reads as an empty string)."""
 
     name: str
     image: str
@@ -38,11 +40,16 @@ class RevisionInfo:
     percent: int
     created: datetime | None
     reason: str = ""
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
 class ServiceState:
-    """A service as the API describes it, with what serves resolved through revisions."""
+    """A service as the API describes it, with what serves resolved through revisions.
+
+    `uri` is the service's main URL and `urls` every URL Cloud Run serves it at (`uri`
+    among them), as `services.get` answers.
+    """
 
     name: str
     uri: str
@@ -54,6 +61,7 @@ class ServiceState:
     latest_created: str
     revisions: tuple[RevisionInfo, ...] = field(default=())
     annotations: dict[str, str] = field(default_factory=dict)
+    urls: tuple[str, ...] = ()
 
     @property
     def known_good(self) -> tuple[str, ...]:
@@ -100,7 +108,8 @@ class ServiceState:
     def to_frame(self) -> pd.DataFrame:
         """One row per revision, newest first, with what the service records of it
         (`known`: good, bad or empty)."""
-        return pd.DataFrame([{**asdict(r), "known": self.known(r.name)} for r in self.revisions])
+        return pd.DataFrame([{**{k: v for k, v in asdict(r).items() if k != "env"},
+                               "known": self.known(r.name)} for r in self.revisions])
 
     def known(self, name: str) -> str:
         """`good`, `bad` or `""`: what the service's annotations record of a revision."""
@@ -143,6 +152,7 @@ def _state(service: run_v2.Service, revisions: list[run_v2.Revision]) -> Service
         latest_created=short_name(service.latest_created_revision),
         revisions=tuple(infos),
         annotations=dict(service.annotations),
+        urls=tuple(service.urls),
     )
 
 
@@ -156,4 +166,6 @@ def _revision_info(revision: run_v2.Revision, percent: int) -> RevisionInfo:
     reason = "" if is_ready or ready is None else ready.message
     image = revision.containers[0].image if revision.containers else ""
     created = revision.create_time if revision.create_time else None
-    return RevisionInfo(short_name(revision.name), image, is_ready, percent, created, reason)
+    env = {e.name: e.value for e in revision.containers[0].env} if revision.containers else {}
+    return RevisionInfo(short_name(revision.name), image, is_ready, percent, created, reason,
+                        env)

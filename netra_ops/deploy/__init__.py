@@ -40,6 +40,7 @@ from netra_ops.deploy.rollback_steps import (
     rolled_back_from,
     validate_rollback_to,
 )
+from netra_ops.deploy.url_decision import url_decision, with_url_checks
 from netra_ops.deploy.verify import (
     Checks,
     change_checks,
@@ -89,7 +90,9 @@ __all__ = [
     "rolled_back_from",
     "serve_for_rehearsal",
     "set_traffic",
+    "url_decision",
     "validate_rollback",
     "validate_rollback_to",
     "verify",
+    "with_url_checks",
 ]

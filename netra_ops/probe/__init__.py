@@ -105,6 +105,13 @@ from netra_ops.probe.summary import (
     summarize_runs,
     timing_table,
 )
+from netra_ops.probe.url_consistency import (
+    REVISION_CHECK,
+    URL_VARIABLES,
+    ConfiguredUrl,
+    ServiceUrls,
+    service_urls,
+)
 
 __all__ = [
     "AUTH_OUTCOMES",
@@ -117,7 +124,9 @@ __all__ = [
     "DRIFT_STATES",
     "GOLDEN_PATH_EVENTS",
     "RESERVED_ENV",
+    "REVISION_CHECK",
     "SECRET_SHOWN",
+    "URL_VARIABLES",
     "AgentEventsReport",
     "AgentTurnOptions",
     "AuthCallOptions",
@@ -126,6 +135,7 @@ __all__ = [
     "AuthResult",
     "AuthToken",
     "ClockOffset",
+    "ConfiguredUrl",
     "ConnectAttempt",
     "ConnectResult",
     "ConnectionRateOptions",
@@ -147,6 +157,7 @@ __all__ = [
     "PostgresOptions",
     "RedisOptions",
     "ServiceChecks",
+    "ServiceUrls",
     "SyncChange",
     "SyncPlan",
     "TurnJudging",
@@ -184,6 +195,7 @@ __all__ = [
     "refresh_async",
     "results_table",
     "runs_frame",
+    "service_urls",
     "summarize_runs",
     "sync_plan",
     "timing_table",

@@ -422,7 +422,9 @@ CHECKLIST = (
     ("Deployment Execution", "Verify health endpoint responds successfully",
      _passed("02_deploy", "verification: serving image, health 200, WebSocket")),
     ("Deployment Execution", "Check service URLs match expected configuration",
-     _passed("03_config_sync", "the backend's service URLs checked against expected_env")),
+     _recorded("03_config_sync", "urls.ok", bool, "the backend's AUTH_SERVICE_URL and "
+               "FRONTEND_URL are Cloud Run's URLs of those services, and health answers from "
+               "the serving revision")),
     ("Deployment Execution", "Validate all three services (backend, auth, frontend) deployed",
      _not_evidenced("no record checks that all three services were deployed "
                     "(02 deploys and verifies the backend only)")),

@@ -206,7 +206,7 @@ def test_the_shipped_playbook_names_existing_runbooks() -> None:
     book = load_playbook("golden_path_remediation")
     assert [s.runbook for s in book.steps][:2] == ["01_preflight", "02_deploy"]
     assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "memory-leak",
-                                   "failing-build", "monitoring-down"}
+                                   "failing-build", "monitoring-down", "url-mismatch"}
     assert book.scenarios["monitoring-down"].observability == {
         "monitoring": {"fault": "unavailable"}}
     # only a recorded rollback branches: the deploy (failed to deploy or verify) and the

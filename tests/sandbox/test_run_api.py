@@ -159,7 +159,9 @@ def test_get_service_shows_the_initial_revision_serving_everything(shared: Run) 
     service = shared.get()
     env = shared.env
     assert service.name == shared.name
-    assert service.uri == env.backend.url and list(service.urls) == [env.backend.url]
+    alias = env.backend.url.replace("127.0.0.1", "localhost")
+    assert service.uri == env.backend.url and list(service.urls) == [alias, env.backend.url]
+    assert httpx.get(alias + "/health", timeout=10, trust_env=False).status_code == 200
     assert service.generation >= 1 and service.observed_generation == service.generation
     assert not service.reconciling and service.terminal_condition.state == SUCCEEDED
     assert service.etag and service.uid and service.create_time and service.creator

@@ -50,6 +50,7 @@ __all__ = [
     "requested_rules",
     "revision_message",
     "service_message",
+    "service_urls",
     "template_of",
     "to_json",
     "validate_template",
@@ -342,10 +343,19 @@ def service_message(view: ServiceView) -> Message:
         service.traffic_statuses.add(type_=LATEST if rule.latest else REVISION,
                                      revision=name, percent=rule.percent)
     service.uri = view.uri
-    service.urls.append(view.uri)
+    service.urls.extend(service_urls(view.uri))
     service.etag = _etag(service.uid, manager.generation)
     _service_conditions(service, view)
     return service
+
+
+def service_urls(uri: str) -> list[str]:
+    """Every URL a service answers at, as `urls` lists them: Cloud Run lists two (the
+    deterministic `https://S-PROJECTNUMBER.REGION.run.app` first, then the main `uri`); a
+    sandbox service on 127.0.0.1 answers at `localhost` too, then at its `uri`."""
+    prefix = "http://127.0.0.1:"
+    return [f"http://localhost:{uri.removeprefix(prefix)}", uri] if uri.startswith(
+        prefix) else [uri]
 
 
 def _service_conditions(service: Message, view: ServiceView) -> None:
