@@ -30,6 +30,7 @@ from netra_ops.errors import ConfigError, EnvironmentNotFoundError
 from netra_ops.secrets import SecretRef
 
 __all__ = [
+    "DEFAULT_MIGRATION_PATHS",
     "REMOTE_PREFIXES",
     "Credentials",
     "Criterion",
@@ -206,6 +207,10 @@ class Gate(_Model):
     timeout_s: float = Field(default=300.0, gt=0)
 
 
+DEFAULT_MIGRATION_PATHS = ("netra_backend/app/alembic/versions", "app/alembic/versions")
+"""Where Netra keeps its Alembic migrations (its `alembic.ini` script_location, now and before
+the backend moved under netra_backend/)."""
+
 REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://", "git@")
 """How a `[preflight] repository` that is a git remote URL (fetched first) begins."""
 
@@ -217,6 +222,9 @@ class Preflight(_Model):
     the file) or a git remote URL. A URL becomes `remote` (fetched before the checks) and
     `repository` the local checkout it is fetched into: the file's `checkout`, else
     `remote_checkout_dir(url)`.
+
+    `migration_paths` are the folders (relative to the repository) whose files are database
+    migrations: one changed by the release is a risk the preflight asks to acknowledge.
     """
 
     repository: Path | None = None
@@ -224,6 +232,7 @@ class Preflight(_Model):
     release_branch: str = "develop-long-lived"
     base_branch: str = "main"
     gates: list[Gate] = Field(default_factory=list)
+    migration_paths: list[str] = Field(default_factory=lambda: list(DEFAULT_MIGRATION_PATHS))
 
 
 def remote_checkout_dir(url: str) -> Path:

@@ -2,7 +2,10 @@
 
 Answers the seed's questions with evidence: is the working tree clean, how far the release
 branch (`develop-long-lived`) is ahead of and behind the base (`main`), which commits would
-ship, and whether each configured gate command exits 0 (its exit code and output kept).
+ship, whether the release carries database migrations (a risk to acknowledge), and whether
+each configured gate command exits 0 (its exit code and output kept). The remote is fetched
+before the branches are compared (`netra_ops.deploy.git_refs`); the result says which refs
+it compared (`refs`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from netra_ops.checks import Check
 from netra_ops.config import REMOTE_PREFIXES, Environment, Gate, remote_checkout_dir
+from netra_ops.deploy.git_refs import Refs, fetch_checkout, fetch_refs, git, release_check
+from netra_ops.deploy.migrations import MigrationReview, review_migrations
 from netra_ops.errors import ConfigError
 
 __all__ = [
@@ -31,7 +37,12 @@ OUTPUT_TAIL_CHARS = 2000
 
 @dataclass(frozen=True)
 class PreflightResult:
-    """All checks of seed 1.1, plus the branch figures and the commits that would ship."""
+    """All checks of seed 1.1, plus the branch figures and the commits that would ship.
+
+    `refs` says which refs were compared (the remote's, fetched, or the local branches and
+    why); `release_commit` is the commit the release ref names; `migrations` the review of
+    the release diff's migration files.
+    """
 
     repository: Path
     release_branch: str
@@ -40,6 +51,9 @@ class PreflightResult:
     behind: int | None
     commits: tuple[str, ...]
     checks: tuple[Check, ...]
+    refs: Refs | None = None
+    release_commit: str | None = None
+    migrations: MigrationReview | None = field(default=None)
 
     @property
     def ok(self) -> bool:
@@ -48,10 +62,25 @@ class PreflightResult:
 
     def branches_frame(self) -> pd.DataFrame:
         """One row: the repository, the release and base branches, commits ahead and
-        behind."""
+        behind, and the refs compared."""
         return pd.DataFrame([{"repository": str(self.repository), "release": self.release_branch,
                               "base": self.base_branch, "ahead": self.ahead,
-                              "behind": self.behind}])
+                              "behind": self.behind,
+                              "compared": self.refs.described if self.refs else ""}])
+
+    def figures(self) -> dict[str, Any]:
+        """What 01 records beside the branch figures: the release commit, the refs compared
+        and the migration review (`MigrationReview.to_record`)."""
+        return {"release_commit": self.release_commit,
+                "compared_refs": self.refs.described if self.refs else None,
+                "migrations": self.migrations.to_record() if self.migrations else None}
+
+    def migrations_frame(self) -> pd.DataFrame:
+        """One row per migration file the release changes: change (added, modified,
+        deleted) and path; none when it changes none."""
+        files = self.migrations.files if self.migrations else ()
+        return pd.DataFrame([dict(zip(("change", "path"), f.split(" ", 1), strict=True))
+                             for f in files], columns=["change", "path"])
 
     def commits_frame(self) -> pd.DataFrame:
         """The commits that would ship, newest first, one a row."""
@@ -65,18 +94,26 @@ class PreflightResult:
 
 
 def preflight(env: Environment, repository: str | Path | None = None,
-              *, max_commits: int = 20) -> PreflightResult:
+              *, max_commits: int = 20, acknowledge_migrations: bool = False
+              ) -> PreflightResult:
     """Run seed 1.1's checks on `repository` (default: the environment's `[preflight]
-    repository`, a path or a git URL fetched first)."""
-    repo = _repository(env, repository)
+    repository`, a path or a git URL). Its remote is fetched first and its refs compared;
+    without one, the local branches. Migrations in the release diff fail the preflight
+    unless `acknowledge_migrations`."""
+    repo, refs = _repository(env, repository)
     settings = env.preflight
     clean = _clean_tree(repo)
-    branches = _branches(repo, settings.release_branch, settings.base_branch)
-    ahead, behind = _ahead_behind(repo, settings.release_branch, settings.base_branch)
-    commits = _commits(repo, settings.release_branch, settings.base_branch, max_commits)
+    branches = _branches(repo, refs.release, refs.base)
+    ahead, behind = _ahead_behind(repo, refs.release, refs.base)
+    commits = _commits(repo, refs.release, refs.base, max_commits)
+    matches = release_check(repo, settings.release_branch, refs)
+    migrations = review_migrations(repo, refs.base, refs.release, settings.migration_paths,
+                                   acknowledged=acknowledge_migrations)
     gates = tuple(_run_gate(repo, gate) for gate in settings.gates)
+    checks = (clean, branches, refs.fetch_check(), *([matches] if matches else []),
+              migrations.check, *gates)
     return PreflightResult(repo, settings.release_branch, settings.base_branch, ahead, behind,
-                           commits, (clean, branches, *gates))
+                           commits, checks, refs, _commit(repo, refs.release), migrations)
 
 
 def require_repository(env: Environment, repository: str | Path | None = None) -> None:
@@ -89,10 +126,10 @@ def require_repository(env: Environment, repository: str | Path | None = None) -
             "pass repository=PATH (`-p repository=PATH`)")
 
 
-def _repository(env: Environment, repository: str | Path | None) -> Path:
-    """The checkout to check: `repository` if given (a path, or a git URL fetched first),
-    else the environment's (fetched first from its `remote`); ConfigError, saying what to
-    set, when there is none."""
+def _repository(env: Environment, repository: str | Path | None) -> tuple[Path, Refs]:
+    """The checkout to check, fetched, and the refs to compare: `repository` if given (a
+    path, or a git URL cloned first), else the environment's (cloned from its `remote`);
+    ConfigError, saying what to set, when there is none."""
     branches = (env.preflight.release_branch, env.preflight.base_branch)
     if repository is not None and str(repository).startswith(REMOTE_PREFIXES):
         return fetch_repository(str(repository), remote_checkout_dir(str(repository)), branches)
@@ -108,39 +145,20 @@ def _repository(env: Environment, repository: str | Path | None) -> Path:
         raise ConfigError(f"{chosen} is not a git repository (no .git); set [preflight] "
                           f"repository in {env.source or 'the environment file'} to the "
                           "checkout of the code to deploy, or to its git URL")
-    return chosen.resolve()
+    return chosen.resolve(), fetch_refs(chosen, *branches)
 
 
-def fetch_repository(url: str, checkout: Path, branches: tuple[str, ...]) -> Path:
-    """Clone `url` into `checkout` (once), fetch it, and set each of `branches` to the
-    remote's; the first is checked out (the gates run on it). ConfigError with git's words
-    when a step fails."""
-    if not (checkout / ".git").exists():
-        checkout.parent.mkdir(parents=True, exist_ok=True)
-        _git_or_fail(checkout.parent, f"cloning {url}", "clone", "--quiet", url, str(checkout))
-    _git_or_fail(checkout, f"fetching {url}", "fetch", "--quiet", "--prune", "origin")
-    first, *others = branches
-    _git_or_fail(checkout, f"checking out {first}", "checkout", "--quiet", "--force", "-B",
-                 first, f"origin/{first}")
-    for branch in others:
-        _git_or_fail(checkout, f"updating {branch}", "branch", "--force", branch,
-                     f"origin/{branch}")
-    return checkout.resolve()
-
-
-def _git_or_fail(repo: Path, doing: str, *args: str) -> None:
-    done = _git(repo, *args)
-    if done.returncode != 0:
-        raise ConfigError(f"{doing} for the preflight failed: {done.stderr.strip()}")
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL, check=False)
+def fetch_repository(url: str, checkout: Path, branches: tuple[str, str]) -> tuple[Path, Refs]:
+    """Clone `url` into `checkout` (once), fetch it, and set the (release, base) `branches`
+    to the remote's; the release is checked out (the gates run on it). ConfigError with
+    git's words when the clone fails; a failed fetch keeps the last one's branches, and the
+    refs say so."""
+    refs = fetch_checkout(url, checkout, branches)
+    return checkout.resolve(), refs
 
 
 def _clean_tree(repo: Path) -> Check:
-    status = _git(repo, "status", "--porcelain")
+    status = git(repo, "status", "--porcelain")
     if status.returncode != 0:
         return Check("working tree clean", False, status.stderr.strip(),
                      exit_code=status.returncode)
@@ -152,14 +170,14 @@ def _clean_tree(repo: Path) -> Check:
 
 def _branches(repo: Path, release: str, base: str) -> Check:
     missing = [b for b in (release, base)
-               if _git(repo, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}").returncode]
+               if git(repo, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}").returncode]
     if missing:
         return Check("branches exist", False, "missing: " + ", ".join(missing))
     return Check("branches exist", True, f"{release} and {base} found")
 
 
 def _ahead_behind(repo: Path, release: str, base: str) -> tuple[int | None, int | None]:
-    counted = _git(repo, "rev-list", "--left-right", "--count", f"{release}...{base}")
+    counted = git(repo, "rev-list", "--left-right", "--count", f"{release}...{base}")
     if counted.returncode != 0:
         return None, None
     ahead, behind = (int(n) for n in counted.stdout.split())
@@ -167,8 +185,14 @@ def _ahead_behind(repo: Path, release: str, base: str) -> tuple[int | None, int 
 
 
 def _commits(repo: Path, release: str, base: str, limit: int) -> tuple[str, ...]:
-    log = _git(repo, "log", "--oneline", f"-{limit}", release, f"^{base}")
+    log = git(repo, "log", "--oneline", f"-{limit}", release, f"^{base}")
     return tuple(log.stdout.splitlines()) if log.returncode == 0 else ()
+
+
+def _commit(repo: Path, ref: str) -> str | None:
+    """The full commit id `ref` names (None when it names none)."""
+    named = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return named.stdout.strip() or None if named.returncode == 0 else None
 
 
 def _command(gate: Gate) -> list[str]:

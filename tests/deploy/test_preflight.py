@@ -19,6 +19,11 @@ def git(repo: Path, *args: str) -> None:
                    stdin=subprocess.DEVNULL)
 
 
+def git_out(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL).stdout.strip()
+
+
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
     """main with 3 commits; develop-long-lived 4 ahead and 1 behind."""
@@ -63,8 +68,15 @@ def test_ready_repository_passes_with_branch_figures(repo: Path) -> None:
     by_name = {c.name: c for c in result.checks}
     assert by_name["compliance"].exit_code == 0
     assert "compliance: 100%" in by_name["compliance"].output
-    assert list(result.to_frame()["name"]) == ["working tree clean", "branches exist",
-                                               "compliance"]
+    assert list(result.to_frame()["name"]) == [
+        "working tree clean", "branches exist", "remote fetched before comparing",
+        "database migrations acknowledged", "compliance"]
+    fetched = by_name["remote fetched before comparing"]
+    assert fetched.skipped and fetched.detail.startswith("the repository has no remote")
+    assert result.branches_frame()["compared"][0] == (
+        "develop-long-lived vs main (local refs: the repository has no remote)")
+    assert result.release_commit == git_out(repo, "rev-parse", "develop-long-lived")
+    assert result.migrations is not None and result.migrations.files == ()
 
 
 def test_failing_gate_keeps_exit_code_and_output(repo: Path) -> None:
@@ -130,6 +142,13 @@ def test_a_remote_repository_is_fetched_first_then_checked(repo: Path, tmp_path:
     git(repo, "commit", "-qam", "fix 4")
     git(repo, "checkout", "-q", "main")
     assert preflight(env).ahead == 5  # fetched again, not the stale clone
+    repo.rename(tmp_path / "moved")  # the remote is gone: the last fetch is compared, said so
+    offline = preflight(env)
+    assert offline.ahead == 5 and offline.refs is not None and not offline.refs.fetched
+    fetched = next(c for c in offline.checks if c.name == "remote fetched before comparing")
+    assert fetched.skipped and "git fetch origin failed" in fetched.detail
+    assert "which may be behind origin's" in fetched.detail and "git fetch origin" in fetched.fix
+    assert "(local refs: git fetch origin failed" in offline.branches_frame()["compared"][0]
     missing = env_with([], repository=tmp_path / "x", remote=f"file://{tmp_path}/nowhere")
     with pytest.raises(ConfigError, match=r"cloning file://.*nowhere for the preflight failed"):
         preflight(missing)
@@ -148,3 +167,100 @@ def test_a_playbook_refuses_to_start_without_a_repository_to_check(tmp_path: Pat
         run_playbook("golden_path_remediation", environment=str(no_repo), incident="INC-T",
                      outputs_dir=outputs)
     assert not outputs.exists() or not any(outputs.rglob("summary.json"))
+
+
+@pytest.fixture()
+def checkout(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """(a bare remote made from `repo`, a checkout of it with both branches)."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(remote)], check=True,
+                   capture_output=True)
+    local = tmp_path / "local"
+    subprocess.run(["git", "clone", "-q", "-b", "develop-long-lived", str(remote), str(local)],
+                   check=True, capture_output=True)
+    git(local, "branch", "-q", "main", "origin/main")
+    return remote, local
+
+
+def push_upstream(remote: Path, tmp_path: Path, branch: str, name: str) -> None:
+    """Someone else pushes a commit to `branch` of the remote."""
+    other = tmp_path / f"other-{name}"
+    subprocess.run(["git", "clone", "-q", "-b", branch, str(remote), str(other)], check=True,
+                   capture_output=True)
+    git(other, "config", "user.email", "o@example.test")
+    git(other, "config", "user.name", "o")
+    (other / f"{name}.txt").write_text(name)
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", f"upstream {name}")
+    git(other, "push", "-q", "origin", branch)
+
+
+def test_a_checkout_with_a_remote_is_fetched_and_compared_on_the_remotes_refs(
+        checkout: tuple[Path, Path], tmp_path: Path) -> None:
+    remote, local = checkout
+    push_upstream(remote, tmp_path, "develop-long-lived", "later-fix")
+    result = preflight(env_with([]), local)
+    assert result.refs is not None and result.refs.fetched
+    assert (result.refs.release, result.refs.base) == ("origin/develop-long-lived", "origin/main")
+    assert (result.ahead, result.behind) == (5, 1)  # the remote's, not the stale local refs
+    assert result.commits[0].endswith("upstream later-fix")
+    assert result.release_commit == git_out(local, "rev-parse", "origin/develop-long-lived")
+    checks = {c.name: c for c in result.checks}
+    assert checks["remote fetched before comparing"].ok
+    behind = checks["release branch is the remote's"]
+    assert not behind.ok and not result.ok
+    assert behind.detail == ("develop-long-lived is 1 commit behind origin/develop-long-lived: "
+                             "the checks ran on older code")
+    assert "merge --ff-only origin/develop-long-lived" in behind.fix
+
+    git(local, "merge", "-q", "--ff-only", "origin/develop-long-lived")
+    assert preflight(env_with([]), local).ok
+
+
+def test_a_fetch_that_fails_is_reported_and_the_local_refs_compared(
+        checkout: tuple[Path, Path], tmp_path: Path) -> None:
+    remote, local = checkout
+    push_upstream(remote, tmp_path, "develop-long-lived", "unseen")
+    git(local, "remote", "set-url", "origin", str(tmp_path / "no-such-remote.git"))
+    result = preflight(env_with([]), local)  # no exception: a result that says so
+    assert result.ok, result.to_frame()
+    assert (result.ahead, result.behind) == (4, 1)  # what this machine last saw
+    fetched = next(c for c in result.checks if c.name == "remote fetched before comparing")
+    assert fetched.skipped and fetched.detail.startswith("git fetch origin failed: ")
+    assert "no-such-remote.git" in fetched.detail
+    assert "local refs: git fetch origin failed" in result.branches_frame()["compared"][0]
+
+
+def test_migrations_in_the_release_need_an_acknowledgement(repo: Path) -> None:
+    versions = repo / "netra_backend" / "app" / "alembic" / "versions"
+    git(repo, "checkout", "-q", "main")
+    versions.mkdir(parents=True)
+    (versions / "0001_initial.py").write_text("revision = '0001'\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "schema as deployed")
+    git(repo, "checkout", "-q", "develop-long-lived")
+    git(repo, "merge", "-q", "--no-edit", "main")
+    assert preflight(env_with([]), repo).ok  # a migration on both sides: none in the release
+
+    (versions / "0002_add_session_table.py").write_text("revision = '0002'\n")
+    (versions / "0001_initial.py").write_text("revision = '0001'\n# edited\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add the session table")
+    result = preflight(env_with([]), repo)
+    check = next(c for c in result.checks if c.name == "database migrations acknowledged")
+    assert not result.ok and not check.ok
+    assert check.detail == (
+        "2 migration file(s) between main and develop-long-lived: "
+        "modified netra_backend/app/alembic/versions/0001_initial.py, "
+        "added netra_backend/app/alembic/versions/0002_add_session_table.py")
+    assert "acknowledge_migrations=true" in check.fix
+    assert list(result.migrations_frame()["change"]) == ["modified", "added"]
+
+    acknowledged = preflight(env_with([]), repo, acknowledge_migrations=True)
+    assert acknowledged.ok
+    assert acknowledged.figures()["migrations"]["acknowledged"] is True
+    assert len(acknowledged.figures()["migrations"]["files"]) == 2
+
+    elsewhere = env_with([]).model_copy(update={"preflight": Preflight(
+        migration_paths=["db/migrations"])})
+    assert preflight(elsewhere, repo).ok  # paths are configuration: none under db/migrations

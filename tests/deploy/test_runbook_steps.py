@@ -144,7 +144,10 @@ def test_the_preflight_tables() -> None:
                                                              exit_code=0, seconds=1.5),))
     assert result.branches_frame().to_dict(orient="records") == [
         {"repository": "/repo", "release": "develop-long-lived", "base": "main", "ahead": 55,
-         "behind": 0}]
+         "behind": 0, "compared": ""}]
+    assert result.figures() == {"release_commit": None, "compared_refs": None,
+                                "migrations": None}
+    assert result.migrations_frame().empty
     assert list(result.commits_frame()["commit"]) == ["abc fix", "def feat"]
     assert result.to_frame().to_dict(orient="records") == [
         {"name": "gate", "ok": True, "detail": "exit 0", "exit_code": 0, "duration_s": 1.5,

@@ -2,8 +2,10 @@
 
 `ensure_rehearsal_repo(path)` creates, once, a git repository shaped like the seed's: `main`
 holds the stale code (callers still pass `session_id` to a `UserExecutionContext` that no
-longer takes it), `develop-long-lived` is 55 commits ahead with the fix, and the two gate
-scripts the seed runs exist and pass. Scenario hooks can make a gate fail.
+longer takes it) and the schema's migrations, `develop-long-lived` is 55 commits ahead with
+the fix and no schema change (the seed: "No schema changes in recent commits"), and the two
+gate scripts the seed runs exist and pass. It has no remote: preflight compares its local
+branches.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-__all__ = ["AHEAD_COMMITS", "ensure_rehearsal_repo"]
+__all__ = ["AHEAD_COMMITS", "MIGRATION", "ensure_rehearsal_repo"]
 
 AHEAD_COMMITS = 55
 _AUTHOR = {"GIT_AUTHOR_NAME": "Netra Rehearsal", "GIT_AUTHOR_EMAIL": "rehearsal@netra.test",
@@ -57,6 +59,24 @@ def start_agent(user_id, thread_id, run_id, session_id):
 '''
 _FIXED_CONTEXT = _STALE_CONTEXT.replace(
     "run_id=run_id,\n                                session_id=session_id)", "run_id=run_id)")
+_INITIAL_MIGRATION = '''"""Initial schema (rehearsal).
+
+Revision ID: 0001_initial
+Revises:
+"""
+revision = "0001_initial"
+down_revision = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
+'''
+MIGRATION = "netra_backend/app/alembic/versions/0001_initial_schema.py"
+"""The rehearsal repository's one migration, on main (the release does not change it)."""
 _STAGING_ENV = ("ENVIRONMENT=staging\nAUTH_SERVICE_URL=https://auth.staging.netrasystems.ai\n"
                 "FRONTEND_URL=https://app.staging.netrasystems.ai\n"
                 "WEBSOCKET_CONNECTION_TIMEOUT=360\nWEBSOCKET_HEARTBEAT_INTERVAL=15\n")
@@ -79,7 +99,8 @@ def _history() -> bytes:
     base = {"scripts/check_architecture_compliance.py": _COMPLIANCE,
             "scripts/query_string_literals.py": _LITERALS,
             "config/staging.env": _STAGING_ENV,
-            "netra_backend/app/agents/execution_context.py": _STALE_CONTEXT}
+            "netra_backend/app/agents/execution_context.py": _STALE_CONTEXT,
+            MIGRATION: _INITIAL_MIGRATION}
     stream = [_commit("main", 1, None, "Netra platform as deployed to staging", base)]
     fix = {"netra_backend/app/agents/execution_context.py": _FIXED_CONTEXT}
     stream.append(_commit("develop-long-lived", 2, 1,
