@@ -12,7 +12,9 @@ was wrong and what to do about it.
     │   ├── ChangesNotAllowedError      the environment is not allow-listed for changes
     │   ├── ServiceNotFoundError        the API knows no such service or revision
     │   ├── ApiUnreachableError         the Google API (or the sandbox's emulation) is down
-    │   └── NoRollbackTargetError       there is no earlier Ready revision to go back to
+    │   ├── NoRollbackTargetError       there is no earlier Ready revision to go back to
+    │   └── BuildError                  a build of the release failed (step, log's last lines)
+    │       └── DockerUnavailableError      a local build, and docker is missing or silent
     ├── QueryError                  a log or metric query was refused by the API
     ├── SandboxError                the local sandbox cannot do what was asked
     │   ├── SandboxNotRunningError      nothing answers where the sandbox should be
@@ -35,10 +37,12 @@ from __future__ import annotations
 
 __all__ = [
     "ApiUnreachableError",
+    "BuildError",
     "CadenceError",
     "ChangesNotAllowedError",
     "ConfigError",
     "DeployError",
+    "DockerUnavailableError",
     "EnvironmentNotFoundError",
     "LocustError",
     "LocustNotInstalledError",
@@ -96,6 +100,25 @@ class ApiUnreachableError(DeployError):
 
 class NoRollbackTargetError(DeployError):
     """No earlier Ready revision exists to roll back to."""
+
+
+class BuildError(DeployError):
+    """A build of the release failed, timed out or could not be made.
+
+    `step` names the step that failed (e.g. `build-backend`, `push`), `log_tail` holds the
+    last lines of its log, `build_id` the build (Cloud Build's id; None for a local build).
+    """
+
+    def __init__(self, message: str, *, step: str | None = None,
+                 log_tail: tuple[str, ...] = (), build_id: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.log_tail = tuple(log_tail)
+        self.build_id = build_id
+
+
+class DockerUnavailableError(BuildError):
+    """A local build was asked for, and the `docker` command is missing or no daemon answers."""
 
 
 class QueryError(NetraOpsError):

@@ -4,7 +4,8 @@ Google's shapes.
 `clients` builds Google's own API clients for an environment (the sandbox's loopback
 emulation or Google's endpoints); `service` reads a Cloud Run service, its revisions and its
 traffic (`read_service` -> `ServiceState`); `builds` asks Artifact Registry which build a
-tag names; `audit` keeps the trail of changes made to the services. Everything above
+tag names; `cloud_build` runs builds on Cloud Build and reads them back (`BuildRun`);
+`audit` keeps the trail of changes made to the services. Everything above
 (probe, metrics, deploy, ...) reads Google through this package, and it imports nothing
 of theirs.
 """
@@ -13,6 +14,7 @@ from netra_ops.cloud.audit import AuditEntry, append_audit, audit_trail
 from netra_ops.cloud.builds import IMAGE_DIGEST_ANNOTATION, new_build, serves_image, tag_digest
 from netra_ops.cloud.clients import (
     api_errors,
+    builds_client,
     call,
     logging_client,
     monitoring_client,
@@ -20,6 +22,17 @@ from netra_ops.cloud.clients import (
     revisions_client,
     service_name,
     services_client,
+)
+from netra_ops.cloud.cloud_build import (
+    BuildRun,
+    BuildStepRun,
+    build_log_tail,
+    cancel_build,
+    docker_build_step,
+    get_build,
+    read_build,
+    submit_build,
+    wait_build,
 )
 from netra_ops.cloud.service import (
     KNOWN_BAD,
@@ -35,21 +48,31 @@ __all__ = [
     "KNOWN_BAD",
     "KNOWN_GOOD",
     "AuditEntry",
+    "BuildRun",
+    "BuildStepRun",
     "RevisionInfo",
     "ServiceState",
     "api_errors",
     "append_audit",
     "audit_trail",
+    "build_log_tail",
+    "builds_client",
     "call",
+    "cancel_build",
+    "docker_build_step",
+    "get_build",
     "logging_client",
     "monitoring_client",
     "new_build",
     "projects_client",
+    "read_build",
     "read_service",
     "revisions_client",
     "serves_image",
     "service_name",
     "services_client",
     "short_name",
+    "submit_build",
     "tag_digest",
+    "wait_build",
 ]

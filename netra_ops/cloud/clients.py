@@ -27,9 +27,11 @@ from netra_ops.errors import ApiUnreachableError, ConfigError
 if TYPE_CHECKING:
     from google.cloud import logging as gcl_logging
     from google.cloud import monitoring_v3, resourcemanager_v3
+    from google.cloud.devtools import cloudbuild_v1
 
 __all__ = [
     "api_errors",
+    "builds_client",
     "call",
     "logging_client",
     "monitoring_client",
@@ -116,6 +118,14 @@ def projects_client(env: Environment) -> resourcemanager_v3.ProjectsClient:
 
     return resourcemanager_v3.ProjectsClient(transport="rest", credentials=_credentials(env),
                                              client_options=_rest_options(env))
+
+
+def builds_client(env: Environment) -> cloudbuild_v1.CloudBuildClient:
+    """Cloud Build v1 client (REST) for the environment: builds and their operations."""
+    from google.cloud.devtools import cloudbuild_v1
+
+    return cloudbuild_v1.CloudBuildClient(transport="rest", credentials=_credentials(env),
+                                          client_options=_rest_options(env))
 
 
 def service_name(env: Environment, role: str = "backend") -> str:

@@ -1,4 +1,5 @@
-"""Deploy, verify and roll back through Google's Cloud Run client (seed 1.1-1.3, 4.2-4.3).
+"""Build the release, deploy, verify and roll back through Google's clients (seed 1.1-1.3,
+4.2-4.3): Cloud Build (or docker here) for the images, Cloud Run for the services.
 
 Nothing changes without `execute=True`, and only in an allow-listed environment; without it
 each call returns its plan. Every change leaves an audit entry.
@@ -14,6 +15,7 @@ from netra_ops.cloud import (
     audit_trail,
     read_service,
 )
+from netra_ops.deploy.build import BuildResult, build, dockerfile, resolve_commit
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.config_sync import ConfigFix, apply_fix, plan_fix
 from netra_ops.deploy.marks import KnownGoodMark, mark_clean_window, mark_revision
@@ -56,6 +58,7 @@ __all__ = [
     "KNOWN_GOOD",
     "RISKS",
     "AuditEntry",
+    "BuildResult",
     "ChangeResult",
     "Checks",
     "ConfigFix",
@@ -68,12 +71,14 @@ __all__ = [
     "append_audit",
     "apply_fix",
     "audit_trail",
+    "build",
     "change_checks",
     "changes_frame",
     "choose_rollback_target",
     "count_server_errors",
     "deploy",
     "deploy_decision",
+    "dockerfile",
     "mark_clean_window",
     "mark_revision",
     "mark_rolled_back_from",
@@ -83,6 +88,7 @@ __all__ = [
     "read_service",
     "release_image",
     "release_images",
+    "resolve_commit",
     "risk_table",
     "rollback",
     "rollback_choice",

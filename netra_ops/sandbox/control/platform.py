@@ -3,12 +3,12 @@
 One asyncio loop runs the uvicorn servers: a router per Cloud Run service (the backend's
 stable URL on `[sandbox.ports] backend`; with `services` in the spec, auth and frontend on
 their ports too, each with its own RevisionManager) and the API port (`[sandbox.ports] api`:
-the `/_sandbox/*` admin routes, Cloud Run Admin v2 for every service, Artifact Registry v1
-and Cloud Logging v2 over REST, and Resource Manager's projects.testIamPermissions from
-Cloud Run's granted permissions). Beside them, on `[sandbox.ports] monitoring`, a gRPC
-server emulates Cloud Monitoring's ListTimeSeries from the request log and a sampler of the
-revisions' memory and CPU (one sample a second); Logging and Monitoring share one reader of
-the request log.
+the `/_sandbox/*` admin routes, Cloud Run Admin v2 for every service, Artifact Registry v1,
+Cloud Build v1 (builds of the rehearsal repository) and Cloud Logging v2 over REST, and
+Resource Manager's projects.testIamPermissions from Cloud Run's granted permissions).
+Beside them, on `[sandbox.ports] monitoring`, a gRPC server emulates Cloud Monitoring's
+ListTimeSeries from the request log and a sampler of the revisions' memory and CPU (one
+sample a second); Logging and Monitoring share one reader of the request log.
 
 At start it creates each service's first revision from the spec the supervisor wrote
 (`platform-spec.json`), which gets 100% of the traffic (Cloud Run's default: LATEST). On
@@ -30,6 +30,7 @@ import uvicorn
 
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.control.admin_api import create_admin_app
+from netra_ops.sandbox.google.build_api import CloudBuildEmulator, build_routes
 from netra_ops.sandbox.google.logging_api import logging_routes
 from netra_ops.sandbox.google.monitoring_api import MonitoringServer
 from netra_ops.sandbox.google.registry import Registry, registry_routes
@@ -155,7 +156,7 @@ async def run_platform(
         service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
         memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit,
         startup_timeout_s=spec.startup_timeout_s, command=command,
-        digest_of=registry.resolve,
+        digest_of=registry.resolve, labels_of=registry.labels,
     )
     requests = RequestLogReader(paths.root)
     monitoring = _start_monitoring(spec, paths, requests)
@@ -164,8 +165,10 @@ async def run_platform(
                                 service_url=spec.service_url, api_url=spec.api_url,
                                 granted_permissions=spec.granted_permissions)
     others = [_other_service(s, spec, paths, registry, emulator) for s in spec.services]
+    builds = CloudBuildEmulator(registry, paths, api_url=spec.api_url,
+                                permissions=lambda: emulator.granted_permissions)
     google = [*run_routes(emulator), *resourcemanager_routes(emulator),
-              *registry_routes(registry),
+              *registry_routes(registry), *build_routes(builds),
               *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
                               request_log=requests),
               google_fallback_route()]
@@ -188,6 +191,7 @@ async def run_platform(
         for first in firsts:
             first.cancel()
         await emulator.close()
+        await builds.close()
         await asyncio.gather(*(m.stop_all() for m in managers))
         for server in servers:
             server.should_exit = True
@@ -233,7 +237,8 @@ def _other_service(service: ServiceSpec, spec: PlatformSpec, paths: StatePaths,
         service=service.service, paths=paths, base_env=service.base_env, host=spec.host,
         memory_limit=service.memory_limit, cpu_limit=service.cpu_limit,
         startup_timeout_s=spec.startup_timeout_s, command=service.command,
-        digest_of=registry.resolve, record=paths.service_revisions_json(service.role),
+        digest_of=registry.resolve, labels_of=registry.labels,
+        record=paths.service_revisions_json(service.role),
     )
     emulator.join(CloudRunEmulator(
         manager, project=spec.project, location=spec.region,

@@ -17,6 +17,7 @@ import httpx
 
 from netra_ops.config import Environment
 from netra_ops.errors import SandboxError
+from netra_ops.sandbox.google.build_api import DEFAULT_STEP_S
 from netra_ops.sandbox.google.registry import service_image
 from netra_ops.sandbox.runtime.revisions import (
     COLD_START_ENV,
@@ -54,6 +55,8 @@ class Scenario:
     services: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # `PUT /_sandbox/observability` body (Monitoring / Logging delays), if any.
     observability: Mapping[str, Any] | None = None
+    # `PUT /_sandbox/builds` body (how long an emulated Cloud Build step takes), if any.
+    builds: Mapping[str, Any] | None = None
 
     def image(self, initial_image: str) -> str:
         """The scenario's image: the initial image's repository with this tag."""
@@ -66,6 +69,8 @@ REALISTIC_RUN: Mapping[str, str] = {STARTUP_ENV: "8", COLD_START_ENV: "3",
 REALISTIC_AGENT_TURN_S = "3-8"  # NETRA_AGENT_TURN_S: seconds an agent turn takes, drawn
 REALISTIC_OBSERVABILITY: Mapping[str, Any] = {"monitoring": {"delay_s": 60},
                                               "logging": {"delay_s": 5}}
+REALISTIC_BUILDS: Mapping[str, Any] = {"step_s": 1.0}  # a build of the three: ~5 s
+DEFAULT_BUILDS: Mapping[str, Any] = {"step_s": DEFAULT_STEP_S}
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("fixed", "The fixed build, no faults: all five agent events and an answer."),
@@ -96,10 +101,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              env={"NETRA_FAULT_DELIVERY_DELAY_MS": "800"}),
     Scenario("realistic", "Staging as it is: agent turns of 3-8 s, Monitoring 60 s and "
              "Logging 5 s late, images by digest, 8 s revision start-up and a 3 s cold "
-             "start, on all three services.",
+             "start, on all three services; Cloud Build steps of 1 s.",
              env={**REALISTIC_RUN, "NETRA_AGENT_TURN_S": REALISTIC_AGENT_TURN_S},
              services={"auth": REALISTIC_RUN, "frontend": REALISTIC_RUN},
-             observability=REALISTIC_OBSERVABILITY),
+             observability=REALISTIC_OBSERVABILITY, builds=REALISTIC_BUILDS),
     Scenario("slow-deploy", "Revisions that take 25 s to start: a deploy with a shorter "
              "deadline exceeds it.", env={STARTUP_ENV: "25"}),
     Scenario("wrong-auth-url", "AUTH_SERVICE_URL points at a closed loopback port: "
@@ -145,7 +150,8 @@ def apply_scenario(env: Environment, name: str) -> dict[str, Any]:
     """Deploy a scenario to the running sandbox; the new Revision (state ready or failed).
 
     A scenario for the other services deploys a revision of each first (they all start at
-    once); one with `observability` sets the Monitoring and Logging delays.
+    once); one with `observability` sets the Monitoring and Logging delays, one with
+    `builds` how long a Cloud Build step takes (any other: the defaults).
     """
     scenario = get_scenario(name)
     body = scenario_request(env, name)
@@ -158,6 +164,8 @@ def apply_scenario(env: Environment, name: str) -> dict[str, Any]:
             # fault), so scenarios do not accumulate (`fixed` after `monitoring-down`)
             _expect(name, client.put(f"{api}/_sandbox/observability",
                                      json=dict(scenario.observability or {})), (200,))
+            _expect(name, client.put(f"{api}/_sandbox/builds",
+                                     json=dict(scenario.builds or DEFAULT_BUILDS)), (200,))
             others = [_deploy_other(client, api, env, scenario, role)
                       for role in scenario.services]
             response = client.post(url, json=body)

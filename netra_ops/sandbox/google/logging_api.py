@@ -10,15 +10,19 @@ Run produces:
 - `projects/<p>/logs/run.googleapis.com%2Fstdout`: one entry per line a revision wrote,
   `jsonPayload` for JSON-object lines (severity and timestamp taken from them), else
   `textPayload` with severity DEFAULT.
+- `projects/<p>/logs/cloudbuild`: one entry per line of an emulated Cloud Build's log
+  (`build_api`), as Cloud Build writes them: `textPayload` (e.g. `Step #0 - "build-backend":
+  Step 3/8 : COPY ...`), resource `build` with labels build_id, build_trigger_id, project_id.
 
 How late entries show and whether the API fails follow `netra_ops.sandbox.google.observability`
 (`logging`): an entry newer than `delay_s` is not listed yet and its `receiveTimestamp` is
 `timestamp + delay_s`; fault `unavailable` answers 503 `UNAVAILABLE`, `timeout` holds the
 call until the client gives up (at most `HANG_S`, then 504 `DEADLINE_EXCEEDED`).
 
-Every entry has resource `cloud_run_revision` with labels project_id, service_name,
-revision_name (absent for a request no revision served), location, configuration_name; a
-`timestamp`, `receiveTimestamp` and an `insertId` stable per line. The request body is
+Every entry of a Cloud Run log has resource `cloud_run_revision` with labels project_id,
+service_name, revision_name (absent for a request no revision served), location,
+configuration_name; every entry a `timestamp`, `receiveTimestamp` and an `insertId` stable
+per line. The request body is
 `{resourceNames, filter, orderBy ("timestamp asc" | "timestamp desc"), pageSize (default
 50, at most 1000), pageToken}`; the answer `{entries, nextPageToken}` omits nextPageToken
 on the last page (an empty string would make the Python client page forever). Filters
@@ -86,6 +90,7 @@ from netra_ops.errors import SandboxError
 from netra_ops.sandbox.google.errors import GoogleApiError, guarded, invalid
 from netra_ops.sandbox.google.logging_filter import FilterError, LogFilter
 from netra_ops.sandbox.google.observability import HANG_S, ApiBehaviour, current_observability
+from netra_ops.sandbox.runtime.state import StatePaths
 from netra_ops.sandbox.runtime.telemetry import (
     ContainerLogs,
     ContainerRecord,
@@ -108,6 +113,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 REQUESTS_LOG_ID = "run.googleapis.com%2Frequests"
 STDOUT_LOG_ID = "run.googleapis.com%2Fstdout"
+BUILD_LOG_ID = "cloudbuild"
 _ORDERS = {"timestamp asc": False, "timestamp desc": True}
 _BODY_FIELDS = {"resourceNames", "projectIds", "filter", "orderBy", "pageSize", "pageToken"}
 logger = logging.getLogger("netra_ops.sandbox.logging_api")
@@ -136,6 +142,7 @@ class LoggingService:
         self.location = location
         self.requests = request_log or RequestLog(Path(state_dir))
         self.containers = ContainerLogs(Path(state_dir))
+        self.builds = ContainerLogs(Path(state_dir), StatePaths(Path(state_dir)).build_logs_dir)
         self.behaviour = behaviour
 
     def list_entries(self, body: Any) -> dict[str, Any]:
@@ -213,13 +220,18 @@ class LoggingService:
             low = after[0] if low is None else max(low, after[0])
         sources: list[Sequence[Record]] = [self.requests.records(low, high),
                                            self.containers.records(low, high)]
+        builds = self.builds.records(low, high)
         if request.descending:
             sources = [list(reversed(s)) for s in sources]
-        merged = heapq.merge(*sources, key=_record_key, reverse=request.descending)
-        for record in merged:
+            builds = list(reversed(builds))
+        tagged = [((r, self.entry) for r in source) for source in sources]
+        tagged.append((r, self._build_entry) for r in builds)
+        merged = heapq.merge(*tagged, key=lambda pair: _record_key(pair[0]),
+                             reverse=request.descending)
+        for record, render in merged:
             if after is not None and _is_before_token(record, after, request.descending):
                 continue
-            entry = self.entry(record, delay_us)
+            entry = render(record, delay_us)
             if log_filter.matches(entry):
                 yield entry
 
@@ -264,6 +276,23 @@ class LoggingService:
         else:
             entry["textPayload"] = record.text_payload
         return entry
+
+    def _build_entry(self, record: Record, delay_us: int = 0) -> dict[str, Any]:
+        """A line of a build's log (its record's `revision` is the build id) as Cloud Build
+        writes it: textPayload, resource `build`."""
+        assert isinstance(record, ContainerRecord)
+        payload = record.json_payload or {}
+        return {
+            "logName": f"projects/{self.project}/logs/{BUILD_LOG_ID}",
+            "resource": {"type": "build", "labels": {
+                "build_id": record.revision, "build_trigger_id": "",
+                "project_id": self.project}},
+            "timestamp": format_timestamp(record.time_us),
+            "receiveTimestamp": format_timestamp(record.time_us + delay_us),
+            "severity": record.severity,
+            "insertId": record.insert_id,
+            "textPayload": str(payload.get("message", record.text_payload or "")),
+        }
 
     def _resource(self, service: str, revision: str | None) -> dict[str, Any]:
         labels = {"project_id": self.project, "service_name": service,

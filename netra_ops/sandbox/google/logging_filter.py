@@ -321,7 +321,7 @@ class _Parser:
 _MISSING = object()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RESOURCE_LABELS = ("project_id", "service_name", "revision_name", "location",
-                    "configuration_name")
+                    "configuration_name", "build_id", "build_trigger_id")
 
 
 def severity_rank(value: str) -> int:

@@ -8,7 +8,10 @@ for the n-th push of that tag): the same sandbox history gives the same digests.
 
 A tag is pushed implicitly (push 1) the first time anything names it, so every image a
 sandbox deploys exists in the registry. `push(image)` is a new build under the image's tag
-(`netra-ops sandbox push TAG`, `POST /_sandbox/registry/push`).
+(`netra-ops sandbox push TAG`, `POST /_sandbox/registry/push`). The emulated Cloud Build
+pushes the image it built with its own digest (one image, several tags: the same digest)
+and the image's labels (its config: which commit, which backend the code is); `labels(image)`
+reads them back, as a container runtime reads an image's config.
 
 REST subset (Artifact Registry v1, `artifactregistry.googleapis.com`), on the API port:
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -113,6 +117,7 @@ class Push:
     digest: str
     number: int
     uploaded: str = field(default_factory=rfc3339_now)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class Registry:
@@ -140,37 +145,61 @@ class Registry:
         """`image` as a revision records it: `REPOSITORY@sha256:...`."""
         return parse_image(image).by_digest(self.resolve(image))
 
-    def push(self, image: str) -> tuple[Push, str | None]:
-        """A new build under `image`'s tag: the new Push and the digest the tag had."""
+    def push(self, image: str, *, digest: str | None = None,
+             labels: Mapping[str, str] | None = None) -> tuple[Push, str | None]:
+        """A new build under `image`'s tag: the new Push and the digest the tag had.
+
+        `digest` is the pushed image's own (a build pushing one image under several tags);
+        by default a new one. `labels` are the image's config labels."""
         ref = parse_image(image)
         if ref.tag is None or ref.digest is not None:
             raise SandboxError(f"push names a tag, not a digest: got {image!r}")
+        if digest is not None and not digest.startswith(_DIGEST_PREFIX):
+            raise SandboxError(f"a digest is sha256:HEX, got {digest!r}")
         with self._lock:
             pushes = self._pushes.get((ref.repository, ref.tag))
             previous = pushes[-1].digest if pushes else None
-            return self._push(ref.repository, ref.tag), previous
+            return self._push(ref.repository, ref.tag, digest, labels), previous
 
-    def _push(self, repository: str, tag: str) -> Push:
+    def labels(self, image: str) -> Mapping[str, str]:
+        """The config labels of the image `image` runs now ({} for one pushed without)."""
+        ref = parse_image(image)
+        digest = self.resolve(image)
+        with self._lock:
+            for pushes in self._pushes.values():
+                for push in pushes:
+                    if push.repository == ref.repository and push.digest == digest:
+                        return dict(push.labels)
+        return {}
+
+    def _push(self, repository: str, tag: str, digest: str | None = None,
+              labels: Mapping[str, str] | None = None) -> Push:
         pushes = self._pushes.setdefault((repository, tag), [])
         number = len(pushes) + 1
-        digest = _DIGEST_PREFIX + hashlib.sha256(
+        digest = digest or _DIGEST_PREFIX + hashlib.sha256(
             f"{repository}:{tag}#{number}".encode()).hexdigest()
-        pushes.append(Push(repository, tag, digest, number))
+        pushes.append(Push(repository, tag, digest, number, labels=dict(labels or {})))
         return pushes[-1]
 
     def images(self, repository_id: str | None = None) -> list[dict[str, Any]]:
-        """Every pushed image (newest first) as Artifact Registry's DockerImage JSON."""
+        """Every pushed image (newest first) as Artifact Registry's DockerImage JSON: one per
+        digest, with the tags that name it now."""
         with self._lock:
-            pushes = [p for ps in self._pushes.values() for p in ps]
+            pushes = sorted((p for ps in self._pushes.values() for p in ps),
+                            key=lambda p: p.uploaded)
             current = {(p.repository, p.tag): ps[-1].digest
                        for ps in self._pushes.values() for p in ps}
-        pushes.sort(key=lambda p: p.uploaded, reverse=True)
-        found = []
+        first: dict[tuple[str, str], Push] = {}
         for push in pushes:
-            ref = ImageRef(push.repository, push.tag)
+            first.setdefault((push.repository, push.digest), push)
+        found = []
+        for (repository, digest), push in sorted(first.items(), reverse=True,
+                                                 key=lambda item: item[1].uploaded):
+            ref = ImageRef(repository, push.tag)
             if repository_id is not None and ref.repository_id != repository_id:
                 continue
-            tags = [push.tag] if current[(push.repository, push.tag)] == push.digest else []
+            tags = sorted(tag for (repo, tag), now in current.items()
+                          if repo == repository and now == digest)
             found.append(self._docker_image(ref, push, tags))
         return found
 

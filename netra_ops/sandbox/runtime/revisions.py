@@ -4,7 +4,9 @@ A revision is what Cloud Run makes of a deploy: an immutable (image, env, limits
 like `netra-backend-staging-00003-kiv`. The manager spawns `python -m netra_ops.sandbox
 revision` on a free loopback port with the Cloud Run contract in its environment (`PORT`,
 `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`, `NETRA_SANDBOX_IMAGE`,
-`NETRA_SANDBOX_PARENT_PID`, the revision's env vars) and waits for `/health` to answer 200:
+`NETRA_SANDBOX_PARENT_PID`, `NETRA_SANDBOX_BUILD` for an image whose config labels say which
+build it is (`labels_of`: what the emulated Cloud Build pushed), the revision's env vars)
+and waits for `/health` to answer 200:
 
     starting --(health 200)--------> ready --(process exits)--------------> failed
     starting --(exit or timeout)---> failed
@@ -50,6 +52,7 @@ import psutil
 
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.runtime.state import StatePaths, tail, write_json_atomic
+from netra_ops.sandbox.services.backend_settings import BUILD_ENV, BUILD_LABEL
 from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
@@ -138,6 +141,7 @@ class Revision:
     create_time: float | None = None
     transitioned_at: str = field(default_factory=rfc3339_now)
     image_digest: str | None = None
+    built_as: str | None = None  # the image's build label (BUILD_LABEL), when it has one
 
     @property
     def startup_s(self) -> float:
@@ -195,6 +199,8 @@ def revision_process_env(
         "K_CONFIGURATION": service, "NETRA_SANDBOX_IMAGE": revision.image,
         "NETRA_SANDBOX_PARENT_PID": str(parent_pid), "PYTHONUNBUFFERED": "1",
     })
+    if revision.built_as:
+        env[BUILD_ENV] = revision.built_as
     return env
 
 
@@ -214,10 +220,12 @@ class RevisionManager:
         command: Sequence[str] = REVISION_COMMAND,
         max_idle: int = 3,
         digest_of: Callable[[str], str] | None = None,
+        labels_of: Callable[[str], Mapping[str, str]] | None = None,
         record: Path | None = None,
     ) -> None:
         self.service = service
         self.digest_of = digest_of
+        self.labels_of = labels_of
         self.record = record or paths.revisions_json
         self.paths = paths
         self.base_env = dict(base_env)
@@ -349,6 +357,7 @@ class RevisionManager:
             env=dict(env), memory_limit=memory_limit or self.memory_limit,
             cpu_limit=cpu_limit or self.cpu_limit,
             image_digest=self.digest_of(image) if self.digest_of else None,
+            built_as=(self.labels_of(image) if self.labels_of else {}).get(BUILD_LABEL),
         )
         self._revisions[revision.name] = revision
         self._bump()

@@ -7,7 +7,9 @@ Layout (docs/sandbox-internals.md, "State directory"):
     revisions-<role>.json the same for the auth and frontend services
     platform-spec.json    what the supervisor asks the platform to start
     secrets/              0700; jwt-secret, test-user-password, users.json (0600 each)
-    logs/<role>.log, logs/revisions/<revision>.log, logs/requests.jsonl
+    logs/<role>.log, logs/revisions/<revision>.log, logs/requests.jsonl,
+    logs/builds/<build id>.log   the emulated Cloud Build's logs (JSON lines)
+    netra-repo/           the rehearsal copy of Netra's repository (what builds build)
 
 JSON files are replaced atomically (write a temporary file, then rename), so a reader never
 sees half a file. Secrets are generated once and reused by later `sandbox up`s.
@@ -121,6 +123,16 @@ class StatePaths:
     def requests_log(self) -> Path:
         """The router's request log, one JSON object a line."""
         return self.logs_dir / "requests.jsonl"
+
+    @property
+    def build_logs_dir(self) -> Path:
+        """One log per build of the emulated Cloud Build (JSON lines)."""
+        return self.logs_dir / "builds"
+
+    @property
+    def rehearsal_repo(self) -> Path:
+        """The rehearsal copy of Netra's repository (what the emulated Cloud Build builds)."""
+        return self.root / "netra-repo"
 
     def log(self, role: str) -> Path:
         """The log of a long-lived process (auth, frontend, platform)."""

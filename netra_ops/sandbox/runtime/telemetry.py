@@ -4,6 +4,7 @@ Sources in the state directory (docs/sandbox-internals.md):
 
     logs/requests.jsonl             the router's request log, one JSON object a line
     logs/revisions/<revision>.log   a revision's stdout+stderr (JSON lines or plain text)
+    logs/builds/<build id>.log      an emulated Cloud Build's log (JSON lines)
     revisions.json                  the platform's revisions: name, pid, state, limits
 
 The logs are read incrementally: each read parses only the complete lines appended since
@@ -335,15 +336,17 @@ class ContainerRecord(NamedTuple):
 
 
 class ContainerLogs:
-    """Every revision's log under `logs/revisions/`, read incrementally; thread-safe.
+    """Every revision's log under `logs/revisions/` (or the logs in `directory`, one file per
+    source named by its stem: the builds' under `logs/builds/`), read incrementally;
+    thread-safe.
 
     A JSON-object line gives severity, timestamp and a jsonPayload (its other fields); any
     other line is a textPayload of severity DEFAULT, timestamped like the last timestamped
     line of its file (or, before any, the file's modification time when first read).
     """
 
-    def __init__(self, state_dir: Path) -> None:
-        self.directory = StatePaths(Path(state_dir)).revision_logs_dir
+    def __init__(self, state_dir: Path, directory: Path | None = None) -> None:
+        self.directory = directory or StatePaths(Path(state_dir)).revision_logs_dir
         self._followers: dict[str, _LineFollower] = {}
         self._last_time: dict[str, int] = {}
         self._records = _SortedRecords()

@@ -5,7 +5,10 @@ environment (docs/sandbox-internals.md): `PORT`, `K_SERVICE`, `K_REVISION`,
 `NETRA_SANDBOX_IMAGE`, `AUTH_SERVICE_URL`, `ENVIRONMENT`, `WEBSOCKET_HEARTBEAT_INTERVAL`,
 `NETRA_SANDBOX_PARENT_PID`, `NETRA_AGENT_TURN_S` (how long an agent turn takes) and the
 `NETRA_FAULT_*` variables. `build_of` maps the deployed image's tag to the behaviour the
-revision reproduces.
+revision reproduces, unless `NETRA_SANDBOX_BUILD` says which build the image is: an image
+the emulated Cloud Build made carries that in its labels (`BUILD_LABEL`), read from the
+code of the commit it was built from, so an image of the stale code is stale by digest or
+under any tag.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Literal
 from netra_ops.errors import ConfigError
 
 __all__ = [
+    "BUILD_ENV",
+    "BUILD_LABEL",
     "DEFAULT_IMAGE",
     "GOLDEN_PATH_EVENTS",
     "BackendSettings",
@@ -27,6 +32,11 @@ __all__ = [
 ]
 
 Build = Literal["fixed", "stale", "crash"]
+BUILD_LABEL = "netra.sandbox.build"
+"""An image config label: which build the image is (`fixed`, `stale`, `crash`)."""
+BUILD_ENV = "NETRA_SANDBOX_BUILD"
+"""A revision's env var: its image's BUILD_LABEL, which wins over the tag."""
+_BUILDS: tuple[Build, ...] = ("fixed", "stale", "crash")
 DEFAULT_IMAGE = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-backend:develop-long-lived"
 GOLDEN_PATH_EVENTS: tuple[str, ...] = (
     "agent_started",
@@ -85,11 +95,12 @@ class BackendSettings:
     agent_turn_s: tuple[float, float] | None = None
     delivery_delay_ms: float = 0.0
     memory_report_factor: float = 1.0
+    built_as: Build | None = None
 
     @property
     def build(self) -> Build:
-        """The build of the deployed image (see `build_of`)."""
-        return build_of(self.image)
+        """The build of the deployed image: its label (`BUILD_ENV`), else `build_of`."""
+        return self.built_as or build_of(self.image)
 
     @property
     def version(self) -> str:
@@ -111,7 +122,12 @@ class BackendSettings:
                 f"AUTH_SERVICE_URL={auth_url!r} must start with http:// or https://"
             )
         parent = environ.get("NETRA_SANDBOX_PARENT_PID", "").strip()
+        built_as = environ.get(BUILD_ENV, "").strip() or None
+        if built_as is not None and built_as not in _BUILDS:
+            raise ConfigError(f"{BUILD_ENV}={built_as!r} is not a build; use one of "
+                              f"{', '.join(_BUILDS)}")
         return cls(
+            built_as=built_as,  # type: ignore[arg-type]
             port=_int(environ, "PORT", 8080, low=1, high=65535),
             service=environ.get("K_SERVICE", "").strip() or cls.service,
             revision=environ.get("K_REVISION", "").strip() or cls.revision,
