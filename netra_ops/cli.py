@@ -19,6 +19,7 @@ from typing import Annotated, NoReturn
 import pandas as pd
 import typer
 
+from netra_ops.cli_build import build
 from netra_ops.cli_doctor import doctor
 from netra_ops.cli_schedule import schedule
 from netra_ops.config import Environment, load_environment
@@ -45,6 +46,7 @@ records_app = typer.Typer(no_args_is_help=True, help="Incident records under out
 app.add_typer(records_app, name="records")
 app.command()(schedule)
 app.command()(doctor)
+app.command()(build)
 OutputsOption = Annotated[Path | None, typer.Option(
     "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")]
 

@@ -29,7 +29,7 @@ def listed_commands(help_text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("group", "commands"), [
-    ((), ["schedule", "doctor", "run", "sandbox", "probe", "records"]),
+    ((), ["schedule", "doctor", "build", "run", "sandbox", "probe", "records"]),
     (("sandbox",), ["up", "down", "status", "logs", "scenarios", "scenario", "push"]),
     (("probe",), ["health", "golden-path", "urls"]),
     (("records",), ["list", "show", "verify"]),

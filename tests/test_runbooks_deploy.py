@@ -68,6 +68,6 @@ def test_deploy_dry_run_then_deploy_rollback_and_redeploy(
     assert back["records"]["serving_revision"] == first
     assert back["records"]["rollback_to_serving_s"] < 3
 
-    code, fixed = run(env, tmp_path, "02_deploy", "execute=true")
+    code, fixed = run(env, tmp_path, "02_deploy", "execute=true", "build=none")
     assert code == 0, fixed["failing_cell"]
     assert fixed["records"]["serving_image"] == f"{repo}:develop-long-lived"

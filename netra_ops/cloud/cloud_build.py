@@ -69,6 +69,7 @@ class BuildRun:
     failure: str | None
     commit: str | None
     duration_s: float | None
+    failure_type: str | None = None
 
     @property
     def done(self) -> bool:
@@ -88,6 +89,19 @@ class BuildRun:
         running = [s for s in self.steps if s.status == "WORKING"]
         return next(iter(ended or running), None)
 
+    @property
+    def failed_at(self) -> str:
+        """Where it failed or stopped: the step's id, else `fetch source` (before any step)
+        or `push` (after them)."""
+        step = self.failed_step
+        if step is not None:
+            return step.id
+        started = any(s.status not in ("STATUS_UNKNOWN", "QUEUED", "PENDING")
+                      for s in self.steps)
+        if self.failure_type == "FETCH_SOURCE_FAILED" or not started:
+            return "fetch source"
+        return "push"
+
     def digest_of(self, image: str) -> str | None:
         """The digest pushed for `image` (a name of the build's `images`)."""
         return next((digest for name, digest in self.images if name == image), None)
@@ -103,9 +117,11 @@ def read_build(build: cloudbuild_v1.Build) -> BuildRun:
     resolved = build.source_provenance.resolved_git_source.revision
     failure = build.failure_info.detail or (build.status_detail if build.status not in (
         _Status.SUCCESS, _Status.QUEUED, _Status.WORKING) else "") or None
+    kind = build.failure_info.type_
     return BuildRun(build.id, build.name, _status(build.status), build.status_detail,
                     build.log_url, tuple((i.name, i.digest) for i in build.results.images),
-                    steps, failure, resolved or None, duration)
+                    steps, failure, resolved or None, duration,
+                    kind.name if kind else None)
 
 
 def docker_build_step(step_id: str, tags: Sequence[str], dockerfile: str,

@@ -15,7 +15,14 @@ from netra_ops.cloud import (
     audit_trail,
     read_service,
 )
-from netra_ops.deploy.build import BuildResult, build, dockerfile, resolve_commit
+from netra_ops.deploy.build import (
+    BUILD_MODES,
+    BuildResult,
+    build,
+    build_release,
+    dockerfile,
+    resolve_commit,
+)
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.config_sync import ConfigFix, apply_fix, plan_fix
 from netra_ops.deploy.marks import KnownGoodMark, mark_clean_window, mark_revision
@@ -53,6 +60,7 @@ from netra_ops.deploy.verify import (
 )
 
 __all__ = [
+    "BUILD_MODES",
     "DEPLOY_ORDER",
     "KNOWN_BAD",
     "KNOWN_GOOD",
@@ -72,6 +80,7 @@ __all__ = [
     "apply_fix",
     "audit_trail",
     "build",
+    "build_release",
     "change_checks",
     "changes_frame",
     "choose_rollback_target",

@@ -49,9 +49,13 @@ from netra_ops.deploy.local_build import commit_context, docker_build, docker_pu
 from netra_ops.deploy.release import release_images
 from netra_ops.errors import BuildError, ChangesNotAllowedError, ConfigError
 
-__all__ = ["BuildMode", "BuildResult", "build", "dockerfile", "resolve_commit"]
+__all__ = ["BUILD_MODES", "BuildMode", "BuildResult", "build", "build_release", "dockerfile",
+           "resolve_commit"]
 
-BuildMode = Literal["cloud", "local"]
+BuildMode = Literal["cloud", "local", "none"]
+BUILD_MODES: tuple[BuildMode, ...] = ("cloud", "local", "none")
+"""How runbook 02 gets the release's images: built on Cloud Build, built here with docker,
+or not built (the release images as they are)."""
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _LOG_LINES = 20
 
@@ -69,8 +73,9 @@ def dockerfile(role: ServiceRole, alpine: bool = False) -> str:
 class BuildResult:
     """What a build did: the commit, the image of each service by digest, where it ran.
 
-    status: `planned` (dry run) or `success` (a failed build raises BuildError).
-    `images` is empty for a plan; `tags` are the tags each image is (or would be) pushed
+    status: `planned` (dry run), `success` (a failed build raises BuildError), or `skipped`
+    (nothing to build: mode `none`, or an image was named). `images` is empty unless it
+    succeeded; `tags` are the tags each image is (or would be) pushed
     under; `build_id` and `log_url` are Cloud Build's (None for a local build or a plan).
     """
 
@@ -89,8 +94,20 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        """True for a plan and a successful build."""
-        return self.status in ("planned", "success")
+        """True unless the build was attempted and failed."""
+        return self.status in ("planned", "success", "skipped")
+
+    def deploy_image(self, fallback: str) -> str:
+        """What a deploy of the backend should run: its image built here, by digest, else
+        `fallback` (the release image, for a plan or when nothing was built)."""
+        return self.images.get("backend") or fallback
+
+    def records(self) -> dict[str, object]:
+        """What a runbook records of the build (commit -> build -> digest per service)."""
+        return {"mode": self.mode, "status": self.status, "commit": self.commit,
+                "id": self.build_id, "log_url": self.log_url,
+                "duration_s": round(self.duration_s, 3),
+                "images": {str(role): image for role, image in self.images.items()}}
 
     def image(self, role: ServiceRole = "backend") -> str:
         """The image built for `role`, by digest (`REGISTRY/PACKAGE@sha256:...`)."""
@@ -121,7 +138,7 @@ def build(env: Environment, commit: str = "", *, local: bool = False, alpine: bo
     step with the log's last lines; past `deadline_s` the build is cancelled (BuildError).
     """
     sha = resolve_commit(env, commit)
-    mode: BuildMode = "local" if local else "cloud"
+    mode: Literal["cloud", "local"] = "local" if local else "cloud"
     targets = release_images(env)
     tags = {role: (f"{_repository(image)}:{sha}", image) for role, image in targets.items()}
     files = {role: dockerfile(role, alpine) for role in targets}
@@ -151,11 +168,30 @@ def build(env: Environment, commit: str = "", *, local: bool = False, alpine: bo
                                     time.monotonic() - started))
 
 
-def resolve_commit(env: Environment, commit: str = "") -> str:
+def build_release(env: Environment, mode: str, commit: str = "", *, alpine: bool = False,
+                  image: str = "", execute: bool = False,
+                  deadline_s: float = 1800.0) -> BuildResult:
+    """Runbook 02's build: `build()` on Cloud Build (`mode` "cloud") or with docker here
+    ("local"); nothing for "none" or when `image` names what to deploy (status `skipped`).
+    ConfigError for another mode."""
+    if mode not in BUILD_MODES:
+        raise ConfigError(f"build must be one of {', '.join(BUILD_MODES)}, got {mode!r} "
+                          "(-p build=cloud)")
+    if mode == "none" or image:
+        why = f"image {image} was named" if image else "build = none"
+        return BuildResult(commit.strip(), "none", "skipped", False, {}, {}, {},
+                           (f"nothing built ({why}): the deploy runs that image",))
+    return build(env, commit, local=mode == "local", alpine=alpine, execute=execute,
+                 deadline_s=deadline_s)
+
+
+def resolve_commit(env: Environment, commit: str = "", *,
+                   repository: Path | None = None) -> str:
     """The full sha of `commit` (a sha, short or full, or a branch; default: the release
-    branch) in the preflight checkout. ConfigError, saying what to do, when it is not there."""
+    branch) in `repository` (default: the preflight checkout). ConfigError, saying what to
+    do, when it is not there."""
     wanted = commit.strip() or env.preflight.release_branch
-    repository = env.preflight.repository
+    repository = repository or env.preflight.repository
     if repository is None or not (repository / ".git").exists():
         if _SHA.match(wanted):
             return wanted
@@ -184,23 +220,23 @@ def _cloud(env: Environment, sha: str, tags: Mapping[ServiceRole, tuple[str, ...
     run = wait_build(env, operation, queued, deadline_s)
     if run is None:
         stopped = cancel_build(env, queued.name)
-        step = stopped.failed_step
+        tail = build_log_tail(env, queued.id, lines=_LOG_LINES)
         raise BuildError(
             f"build {queued.id} of {sha[:12]} did not finish within the deadline of "
-            f"{deadline_s:g} s and was cancelled (status {stopped.status}"
-            + (f", at step {step.id}" if step else "") + f"); its log: {queued.log_url}",
-            step=step.id if step else None, build_id=queued.id,
-            log_tail=build_log_tail(env, queued.id, lines=_LOG_LINES))
+            f"{deadline_s:g} s and was cancelled at {stopped.failed_at} (status "
+            f"{stopped.status}); its log: {queued.log_url}" + _lines(tail),
+            step=stopped.failed_at, build_id=queued.id, log_tail=tail)
     if not run.ok:
-        step = run.failed_step
         tail = build_log_tail(env, run.id, lines=_LOG_LINES)
         raise BuildError(
-            f"build {run.id} of {sha[:12]} ended {run.status}"
-            + (f" at step {step.id}" if step else "") + f": {run.failure or run.status_detail}"
-            + f"; its log: {run.log_url}\nlast lines of the log:\n"
-            + "\n".join(f"  {line}" for line in tail),
-            step=step.id if step else "push", log_tail=tail, build_id=run.id)
+            f"build {run.id} of {sha[:12]} ended {run.status} at {run.failed_at}: "
+            f"{run.failure or run.status_detail}; its log: {run.log_url}" + _lines(tail),
+            step=run.failed_at, log_tail=tail, build_id=run.id)
     return {role: _by_digest(run, role, tags[role][0]) for role in tags}, run
+
+
+def _lines(tail: tuple[str, ...]) -> str:
+    return "\nlast lines of the log:\n" + "\n".join(f"  {line}" for line in tail) if tail else ""
 
 
 def _by_digest(run: BuildRun, role: ServiceRole, image: str) -> str:
@@ -244,7 +280,7 @@ def _git_url(env: Environment) -> str:
                       "the git URL, or build locally with docker (local=True, --build-local)")
 
 
-def _where(env: Environment, mode: BuildMode) -> str:
+def _where(env: Environment, mode: Literal["cloud", "local"]) -> str:
     if mode == "local":
         return "docker on this machine"
     return f"Cloud Build in {env.project} ({env.region})"
