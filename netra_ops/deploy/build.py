@@ -199,9 +199,13 @@ def resolve_commit(env: Environment, commit: str = "", *,
         raise ConfigError(f"cannot resolve {wanted!r} to a commit: no checkout of the code at "
                           f"{where}; run 01_preflight first (it fetches the repository), or "
                           "pass the full 40-character commit sha")
-    done = subprocess.run(["git", "-C", str(repository), "rev-parse", "--verify", "--quiet",
-                           f"{wanted}^{{commit}}"], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL, check=False)
+    try:
+        done = subprocess.run(["git", "-C", str(repository), "rev-parse", "--verify",
+                               "--quiet", f"{wanted}^{{commit}}"], capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed (no `git` on PATH): install it, or pass the "
+                          "full 40-character commit sha") from None
     if done.returncode != 0 or wanted.startswith("-"):
         raise ConfigError(f"{wanted!r} is not a commit or branch of {repository}: name one "
                           f"(e.g. the release branch {env.preflight.release_branch}), or run "
