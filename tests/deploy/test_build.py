@@ -7,7 +7,6 @@ rehearsal repository and pushes to its Artifact Registry.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from netra_ops.cloud import (
 )
 from netra_ops.config import Environment
 from netra_ops.errors import BuildError, ChangesNotAllowedError, ConfigError
+from netra_ops.record import run_notebook
 
 pytestmark = [pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,17 +194,11 @@ def test_the_build_command_prints_the_plan(env: Environment) -> None:
 
 
 def run_runbook(env: Environment, outputs: Path, runbook: str,
-                *params: str) -> tuple[int, dict[str, Any]]:
-    args = [sys.executable, "-m", "netra_ops", "run", runbook, "--env", str(env.source),
-            "--incident", "INC-build", "--outputs", str(outputs)]
-    for param in params:
-        args += ["-p", param]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    record = max((outputs / "INC-build").glob(f"*-{runbook}"))
-    summary = json.loads((record / "summary.json").read_text())
-    assert done.returncode == summary["exit_code"], done.stdout + done.stderr
-    return done.returncode, summary
+                **parameters: object) -> tuple[int, dict[str, Any]]:
+    """Run a runbook headless (as `netra-ops run` does) in incident INC-build."""
+    result = run_notebook(runbook, environment=str(env.source), incident="INC-build",
+                          parameters=parameters, outputs_dir=outputs)
+    return result.exit_code, result.summary
 
 
 @pytest.mark.slow
@@ -216,7 +210,7 @@ def test_runbook_02_builds_the_commit_01_checked_and_deploys_its_digest(
     assert commit == git(env, "rev-parse", "develop-long-lived")
     before = deploy.read_service(env).serving_revision
 
-    code, shipped = run_runbook(env, tmp_path, "02_deploy", "execute=true")
+    code, shipped = run_runbook(env, tmp_path, "02_deploy", execute=True)
     assert code == 0, shipped["failing_cell"]
     records = shipped["records"]
     backend = records["build.images"]["backend"]
