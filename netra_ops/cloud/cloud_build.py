@@ -24,6 +24,7 @@ from google.protobuf import duration_pb2
 
 from netra_ops.cloud.clients import api_errors, builds_client, logging_client
 from netra_ops.config import Environment
+from netra_ops.errors import ApiUnreachableError
 
 __all__ = [
     "DOCKER_BUILDER",
@@ -189,15 +190,19 @@ def build_log_tail(env: Environment, build_id: str, *, lines: int = 20,
                    wait_s: float = 15.0) -> tuple[str, ...]:
     """The last `lines` lines of a build's log in Cloud Logging, oldest first. Logging shows
     entries a few seconds late: this waits (up to `wait_s`) until the build's last line
-    (`DONE`, `ERROR...`) is there."""
+    (`DONE`, `ERROR...`) is there. When Logging cannot be read, one line says why (the
+    build's failure is what matters)."""
     client = logging_client(env)
     query = f'resource.type="build" AND resource.labels.build_id="{build_id}"'
     deadline = time.monotonic() + wait_s
     while True:
-        with api_errors(env, "reading the build's log"):
-            entries = list(client.list_entries(
-                resource_names=[f"projects/{env.project}"], filter_=query,
-                order_by="timestamp desc", page_size=lines, max_results=lines))
+        try:
+            with api_errors(env, "reading the build's log"):
+                entries = list(client.list_entries(
+                    resource_names=[f"projects/{env.project}"], filter_=query,
+                    order_by="timestamp desc", page_size=lines, max_results=lines))
+        except (gexc.GoogleAPICallError, ApiUnreachableError) as exc:
+            return (f"(the build's log could not be read from Cloud Logging: {exc})",)
         texts = tuple(str(entry.payload) for entry in reversed(entries))
         if (texts and texts[-1].startswith(_FINAL_LINES)) or time.monotonic() >= deadline:
             return texts

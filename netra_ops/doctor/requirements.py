@@ -10,12 +10,18 @@ Read from the calls the runbooks make through `netra_ops.cloud`'s clients:
     run.operations.get          waiting on a change's operation (execute)    roles/run.viewer
     logging.logEntries.list     request-log errors (validate_rollback, 07)   roles/logging.viewer
     monitoring.timeSeries.list  request, latency, memory and CPU metrics     roles/monitoring.viewer
+    cloudbuild.builds.create    build the release (02, execute)   roles/cloudbuild.builds.editor
+    cloudbuild.builds.get       wait on the build, read it (02)   roles/cloudbuild.builds.viewer
+    cloudbuild.builds.update    cancel it past its deadline (02)  roles/cloudbuild.builds.editor
 
 `run.services.*` and `run.revisions.*` are asked on the backend service (Cloud Run's
 `testIamPermissions`, which sees bindings on the service and inherited ones); the others on
 the project (Resource Manager's `projects.testIamPermissions`). Deploying a new revision on
 Google also needs `iam.serviceAccounts.actAs` on the service's runtime service account
 (roles/iam.serviceAccountUser); it is granted per service account, so it is not asked here.
+Cloud Build pushes with its own service account, which needs Artifact Registry's writer role
+(roles/artifactregistry.writer) on the repository; a failed build's log is read with
+logging.logEntries.list (without it the error says the log could not be read).
 01_preflight, 04_golden_path_validation and 00_incident_summary need no Google permission.
 """
 
@@ -59,6 +65,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 ("06_rollback", "07_monitoring"), "project"),
     Requirement("monitoring.timeSeries.list", "roles/monitoring.viewer",
                 ("05_performance", "07_monitoring"), "project"),
+    Requirement("cloudbuild.builds.create", "roles/cloudbuild.builds.editor", ("02_deploy",),
+                "project", changes=True),
+    Requirement("cloudbuild.builds.get", "roles/cloudbuild.builds.viewer", ("02_deploy",),
+                "project", changes=True),
+    Requirement("cloudbuild.builds.update", "roles/cloudbuild.builds.editor", ("02_deploy",),
+                "project", changes=True),
 )
 
 

@@ -19,7 +19,8 @@ Sub-packages by role; each imports only those listed before it:
     runtime/   what Cloud Run does with them: revision processes, the traffic router, the
                state directory, and what the revisions log and use (telemetry)
     google/    Google's APIs over that runtime: Cloud Run Admin v2, Artifact Registry,
-               Resource Manager, Cloud Logging v2, Cloud Monitoring v3; one error shape
+               Cloud Build, Resource Manager, Cloud Logging v2, Cloud Monitoring v3; one
+               error shape
     control/   the platform process that serves all of it, the `/_sandbox` admin API, and
                what drives the sandbox from outside: supervisor, scenarios, pause, throwaway
                environments
