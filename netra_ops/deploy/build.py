@@ -120,7 +120,9 @@ class BuildResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per service: the image by digest (empty for a plan), the tags pushed,
-        the Dockerfile, the commit, the build and its status."""
+        the Dockerfile, the commit, the build and its status (nothing built: why)."""
+        if not self.tags:
+            return pd.DataFrame({"status": self.status, "note": list(self.plan)})
         return pd.DataFrame([{"role": role, "image": self.images.get(role, ""),
                               "tags": ", ".join(tags), "dockerfile": self.dockerfiles[role],
                               "commit": self.commit, "mode": self.mode,

@@ -149,6 +149,8 @@ def test_a_commit_the_repository_lacks_is_refused_before_building(env: Environme
         deploy.build_release(env, "gcloud")
     skipped = deploy.build_release(env, "none")
     assert skipped.status == "skipped" and skipped.deploy_image("x:1") == "x:1"
+    assert list(skipped.to_frame()["note"]) == ["nothing built (build = none): the deploy runs "
+                                                "that image"]
 
 
 def test_the_emulation_fails_a_fetch_of_an_unknown_commit(env: Environment) -> None:
