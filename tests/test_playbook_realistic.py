@@ -34,14 +34,16 @@ def env(module_sandbox_env: Environment) -> Iterator[Environment]:
 
 def test_realistic_fix_is_deployed_by_digest_validated_watched_and_kept(
         env: Environment, tmp_path: Path) -> None:
-    # The stale build serves with realistic's settings; the fix is deployed, reported by
-    # digest (REPO@sha256:...), verified against the tag's digest, validated, watched, kept.
+    # The stale build serves with realistic's settings; the fix is built from the commit 01
+    # checked (Cloud Build steps of 1 s), deployed by its digest, reported by digest
+    # (REPO@sha256:...), verified, validated, watched, kept.
     done, index = play(env, tmp_path, "INC-real-fix", "stale-to-fixed", *REALISTIC_SHORT)
     outcome(done, "REMEDIATED")
     deployed = records(index, "02_deploy")
     assert deployed["deploy_status"] == "done" and deployed["decision"] == "continue"
     assert "@sha256:" in deployed["serving_image"] and "@sha256:" in deployed["image_before"]
-    assert "names now" in deployed["decision.reason"]
+    assert deployed["build.commit"] == records(index, "01_preflight")["release_commit"]
+    assert deployed["serving_image"] == deployed["build.images"]["backend"]
     fix = records(index, "07_monitoring")["known_good_mark"]["revision"]
     state = read_service(env)
     assert state.known_good == (fix,) and state.serving == {fix: 100}
