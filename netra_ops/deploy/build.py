@@ -187,13 +187,12 @@ def build_release(env: Environment, mode: str, commit: str = "", *, alpine: bool
                  deadline_s=deadline_s)
 
 
-def resolve_commit(env: Environment, commit: str = "", *,
-                   repository: Path | None = None) -> str:
+def resolve_commit(env: Environment, commit: str = "") -> str:
     """The full sha of `commit` (a sha, short or full, or a branch; default: the release
-    branch) in `repository` (default: the preflight checkout). ConfigError, saying what to
-    do, when it is not there."""
+    branch) in the preflight checkout. ConfigError, saying what to do, when it is not
+    there."""
     wanted = commit.strip() or env.preflight.release_branch
-    repository = repository or env.preflight.repository
+    repository = env.preflight.repository
     if repository is None or not (repository / ".git").exists():
         if _SHA.match(wanted):
             return wanted
