@@ -136,10 +136,16 @@ def build(env: Environment, commit: str = "", *, local: bool = False, alpine: bo
     branch in the preflight checkout) and push it; the images by digest.
 
     `local`: docker on this machine instead of Cloud Build; `alpine`: the Alpine
-    Dockerfiles. Without `execute` nothing is built (the plan). BuildError names the failed
+    Dockerfiles. Without `execute` nothing is built (the plan; a commit the checkout lacks
+    is a line of it, and a ConfigError only when building). BuildError names the failed
     step with the log's last lines; past `deadline_s` the build is cancelled (BuildError).
     """
-    sha = resolve_commit(env, commit)
+    try:
+        sha, unresolved = resolve_commit(env, commit), None
+    except ConfigError as exc:
+        if execute:
+            raise
+        sha, unresolved = commit.strip() or env.preflight.release_branch, str(exc)
     mode: Literal["cloud", "local"] = "local" if local else "cloud"
     targets = release_images(env)
     tags = {role: (f"{_repository(image)}:{sha}", image) for role, image in targets.items()}
@@ -147,6 +153,8 @@ def build(env: Environment, commit: str = "", *, local: bool = False, alpine: bo
     where = _where(env, mode)
     plan = tuple(f"{role}: docker build -f {files[role]} at {sha[:12]}, push "
                  f"{' and '.join(tags[role])} ({where})" for role in targets)
+    if unresolved:
+        plan += (f"the commit is not resolved, and a build would refuse it: {unresolved}",)
     if not execute:
         return _finish(env, BuildResult(sha, mode, "planned", False, {}, tags, files, plan))
     if not env.allow_changes:

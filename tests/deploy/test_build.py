@@ -144,7 +144,9 @@ def test_builds_change_nothing_where_changes_are_not_allowed(env: Environment) -
 
 def test_a_commit_the_repository_lacks_is_refused_before_building(env: Environment) -> None:
     with pytest.raises(ConfigError, match="is not a commit or branch of"):
-        deploy.build(env, "no-such-branch")
+        deploy.build(env, "no-such-branch", execute=True)
+    plan = deploy.build(env, "f" * 40)  # e.g. 01 checked another checkout: the plan says so
+    assert plan.commit == "f" * 40 and "a build would refuse it" in plan.plan[-1]
     with pytest.raises(ConfigError, match="build must be one of cloud, local, none"):
         deploy.build_release(env, "gcloud")
     skipped = deploy.build_release(env, "none")
