@@ -42,6 +42,7 @@ __all__ = [
     "SandboxSettings",
     "Service",
     "TriggerRule",
+    "cloud_run_problem",
     "environment_search_path",
     "list_environments",
     "load_environment",
@@ -60,7 +61,10 @@ class _Model(BaseModel):
 
 
 class Service(_Model):
-    """One Cloud Run service of the platform."""
+    """One Cloud Run service of the platform, and what its revisions get: `memory` and
+    `cpu` (resources.limits), the request `timeout_s` and `concurrency` (requests an
+    instance takes at once), with Cloud Run's defaults and within its limits
+    (`cloud_run_problem`)."""
 
     name: str
     url: str = ""
@@ -68,6 +72,8 @@ class Service(_Model):
     websocket_path: str | None = None
     memory: str = "512Mi"
     cpu: float = 1.0
+    timeout_s: int = 300
+    concurrency: int = 80
 
     @field_validator("url")
     @classmethod
@@ -82,10 +88,22 @@ class Service(_Model):
         memory_bytes(value)
         return value
 
+    @model_validator(mode="after")
+    def _within_cloud_run_limits(self) -> Service:
+        problem = cloud_run_problem(self.memory, self.cpu, self.timeout_s, self.concurrency)
+        if problem:
+            raise ValueError(f"service {self.name}: {problem}")
+        return self
+
     @property
     def memory_limit_bytes(self) -> int:
         """The memory limit in bytes (Cloud Run quantities: 512Mi, 4Gi, ...)."""
         return memory_bytes(self.memory)
+
+    @property
+    def limits(self) -> dict[str, str]:
+        """`resources.limits` of the service's revisions: `{"memory": "4Gi", "cpu": "4"}`."""
+        return {"memory": self.memory, "cpu": f"{self.cpu:g}"}
 
     @property
     def websocket_url(self) -> str:
@@ -318,6 +336,41 @@ class Environment(_Model):
                 return item
         known = ", ".join(c.name for c in self.success_criteria) or "none"
         raise ConfigError(f"environment {self.name} has no success criterion {name!r} ({known})")
+
+
+_CLOUD_RUN_CPUS = (1.0, 2.0, 4.0, 6.0, 8.0)
+# Cloud Run's minimum CPU for a memory limit: more than the first (bytes) needs the second.
+_MIN_CPU_FOR_MEMORY = ((24 * 2**30, 8.0), (16 * 2**30, 6.0), (8 * 2**30, 4.0),
+                       (4 * 2**30, 2.0), (2**30, 1.0), (512 * 2**20, 0.583),
+                       (256 * 2**20, 0.333), (128 * 2**20, 0.167))
+# ... and its minimum memory for a CPU count (4 CPUs need 2Gi; 6 and 8 need 4Gi).
+_MIN_MEMORY_FOR_CPU = ((6.0, 4 * 2**30), (4.0, 2 * 2**30))
+
+
+def cloud_run_problem(memory: str, cpu: float, timeout_s: int, concurrency: int) -> str:
+    """What Cloud Run would refuse in these settings of a service ("" when none): CPU
+    0.08-1 or 1, 2, 4, 6, 8; memory 128Mi-32Gi with the CPU it needs (more than 4Gi: 2
+    CPUs, 8Gi: 4, 16Gi: 6, 24Gi: 8; 4 CPUs need 2Gi); request timeout 1-3600 s;
+    concurrency 1-1000, and 1 below one CPU."""
+    size = memory_bytes(memory)
+    if not (0.08 <= cpu < 1 or cpu in _CLOUD_RUN_CPUS):
+        return f"cpu {cpu:g} is not one Cloud Run offers (0.08 to 1, or 1, 2, 4, 6, 8)"
+    if not 128 * 2**20 <= size <= 32 * 2**30:
+        return f"memory {memory} is outside Cloud Run's 128Mi to 32Gi"
+    needed = next((cores for above, cores in _MIN_CPU_FOR_MEMORY if size > above), 0.08)
+    if cpu < needed:
+        return f"memory {memory} needs at least {needed:g} CPU on Cloud Run, cpu is {cpu:g}"
+    floor = next((least for cores, least in _MIN_MEMORY_FOR_CPU if cpu >= cores), 0)
+    if size < floor:
+        return f"cpu {cpu:g} needs at least {floor // 2**30}Gi of memory on Cloud Run"
+    if not 1 <= timeout_s <= 3600:
+        return f"timeout_s {timeout_s} is outside Cloud Run's 1 to 3600 seconds"
+    if not 1 <= concurrency <= 1000:
+        return f"concurrency {concurrency} is outside Cloud Run's 1 to 1000"
+    if cpu < 1 and concurrency != 1:
+        return (f"cpu {cpu:g} (below one) takes one request at a time on Cloud Run: set "
+                "concurrency = 1")
+    return ""
 
 
 def memory_bytes(quantity: str) -> int:

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import run_v2
+
 from netra_ops.config import Environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,23 @@ def play(env: Environment, outputs: Path, incident: str, scenario: str | None,
     print(incident, next((line for line in done.stdout.splitlines()
                           if line.startswith("outcome:")), "no outcome"))
     return done, index
+
+
+def serving_images(env: Environment) -> dict[str, str]:
+    """Service name -> the image its serving revision runs, as Google's Cloud Run client
+    lists the services and reads their revisions."""
+    options = {"api_endpoint": env.api_endpoint}
+    services = run_v2.ServicesClient(transport="rest", credentials=AnonymousCredentials(),
+                                     client_options=options)
+    revisions = run_v2.RevisionsClient(transport="rest", credentials=AnonymousCredentials(),
+                                       client_options=options)
+    found = {}
+    for service in services.list_services(parent=f"projects/{env.project}/locations/"
+                                                 f"{env.region}"):
+        top = max(service.traffic_statuses, key=lambda status: status.percent)
+        revision = revisions.get_revision(name=f"{service.name}/revisions/{top.revision}")
+        found[service.name.rsplit("/", 1)[-1]] = revision.containers[0].image
+    return found
 
 
 def runbooks(index: dict[str, Any]) -> list[str]:

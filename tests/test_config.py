@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from netra_ops.config import list_environments, load_environment, memory_bytes
+from netra_ops.config import (
+    cloud_run_problem,
+    list_environments,
+    load_environment,
+    memory_bytes,
+)
 from netra_ops.errors import ConfigError, EnvironmentNotFoundError, SecretError
 from netra_ops.secrets import resolve_secret
 
@@ -26,6 +31,10 @@ def test_staging_holds_the_seeds_values() -> None:
     assert env.backend.name == "netra-backend-staging"
     assert env.backend.url == "https://netra-backend-staging-pnovr5vsba-uc.a.run.app"
     assert env.backend.memory_limit_bytes == 4 * 2**30 and env.backend.cpu == 4
+    assert env.backend.limits == {"memory": "4Gi", "cpu": "4"}
+    assert (env.backend.timeout_s, env.backend.concurrency) == (3600, 80)
+    assert (env.auth.memory, env.auth.cpu, env.auth.timeout_s, env.auth.concurrency) == (
+        "512Mi", 1.0, 300, 80)  # Cloud Run's defaults
     assert env.auth.url == "https://auth.staging.netrasystems.ai"
     assert env.frontend.url == "https://app.staging.netrasystems.ai"
     assert env.expected_env["WEBSOCKET_CONNECTION_TIMEOUT"] == "360"
@@ -88,6 +97,31 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
 def test_bad_memory_quantity_is_explained(tmp_path: Path) -> None:
     path = write(tmp_path, SANDBOX_TOML.replace('memory = "4Gi"', 'memory = "4 gigs"'))
     with pytest.raises(ConfigError, match=r"services\.backend\.memory'.*like 512Mi or 4Gi"):
+        load_environment(path)
+
+
+@pytest.mark.parametrize(("memory", "cpu", "timeout_s", "concurrency", "problem"), [
+    ("4Gi", 4, 3600, 80, ""),
+    ("512Mi", 0.5, 300, 1, ""),
+    ("4Gi", 3, 300, 80, "cpu 3 is not one Cloud Run offers"),
+    ("64Mi", 1, 300, 80, "memory 64Mi is outside Cloud Run's 128Mi to 32Gi"),
+    ("8Gi", 1, 300, 80, "memory 8Gi needs at least 2 CPU on Cloud Run, cpu is 1"),
+    ("1Gi", 4, 300, 80, "cpu 4 needs at least 2Gi of memory"),
+    ("512Mi", 1, 3601, 80, "timeout_s 3601 is outside Cloud Run's 1 to 3600 seconds"),
+    ("512Mi", 1, 300, 1001, "concurrency 1001 is outside Cloud Run's 1 to 1000"),
+    ("512Mi", 0.5, 300, 80, "set concurrency = 1"),
+])
+def test_cloud_run_refuses_what_it_would_refuse(memory: str, cpu: float, timeout_s: int,
+                                                concurrency: int, problem: str) -> None:
+    found = cloud_run_problem(memory, cpu, timeout_s, concurrency)
+    assert (problem in found and bool(found)) if problem else found == ""
+
+
+def test_a_backend_cloud_run_cannot_run_is_refused_when_the_file_is_read(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, SANDBOX_TOML.replace("timeout_s = 3600", "timeout_s = 7200"))
+    with pytest.raises(ConfigError, match=r"key 'services\.backend': service "
+                       r"netra-backend-staging: timeout_s 7200 is outside"):
         load_environment(path)
 
 

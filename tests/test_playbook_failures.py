@@ -36,8 +36,11 @@ def test_the_seeds_story_with_a_failing_build_rolls_back_to_the_stale_build(
     assert back["rollback_validated"] is True and back["quiet_s"] == 15
     assert back["golden_path_ok"] is False and back["escalate"] is True
     state = read_service(fresh)
-    assert state.serving_image is not None and state.serving_image.endswith(":main")
+    assert state.serving_image == deployed["image_before"]  # the stale build, by digest
     assert state.known_bad == (deployed["new_revision"],)
+    assert back["services"] == ["backend", "auth"]  # 02 shipped auth, then the backend failed
+    assert back["rollbacks"]["auth"]["known_bad_mark"] == "not marked: back with the release"
+    assert read_service(fresh, "auth").serving_revision == back["rollbacks"]["auth"]["target"]
     summary = records(index, "00_incident_summary")
     assert "Rollback required due to critical issues" in summary["escalations_fired"]
     assert "golden path is broken there (escalated)" in summary["stakeholder_update"]

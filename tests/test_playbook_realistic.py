@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playbook_runs import REALISTIC_SHORT, outcome, play, records
+from playbook_runs import REALISTIC_SHORT, outcome, play, records, serving_images
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
@@ -44,6 +44,11 @@ def test_realistic_fix_is_deployed_by_digest_validated_watched_and_kept(
     assert "@sha256:" in deployed["serving_image"] and "@sha256:" in deployed["image_before"]
     assert deployed["build.commit"] == records(index, "01_preflight")["release_commit"]
     assert deployed["serving_image"] == deployed["build.images"]["backend"]
+    assert deployed["decision.reason"].startswith("every service by digest")
+    assert deployed["services_verified"] == ["auth", "backend", "frontend"]
+    assert deployed["backend_resources"] == {"memory": "4Gi", "cpu": "4", "timeout_s": 3600.0,
+                                             "concurrency": 80}
+    assert all("@sha256:" in image for image in serving_images(env).values())
     fix = records(index, "07_monitoring")["known_good_mark"]["revision"]
     state = read_service(env)
     assert state.known_good == (fix,) and state.serving == {fix: 100}

@@ -34,7 +34,7 @@ def test_url_mismatch_fails_02_naming_both_urls_and_holds(env: Environment,
     deployed = records(index, "02_deploy")
     assert deployed["deploy_status"] == "done"
     assert "netra-backend@sha256:" in deployed["image_before"]  # the stale build, by digest
-    assert "AUTH_SERVICE_URL names the auth service" in deployed["verdict.failed"]
+    assert "backend: AUTH_SERVICE_URL names the auth service" in deployed["verdict.failed"]
     assert deployed["decision"] == "escalate"
     reason = deployed["decision.reason"]
     assert f"AUTH_SERVICE_URL={env.frontend.url} (that is netra-frontend-staging's URL)" in reason

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from netra_ops.cloud import pinned_image
 from netra_ops.config import Environment
-from netra_ops.deploy import read_service
+from netra_ops.deploy import read_service, read_services
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,21 +54,31 @@ def test_deploy_dry_run_then_deploy_rollback_and_redeploy(
     assert code == 0 and dry["records"]["deploy_status"] == "planned"
     assert read_service(env).serving_revision == first
 
+    before = {role: state.serving_revision for role, state in read_services(env).items()}
     code, stale = run(env, tmp_path, "02_deploy", f"image={repo}:main", "execute=true")
     assert code == 0, stale["failing_cell"]
-    assert stale["records"]["deploy_status"] == "done"
-    assert stale["records"]["serving_image"] == f"{repo}:main"
-    assert stale["records"]["revision_before"] == first
+    records = stale["records"]
+    assert records["deploy_status"] == "done" and records["decision"] == "continue"
+    assert records["serving_image"] == pinned_image(env, f"{repo}:main")  # by digest
+    assert records["revision_before"] == first
+    assert records["services_verified"] == ["auth", "backend", "frontend"]
+    assert set(records["shipped"]) == {"auth", "backend", "frontend"}  # tags -> digests
+    assert records["backend_resources"] == {"memory": "4Gi", "cpu": "4", "timeout_s": 3600.0,
+                                            "concurrency": 80}
+    assert [r["service"] for r in records["services_before"]] == ["auth", "backend",
+                                                                  "frontend"]
 
     code, back = run(env, tmp_path, "06_rollback", "execute=true", "quiet_s=2")
     assert code == 0, back["failing_cell"]
+    assert back["records"]["services"] == ["frontend", "backend", "auth"]  # all 02 shipped
     assert back["records"]["rollback_target"] == first
-    assert back["records"]["rolled_back_from"] == stale["records"]["new_revision"]
+    assert back["records"]["rolled_back_from"] == records["new_revision"]
     assert back["records"]["quiet_s"] == 2 and back["records"]["rollback_validated"] is True
-    assert read_service(env).known_bad == (stale["records"]["new_revision"],)
+    assert read_service(env).known_bad == (records["new_revision"],)
     assert back["records"]["serving_revision"] == first
     assert back["records"]["rollback_to_serving_s"] < 3
+    assert {role: state.serving_revision for role, state in read_services(env).items()} == before
 
     code, fixed = run(env, tmp_path, "02_deploy", "execute=true", "build=none")
     assert code == 0, fixed["failing_cell"]
-    assert fixed["records"]["serving_image"] == f"{repo}:develop-long-lived"
+    assert fixed["records"]["serving_image"] == pinned_image(env, f"{repo}:develop-long-lived")

@@ -4,14 +4,14 @@ Google's shapes.
 `clients` builds Google's own API clients for an environment (the sandbox's loopback
 emulation or Google's endpoints); `service` reads a Cloud Run service, its revisions and its
 traffic (`read_service` -> `ServiceState`); `builds` asks Artifact Registry which build a
-tag names; `cloud_build` runs builds on Cloud Build and reads them back (`BuildRun`);
-`audit` keeps the trail of changes made to the services. Everything above
-(probe, metrics, deploy, ...) reads Google through this package, and it imports nothing
-of theirs.
+tag names (deploys are by digest); `cloud_build` runs builds on Cloud Build and reads them
+back (`BuildRun`); `audit` keeps the trail of changes made to the services. Everything above
+(probe, metrics, deploy, ...) reads Google through this package, and it imports nothing of
+theirs.
 """
 
-from netra_ops.cloud.audit import AuditEntry, append_audit, audit_trail
-from netra_ops.cloud.builds import IMAGE_DIGEST_ANNOTATION, new_build, serves_image, tag_digest
+from netra_ops.cloud.audit import AUDIT_LOG_ENV, AuditEntry, append_audit, audit_trail
+from netra_ops.cloud.builds import pinned_image, serves_image, tag_digest
 from netra_ops.cloud.clients import (
     api_errors,
     builds_client,
@@ -44,7 +44,7 @@ from netra_ops.cloud.service import (
 )
 
 __all__ = [
-    "IMAGE_DIGEST_ANNOTATION",
+    "AUDIT_LOG_ENV",
     "KNOWN_BAD",
     "KNOWN_GOOD",
     "AuditEntry",
@@ -63,7 +63,7 @@ __all__ = [
     "get_build",
     "logging_client",
     "monitoring_client",
-    "new_build",
+    "pinned_image",
     "projects_client",
     "read_build",
     "read_service",

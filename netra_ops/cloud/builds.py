@@ -1,16 +1,17 @@
-"""Whether a tag names a newer build than the one serving: Artifact Registry's tag -> digest.
+"""Which build an image names: Artifact Registry's tag -> digest.
 
 A registry moves a tag to a new digest on every push, and Cloud Run runs the digest the tag
-named when the revision was created. So a deploy of the same tag string can be a new build:
-the service's template is unchanged (Cloud Run would create no revision), but the tag now
-names another digest than the serving revision runs. `new_build` finds that out by asking
-Artifact Registry (`tags.get`, REST v1) for the tag's digest; `deploy` then marks the
-template with that digest (annotation `IMAGE_DIGEST_ANNOTATION`), so Cloud Run creates a
-revision that resolves the tag again.
+named when the revision was created. So the same tag string can name another build
+tomorrow; a deploy that names the tag cannot say what it deployed, and a second deploy of
+the tag changes nothing in the template (Cloud Run creates no revision) even when the tag
+names a new build. `pinned_image` asks Artifact Registry (`tags.get`, REST v1) for the
+digest the tag names now and gives the image by digest (`REGISTRY/PACKAGE@sha256:...`),
+which is what netra-ops deploys: a rebuilt image is a new template (a new revision), and
+what serves is provably that digest. `serves_image` says whether a service serves an image
+named by tag, when its revision reports the image by digest (as Cloud Run does).
 
 Only Artifact Registry images (`LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/PACKAGE:TAG`)
-are asked about, and only when the serving revision reports its image by digest, as Cloud
-Run does; otherwise there is nothing to compare and `new_build` is None.
+are asked about; an image by digest is taken as it is.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from netra_ops.cloud.service import ServiceState
 from netra_ops.config import Environment
 from netra_ops.errors import DeployError
 
-__all__ = ["IMAGE_DIGEST_ANNOTATION", "new_build", "serves_image", "tag_digest"]
+__all__ = ["pinned_image", "serves_image", "tag_digest"]
 
-IMAGE_DIGEST_ANNOTATION = "netra-ops/image-digest"
 _ENDPOINT = "https://artifactregistry.googleapis.com"
 _SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _AR_IMAGE = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/"
@@ -62,17 +62,20 @@ def tag_digest(env: Environment, image: str) -> str | None:
     return version.rsplit("/", 1)[-1] or None
 
 
-def new_build(env: Environment, state: ServiceState, image: str) -> str | None:
-    """The digest `image`'s tag names now, when the serving revision runs another digest of
-    the same repository (a build pushed since); None otherwise."""
-    serving = state.serving_image or ""
-    if "@" not in serving or "@" in image:
-        return None
-    repository, _, running = serving.partition("@")
-    if image.rsplit(":", 1)[0] != repository:
-        return None
-    digest = tag_digest(env, image)
-    return digest if digest is not None and digest != running else None
+def pinned_image(env: Environment, image: str) -> str:
+    """`image` by digest: as it is when it names a digest (`...@sha256:...`) or is not an
+    Artifact Registry image (nothing to ask); else `REGISTRY/PACKAGE@sha256:...` of the
+    digest its tag names now. DeployError when the tag does not exist (or Artifact
+    Registry cannot be asked)."""
+    text = image.strip()
+    if "@" in text or _AR_IMAGE.match(text) is None:
+        return text
+    digest = tag_digest(env, text)
+    if digest is None:
+        raise DeployError(f"Artifact Registry has no tag {text.rsplit(':', 1)[1]!r} of "
+                          f"{text.rsplit(':', 1)[0]}; build and push it first, or check the "
+                          f"image name ([release.images] in {env.source or env.name})")
+    return f"{text.rsplit(':', 1)[0]}@{digest}"
 
 
 def serves_image(env: Environment, state: ServiceState, image: str) -> bool:

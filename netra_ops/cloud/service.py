@@ -31,8 +31,10 @@ KNOWN_BAD = "netra-ops/known-bad"
 
 @dataclass(frozen=True)
 class RevisionInfo:
-    """One revision: its image, readiness and share of traffic, and the env vars it runs
-    with (`env`: literal values; one from Secret Manager reads as an empty string)."""
+    """One revision: its image, readiness and share of traffic, the env vars it runs with
+    (`env`: literal values; one from Secret Manager reads as an empty string), and what it
+    runs with as the Revision resource reports it (`memory` and `cpu` of resources.limits,
+    the request `timeout_s`, the `concurrency`; empty or 0 when the API reports none)."""
 
     name: str
     image: str
@@ -41,6 +43,10 @@ class RevisionInfo:
     created: datetime | None
     reason: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    memory: str = ""
+    cpu: str = ""
+    timeout_s: float = 0.0
+    concurrency: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class ServiceState:
     revisions: tuple[RevisionInfo, ...] = field(default=())
     annotations: dict[str, str] = field(default_factory=dict)
     urls: tuple[str, ...] = ()
+    template_timeout_s: float = 0.0
+    template_concurrency: int = 0
 
     @property
     def known_good(self) -> tuple[str, ...]:
@@ -89,6 +97,12 @@ class ServiceState:
         """The image of the revision with the largest share of traffic."""
         revision = self.serving_revision
         return self.revision(revision).image if revision else None
+
+    @property
+    def serving_info(self) -> RevisionInfo | None:
+        """The revision with the largest share of traffic, as the API reports it."""
+        revision = self.serving_revision
+        return self.revision(revision) if revision else None
 
     def revision(self, name: str) -> RevisionInfo:
         """A revision by short name; ServiceNotFoundError lists the known ones."""
@@ -153,7 +167,14 @@ def _state(service: run_v2.Service, revisions: list[run_v2.Revision]) -> Service
         revisions=tuple(infos),
         annotations=dict(service.annotations),
         urls=tuple(service.urls),
+        template_timeout_s=_seconds(service.template.timeout),
+        template_concurrency=service.template.max_instance_request_concurrency,
     )
+
+
+def _seconds(duration: Any) -> float:
+    """Seconds of a Duration field as proto-plus gives it (a timedelta; None when unset)."""
+    return duration.total_seconds() if duration else 0.0
 
 
 def _listed(text: str) -> tuple[str, ...]:
@@ -164,8 +185,11 @@ def _revision_info(revision: run_v2.Revision, percent: int) -> RevisionInfo:
     ready = next((c for c in revision.conditions if c.type_ == "Ready"), None)
     is_ready = ready is not None and ready.state == run_v2.Condition.State.CONDITION_SUCCEEDED
     reason = "" if is_ready or ready is None else ready.message
-    image = revision.containers[0].image if revision.containers else ""
+    container = revision.containers[0] if revision.containers else None
+    limits = dict(container.resources.limits) if container else {}
     created = revision.create_time if revision.create_time else None
-    env = {e.name: e.value for e in revision.containers[0].env} if revision.containers else {}
-    return RevisionInfo(short_name(revision.name), image, is_ready, percent, created, reason,
-                        env)
+    env = {e.name: e.value for e in container.env} if container else {}
+    return RevisionInfo(short_name(revision.name), container.image if container else "",
+                        is_ready, percent, created, reason, env, memory=limits.get("memory", ""),
+                        cpu=limits.get("cpu", ""), timeout_s=_seconds(revision.timeout),
+                        concurrency=revision.max_instance_request_concurrency)

@@ -1,8 +1,11 @@
 """Build the release, deploy, verify and roll back through Google's clients (seed 1.1-1.3,
 4.2-4.3): Cloud Build (or docker here) for the images, Cloud Run for the services.
 
-Nothing changes without `execute=True`, and only in an allow-listed environment; without it
-each call returns its plan. Every change leaves an audit entry.
+`ship` deploys a release to the three services (auth, backend, frontend) by digest, each
+verified before the next; `deploy`, `verify`, `rollback` and the marks act on one service
+(`role`, the backend by default). Nothing changes without `execute=True`, and only in an
+allow-listed environment; without it each call returns its plan. Every change leaves an
+audit entry.
 """
 
 from netra_ops.cloud import (
@@ -23,7 +26,7 @@ from netra_ops.deploy.build import (
     dockerfile,
     resolve_commit,
 )
-from netra_ops.deploy.change import ChangeResult
+from netra_ops.deploy.change import ChangeResult, split_text
 from netra_ops.deploy.config_sync import ConfigFix, apply_fix, plan_fix
 from netra_ops.deploy.marks import KnownGoodMark, mark_clean_window, mark_revision
 from netra_ops.deploy.preflight import PreflightResult, preflight
@@ -41,7 +44,6 @@ from netra_ops.deploy.release import (
 )
 from netra_ops.deploy.risks import RISKS, risk_table
 from netra_ops.deploy.rollback_steps import (
-    RollbackOutcome,
     changes_frame,
     mark_rolled_back_from,
     quiet_window_s,
@@ -49,12 +51,28 @@ from netra_ops.deploy.rollback_steps import (
     rolled_back_from,
     validate_rollback_to,
 )
+from netra_ops.deploy.rollbacks import (
+    RollbackOutcome,
+    Rollbacks,
+    ServiceRollback,
+    plan_rollbacks,
+    roll_back,
+    rolled_back_checks,
+)
+from netra_ops.deploy.ship import (
+    ServiceShipment,
+    Shipment,
+    read_services,
+    services_frame,
+    ship,
+)
 from netra_ops.deploy.url_decision import url_decision, with_url_checks
 from netra_ops.deploy.verify import (
     Checks,
     change_checks,
     count_server_errors,
     deploy_decision,
+    resources_check,
     validate_rollback,
     verify,
 )
@@ -75,7 +93,11 @@ __all__ = [
     "RevisionInfo",
     "RollbackOutcome",
     "RollbackTarget",
+    "Rollbacks",
+    "ServiceRollback",
+    "ServiceShipment",
     "ServiceState",
+    "Shipment",
     "append_audit",
     "apply_fix",
     "audit_trail",
@@ -92,19 +114,27 @@ __all__ = [
     "mark_revision",
     "mark_rolled_back_from",
     "plan_fix",
+    "plan_rollbacks",
     "preflight",
     "quiet_window_s",
     "read_service",
+    "read_services",
     "release_image",
     "release_images",
     "resolve_commit",
+    "resources_check",
     "risk_table",
+    "roll_back",
     "rollback",
     "rollback_choice",
     "rollback_target",
+    "rolled_back_checks",
     "rolled_back_from",
     "serve_for_rehearsal",
+    "services_frame",
     "set_traffic",
+    "ship",
+    "split_text",
     "url_decision",
     "validate_rollback",
     "validate_rollback_to",

@@ -1,24 +1,26 @@
-"""Deploy a new revision (seed 1.2), move traffic, and roll back (seed 4.2).
+"""Deploy a new revision of a service (seed 1.2), move traffic, and roll back (seed 4.2).
 
-All three are dry runs unless `execute=True`; see `netra_ops.deploy.change`.
+Each acts on one of the three services (`role`: auth, backend, frontend; the backend by
+default). All are dry runs unless `execute=True`; see `netra_ops.deploy.change`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from google.cloud import run_v2
 
-from netra_ops.cloud import (
-    IMAGE_DIGEST_ANNOTATION,
-    KNOWN_BAD,
-    ServiceState,
-    new_build,
-    serves_image,
-)
+from netra_ops.cloud import KNOWN_BAD, ServiceState, pinned_image, short_name
 from netra_ops.config import Environment, ServiceRole
-from netra_ops.deploy.change import ChangeResult, apply_change, set_revision_targets
+from netra_ops.deploy.change import (
+    ChangeResult,
+    apply_change,
+    refuse_unless_allowed,
+    set_revision_targets,
+    split_text,
+)
 from netra_ops.errors import ConfigError, DeployError, NoRollbackTargetError
 
 __all__ = ["DEPLOY_ORDER", "RollbackTarget", "choose_rollback_target", "deploy", "release_image",
@@ -26,54 +28,90 @@ __all__ = ["DEPLOY_ORDER", "RollbackTarget", "choose_rollback_target", "deploy",
 
 DEPLOY_ORDER: tuple[ServiceRole, ...] = ("auth", "backend", "frontend")
 
-_LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+
+@dataclass(frozen=True)
+class _Template:
+    """What a deploy asks of the next revision's template (None: keep the service's)."""
+
+    image: str
+    env: Mapping[str, str | None]
+    limits: Mapping[str, str]
+    timeout_s: int | None
+    concurrency: int | None
 
 
 def deploy(
     env: Environment,
     image: str,
     *,
+    role: ServiceRole = "backend",
     env_vars: Mapping[str, str | None] | None = None,
     memory: str | None = None,
     cpu: str | None = None,
+    timeout_s: int | None = None,
+    concurrency: int | None = None,
     send_traffic: bool = True,
     deadline_s: float = 900.0,
     execute: bool = False,
 ) -> ChangeResult:
-    """A new revision from `image` (and env vars / limits), serving all traffic once Ready.
+    """A new revision of the service of `role` from `image` by digest (and env vars,
+    resources.limits `memory` / `cpu`, request `timeout_s`, `concurrency`), serving all
+    traffic once Ready.
 
-    `env_vars` values of None remove a variable. Deploying what already serves, with the
-    same template, changes nothing (`unchanged`); but when `image`'s tag names a newer
-    build than the serving revision runs (a push since; `cloud.builds.new_build`), the
-    template is marked with that digest, so a new revision resolves the tag again. On
-    failure or deadline the previous revision keeps serving.
+    A tag is resolved through Artifact Registry and the template gets
+    `REGISTRY/PACKAGE@sha256:...` (`result.image`): a build pushed under the same tag is a
+    new template, so a new revision; an image given by digest is deployed as it is.
+    `env_vars` values of None remove a variable. While the new revision starts, traffic
+    stays pinned to what serves; once Ready it gets 100% (pinned to it by name), so at every
+    moment traffic is on a known revision. Nothing to change (the digest already serves,
+    reported by digest as Cloud Run does, with this template) is `unchanged`; when only the
+    traffic is elsewhere (after a rollback), it goes back to the template's revision, unless
+    that one is known bad (DeployError). On failure or deadline the previous revision keeps
+    serving.
     """
-    wanted_env = dict(env_vars or {})
-    limits = {k: v for k, v in (("memory", memory), ("cpu", cpu)) if v is not None}
-    fresh: list[str | None] = [None]
+    refuse_unless_allowed(env, execute)  # before Artifact Registry is asked
+    wanted = _Template(pinned_image(env, image), dict(env_vars or {}),
+                       {k: v for k, v in (("memory", memory), ("cpu", cpu)) if v is not None},
+                       timeout_s, concurrency)
+    secrets = set(env.secret_env)
 
     def planner(state: ServiceState) -> list[str]:
-        plan = _template_plan(state, image, wanted_env, limits, set(env.secret_env))
-        fresh[0] = new_build(env, state, image)
-        if fresh[0] is not None:
-            plan.append(f"image: {image} now names {fresh[0]}, serving {state.serving_image}")
-        if send_traffic and (not serves_image(env, state, image) or not state.traffic_latest):
-            plan.append(f"traffic: {_split(state.serving)} -> 100% latest ({image})")
+        plan = _template_plan(state, wanted, secrets)
+        if plan and send_traffic:
+            plan.append(f"traffic: stays on {split_text(state.serving)} (pinned) while the new "
+                        "revision starts, then 100% to it once Ready")
+        elif plan:
+            plan.append(f"traffic: stays on {split_text(state.serving)} (pinned); the new "
+                        "revision gets none")
+        elif send_traffic and _template_revision_idle(state, wanted.image):
+            if state.latest_ready in state.known_bad:
+                raise DeployError(
+                    f"{state.name}: the template's revision {state.latest_ready} runs "
+                    f"{wanted.image} with this configuration and is recorded as known bad "
+                    f"(annotation {KNOWN_BAD}); deploying it again would send traffic back to "
+                    "it: deploy another build, or change its configuration")
+            plan.append(f"traffic: {split_text(state.serving)} -> {state.latest_ready} 100% "
+                        "(the template's revision)")
         return plan
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
-        container = service.template.containers[0]
-        container.image = image
-        if fresh[0] is not None:
-            service.template.annotations[IMAGE_DIGEST_ANNOTATION] = fresh[0]
-        _apply_env(container, wanted_env)
-        for key, value in limits.items():
-            container.resources.limits[key] = value
-        if send_traffic:
-            del service.traffic[:]
-            service.traffic.append(run_v2.TrafficTarget(type_=_LATEST, percent=100))
+        if not _template_plan(state, wanted, secrets):
+            set_revision_targets(service, {state.latest_ready: 100})
+            return
+        _apply_template(service.template, wanted)
+        if state.serving:
+            set_revision_targets(service, state.serving)
 
-    return apply_change(env, "deploy", planner, mutate, execute=execute, deadline_s=deadline_s)
+    def settle(service: run_v2.Service, state: ServiceState) -> bool:
+        new = short_name(service.latest_ready_revision)
+        if not send_traffic or new == state.latest_ready:
+            return False
+        set_revision_targets(service, {new: 100})
+        return True
+
+    change = apply_change(env, "deploy", planner, mutate, execute=execute,
+                          deadline_s=deadline_s, role=role, settle=settle)
+    return replace(change, image=wanted.image)
 
 
 def release_image(env: Environment, role: ServiceRole = "backend") -> str:
@@ -93,9 +131,10 @@ def release_images(env: Environment) -> dict[ServiceRole, str]:
     return {role: release_image(env, role) for role in DEPLOY_ORDER if role in env.services}
 
 
-def set_traffic(env: Environment, split: Mapping[str, int], *, deadline_s: float = 120.0,
-                execute: bool = False) -> ChangeResult:
-    """Split traffic between Ready revisions by percent (short names, summing to 100)."""
+def set_traffic(env: Environment, split: Mapping[str, int], *, role: ServiceRole = "backend",
+                deadline_s: float = 120.0, execute: bool = False) -> ChangeResult:
+    """Split traffic of the service of `role` between Ready revisions by percent (short
+    names, summing to 100)."""
     total = sum(split.values())
     if total != 100 or any(p < 0 for p in split.values()):
         raise DeployError(f"traffic percents must be >= 0 and sum to 100, got {dict(split)} "
@@ -107,20 +146,21 @@ def set_traffic(env: Environment, split: Mapping[str, int], *, deadline_s: float
                 raise DeployError(f"revision {name} is not Ready and cannot take traffic")
         if state.serving == {k: v for k, v in split.items() if v > 0}:
             return []
-        return [f"traffic: {_split(state.serving)} -> {_split(split)}"]
+        return [f"traffic: {split_text(state.serving)} -> {split_text(split)}"]
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
         set_revision_targets(service, split)
 
     return apply_change(env, "set_traffic", planner, mutate, execute=execute,
-                        deadline_s=deadline_s)
+                        deadline_s=deadline_s, role=role)
 
 
 def rollback(env: Environment, to_revision: str | None = None, *,
-             avoid: Iterable[str] | None = None, deadline_s: float = 120.0,
-             execute: bool = False) -> ChangeResult:
-    """All traffic to `to_revision`, or to `rollback_target()` (the newest known good
-    revision; `avoid` names the revisions rolled back from, default the serving one).
+             role: ServiceRole = "backend", avoid: Iterable[str] | None = None,
+             deadline_s: float = 120.0, execute: bool = False) -> ChangeResult:
+    """All traffic of the service of `role` to `to_revision`, or to `rollback_target()` (its
+    newest known good revision; `avoid` names the revisions rolled back from, default the
+    serving one).
 
     A known-bad revision is refused, named or not. The template keeps naming the image last
     deployed, as Cloud Run's does after a traffic-only rollback; what serves is the target.
@@ -143,13 +183,13 @@ def rollback(env: Environment, to_revision: str | None = None, *,
             raise NoRollbackTargetError(f"revision {target} is not Ready ({info.reason})")
         if state.serving == {target: 100} and not state.traffic_latest:
             return []
-        return [f"traffic: {_split(state.serving)} -> {target} 100% pinned ({info.image})"]
+        return [f"traffic: {split_text(state.serving)} -> {target} 100% pinned ({info.image})"]
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
         set_revision_targets(service, {target_of(state): 100})
 
     return apply_change(env, "rollback", planner, mutate, execute=execute,
-                        deadline_s=deadline_s)
+                        deadline_s=deadline_s, role=role)
 
 
 @dataclass(frozen=True)
@@ -199,19 +239,45 @@ def _names(names: Iterable[str]) -> str:
     return ", ".join(names) or "none"
 
 
-def _template_plan(state: ServiceState, image: str, wanted_env: Mapping[str, str | None],
-                   limits: Mapping[str, str], secret_keys: set[str]) -> list[str]:
-    plan = [f"image: {state.template_image} -> {image}"] if state.template_image != image else []
-    for key, value in sorted(wanted_env.items()):
+def _template_plan(state: ServiceState, wanted: _Template, secret_keys: set[str]) -> list[str]:
+    """What changes in the template: the image (unless the digest already serves), env
+    vars, limits, timeout, concurrency."""
+    plan = []
+    if state.template_image != wanted.image and state.serving_image != wanted.image:
+        plan.append(f"image: {state.template_image} -> {wanted.image}")
+    for key, value in sorted(wanted.env.items()):
         current = state.template_env.get(key)
         if current != value:
             hidden = key in secret_keys
             plan.append(f"env {key}: {_shown(key, current, hidden)} -> "
                         f"{_shown(key, value, hidden)}")
-    for key, value in sorted(limits.items()):
+    for key, value in sorted(wanted.limits.items()):
         if state.template_limits.get(key) != value:
             plan.append(f"limit {key}: {state.template_limits.get(key)} -> {value}")
+    if wanted.timeout_s is not None and state.template_timeout_s != wanted.timeout_s:
+        plan.append(f"timeout: {state.template_timeout_s:g} s -> {wanted.timeout_s} s")
+    if wanted.concurrency is not None and state.template_concurrency != wanted.concurrency:
+        plan.append(f"concurrency: {state.template_concurrency} -> {wanted.concurrency}")
     return plan
+
+
+def _template_revision_idle(state: ServiceState, image: str) -> bool:
+    """Whether the template already names `image`, its revision is Ready, and it does not
+    have all the traffic (e.g. after a rollback from it)."""
+    return (state.template_image == image and state.latest_ready == state.latest_created
+            and state.serving != {state.latest_ready: 100})
+
+
+def _apply_template(template: run_v2.RevisionTemplate, wanted: _Template) -> None:
+    container = template.containers[0]
+    container.image = wanted.image
+    _apply_env(container, wanted.env)
+    for key, value in wanted.limits.items():
+        container.resources.limits[key] = value
+    if wanted.timeout_s is not None:
+        template.timeout = timedelta(seconds=wanted.timeout_s)
+    if wanted.concurrency is not None:
+        template.max_instance_request_concurrency = wanted.concurrency
 
 
 def _apply_env(container: run_v2.Container, wanted: Mapping[str, str | None]) -> None:
@@ -231,7 +297,3 @@ def _shown(key: str, value: str | None, secret: bool = False) -> str:
     secret_words = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL")
     hidden = secret or any(w in key.upper() for w in secret_words)
     return "(secret)" if hidden else repr(value)
-
-
-def _split(split: Mapping[str, int]) -> str:
-    return ", ".join(f"{n} {p}%" for n, p in split.items()) or "nothing"

@@ -28,12 +28,14 @@ RISKS = (
 )
 
 
-def risk_table(env: Environment, checks: Checks,
+def risk_table(env: Environment, checks: Checks | None,
                migrations: MigrationReview | Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """One row per seed risk with its success criterion's state and evidence. `migrations`
-    is 01_preflight's review (as recorded, `migrations`); without one the row is "not
+    """One row per seed risk with its success criterion's state and evidence. `checks` is
+    the backend's verification (None when it was not verified); `migrations` is
+    01_preflight's review (as recorded, `migrations`); without one the row is "not
     checked"."""
-    health = next((c for c in checks.checks if c.name.startswith("health")), None)
+    found = checks.checks if checks is not None else ()
+    health = next((c for c in found if c.name.startswith("health")), None)
     path = golden_path(env)
     services = check_services(env)
     failing = ", ".join(role for role, r in services.results.items() if not r.ok)

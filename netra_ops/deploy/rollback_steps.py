@@ -1,35 +1,28 @@
-"""Runbook 06's steps around `rollback` (seed 4.2-4.3): from which revision, to which, the
-known-bad mark, the validation, and what the outcome says.
+"""Runbook 06's steps around `rollback` for one service (seed 4.2-4.3): from which revision,
+to which, the known-bad mark, the validation (`netra_ops.deploy.rollbacks` does them for
+each service a shipment changed).
 
     suspect = rolled_back_from(before, from_revision, deployed=new_revision_of_02)
     target = rollback_choice(before, to_revision, avoid=[suspect])
     change = rollback(env, to_revision=target.revision, execute=execute)
     marked = mark_rolled_back_from(env, suspect, target, change, execute=execute)
     validation = validate_rollback_to(env, target, execute=execute, within_s=120, quiet_s=300)
-    outcome = RollbackOutcome(suspect, target, validation, golden_path(env), quiet_s)
-
-The golden path where traffic now is is reported, not judged: in the seed's story the
-previous build is the stale one, so a correct rollback may land where the path is broken.
-That, or a target not known good, is escalated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import pandas as pd
 
-from netra_ops import probe
 from netra_ops.cloud import ServiceState
-from netra_ops.config import Environment
+from netra_ops.config import Environment, ServiceRole
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.deploy.marks import mark_revision
 from netra_ops.deploy.release import RollbackTarget, choose_rollback_target
 from netra_ops.deploy.verify import Checks, validate_rollback
 
 __all__ = [
-    "RollbackOutcome",
     "changes_frame",
     "mark_rolled_back_from",
     "quiet_window_s",
@@ -57,12 +50,13 @@ def rollback_choice(state: ServiceState, to_revision: str = "",
 
 
 def mark_rolled_back_from(env: Environment, suspect: str | None, target: RollbackTarget,
-                          change: ChangeResult, *, execute: bool) -> ChangeResult | None:
-    """Mark the revision rolled back from known bad, unless there is none, it is the target,
-    or the rollback failed (None then)."""
+                          change: ChangeResult, *, role: ServiceRole = "backend",
+                          execute: bool) -> ChangeResult | None:
+    """Mark the revision rolled back from known bad on the service of `role`, unless there
+    is none, it is the target, or the rollback failed (None then)."""
     if not suspect or suspect == target.revision or not change.ok:
         return None
-    return mark_revision(env, suspect, "bad", execute=execute)
+    return mark_revision(env, suspect, "bad", role=role, execute=execute)
 
 
 def changes_frame(*changes: ChangeResult | None) -> pd.DataFrame:
@@ -76,48 +70,11 @@ def quiet_window_s(quiet_s: float, execute: bool) -> float:
     return quiet_s if execute else 0.0
 
 
-def validate_rollback_to(env: Environment, target: RollbackTarget, *, execute: bool,
+def validate_rollback_to(env: Environment, target: RollbackTarget | None, *, execute: bool,
                          within_s: float, quiet_s: float) -> Checks:
-    """Seed 4.3 after the rollback: health from the target revision (any revision for a
-    plan) within `within_s`, then `quiet_window_s` of logs without a 5xx."""
-    return validate_rollback(env, revision=target.revision if execute else None,
-                             within_s=within_s, quiet_s=quiet_window_s(quiet_s, execute))
-
-
-@dataclass(frozen=True)
-class RollbackOutcome:
-    """Where the rollback went and what it found: the validation (judged) and the golden
-    path where traffic now is (reported); `watched_s` of logs without a 5xx."""
-
-    rolled_back_from: str | None
-    target: RollbackTarget
-    validation: Checks
-    path: probe.GoldenPathResult
-    watched_s: float
-
-    @property
-    def escalate(self) -> bool:
-        """True when the golden path is broken where traffic is, or the target is not
-        known good: a human decides what next."""
-        return not self.path.ok or not self.target.known_good
-
-    @property
-    def reason(self) -> str:
-        """The decision's reason, in one sentence."""
-        serving = self.validation.state.serving_revision
-        verdict = "passed" if self.validation.ok else "failed"
-        return (f"rolled back from {self.rolled_back_from} to {serving} ({self._known()}; "
-                f"seed 4.3 {verdict}, no 5xx watched {self.watched_s:g} s); the golden path "
-                f"{self._works()}")
-
-    def describe(self) -> str:
-        """The outcome for a reader (Markdown)."""
-        serving = self.validation.state.serving_revision
-        then = "; escalated: the fix needs another attempt." if not self.path.ok else "."
-        return f"**The golden path {self._works()}**: `{serving}` ({self._known()}){then}"
-
-    def _works(self) -> str:
-        return "works there" if self.path.ok else f"is broken there ({self.path.error})"
-
-    def _known(self) -> str:
-        return "known good" if self.target.known_good else "not known good"
+    """Seed 4.3 after the rollback: health from the backend's target revision (any revision
+    for a plan, or when the backend was not rolled back) within `within_s`, then
+    `quiet_window_s` of logs without a 5xx."""
+    revision = target.revision if execute and target is not None else None
+    return validate_rollback(env, revision=revision, within_s=within_s,
+                             quiet_s=quiet_window_s(quiet_s, execute))

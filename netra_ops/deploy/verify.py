@@ -7,6 +7,7 @@ itself, then each check.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from netra_ops.checks import Check
 from netra_ops.cloud import ServiceState, read_service, serves_image
-from netra_ops.config import Environment
+from netra_ops.config import Environment, Service, ServiceRole, memory_bytes
 from netra_ops.deploy.change import ChangeResult
 from netra_ops.metrics.logs import log_entries, request_log_filter
 from netra_ops.probe.golden_path_run import websocket_connect
@@ -26,6 +27,7 @@ __all__ = [
     "change_checks",
     "count_server_errors",
     "deploy_decision",
+    "resources_check",
     "validate_rollback",
     "verify",
 ]
@@ -58,31 +60,87 @@ def change_checks(change: ChangeResult, checks: Checks) -> tuple[Check, ...]:
 
 
 def verify(env: Environment, expected_image: str | None = None, *,
-           websocket: bool = True, health_checks: int = 5) -> Checks:
-    """Seed 1.3: the image that really serves (through traffic statuses, not the
-    template), health returning 200 with valid JSON to each of `health_checks` requests (one
-    lucky answer from a build that fails half its requests is not a verification), and a
-    WebSocket connection. A revision that reports its image by digest (as Cloud Run does)
-    serves `expected_image` when that is the digest the image's tag names now
-    (`image_digest.serves_image`)."""
-    state = read_service(env)
-    checks = [_image_check(env, state, expected_image)]
-    checks.append(_health_check(env, max(health_checks, 1)))
-    if websocket:
+           role: ServiceRole = "backend", new_revision: str | None = None,
+           resources: bool = False, websocket: bool | None = None,
+           health_checks: int = 5) -> Checks:
+    """Seed 1.3 for the service of `role`: `new_revision` (when given) Ready and serving all
+    traffic; the image that really serves (through traffic statuses, not the template);
+    health returning 200 (with valid JSON, but for the frontend's page) through the
+    service's URL to each of `health_checks` requests (one lucky answer from a build that
+    fails half its requests is not a verification); with `resources`, the serving
+    revision's memory, CPU, timeout and concurrency as the environment file sets them, read
+    back from the Revision resource; and for the backend (`websocket`, default: the
+    backend) a WebSocket connection. A revision that reports its image by digest (as Cloud
+    Run does) serves `expected_image` given by tag when that is the digest the tag names
+    now (`cloud.serves_image`)."""
+    state = read_service(env, role)
+    checks = [] if new_revision is None else [_ready_check(state, new_revision)]
+    checks.append(_image_check(env, state, expected_image))
+    checks.append(_health_check(env, role, state, max(health_checks, 1)))
+    if resources:
+        checks.append(resources_check(state, env.services[role]))
+    if websocket if websocket is not None else role == "backend":
         connected = websocket_connect(env)
         checks.append(Check("WebSocket connects", connected.ok,
                             connected.error or "connection_established",
                             seconds=(connected.connect_ms or 0) / 1000))
-    return Checks("deployment verification (seed 1.3)", tuple(checks), state)
+    title = "deployment verification (seed 1.3)"
+    return Checks(title if role == "backend" else f"{role} {title}", tuple(checks), state)
 
 
-def _health_check(env: Environment, count: int) -> Check:
-    answers = [health(env.backend.url, path=env.backend.health_path) for _ in range(count)]
+def _ready_check(state: ServiceState, revision: str) -> Check:
+    info = state.revision(revision)
+    serving = state.serving == {revision: 100}
+    detail = (f"{revision} Ready, serving 100%" if info.ready and serving else
+              f"{revision} {'Ready' if info.ready else 'not Ready: ' + info.reason}; traffic: "
+              + (", ".join(f"{n} {p}%" for n, p in state.serving.items()) or "none"))
+    return Check("Ready and serving all traffic", info.ready and serving, detail)
+
+
+def _health_check(env: Environment, role: ServiceRole, state: ServiceState,
+                  count: int) -> Check:
+    service = env.services[role]
+    url = service.url or state.uri
+    answers = [health(url, path=service.health_path, expect_json=role != "frontend")
+               for _ in range(count)]
     bad = [a for a in answers if not a.ok]
-    detail = (f"{count - len(bad)} of {count} answers 200; first failure: {bad[0].error}" if bad
-              else f"{count} of {count} answers 200 (revision {answers[-1].revision})")
-    return Check(f"health 200 with valid JSON ({count} of {count})", not bad, detail,
+    answered = f" (revision {answers[-1].revision})" if answers[-1].revision else ""
+    detail = (f"{count - len(bad)} of {count} answers 200 from {url}; first failure: "
+              f"{bad[0].error}" if bad else f"{count} of {count} answers 200 from {url}"
+              + answered)
+    what = "with valid JSON " if role != "frontend" else ""
+    return Check(f"health 200 {what}({count} of {count})", not bad, detail,
                  seconds=max(a.latency_ms for a in answers) / 1000)
+
+
+def resources_check(state: ServiceState, service: Service) -> Check:
+    """The serving revision's memory, CPU, request timeout and concurrency (as its Revision
+    resource reports them) against what the environment file sets for the service."""
+    info = state.serving_info
+    wanted = (f"{service.memory}, {service.cpu:g} CPU, timeout {service.timeout_s} s, "
+              f"concurrency {service.concurrency}")
+    name = f"resources read back ({wanted})"
+    if info is None:
+        return Check(name, False, "no revision serves")
+    got = (f"{info.memory or '?'}, {info.cpu or '?'} CPU, timeout {info.timeout_s:g} s, "
+           f"concurrency {info.concurrency}")
+    same = (_quantity(memory_bytes, info.memory) == service.memory_limit_bytes
+            and _quantity(_cores, info.cpu) == service.cpu
+            and info.timeout_s == service.timeout_s and info.concurrency == service.concurrency)
+    return Check(name, same, f"{info.name} runs with {got}" + ("" if same else
+                                                              f"; expected {wanted}"))
+
+
+def _quantity(parse: Callable[[str], float], text: str) -> float | None:
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
+def _cores(text: str) -> float:
+    """Cores of a Cloud Run CPU limit: "4", "0.5", "4000m"."""
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 def deploy_decision(change: ChangeResult, checks: Checks) -> tuple[str, str]:

@@ -60,6 +60,7 @@ from netra_ops.deploy.preflight import require_repository
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.metrics.decision import PLAYBOOK_DECISIONS
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
+from netra_ops.record.in_flight import in_flight_text
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_parameters,
@@ -220,7 +221,8 @@ def step_decision(step: Step, result: RunResult) -> tuple[str, str]:
             f": {', '.join(str(f) for f in failed)}" if failed else ""))
     failing = result.summary.get("failing_cell") or {}
     detail = f" (cell {failing.get('index')}: {failing.get('ename')})" if failing else ""
-    return "fail", f"the run ended {result.status}{detail}"
+    changes = in_flight_text(result.summary.get("in_flight") or [])
+    return "fail", f"the run ended {result.status}{detail}" + (f"; {changes}" if changes else "")
 
 
 class _PlaybookRun:

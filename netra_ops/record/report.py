@@ -420,14 +420,15 @@ CHECKLIST = (
      _recorded("02_deploy", "deploy_duration_s", lambda v: v > 0,
                "the deploy's operation was waited on to its end")),
     ("Deployment Execution", "Verify health endpoint responds successfully",
-     _passed("02_deploy", "verification: serving image, health 200, WebSocket")),
+     _passed("02_deploy", "verification of each service: serving image, health 200")),
     ("Deployment Execution", "Check service URLs match expected configuration",
      _recorded("03_config_sync", "urls.ok", bool, "the backend's AUTH_SERVICE_URL and "
                "FRONTEND_URL are Cloud Run's URLs of those services, and health answers from "
                "the serving revision")),
     ("Deployment Execution", "Validate all three services (backend, auth, frontend) deployed",
-     _not_evidenced("no record checks that all three services were deployed "
-                    "(02 deploys and verifies the backend only)")),
+     _recorded("02_deploy", "services_verified",
+               lambda v: sorted(v) == ["auth", "backend", "frontend"],
+               "each shipped by digest and verified: Ready, serving it, health 200")),
     ("Post-Deployment Validation", "Run mission critical test suite",
      _passed("04_golden_path_validation", "mission critical events")),
     ("Post-Deployment Validation", "Execute Golden Path end-to-end tests",

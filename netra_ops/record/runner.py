@@ -36,7 +36,7 @@ from netra_ops.errors import (
     SecretError,
 )
 from netra_ops.kernel import HEADLESS_ENV
-from netra_ops.record import archive, execution
+from netra_ops.record import archive, execution, in_flight
 from netra_ops.record.incident import write_index
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.parameters import (
@@ -136,17 +136,19 @@ def run_notebook(
     root = _outputs_root(outputs_dir)
     record_dir = archive.create_record_dir(root, incident, source.stem, started)
     with execution.stop_signals() as stop, archive.RunLog(record_dir / "run.log",
-                                                              secrets) as log:
+                                                              secrets) as log, \
+            in_flight.audit_file() as changes:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
-        kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), HEADLESS_ENV: "1"}
-        outcome = _execute(source, input_nb, injected, kernel, timeout, deadline, log,
-                           kernel_env, stop)
+        kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), HEADLESS_ENV: "1",
+                      **in_flight.kernel_audit_env(changes)}
+        outcome, unfinished = _execute(source, input_nb, injected, kernel, timeout, deadline,
+                                       log, kernel_env, stop, (changes, environment))
         finished = dt.datetime.now(dt.UTC)
         result = _archive(outcome, record_dir, secrets, log, {
             "runbook": source.stem, "incident": incident, "environment": environment,
             "parameters": user_parameters,
-            "started_at": started, "finished_at": finished,
+            "started_at": started, "finished_at": finished, "in_flight": unfinished,
         })
         log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
@@ -264,22 +266,31 @@ def _outputs_root(outputs_dir: str | Path | None) -> Path:
 
 def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
              kernel: str, timeout: int | None, deadline_s: float | None, log: archive.RunLog,
-             kernel_env: dict[str, str], stop: execution.RunStop) -> execution.Execution:
-    """Execute (never raises for what happens in the kernel) and mark the cell that stopped."""
+             kernel_env: dict[str, str], stop: execution.RunStop,
+             changes: tuple[Path, str]) -> tuple[execution.Execution, list[dict[str, Any]]]:
+    """Execute (never raises for what happens in the kernel) and mark the cell that stopped;
+    with the changes the kernel left in flight when it was stopped (`changes`: its audit
+    file and the environment; none unless the kernel was stopped)."""
     outcome = execution.execute(source, input_nb, parameters, kernel, timeout, deadline_s,
                                 kernel_env, stop)
     for line in outcome.kernel_output.splitlines():
         if line.strip():
             log.write("KERNEL", "kernel", line)
+    unfinished = (in_flight.in_flight(*changes) if outcome.status in _RUNNING_CELL_UNMARKED
+                  else [])
+    if unfinished:
+        log.warning(in_flight.in_flight_text(unfinished))
     if outcome.status in _RUNNING_CELL_UNMARKED or (
             outcome.status == "error" and not _marked_cell_index(outcome.notebook)):
-        _mark_stopped_cell(outcome.notebook, outcome.status, outcome.error)
-    return outcome
+        _mark_stopped_cell(outcome.notebook, outcome.status, outcome.error,
+                           in_flight.in_flight_text(unfinished))
+    return outcome, unfinished
 
 
-def _mark_stopped_cell(nb: NotebookNode, status: str,
-                       error: BaseException | None) -> None:
-    """Mark the cell papermill was running when it stopped (papermill does not, then)."""
+def _mark_stopped_cell(nb: NotebookNode, status: str, error: BaseException | None,
+                       changes: str = "") -> None:
+    """Mark the cell papermill was running when it stopped (papermill does not, then), with
+    what was in flight (`changes`)."""
     import nbformat
 
     ename = type(error).__name__ if error else "Error"
@@ -296,9 +307,10 @@ def _mark_stopped_cell(nb: NotebookNode, status: str,
     for later in nb.cells[index + 1:]:  # papermill called them completed; they never ran
         if "papermill" in later.metadata:
             later.metadata.papermill["status"] = "pending"
+    then = f". {changes[:1].upper()}{changes[1:]}." if changes else ""
     anchor = nbformat.v4.new_markdown_cell(
         f'<span id="papermill-error-cell" {_BANNER_STYLE}>Execution stopped here: '
-        f"{_reason(status)}</span>")
+        f"{_reason(status)}{then}</span>")
     anchor.metadata["tags"] = [_ERROR_MARKER_TAG]
     nb.cells.insert(index, anchor)
     _insert_banner(nb, 0, f'Execution stopped at <a href="#papermill-error-cell">In '
@@ -399,6 +411,7 @@ def _summary(status: str, notebook: NotebookNode, facts: dict[str, Any],
         "finished_at": finished.isoformat(timespec="milliseconds"),
         "duration_s": round((finished - started).total_seconds(), 3),
         "failing_cell": _failing_cell(notebook),
+        "in_flight": facts["in_flight"],
         "netra_ops_version": _version(),
     }
 

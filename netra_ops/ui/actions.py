@@ -15,13 +15,19 @@ changes is refused at the planning step.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from netra_ops.config import Environment
-from netra_ops.deploy import ChangeResult, deploy, read_service, rollback, rollback_target
+from netra_ops.deploy import (
+    ChangeResult,
+    deploy,
+    read_service,
+    rollback,
+    rollback_target,
+    split_text,
+)
 from netra_ops.errors import DeployError
 from netra_ops.probe import GoldenPathResult, golden_path
 from netra_ops.ui.marks import BAD, OK, WARN
@@ -88,11 +94,6 @@ class PendingChange:
         return {"environment": self.environment, "plan": list(self.plan),
                 "serving_before": dict(self.serving_before), "image": self.image,
                 "target": self.target}
-
-
-def split_text(split: Mapping[str, int]) -> str:
-    """`rev-a 100%`, `rev-a 90%, rev-b 10%` or `no revision`."""
-    return ", ".join(f"{name} {pct}%" for name, pct in split.items()) or "no revision"
 
 
 def golden_path_action(env: Environment, *, timeout_s: float = 45.0) -> ActionOutcome:

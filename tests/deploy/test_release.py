@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from netra_ops import sandbox
+from netra_ops.cloud import pinned_image
 from netra_ops.config import Environment
 from netra_ops.deploy import (
     KNOWN_BAD,
@@ -71,8 +72,11 @@ def test_dry_run_changes_nothing(env: Environment) -> None:
     assert audit_trail()[-1].outcome == "planned"
 
 
-def test_deploy_of_what_serves_is_unchanged(env: Environment) -> None:
-    result = deploy(env, env.sandbox.initial_image if env.sandbox else "", execute=True)
+def test_deploy_of_what_serves_is_unchanged_once_it_serves_by_digest(env: Environment) -> None:
+    assert env.sandbox is not None
+    first = deploy(env, env.sandbox.initial_image, execute=True)  # the tag, now by digest
+    assert first.status == "done" and first.image == pinned_image(env, env.sandbox.initial_image)
+    result = deploy(env, env.sandbox.initial_image, execute=True)
     assert result.status == "unchanged" and result.plan == ()
 
 
@@ -120,8 +124,8 @@ def test_rollback_puts_the_old_revision_back_within_seconds(env: Environment) ->
     assert elapsed < 10
     state = read_service(env)
     assert state.serving == {good: 100}
-    assert state.template_image == image(env, "main")
-    assert state.serving_image == image(env, "develop-long-lived")
+    assert state.template_image == pinned_image(env, image(env, "main"))
+    assert state.serving_image == pinned_image(env, image(env, "develop-long-lived"))
     assert golden_path(env).ok
     names = [c.name for c in validation.checks]
     assert names == ["health 200 within 10 s", "authentication works",
@@ -166,7 +170,10 @@ def test_pinned_traffic_survives_a_deploy_until_sent_to_latest(env: Environment)
     assert result.after.serving == {pinned: 100}
     again = deploy(env, image(env, "develop-long-lived-2"), execute=True, deadline_s=60)
     assert again.status == "done" and again.after is not None
-    assert again.after.serving_image == image(env, "develop-long-lived-2")
+    assert again.after.serving_image == pinned_image(env, image(env, "develop-long-lived-2"))
+    assert again.new_revision is None  # the template's revision (created above) takes it
+    assert again.plan == (f"traffic: {pinned} 100% -> {result.new_revision} 100% (the "
+                          "template's revision)",)
 
 
 def test_traffic_split_and_its_errors(env: Environment) -> None:

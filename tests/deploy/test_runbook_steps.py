@@ -3,6 +3,7 @@ changed): verdict rows of a change, runbook 06's choices and outcome, 03's fix, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from netra_ops.deploy import (
     PreflightResult,
     RollbackOutcome,
     RollbackTarget,
+    ServiceRollback,
     apply_fix,
     change_checks,
     changes_frame,
@@ -88,6 +90,23 @@ def test_the_rollback_outcome_says_where_and_whether_to_escalate() -> None:
         "**The golden path works there**: `rev-1` (not known good).")
 
 
+def test_the_outcome_of_rolling_back_other_services_too() -> None:
+    validation = Checks("v", (Check("health", True, "ok"),), _state("rev-1"))
+    fine = SimpleNamespace(ok=True, error=None)
+    auth = ServiceRollback("auth", _state("auth-2"), "auth-2",  # type: ignore[arg-type]
+                           RollbackTarget("auth-1", False, "fallback"))
+    both = RollbackOutcome("rev-3", RollbackTarget("rev-1", True, "known good"), validation,
+                           fine, 5.0, (auth,))  # type: ignore[arg-type]
+    assert both.escalate  # auth's target is not known good
+    assert "; auth rolled back from auth-2 to auth-1 (not known good); the golden path " \
+        "works there" in both.reason
+    alone = RollbackOutcome(None, None, validation, fine, 5.0,  # type: ignore[arg-type]
+                            (replace(auth, target=RollbackTarget("auth-1", True, "good")),))
+    assert not alone.escalate
+    assert alone.reason.startswith("the backend kept rev-1 (seed 4.3 passed")
+    assert alone.describe() == "**The golden path works there**: `rev-1`."
+
+
 def test_the_plans_of_the_changes_made_are_one_table() -> None:
     table = changes_frame(_change(plan=("a", "b")), None, _change(action="mark", plan=()))
     assert list(table["action"]) == ["rollback", "rollback", "mark"]
@@ -133,9 +152,11 @@ def test_only_a_clean_window_marks_known_good(action: str) -> None:
 
 
 def test_a_known_good_mark_as_recorded_and_said() -> None:
-    mark = KnownGoodMark("rev-5", _change("planned", action="mark"))
-    assert mark.to_record() == {"revision": "rev-5", "status": "planned"}
-    assert mark.describe() == "`rev-5` known good: planned"
+    mark = KnownGoodMark("rev-5", _change("planned", action="mark"),
+                         {"auth": ("auth-2", _change("unchanged", action="mark"))})
+    assert mark.to_record() == {"revision": "rev-5", "status": "planned", "services": {
+        "auth": {"revision": "auth-2", "status": "unchanged"}}}
+    assert mark.describe() == "`rev-5` known good: planned; auth `auth-2`: unchanged"
 
 
 def test_the_preflight_tables() -> None:

@@ -70,6 +70,7 @@ def test_nothing_deployed_keeps_deploy_decision(env: Environment) -> None:
     sandbox.apply_scenario(env, "url-mismatch")
     image = read_service(env).serving_image
     assert image is not None
+    assert deploy(env, image, execute=True, deadline_s=60).status == "done"  # by digest now
     change, checks, (action, reason) = deployed(env, image)
     assert change.status == "unchanged"
     assert action == "escalate" and "no new revision to roll back from" in reason

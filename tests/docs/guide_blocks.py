@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)  # the venv running the tests: .venv, or .venv-latest
 GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
 CHECKOUT = ["environments", "notebooks", "playbooks", "Makefile", "pyproject.toml",
-            "README.md", "tests/conftest.py", "tests/test_notebooks.py"]
+            "README.md", "tests/conftest.py", "tests/runbook_records.py",
+            "tests/test_notebooks.py"]
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 INFO = re.compile(r"^bash(?: \((?:exit (?P<exit>\d+)|covered by (?P<covered>[^)]+))\))?$")
 SHELL_WORDS = ("sh", "shell", "console", "bash", "zsh")

@@ -89,6 +89,15 @@ def test_a_box_without_direct_evidence_is_not_verified(item: str) -> None:
     assert set(empty["done"]) == {"not verified"}
 
 
+def test_all_three_services_are_ticked_only_when_02_verified_each() -> None:
+    item = "Validate all three services (backend, auth, frontend) deployed"
+    for verified, done in ((["auth", "backend", "frontend"], "[x]"),
+                           (["auth"], "not verified")):
+        runs = [run("02_deploy", 1, deploy_status="failed", services_verified=verified)]
+        row = report.checklist_frame(runs).set_index("item").loc[item]
+        assert row["done"] == done and "services_verified" in row["evidence"]
+
+
 def test_the_stakeholder_update_after_a_rollback_says_where_and_whether_the_path_works() -> None:
     runs = [run("02_deploy", 0), run("06_rollback", 1, rollback_status="done",
                                      serving_revision="r1", rollback_target_known_good=False,

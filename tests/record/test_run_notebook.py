@@ -34,7 +34,7 @@ SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.t
 RECORD_FILES = {"run.log", "summary.json"}
 SUMMARY_KEYS = {"runbook", "notebook", "html", "incident", "environment", "parameters",
                 "records", "status", "exit_code", "started_at", "finished_at", "duration_s",
-                "failing_cell", "netra_ops_version"}
+                "failing_cell", "in_flight", "netra_ops_version"}
 ENV_PASSWORD = "env-password-9f8e7d6c5b"
 PASSWORD_VAR = "NETRA_OPS_TEST_RECORD_PASSWORD"
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from google.api_core import exceptions as gexc
 from google.api_core import operation
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import run_v2
@@ -177,6 +178,71 @@ def test_a_new_revision_answers_its_first_requests_after_a_cold_start(run: Run) 
         assert run.http.get(run.env.backend.url + "/health").status_code == 200
     log = sandbox.logs(run.env, "platform", 400)
     assert log.count(f"revision {revision}: cold start") == 1  # once per instance
+
+
+def test_an_image_by_digest_runs_the_build_it_was_pushed_as_or_fails_if_unknown(
+        run: Run) -> None:
+    pushed = sandbox.push(run.env, "main")  # a build of the stale branch, under its tag
+    service = run.services.get_service(name=run.name("backend"))
+    service.template.containers[0].image = pushed["uri"]
+    run.services.update_service(service=service).result(timeout=90)
+    revision = run.latest("backend")
+    assert revision.containers[0].image == pushed["uri"]  # REPO@sha256:..., as deployed
+    assert run.http.get(run.env.backend.url + "/health").json()["version"] == "main"
+
+    serving = run.services.get_service(name=run.name("backend")).traffic_statuses[0].revision
+    unknown = pushed["uri"].rsplit("@", 1)[0] + "@sha256:" + "0" * 64
+    service = run.services.get_service(name=run.name("backend"))
+    service.template.containers[0].image = unknown
+    with pytest.raises(gexc.FailedPrecondition, match=f"Image '{unknown}' not found"):
+        run.services.update_service(service=service).result(timeout=90)
+    failed = run.latest("backend")
+    ready = next(c for c in failed.conditions if c.type_ == "Ready")
+    assert ready.state == run_v2.Condition.State.CONDITION_FAILED
+    assert ready.reason == run_v2.Condition.CommonReason.CONTAINER_MISSING
+    after = run.services.get_service(name=run.name("backend"))
+    assert after.traffic_statuses[0].revision == serving  # traffic stays
+
+
+def test_limits_timeout_and_concurrency_are_applied_and_read_back_as_cloud_run_does(
+        run: Run) -> None:
+    service = run.services.get_service(name=run.name("frontend"))
+    service.template.containers[0].resources.limits.update({"memory": "1Gi", "cpu": "2"})
+    service.template.timeout = timedelta(seconds=120)
+    service.template.max_instance_request_concurrency = 40
+    run.services.update_service(service=service).result(timeout=90)
+    revision = run.latest("frontend")
+    assert dict(revision.containers[0].resources.limits) == {"memory": "1Gi", "cpu": "2"}
+    assert revision.timeout == timedelta(seconds=120)
+    assert revision.max_instance_request_concurrency == 40
+    raw = run.http.get(f"{run.env.api_endpoint}/v2/{revision.name}").json()  # v2's JSON
+    assert (raw["timeout"], raw["maxInstanceRequestConcurrency"]) == ("120s", 40)
+    assert raw["containers"][0]["resources"]["limits"] == {"memory": "1Gi", "cpu": "2"}
+    assert run.http.get(run.env.frontend.url + "/").status_code == 200  # it really runs
+
+    refused = [({"cpu": "3"}, 0, 0, "Invalid value specified for cpu: 3"),
+               ({"cpu": "4", "memory": "1Gi"}, 0, 0,
+                "For 4 CPU, memory must be between 2Gi and 16Gi inclusive"),
+               ({}, 3601, 0, "must be between 1s and 3600s"),
+               ({}, 0, 1001, "must be between 1 and 1000"),
+               ({"cpu": "0.5", "memory": "512Mi"}, 0, 80,
+                "Total cpu < 1 is not supported with concurrency > 1")]
+    for limits, timeout_s, concurrency, message in refused:
+        service = run.services.get_service(name=run.name("frontend"))
+        service.template.containers[0].resources.limits.update(limits)
+        if timeout_s:
+            service.template.timeout = timedelta(seconds=timeout_s)
+        if concurrency:
+            service.template.max_instance_request_concurrency = concurrency
+        with pytest.raises(gexc.BadRequest, match=message):
+            run.services.update_service(service=service)
+    assert run.latest("frontend").name == revision.name  # nothing was created
+
+    service = run.services.get_service(name=run.name("frontend"))
+    service.template.containers[0].resources.limits.update({"memory": "512Mi", "cpu": "0.5"})
+    service.template.max_instance_request_concurrency = 0  # unset: Cloud Run's default
+    run.services.update_service(service=service).result(timeout=90)
+    assert run.latest("frontend").max_instance_request_concurrency == 1  # below one CPU
 
 
 def test_down_leaves_no_process_of_any_service(make_sandbox_env: MakeEnv) -> None:

@@ -152,7 +152,7 @@ def test_deploy_and_rollback_need_a_second_explicit_confirmation(
     page.fill(".netra-ops-image input", stale)
     page.click(".netra-ops-deploy")
     question = confirm_box(page)
-    assert question.startswith(f"⚠ Deploy {stale}") and "100% latest" in question
+    assert question.startswith(f"⚠ Deploy {stale}") and "100% to it once Ready" in question
     shoot_panel(page, "04-deploy-confirmation")
     assert serving(env) == {first: 100}, "planning a deploy must change nothing"
     page.click(".netra-ops-confirm-yes")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from netra_ops.cloud import pinned_image
 from netra_ops.config import Environment
-from netra_ops.deploy import read_service
+from netra_ops.deploy import deploy, read_service
 from netra_ops.errors import ConfigError
 from netra_ops.record import recorded, verify_incident
 from netra_ops.sandbox.scenarios import image_with_tag
@@ -98,12 +99,13 @@ def test_nothing_to_confirm_is_said_without_asking(env: Environment) -> None:
     empty = plan_deploy(env, "  ")
     assert isinstance(empty, ActionOutcome) and empty.outcome == "refused"
     assert env.release.image
+    assert deploy(env, env.release.image, execute=True).status == "done"  # now by digest
     same = plan_deploy(env, env.release.image)
     assert isinstance(same, ActionOutcome) and same.outcome == "unchanged"
     locked = env.model_copy(update={"allow_changes": False})
     refused = plan_deploy(locked, stale_image(env))
     assert isinstance(refused, ActionOutcome) and "not allow-listed" in refused.summary
-    assert read_service(env).serving_image == env.release.image
+    assert read_service(env).serving_image == pinned_image(env, env.release.image)
 
 
 def test_deploy_and_rollback_change_only_when_confirmed(env: Environment) -> None:
@@ -111,7 +113,7 @@ def test_deploy_and_rollback_change_only_when_confirmed(env: Environment) -> Non
     planned = plan_deploy(env, stale_image(env))
     assert isinstance(planned, PendingChange)
     assert planned.message.startswith(f"Deploy {stale_image(env)} (netra-backend-staging")
-    assert planned.message.endswith("Confirm?") and "-> 100% latest" in planned.message
+    assert planned.message.endswith("Confirm?") and "then 100% to it once Ready" in planned.message
     assert read_service(env).serving_revision == first  # planning changed nothing
     declined = cancel_change(planned)
     assert declined.outcome == "cancelled" and read_service(env).serving_revision == first

@@ -60,6 +60,8 @@ class ServiceSpec:
     base_env: Mapping[str, str] = field(default_factory=dict)
     memory_limit: str = "512Mi"
     cpu_limit: str = "1"
+    timeout_s: int = 300
+    concurrency: int = 80
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -80,6 +82,8 @@ class PlatformSpec:
     env: Mapping[str, str | None] = field(default_factory=dict)
     memory_limit: str = "512Mi"
     cpu_limit: str = "1"
+    timeout_s: int = 300
+    concurrency: int = 80
     startup_timeout_s: float = 30.0
     project: str = "netra-sandbox"
     region: str = "us-central1"
@@ -154,9 +158,10 @@ async def run_platform(
     registry = Registry(spec.project, spec.region)
     manager = RevisionManager(
         service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
-        memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit,
+        memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit, timeout_s=spec.timeout_s,
+        concurrency=spec.concurrency,
         startup_timeout_s=spec.startup_timeout_s, command=command,
-        digest_of=registry.resolve, labels_of=registry.labels,
+        locate=registry.locate, labels_of=registry.labels,
     )
     requests = RequestLogReader(paths.root)
     monitoring = _start_monitoring(spec, paths, requests)
@@ -236,8 +241,9 @@ def _other_service(service: ServiceSpec, spec: PlatformSpec, paths: StatePaths,
     manager = RevisionManager(
         service=service.service, paths=paths, base_env=service.base_env, host=spec.host,
         memory_limit=service.memory_limit, cpu_limit=service.cpu_limit,
+        timeout_s=service.timeout_s, concurrency=service.concurrency,
         startup_timeout_s=spec.startup_timeout_s, command=service.command,
-        digest_of=registry.resolve, labels_of=registry.labels,
+        locate=registry.locate, labels_of=registry.labels,
         record=paths.service_revisions_json(service.role),
     )
     emulator.join(CloudRunEmulator(

@@ -6,12 +6,14 @@ that digest for ever, whatever the tag points at later. The sandbox has no image
 digest is the SHA-256 of something deterministic per push (`<repository>/<package>:<tag>#<n>`
 for the n-th push of that tag): the same sandbox history gives the same digests.
 
-A tag is pushed implicitly (push 1) the first time anything names it, so every image a
-sandbox deploys exists in the registry. `push(image)` is a new build under the image's tag
-(`netra-ops sandbox push TAG`, `POST /_sandbox/registry/push`). The emulated Cloud Build
-pushes the image it built with its own digest (one image, several tags: the same digest)
-and the image's labels (its config: which commit, which backend the code is); `labels(image)`
-reads them back, as a container runtime reads an image's config.
+A tag is pushed implicitly (push 1) the first time anything names it (a deploy, `tags.get`),
+so every tag a sandbox deploys exists in the registry. `push(image)` is a new build under the
+image's tag (`netra-ops sandbox push TAG`, `POST /_sandbox/registry/push`). The emulated Cloud
+Build pushes the image it built with its own digest (one image, several tags: the same
+digest) and the image's labels (its config: which commit, which backend the code is);
+`labels(image)` reads them back, as a container runtime reads an image's config. An image by
+digest is the build that push made (`locate`: a revision of `REPO@sha256:...` behaves as the
+tag it was pushed under did); a digest nobody pushed is not found, and a revision of it fails.
 
 REST subset (Artifact Registry v1, `artifactregistry.googleapis.com`), on the API port:
 
@@ -141,6 +143,19 @@ class Registry:
                 return self._push(ref.repository, ref.tag).digest
             return pushes[-1].digest
 
+    def locate(self, image: str) -> tuple[str, str]:
+        """The digest an image runs and the build it is (`REPOSITORY:TAG` of the push that
+        made that digest): what a revision of it runs. SandboxError `Image '...' not
+        found.` for a digest nobody pushed to that repository."""
+        ref = parse_image(image)
+        if ref.digest is None:
+            return self.resolve(image), f"{ref.repository}:{ref.tag}"
+        with self._lock:
+            for (repository, tag), pushes in self._pushes.items():
+                if repository == ref.repository and any(p.digest == ref.digest for p in pushes):
+                    return ref.digest, f"{repository}:{tag}"
+        raise SandboxError(f"Image '{image}' not found.")
+
     def by_digest(self, image: str) -> str:
         """`image` as a revision records it: `REPOSITORY@sha256:...`."""
         return parse_image(image).by_digest(self.resolve(image))
@@ -249,7 +264,9 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
 
     async def get_tag(request: Request) -> Response:
         repository = check(request)
-        package, tag = request.path_params["package"], request.path_params["tag"]
+        package, tag = unquote(request.path_params["package"]), request.path_params["tag"]
+        registry.resolve(f"{registry.location}-docker.pkg.dev/{registry.project}/{repository}/"
+                         f"{package}:{tag}")  # named: pushed once, if it never was
         for image in registry.images(repository):
             if image["uri"].split("@")[0].endswith(f"/{package}") and tag in image.get(
                     "tags", []):

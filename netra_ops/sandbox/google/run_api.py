@@ -282,7 +282,9 @@ class CloudRunEmulator:
             revision = self.manager.prepare(
                 container.image.strip(), {v.name: v.value for v in container.env},
                 memory_limit=container.resources.limits["memory"],
-                cpu_limit=container.resources.limits["cpu"], name=name)
+                cpu_limit=container.resources.limits["cpu"], name=name,
+                timeout_s=int(template.timeout.ToTimedelta().total_seconds()),
+                concurrency=template.max_instance_request_concurrency)
         except SandboxError as exc:
             raise GoogleApiError(503, "UNAVAILABLE", str(exc)) from None
         self._templates[revision.name] = template

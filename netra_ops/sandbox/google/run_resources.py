@@ -64,6 +64,7 @@ SERVICE_TYPE_URL = "type.googleapis.com/google.cloud.run.v2.Service"
 _State = run_v2.Condition.State
 _Severity = run_v2.Condition.Severity
 _RevisionReason = run_v2.Condition.RevisionReason
+_CONTAINER_MISSING = run_v2.Condition.CommonReason.CONTAINER_MISSING
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
 _GA = launch_stage_pb2.LaunchStage.Value("GA")
@@ -85,6 +86,15 @@ _TEMPLATE_FIELDS = {"revision", "labels", "annotations", "scaling", "timeout",
                     "maxInstanceRequestConcurrency", "sessionAffinity"}
 _CONTAINER_FIELDS = {"name", "image", "env", "resources", "ports"}
 _LIMIT_KEYS = {"cpu", "memory"}
+_MAX_TIMEOUT_S = 3600
+_MAX_CONCURRENCY = 1000
+_MI, _GI = 2**20, 2**30
+# (lowest CPU, highest CPU, least memory, most memory): what Cloud Run accepts together.
+_MEMORY_FOR_CPU = ((0.08, 0.166, 128 * _MI, 128 * _MI), (0.167, 0.332, 128 * _MI, 256 * _MI),
+                   (0.333, 0.582, 128 * _MI, 512 * _MI), (0.583, 0.999, 128 * _MI, 1 * _GI),
+                   (1, 1, 128 * _MI, 4 * _GI), (2, 2, 128 * _MI, 8 * _GI),
+                   (4, 4, 2 * _GI, 16 * _GI), (6, 6, 4 * _GI, 24 * _GI),
+                   (8, 8, 4 * _GI, 32 * _GI))
 
 
 @dataclass(frozen=True)
@@ -214,10 +224,21 @@ def validate_template(service: Message, names: ServiceNames,
         raise invalid(f"template.containers must hold exactly one container, got "
                       f"{len(template.containers)} (the sandbox does not emulate sidecars)")
     _check_container(template.containers[0], defaults)
+    cpu = _check_resources(template.containers[0].resources.limits)
     if not template.HasField("timeout"):
         template.timeout.FromSeconds(defaults.timeout_s)
-    if not template.max_instance_request_concurrency:
-        template.max_instance_request_concurrency = defaults.concurrency
+    elif not 1 <= template.timeout.ToTimedelta().total_seconds() <= _MAX_TIMEOUT_S:
+        raise invalid(f"template.timeout: must be between 1s and {_MAX_TIMEOUT_S}s, got "
+                      f"{template.timeout.ToJsonString()}")
+    concurrency = template.max_instance_request_concurrency
+    if not concurrency:
+        template.max_instance_request_concurrency = defaults.concurrency if cpu >= 1 else 1
+    elif not 1 <= concurrency <= _MAX_CONCURRENCY:
+        raise invalid(f"template.maxInstanceRequestConcurrency: must be between 1 and "
+                      f"{_MAX_CONCURRENCY}, got {concurrency}")
+    elif cpu < 1 and concurrency > 1:
+        raise invalid(f"template.containers[0].resources.limits.cpu: Total cpu < 1 is not "
+                      f"supported with concurrency > 1 (cpu {cpu:g}, concurrency {concurrency})")
     if not template.scaling.max_instance_count:
         template.scaling.max_instance_count = defaults.max_instances
     return template
@@ -255,6 +276,27 @@ def _check_container(container: Any, defaults: TemplateDefaults) -> None:
         container.ports.add(name="http1", container_port=defaults.port)
     elif not 0 < container.ports[0].container_port < 65536:
         raise invalid(f"containerPort must be 1-65535, got {container.ports[0].container_port}")
+
+
+def _check_resources(limits: Any) -> float:
+    """Cloud Run's CPU values and the memory range each allows; the CPU (cores)."""
+    cpu = parse_cpu_quantity(limits["cpu"]) or 0.0
+    memory = parse_memory_quantity(limits["memory"]) or 0
+    allowed = next((r for r in _MEMORY_FOR_CPU if r[0] <= cpu <= r[1]), None)
+    where = "template.containers[0].resources.limits"
+    if allowed is None:
+        raise invalid(f"{where}.cpu: Invalid value specified for cpu: {limits['cpu']}; Cloud "
+                      "Run offers 0.08 to 1, or 1, 2, 4, 6 or 8 CPUs")
+    low, high = allowed[2], allowed[3]
+    if not low <= memory <= high:
+        raise invalid(f"{where}.memory: Invalid value specified for container memory. For "
+                      f"{cpu:g} CPU, memory must be between {_quantity(low)} and "
+                      f"{_quantity(high)} inclusive; got {limits['memory']}")
+    return cpu
+
+
+def _quantity(size: int) -> str:
+    return f"{size // 2**30}Gi" if size % 2**30 == 0 else f"{size // 2**20}Mi"
 
 
 def _refuse_fields(where: str, message: Message, allowed: set[str]) -> None:
@@ -300,8 +342,8 @@ def template_of(revision: Revision, requested: Message | None,
     container.resources.limits.update({"cpu": revision.cpu_limit,
                                        "memory": revision.memory_limit})
     container.ports.add(name="http1", container_port=defaults.port)
-    template.timeout.FromSeconds(defaults.timeout_s)
-    template.max_instance_request_concurrency = defaults.concurrency
+    template.timeout.FromSeconds(revision.timeout_s)
+    template.max_instance_request_concurrency = revision.concurrency
     template.scaling.max_instance_count = defaults.max_instances
     return template
 
@@ -417,6 +459,12 @@ def _revision_conditions(view: ServiceView, revision: Revision) -> list[Message]
         return [_condition("Ready", _State.CONDITION_RECONCILING, at),
                 _condition("ContainerHealthy", _State.CONDITION_RECONCILING, at),
                 _condition("ResourcesAvailable", _State.CONDITION_RECONCILING, at)]
+    if revision.state == "failed" and _image_missing(revision):
+        message = failure_message(revision, view.log_uri)
+        return [_condition("Ready", _State.CONDITION_FAILED, at, message,
+                           severity=_Severity.ERROR, reason=_CONTAINER_MISSING),
+                _condition("ContainerHealthy", _State.CONDITION_RECONCILING, at),
+                _condition("ResourcesAvailable", _State.CONDITION_RECONCILING, at)]
     if revision.state == "failed":
         message = failure_message(revision, view.log_uri)
         failed = [_condition(kind, _State.CONDITION_FAILED, at, message,
@@ -446,6 +494,9 @@ def _active_condition(view: ServiceView, revision: Revision) -> Message:
 def failure_message(revision: Revision, log_uri: str) -> str:
     """Cloud Run's text for a revision that is not ready, with the sandbox's reason."""
     logs = log_uri.format(revision=revision.name)
+    if _image_missing(revision):
+        return (f"Revision '{revision.name}' is not ready and cannot serve traffic. "
+                f"{revision.reason}")
     if revision.reason and "while serving" in revision.reason:
         return (f"Revision '{revision.name}' is not ready and cannot serve traffic: "
                 f"{revision.reason}\nLogs: {logs}")
@@ -455,10 +506,18 @@ def failure_message(revision: Revision, log_uri: str) -> str:
             f"allocated timeout: {revision.reason}\nLogs: {logs}")
 
 
+def _image_missing(revision: Revision) -> bool:
+    """Whether the revision failed because its image is not in the registry."""
+    return revision.state == "failed" and (revision.reason or "").startswith("Image '")
+
+
 def _condition(kind: str, state: int, at: str, message: str = "", *,
-               severity: int = 0, revision_reason: int = 0) -> Message:
-    condition = ConditionPb(type_=kind, state=state, message=message, severity=severity,
-                            revision_reason=revision_reason)
+               severity: int = 0, revision_reason: int = 0, reason: int = 0) -> Message:
+    condition = ConditionPb(type_=kind, state=state, message=message, severity=severity)
+    if revision_reason:
+        condition.revision_reason = revision_reason
+    elif reason:
+        condition.reason = reason
     condition.last_transition_time.FromJsonString(at)
     return condition
 

@@ -3,8 +3,9 @@
 A revision is what Cloud Run makes of a deploy: an immutable (image, env, limits) with a name
 like `netra-backend-staging-00003-kiv`. The manager spawns `python -m netra_ops.sandbox
 revision` on a free loopback port with the Cloud Run contract in its environment (`PORT`,
-`K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`, `NETRA_SANDBOX_IMAGE`,
-`NETRA_SANDBOX_PARENT_PID`, `NETRA_SANDBOX_BUILD` for an image whose config labels say which
+`K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`, `NETRA_SANDBOX_IMAGE` (for an image by digest,
+`REPO:TAG` of the push that made it: `locate`), `NETRA_SANDBOX_PARENT_PID`,
+`NETRA_SANDBOX_BUILD` for an image whose config labels say which
 build it is (`labels_of`: what the emulated Cloud Build pushed), the revision's env vars)
 and waits for `/health` to answer 200:
 
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_PAUSE_S",
     "REVISION_COMMAND",
     "STARTUP_ENV",
+    "ImageLocator",
     "Revision",
     "RevisionManager",
     "RevisionState",
@@ -71,6 +73,9 @@ __all__ = [
 ]
 
 RevisionState = Literal["starting", "ready", "failed", "stopped"]
+ImageLocator = Callable[[str], tuple[str, str]]
+"""image -> (the digest it runs, `REPO:TAG` of that build); SandboxError when the registry
+has no such image (the revision then fails, as Cloud Run's would)."""
 REVISION_COMMAND: tuple[str, ...] = (sys.executable, "-m", "netra_ops.sandbox", "revision")
 _INHERITED_PREFIXES_DROPPED = ("NETRA_FAULT_", "NETRA_SANDBOX_", "K_")
 _LOG_TAIL_LINES = 20
@@ -142,6 +147,9 @@ class Revision:
     transitioned_at: str = field(default_factory=rfc3339_now)
     image_digest: str | None = None
     built_as: str | None = None  # the image's build label (BUILD_LABEL), when it has one
+    build: str | None = None  # REPO:TAG of the build the image (by tag or digest) is
+    timeout_s: int = 300  # the request timeout of its template (Cloud Run's default)
+    concurrency: int = 80  # requests an instance takes at once (Cloud Run's default)
 
     @property
     def startup_s(self) -> float:
@@ -166,10 +174,11 @@ class Revision:
         """The admin API's Revision object (docs/sandbox-internals.md)."""
         return {
             "name": self.name, "image": self.image, "image_digest": self.image_digest,
-            "env": dict(self.env),
+            "build": self.build, "env": dict(self.env),
             "state": self.state, "reason": self.reason, "pid": self.pid, "port": self.port,
             "created": self.created, "ready_at": self.ready_at,
             "memory_limit": self.memory_limit, "cpu_limit": self.cpu_limit,
+            "timeout_s": self.timeout_s, "concurrency": self.concurrency,
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -196,7 +205,7 @@ def revision_process_env(
     env.update(revision.env)
     env.update({
         "PORT": str(revision.port), "K_SERVICE": service, "K_REVISION": revision.name,
-        "K_CONFIGURATION": service, "NETRA_SANDBOX_IMAGE": revision.image,
+        "K_CONFIGURATION": service, "NETRA_SANDBOX_IMAGE": revision.build or revision.image,
         "NETRA_SANDBOX_PARENT_PID": str(parent_pid), "PYTHONUNBUFFERED": "1",
     })
     if revision.built_as:
@@ -216,15 +225,17 @@ class RevisionManager:
         host: str = "127.0.0.1",
         memory_limit: str = "512Mi",
         cpu_limit: str = "1",
+        timeout_s: int = 300,
+        concurrency: int = 80,
         startup_timeout_s: float = 30.0,
         command: Sequence[str] = REVISION_COMMAND,
         max_idle: int = 3,
-        digest_of: Callable[[str], str] | None = None,
+        locate: ImageLocator | None = None,
         labels_of: Callable[[str], Mapping[str, str]] | None = None,
         record: Path | None = None,
     ) -> None:
         self.service = service
-        self.digest_of = digest_of
+        self.locate = locate
         self.labels_of = labels_of
         self.record = record or paths.revisions_json
         self.paths = paths
@@ -232,6 +243,8 @@ class RevisionManager:
         self.host = host
         self.memory_limit = memory_limit
         self.cpu_limit = cpu_limit
+        self.timeout_s = timeout_s
+        self.concurrency = concurrency
         self.startup_timeout_s = startup_timeout_s
         self.command = tuple(command)
         self.max_idle = max_idle
@@ -340,6 +353,8 @@ class RevisionManager:
         memory_limit: str | None = None,
         cpu_limit: str | None = None,
         name: str | None = None,
+        timeout_s: int | None = None,
+        concurrency: int | None = None,
     ) -> Revision:
         """Record a new revision (state "starting", no process yet) and bump the generation.
 
@@ -355,10 +370,16 @@ class RevisionManager:
         revision = Revision(
             name=name or f"{self.service}-{self._sequence:05d}-{suffix}", image=image,
             env=dict(env), memory_limit=memory_limit or self.memory_limit,
-            cpu_limit=cpu_limit or self.cpu_limit,
-            image_digest=self.digest_of(image) if self.digest_of else None,
-            built_as=(self.labels_of(image) if self.labels_of else {}).get(BUILD_LABEL),
+            cpu_limit=cpu_limit or self.cpu_limit, timeout_s=timeout_s or self.timeout_s,
+            concurrency=concurrency or self.concurrency,
         )
+        try:
+            if self.locate is not None:
+                revision.image_digest, revision.build = self.locate(image)
+            if self.labels_of is not None:
+                revision.built_as = self.labels_of(image).get(BUILD_LABEL)
+        except SandboxError as exc:  # Cloud Run: the revision fails, traffic stays
+            revision.state, revision.reason = "failed", str(exc)
         self._revisions[revision.name] = revision
         self._bump()
         self._persist()
@@ -381,6 +402,9 @@ class RevisionManager:
             self._observe()
             raise
         self._rules = rules
+        if revision.state == "failed":  # its image could not be pulled
+            self._observe()
+            return revision
         await self._spawn(revision)
         await self._wait_ready(revision)
         if revision.state == "ready" and traffic is not False:
