@@ -1,7 +1,8 @@
 """Runbook 02 stopped in the middle of a deploy (a cell timeout; SIGTERM of the runner): the
 kernel dies, traffic stays pinned to the revision that served before, and the record says
 which. A sandbox of this module's own, whose revisions may take long to start; the backend's
-new revision takes 25 s (NETRA_RUN_STARTUP_S), so the stop comes while it starts.
+new revision takes 25 s (NETRA_RUN_STARTUP_S), so the stop comes while it starts (nothing
+is built: `build=none`, the release's images by digest).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def test_a_cell_timeout_mid_deploy_leaves_traffic_pinned_and_says_where(
         env: Environment, tmp_path: Path) -> None:
     serving = read_service(env).serving_revision
     result = run_notebook("02_deploy", environment=str(env.source), incident="INC-stop",
-                          parameters={"execute": True, "env_vars": SLOW_START},
+                          parameters={"execute": True, "env_vars": SLOW_START,
+                                      "build": "none"},
                           outputs_dir=tmp_path, cell_timeout_s=15)
     assert result.status == "timeout"
     (change,) = result.summary["in_flight"]
@@ -68,6 +70,7 @@ def test_sigterm_of_the_runner_mid_deploy_leaves_traffic_pinned_and_says_where(
     before = read_service(env)
     args = [sys.executable, "-m", "netra_ops", "run", "02_deploy", "--env", str(env.source),
             "--incident", "INC-term", "--outputs", str(tmp_path), "-p", "execute=true",
+            "-p", "build=none",
             "-p", "env_vars=" + json.dumps({**SLOW_START, "ATTEMPT": "2"})]
     runner = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, text=True)
