@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 from playbook_runs import EXIT, outcome, play, records, runbooks, serving_images
 
-from netra_ops.cloud import pinned_image
 from netra_ops.config import Environment
 from netra_ops.deploy import read_service
-from netra_ops.sandbox.scenarios import image_with_tag
 
 # A playbook run is about a minute on a quiet 2-core machine; 2-3x that when busy.
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -44,8 +42,7 @@ def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
                                "04_golden_path_validation", "07_monitoring",
                                "00_incident_summary"]
     deployed = records(index, "02_deploy")
-    assert deployed["image_before"] == pinned_image(env, image_with_tag(
-        env.release.image or "", "main"))  # the scenario staged it, by digest too
+    assert deployed["image_before"].endswith(":main")  # staged by a tag nothing built yet
     assert deployed["services_verified"] == ["auth", "backend", "frontend"]
     assert deployed["backend_resources"]["memory"] == "4Gi"
     assert deployed["backend_resources"]["cpu"] == "4"

@@ -11,7 +11,7 @@ theirs.
 """
 
 from netra_ops.cloud.audit import AUDIT_LOG_ENV, AuditEntry, append_audit, audit_trail
-from netra_ops.cloud.builds import pinned_image, serves_image, tag_digest
+from netra_ops.cloud.builds import pinned_image, registry_tag, serves_image, tag_digest
 from netra_ops.cloud.clients import (
     api_errors,
     builds_client,
@@ -67,6 +67,7 @@ __all__ = [
     "projects_client",
     "read_build",
     "read_service",
+    "registry_tag",
     "revisions_client",
     "serves_image",
     "service_name",

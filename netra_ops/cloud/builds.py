@@ -11,7 +11,8 @@ what serves is provably that digest. `serves_image` says whether a service serve
 named by tag, when its revision reports the image by digest (as Cloud Run does).
 
 Only Artifact Registry images (`LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/PACKAGE:TAG`)
-are asked about; an image by digest is taken as it is.
+are asked about; an image by digest is taken as it is, and so is a tag Artifact Registry
+does not have (a deploy's plan says so: Cloud Run resolves it, or fails the revision).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from netra_ops.cloud.service import ServiceState
 from netra_ops.config import Environment
 from netra_ops.errors import DeployError
 
-__all__ = ["pinned_image", "serves_image", "tag_digest"]
+__all__ = ["pinned_image", "registry_tag", "serves_image", "tag_digest"]
 
 _ENDPOINT = "https://artifactregistry.googleapis.com"
 _SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -63,19 +64,21 @@ def tag_digest(env: Environment, image: str) -> str | None:
 
 
 def pinned_image(env: Environment, image: str) -> str:
-    """`image` by digest: as it is when it names a digest (`...@sha256:...`) or is not an
-    Artifact Registry image (nothing to ask); else `REGISTRY/PACKAGE@sha256:...` of the
-    digest its tag names now. DeployError when the tag does not exist (or Artifact
-    Registry cannot be asked)."""
+    """`image` by digest: `REGISTRY/PACKAGE@sha256:...` of the digest an Artifact Registry
+    image's tag names now; as it is when it names a digest already, is not an Artifact
+    Registry image, or its tag does not exist (`registry_tag`: Cloud Run then resolves it
+    when the revision starts, and fails that revision if it does not exist). DeployError when
+    Artifact Registry cannot be asked."""
     text = image.strip()
-    if "@" in text or _AR_IMAGE.match(text) is None:
+    if not registry_tag(text):
         return text
     digest = tag_digest(env, text)
-    if digest is None:
-        raise DeployError(f"Artifact Registry has no tag {text.rsplit(':', 1)[1]!r} of "
-                          f"{text.rsplit(':', 1)[0]}; build and push it first, or check the "
-                          f"image name ([release.images] in {env.source or env.name})")
-    return f"{text.rsplit(':', 1)[0]}@{digest}"
+    return f"{text.rsplit(':', 1)[0]}@{digest}" if digest else text
+
+
+def registry_tag(image: str) -> bool:
+    """Whether `image` is an Artifact Registry image named by tag (not by digest)."""
+    return _AR_IMAGE.match(image.strip()) is not None
 
 
 def serves_image(env: Environment, state: ServiceState, image: str) -> bool:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from google.cloud import run_v2
 
-from netra_ops.cloud import KNOWN_BAD, ServiceState, pinned_image, short_name
+from netra_ops.cloud import KNOWN_BAD, ServiceState, pinned_image, registry_tag, short_name
 from netra_ops.config import Environment, ServiceRole
 from netra_ops.deploy.change import (
     ChangeResult,
@@ -60,7 +60,8 @@ def deploy(
 
     A tag is resolved through Artifact Registry and the template gets
     `REGISTRY/PACKAGE@sha256:...` (`result.image`): a build pushed under the same tag is a
-    new template, so a new revision; an image given by digest is deployed as it is.
+    new template, so a new revision; an image given by digest is deployed as it is, and so is
+    a tag Artifact Registry does not have (the plan says so).
     `env_vars` values of None remove a variable. While the new revision starts, traffic
     stays pinned to what serves; once Ready it gets 100% (pinned to it by name), so at every
     moment traffic is on a known revision. Nothing to change (the digest already serves,
@@ -77,6 +78,9 @@ def deploy(
 
     def planner(state: ServiceState) -> list[str]:
         plan = _template_plan(state, wanted, secrets)
+        if plan and registry_tag(wanted.image):
+            plan.append(f"image {wanted.image}: Artifact Registry has no such tag; deployed by "
+                        "tag, Cloud Run resolves it when the revision starts (or fails it)")
         if plan and send_traffic:
             plan.append(f"traffic: stays on {split_text(state.serving)} (pinned) while the new "
                         "revision starts, then 100% to it once Ready")

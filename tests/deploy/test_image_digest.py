@@ -13,7 +13,6 @@ from netra_ops import sandbox
 from netra_ops.cloud import pinned_image, service_name, services_client, tag_digest
 from netra_ops.config import Environment
 from netra_ops.deploy import deploy, deploy_decision, read_service, verify
-from netra_ops.errors import DeployError
 from netra_ops.probe import health
 
 pytestmark = [pytest.mark.sandbox]
@@ -67,8 +66,9 @@ def test_an_older_digest_is_deployed_as_it_is_and_runs_that_build(
     env = module_sandbox_env
     assert env.sandbox is not None
     repository = env.sandbox.initial_image.rsplit(":", 1)[0]
-    stale = pinned_image(env, f"{repository}:main")
-    assert stale.startswith(f"{repository}@sha256:")
+    stale = sandbox.push(env, "main")["uri"]  # a build of the stale branch
+    assert stale.startswith(f"{repository}@sha256:") and pinned_image(env, f"{repository}:main") \
+        == stale
     change = deploy(env, stale, execute=True, deadline_s=60)
     assert change.status == "done" and change.image == stale
     answer = health(env.backend.url)
@@ -77,15 +77,17 @@ def test_an_older_digest_is_deployed_as_it_is_and_runs_that_build(
     assert fixed.status == "done" and health(env.backend.url).version == "develop-long-lived"
 
 
-def test_a_tag_artifact_registry_does_not_have_is_refused_before_anything_changes(
+def test_a_tag_artifact_registry_does_not_have_is_deployed_by_tag_and_the_plan_says_so(
     module_sandbox_env: Environment,
 ) -> None:
     env = module_sandbox_env
     before = read_service(env)
     elsewhere = f"europe-west1-docker.pkg.dev/{env.project}/netra/netra-backend:develop"
-    with pytest.raises(DeployError, match=r"Artifact Registry has no tag 'develop' of "
-                       r"europe-west1-docker\.pkg\.dev/.*build and push it first"):
-        deploy(env, elsewhere, execute=True)
+    assert tag_digest(env, elsewhere) is None and pinned_image(env, elsewhere) == elsewhere
+    plan = deploy(env, elsewhere)
+    assert plan.image == elsewhere and plan.status == "planned"
+    assert (f"image {elsewhere}: Artifact Registry has no such tag; deployed by tag, Cloud Run "
+            "resolves it when the revision starts (or fails it)") in plan.plan
     assert read_service(env) == before
 
 

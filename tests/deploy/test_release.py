@@ -164,6 +164,7 @@ def test_known_good_and_bad_marks_live_on_the_service_and_steer_rollbacks(
 def test_pinned_traffic_survives_a_deploy_until_sent_to_latest(env: Environment) -> None:
     pinned = read_service(env).serving_revision
     assert pinned is not None
+    sandbox.push(env, "develop-long-lived-2")  # a build under that tag: deployed by digest
     result = deploy(env, image(env, "develop-long-lived-2"), execute=True, send_traffic=False,
                     deadline_s=60)
     assert result.status == "done" and result.after is not None

@@ -93,7 +93,8 @@ def test_parameters_are_checked_against_the_runbook_before_a_run(tmp_path: Path)
 
     runbook = Path(__file__).resolve().parents[2] / "notebooks" / "02_deploy.ipynb"
     with pytest.raises(ParameterError, match=r"has no parameter 'excute' \(its parameters: "
-                                             r"image, images, env_vars, execute, deadline_s\)"):
+                                             r"image, images, env_vars, execute, deadline_s, "
+                                             r"build, use_alpine, commit, build_deadline_s\)"):
         run_notebook(runbook, environment="sandbox", incident="T",
                      parameters={"excute": True}, outputs_dir=tmp_path)
     with pytest.raises(ParameterError, match=r"'execute' of runbook 02_deploy takes bool "

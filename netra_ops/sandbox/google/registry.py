@@ -6,14 +6,15 @@ that digest for ever, whatever the tag points at later. The sandbox has no image
 digest is the SHA-256 of something deterministic per push (`<repository>/<package>:<tag>#<n>`
 for the n-th push of that tag): the same sandbox history gives the same digests.
 
-A tag is pushed implicitly (push 1) the first time anything names it (a deploy, `tags.get`),
-so every tag a sandbox deploys exists in the registry. `push(image)` is a new build under the
-image's tag (`netra-ops sandbox push TAG`, `POST /_sandbox/registry/push`). The emulated Cloud
-Build pushes the image it built with its own digest (one image, several tags: the same
-digest) and the image's labels (its config: which commit, which backend the code is);
-`labels(image)` reads them back, as a container runtime reads an image's config. An image by
-digest is the build that push made (`locate`: a revision of `REPO@sha256:...` behaves as the
-tag it was pushed under did); a digest nobody pushed is not found, and a revision of it fails.
+A tag is pushed implicitly (push 1) the first time a revision names it, so every tag a
+sandbox deploys exists in the registry (`tags.get` of a tag nothing named yet is 404).
+`push(image)` is a new build under the image's tag (`netra-ops sandbox push TAG`,
+`POST /_sandbox/registry/push`). The emulated Cloud Build pushes the image it built with its
+own digest (one image, several tags: the same digest) and the image's labels (its config:
+which commit, which backend the code is); `labels(image)` reads them back, as a container
+runtime reads an image's config. An image by digest is the build that push made (`locate`:
+a revision of `REPO@sha256:...` behaves as the tag it was pushed under did); a digest nobody
+pushed is not found, and a revision of it fails.
 
 REST subset (Artifact Registry v1, `artifactregistry.googleapis.com`), on the API port:
 
@@ -265,8 +266,6 @@ def registry_routes(registry: Registry) -> list[BaseRoute]:
     async def get_tag(request: Request) -> Response:
         repository = check(request)
         package, tag = unquote(request.path_params["package"]), request.path_params["tag"]
-        registry.resolve(f"{registry.location}-docker.pkg.dev/{registry.project}/{repository}/"
-                         f"{package}:{tag}")  # named: pushed once, if it never was
         for image in registry.images(repository):
             if image["uri"].split("@")[0].endswith(f"/{package}") and tag in image.get(
                     "tags", []):
