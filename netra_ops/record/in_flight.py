@@ -21,12 +21,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from netra_ops.cloud import AUDIT_LOG_ENV, read_service, short_name
-from netra_ops.config import load_environment
-from netra_ops.deploy import split_text
-from netra_ops.errors import NetraOpsError
-
 __all__ = ["audit_file", "in_flight", "in_flight_text", "kernel_audit_env"]
+
+# Google's clients (cloud) and deploy are imported on first use: `netra_ops.record` is what a
+# runbook's kernel imports first, and this module must not make that slow.
 
 
 @contextlib.contextmanager
@@ -38,6 +36,8 @@ def audit_file() -> Iterator[Path]:
 
 def kernel_audit_env(path: Path, inherited: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The kernel's `$NETRA_OPS_AUDIT_LOG`: `path` besides the files it names already."""
+    from netra_ops.cloud import AUDIT_LOG_ENV
+
     files = [p for p in inherited.get(AUDIT_LOG_ENV, "").split(os.pathsep) if p]
     return {AUDIT_LOG_ENV: os.pathsep.join([*files, str(path)])}
 
@@ -60,6 +60,9 @@ def in_flight(path: Path, environment: str) -> list[dict[str, Any]]:
 
 def in_flight_text(changes: list[dict[str, Any]]) -> str:
     """One sentence per change in flight: which service, and where its traffic is now."""
+    from netra_ops.cloud import short_name
+    from netra_ops.deploy import split_text
+
     return "; ".join(
         f"{c['action']} of {short_name(c['service'])} was in flight: its traffic "
         + (f"is on {split_text(c['traffic_now'])}" + (" (pinned)" if c["pinned"] else "")
@@ -82,6 +85,10 @@ def _entries(path: Path) -> list[dict[str, Any]]:
 
 
 def _where_now(entry: dict[str, Any], environment: str) -> dict[str, Any]:
+    from netra_ops.cloud import read_service, short_name
+    from netra_ops.config import load_environment
+    from netra_ops.errors import NetraOpsError
+
     service = str(entry.get("service"))
     found: dict[str, Any] = {
         "action": entry.get("action"), "service": service, "outcome": entry.get("outcome"),
