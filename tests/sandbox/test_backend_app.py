@@ -39,6 +39,7 @@ from netra_ops.sandbox.services.backend_app import (
     build_of,
     create_app,
 )
+from netra_ops.sandbox.services.http_serving import KEEP_ALIVE_S, POOL_IDLE_S
 
 SECRET = "0123456789abcdef" * 4
 EMAIL = "golden-path@sandbox.netra.test"
@@ -591,3 +592,40 @@ def test_a_revision_exits_when_its_parent_is_gone(tmp_path: Path, auth_url: str)
             parent.wait()
         if child_pid is not None and not _gone(child_pid):
             psutil.Process(child_pid).kill()
+
+
+def _get_health(sock: socket.socket) -> bytes:
+    """One keep-alive GET /health on an open connection; the answer's status line."""
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: sandbox\r\nConnection: keep-alive\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, f"the service closed the connection; read so far: {answer!r}"
+        answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+@pytest.mark.parametrize("service", ["backend", "auth"])
+def test_an_idle_connection_outlives_the_routers_pool(
+        service: str, backends: Any, auth_url: str) -> None:
+    # The router's pool reuses idle connections; a service that closed one first (uvicorn's
+    # default: after 5 s, the same as httpx's pool) made the router answer a healthy
+    # revision's request 503. Idle past that default, the connection still serves.
+    assert POOL_IDLE_S < KEEP_ALIVE_S
+    url = backends().url if service == "backend" else auth_url
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        assert _get_health(sock) == b"HTTP/1.1 200 OK"
+        time.sleep(6.5)  # idle past uvicorn's default keep-alive of 5 s
+        assert not _closed_by_peer(sock), f"the {service} closed an idle connection after 5 s"
+        assert _get_health(sock) == b"HTTP/1.1 200 OK"

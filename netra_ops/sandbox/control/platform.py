@@ -41,6 +41,7 @@ from netra_ops.sandbox.runtime.router import RequestLog, Router
 from netra_ops.sandbox.runtime.state import StatePaths, read_json, write_json_atomic
 from netra_ops.sandbox.runtime.telemetry import ProcessSampler
 from netra_ops.sandbox.runtime.telemetry import RequestLog as RequestLogReader
+from netra_ops.sandbox.services.http_serving import server_options
 from netra_ops.sandbox.services.service_logging import configure_logging
 
 __all__ = ["EmbeddedServer", "PlatformSpec", "ServiceSpec", "main", "run_platform"]
@@ -137,8 +138,8 @@ def embedded_server(app: Any, host: str, port: int) -> EmbeddedServer:
     """A quiet uvicorn server for `app` (no access log, logging left as configured)."""
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-        server_header=False, date_header=False, ws_per_message_deflate=False,
-        timeout_graceful_shutdown=3,
+        date_header=False, ws_per_message_deflate=False, timeout_graceful_shutdown=3,
+        **server_options(),  # Google's front ends keep idle connections too
     )
     return EmbeddedServer(config)
 

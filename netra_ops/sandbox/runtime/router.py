@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficTarget
+from netra_ops.sandbox.services.http_serving import POOL_IDLE_S
 from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = ["RequestLog", "Router", "TrafficPicker"]
@@ -248,7 +249,8 @@ class Router:
             self._client = httpx.AsyncClient(
                 trust_env=False, follow_redirects=False,
                 timeout=httpx.Timeout(self._read_timeout_s, connect=self._connect_timeout_s),
-                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200,
+                                    keepalive_expiry=POOL_IDLE_S),
             )
         return self._client
 

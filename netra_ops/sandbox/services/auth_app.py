@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import ConfigError
+from netra_ops.sandbox.services.http_serving import server_options
 from netra_ops.sandbox.services.service_logging import log_config, rfc3339_now
 
 __all__ = [
@@ -327,6 +328,6 @@ def serve(host: str, port: int) -> None:
         host=host,
         port=port,
         log_config=log_config(context, access_log=True),
-        server_header=False,
+        **server_options(),
     )
 

@@ -40,6 +40,7 @@ from netra_ops.sandbox.services.backend_settings import (
     build_of,
 )
 from netra_ops.sandbox.services.backend_ws import BackendRuntime, websocket_endpoint
+from netra_ops.sandbox.services.http_serving import server_options
 from netra_ops.sandbox.services.service_logging import configure_logging, rfc3339_now
 from netra_ops.sandbox.services.service_watchdog import ParentWatchdog
 
@@ -175,8 +176,8 @@ def serve(host: str, port: int | None = None) -> None:
             port=port or settings.port,
             log_config=None,
             access_log=False,
-            server_header=False,
             timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
+            **server_options(),
         )
     )
     if settings.parent_pid is not None:

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from netra_ops.errors import ConfigError
+from netra_ops.sandbox.services.http_serving import server_options
 from netra_ops.sandbox.services.service_logging import log_config, rfc3339_now
 
 __all__ = ["SERVICE_NAME", "create_app", "render_page", "serve"]
@@ -81,5 +82,5 @@ def serve(host: str, port: int) -> None:
             raise ConfigError(f"{variable} is not set; the frontend needs the {name[:-4]} URL")
         urls[name] = value
     app = create_app(**urls)
-    uvicorn.run(app, host=host, port=port, server_header=False,
+    uvicorn.run(app, host=host, port=port, **server_options(),
                 log_config=log_config({"service": SERVICE_NAME}, access_log=True))
