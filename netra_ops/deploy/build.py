@@ -45,9 +45,10 @@ from netra_ops.cloud.cloud_build import (
     wait_build,
 )
 from netra_ops.config import Environment, ServiceRole
+from netra_ops.deploy.change import refuse_unless_allowed
 from netra_ops.deploy.local_build import commit_context, docker_build, docker_push, require_docker
 from netra_ops.deploy.release import release_images
-from netra_ops.errors import BuildError, ChangesNotAllowedError, ConfigError
+from netra_ops.errors import BuildError, ConfigError
 
 __all__ = ["BUILD_MODES", "BuildMode", "BuildResult", "build", "build_release", "dockerfile",
            "resolve_commit"]
@@ -157,12 +158,7 @@ def build(env: Environment, commit: str = "", *, local: bool = False, alpine: bo
         plan += (f"the commit is not resolved, and a build would refuse it: {unresolved}",)
     if not execute:
         return _finish(env, BuildResult(sha, mode, "planned", False, {}, tags, files, plan))
-    if not env.allow_changes:
-        raise ChangesNotAllowedError(
-            f"environment {env.name} (project {env.project}) is not allow-listed for changes, "
-            f"and a build pushes images (it moves the release tags); set allow_changes = true "
-            f"in {env.source or 'its file'} if you mean it, or build without execute to see "
-            "the plan")
+    refuse_unless_allowed(env, execute, why="a build pushes images (it moves the release tags)")
     started = time.monotonic()
     try:
         if local:

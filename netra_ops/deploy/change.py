@@ -120,14 +120,14 @@ def apply_change(env: Environment, action: str, planner: Planner, mutate: Mutato
                    time.monotonic() - started, error)
 
 
-def refuse_unless_allowed(env: Environment, execute: bool) -> None:
+def refuse_unless_allowed(env: Environment, execute: bool, *, why: str = "") -> None:
     """ChangesNotAllowedError for a change (`execute`) to an environment that is not
-    allow-listed: before any call to Google."""
+    allow-listed: before any call to Google. `why` says what the change would do."""
     if execute and not env.allow_changes:
         raise ChangesNotAllowedError(
-            f"environment {env.name} (project {env.project}) is not allow-listed for changes; "
-            f"set allow_changes = true in {env.source or 'its file'} if you mean it, or run "
-            "without execute to see the plan")
+            f"environment {env.name} (project {env.project}) is not allow-listed for changes"
+            f"{f', and {why}' if why else ''}; set allow_changes = true in "
+            f"{env.source or 'its file'} if you mean it, or run without execute to see the plan")
 
 
 def _patch_and_wait(env: Environment, role: ServiceRole, action: str, plan: tuple[str, ...],
