@@ -21,6 +21,7 @@ import typer
 
 from netra_ops.cli_build import build
 from netra_ops.cli_doctor import doctor
+from netra_ops.cli_options import USAGE_EXIT, EnvOption
 from netra_ops.cli_schedule import schedule
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import NetraOpsError, RunStopped
@@ -50,9 +51,6 @@ app.command()(build)
 OutputsOption = Annotated[Path | None, typer.Option(
     "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")]
 
-EnvOption = Annotated[str, typer.Option(
-    "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML file.")]
-USAGE_EXIT = 2
 
 
 def _fail(message: str) -> NoReturn:

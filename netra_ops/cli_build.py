@@ -14,16 +14,14 @@ from typing import Annotated
 
 import typer
 
+from netra_ops.cli_options import FAILED_EXIT, USAGE_EXIT, EnvOption
+
 __all__ = ["build"]
 
-_FAILED_EXIT = 1
-_USAGE_EXIT = 2
 
 
 def build(
-    env: Annotated[str, typer.Option(
-        "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML "
-                            "file.")] = "sandbox",
+    env: EnvOption = "sandbox",
     commit: Annotated[str, typer.Option(
         help="Commit (sha or branch) to build; default: the head of the release branch in "
              "the preflight checkout.")] = "",
@@ -49,11 +47,11 @@ def build(
                               alpine=use_alpine, execute=execute, deadline_s=deadline)
     except BuildError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_USAGE_EXIT if isinstance(exc, DockerUnavailableError)
-                         else _FAILED_EXIT) from None
+        raise typer.Exit(USAGE_EXIT if isinstance(exc, DockerUnavailableError)
+                         else FAILED_EXIT) from None
     except NetraOpsError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_USAGE_EXIT) from None
+        raise typer.Exit(USAGE_EXIT) from None
     columns = ["role", "image" if result.executed else "tags", "dockerfile"]
     with pd.option_context("display.max_colwidth", 120, "display.width", 250):
         typer.echo(result.to_frame()[columns].to_string(index=False))

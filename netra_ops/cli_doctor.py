@@ -14,15 +14,14 @@ from typing import Annotated
 
 import typer
 
+from netra_ops.cli_options import FAILED_EXIT, EnvOption
+
 __all__ = ["doctor"]
 
-_FAILED_EXIT = 1
 
 
 def doctor(
-    env: Annotated[str, typer.Option(
-        "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML "
-                            "file.")] = "sandbox",
+    env: EnvOption = "sandbox",
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the report as JSON (one object: environment, ok, counts, "
                        "checks).")] = False,
@@ -39,4 +38,4 @@ def doctor(
     else:
         typer.echo(report.to_text(width=max(shutil.get_terminal_size((120, 24)).columns, 80)))
     if not report.ok:
-        raise typer.Exit(_FAILED_EXIT)
+        raise typer.Exit(FAILED_EXIT)

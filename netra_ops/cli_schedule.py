@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from netra_ops.cli_options import USAGE_EXIT, EnvOption
 from netra_ops.errors import NetraOpsError, ParameterError
 
 if TYPE_CHECKING:  # the schedule package is imported when the command runs
@@ -24,7 +25,6 @@ if TYPE_CHECKING:  # the schedule package is imported when the command runs
 
 __all__ = ["schedule"]
 
-_USAGE_EXIT = 2
 _INTERRUPTED_EXIT = 130
 _TERMINATED_EXIT = 143
 _RESUMES = "stopped; started again, the schedule resumes from its state file"
@@ -36,9 +36,7 @@ _DEFAULT_CADENCE = "30m for 4h, 2h for 20h, 1d"
 
 def schedule(
     incident: Annotated[str, typer.Option("--incident", "-i", help="Incident id.")],
-    env: Annotated[str, typer.Option(
-        "--env", "-e", help="Environment name (environments/NAME.toml) or path to a TOML "
-                            "file.")] = "sandbox",
+    env: EnvOption = "sandbox",
     cadence: Annotated[str, typer.Option(
         help="Phases 'INTERVAL for DURATION', comma separated; the last may be open-ended. "
              "Units s, m, h, d, w.")] = _DEFAULT_CADENCE,
@@ -148,7 +146,7 @@ def _usage_errors() -> Iterator[None]:
         yield
     except NetraOpsError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_USAGE_EXIT) from None
+        raise typer.Exit(USAGE_EXIT) from None
 
 
 @contextmanager

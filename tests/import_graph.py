@@ -65,7 +65,8 @@ BESIDE = "sandbox"
 """Beside the stack, never under it: it imports only the layers from the root package down,
 and only the entry points import it (the library reaches it over the network)."""
 
-PART_OF = {"__main__": "cli", "cli_build": "cli", "cli_doctor": "cli", "cli_schedule": "cli"}
+PART_OF = {"__main__": "cli", "cli_build": "cli", "cli_doctor": "cli", "cli_options": "cli",
+           "cli_schedule": "cli"}
 """Top-level modules that belong to a package: the command line's parts."""
 
 
