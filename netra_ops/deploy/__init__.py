@@ -3,9 +3,10 @@
 
 `ship` deploys a release to the three services (auth, backend, frontend) by digest, each
 verified before the next; `deploy`, `verify`, `rollback` and the marks act on one service
-(`role`, the backend by default). Nothing changes without `execute=True`, and only in an
-allow-listed environment; without it each call returns its plan. Every change leaves an
-audit entry.
+(`role`, the backend by default); `roll_out` moves the backend's traffic to a new revision
+in steps, watching the rollback triggers at each. Nothing changes without `execute=True`,
+and only in an allow-listed environment; without it each call returns its plan. Every
+change leaves an audit entry.
 """
 
 from netra_ops.cloud import (
@@ -59,6 +60,15 @@ from netra_ops.deploy.rollbacks import (
     roll_back,
     rolled_back_checks,
 )
+from netra_ops.deploy.rollout import (
+    ROLLOUT_ACTIONS,
+    Rollout,
+    RolloutOptions,
+    RolloutStep,
+    health_checks_for,
+    roll_out,
+    rollout_options,
+)
 from netra_ops.deploy.ship import (
     ServiceShipment,
     Shipment,
@@ -83,6 +93,7 @@ __all__ = [
     "KNOWN_BAD",
     "KNOWN_GOOD",
     "RISKS",
+    "ROLLOUT_ACTIONS",
     "AuditEntry",
     "BuildResult",
     "ChangeResult",
@@ -94,6 +105,9 @@ __all__ = [
     "RollbackOutcome",
     "RollbackTarget",
     "Rollbacks",
+    "Rollout",
+    "RolloutOptions",
+    "RolloutStep",
     "ServiceRollback",
     "ServiceShipment",
     "ServiceState",
@@ -110,6 +124,7 @@ __all__ = [
     "deploy",
     "deploy_decision",
     "dockerfile",
+    "health_checks_for",
     "mark_clean_window",
     "mark_revision",
     "mark_rolled_back_from",
@@ -125,11 +140,13 @@ __all__ = [
     "resources_check",
     "risk_table",
     "roll_back",
+    "roll_out",
     "rollback",
     "rollback_choice",
     "rollback_target",
     "rolled_back_checks",
     "rolled_back_from",
+    "rollout_options",
     "serve_for_rehearsal",
     "services_frame",
     "set_traffic",

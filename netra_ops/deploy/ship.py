@@ -16,6 +16,12 @@ The first service that fails stops the chain: the shipment names
 it, and lists what was already shipped (new revisions), which is what a rollback undoes,
 service by service (`rollback(env, role=...)`, runbook 06).
 
+With `rollout` (`RolloutOptions`), the backend's new revision gets traffic in steps
+(`netra_ops.deploy.rollout`): it starts with none, each step is watched for the rollback
+triggers, and only at 100 % is it verified as above. A firing trigger sends traffic back to
+the revision before and stops the chain (decision `rollback`); data that cannot decide holds
+the split and stops it (`hold`). Auth and the frontend ship at once, as without it.
+
 Without `execute=True` every service's plan is shown and nothing changes.
 """
 
@@ -33,6 +39,7 @@ from netra_ops.cloud import ServiceState, read_service
 from netra_ops.config import Environment, ServiceRole
 from netra_ops.deploy.change import ChangeResult, refuse_unless_allowed
 from netra_ops.deploy.release import DEPLOY_ORDER, deploy, release_images
+from netra_ops.deploy.rollout import Rollout, RolloutOptions, roll_out
 from netra_ops.deploy.url_decision import url_decision, with_url_checks
 from netra_ops.deploy.verify import Checks, change_checks, deploy_decision, verify
 from netra_ops.errors import (
@@ -60,16 +67,27 @@ class ServiceShipment:
     checks: Checks | None
     error: str | None = None
     urls: ServiceUrls | None = None
+    rollout: Rollout | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the change completed (or was planned) and every check passed."""
+        """True when the change completed (or was planned), its rollout (if any) reached
+        100 %, and every check passed."""
         return (self.error is None and self.change is not None and self.change.ok
-                and (self.checks is None or self.checks.ok))
+                and not self.rollout_stopped and (self.checks is None or self.checks.ok))
+
+    @property
+    def rollout_stopped(self) -> bool:
+        """True when a gradual rollout was made and stopped before 100 %."""
+        return self.rollout is not None and self.rollout.executed and not self.rollout.completed
 
     def decision(self) -> tuple[str, str]:
         """What this service's change and verification decide (`deploy_decision`; with the
-        service URLs, `url_decision`: a mismatch the revision before had too escalates)."""
+        service URLs, `url_decision`: a mismatch the revision before had too escalates); a
+        rollout that stopped decides itself (`Rollout.decision`: rollback, hold or fail)."""
+        if self.rollout_stopped:
+            assert self.rollout is not None
+            return self.rollout.decision()
         if self.change is None or self.checks is None:
             return "fail", self.error or "not deployed"
         if self.urls is not None:
@@ -113,7 +131,9 @@ class ServiceShipment:
             "timeout_s": info.timeout_s if info else None,
             "concurrency": info.concurrency if info else None,
             "verified": None if checks is None else checks.ok,
-            "detail": self.error or "; ".join(failing) or (
+            "rollout": self.rollout.status if self.rollout is not None else None,
+            "detail": self.error or (self.rollout.decision()[1] if self.rollout_stopped
+                                     and self.rollout else "") or "; ".join(failing) or (
                 change.error if change and change.error else ""),
         }
 
@@ -132,6 +152,7 @@ class Shipment:
     duration_s: float = 0.0
     stopped: str = ""
     urls: ServiceUrls | None = None
+    rollout_options: RolloutOptions | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,12 +163,15 @@ class Shipment:
     def status(self) -> str:
         """The deploy's status over the services: the first that did not complete
         (`failed`, `deadline_exceeded`; `failed` too when one could not be deployed at
-        all), else `done` (a new revision somewhere), `unchanged` or `planned`."""
+        all; a stopped rollout's `rolled_back`, `held` or `failed`), else `done` (a new
+        revision somewhere), `unchanged` or `planned`."""
         for part in self.services:
             if part.change is None:
                 return "failed"
             if not part.change.ok:
                 return part.change.status
+            if part.rollout_stopped and part.rollout is not None:
+                return f"rollout_{part.rollout.status}"
         statuses = {s.change.status for s in self.services if s.change is not None}
         return next((s for s in ("done", "planned") if s in statuses), "unchanged")
 
@@ -173,6 +197,12 @@ class Shipment:
         """Role -> the revision this shipment put in place (`ServiceShipment.shipped`):
         what a rollback undoes."""
         return {s.role: s.shipped for s in self.services if s.shipped}
+
+    @property
+    def rollout(self) -> Rollout | None:
+        """The backend's gradual rollout, when one was made."""
+        part = self.service("backend")
+        return part.rollout if part is not None else None
 
     def service(self, role: ServiceRole) -> ServiceShipment | None:
         """One service's part of the shipment (None when it was not attempted)."""
@@ -258,15 +288,20 @@ class Shipment:
         return {"status": self.status, "services": rows, "shipped": self.shipped,
                 "verified": list(self.verified), "failed": self.failed_role,
                 "not_attempted": list(self.not_attempted), "stopped": self.stopped or None,
-                "executed": self.executed, "duration_s": round(self.duration_s, 3)}
+                "executed": self.executed, "duration_s": round(self.duration_s, 3),
+                "rollout": self.rollout.to_record() if self.rollout is not None else (
+                    self.rollout_options.to_record() | {"status": "planned"}
+                    if self.rollout_options is not None else None)}
 
     def _continue_reason(self) -> str:
         if not self.executed:
             failing = [f"{s.role}: {c.name}" for s in self.services if s.checks is not None
                        for c in s.checks.checks if not c.ok]
+            gradual = (f"; the backend: {self.rollout_options.describe()}"
+                       if self.rollout_options is not None else "")
             return ("dry run: nothing was deployed; " + (
                 f"what serves fails {', '.join(failing)}" if failing else
-                "what serves verifies") + f" ({len(self.services)} services planned)")
+                "what serves verifies") + f" ({len(self.services)} services planned){gradual}")
         shipped = ", ".join(
             f"{s.role} {s.checks.state.serving_revision} ({s.change.status})"
             for s in self.services if s.change is not None and s.checks is not None)
@@ -303,12 +338,15 @@ def services_frame(states: Mapping[ServiceRole, ServiceState]) -> pd.DataFrame:
 def ship(env: Environment, images: Mapping[ServiceRole, str] | None = None, *,
          env_vars: Mapping[ServiceRole, Mapping[str, str | None]] | None = None,
          execute: bool = False, deadline_s: float = 900.0,
-         health_checks: int = 5) -> Shipment:
+         health_checks: int = 5, rollout: RolloutOptions | None = None,
+         show: bool = True) -> Shipment:
     """Deploy `images` (role -> image; default: the release's, `release_images`) to their
     services in deploy order, each by digest with its resources, timeout and concurrency
     from the environment file, each verified before the next; `env_vars` per role (a value
     of None removes a variable). The first failure stops the chain. `deadline_s` is for
-    the whole shipment: each service gets what is left. A dry run without `execute`."""
+    the whole shipment (a rollout's steps included): each service gets what is left. With
+    `rollout`, the backend's new revision gets traffic in its steps (each watched, the
+    watch shown live unless `show` is False). A dry run without `execute`."""
     refuse_unless_allowed(env, execute)
     wanted = _images(env, images)
     started = time.monotonic()
@@ -320,7 +358,8 @@ def ship(env: Environment, images: Mapping[ServiceRole, str] | None = None, *,
             stopped, rest = f"the deadline of {deadline_s:g} s passed before {role}", position
             break
         part = _ship_one(env, role, wanted[role], dict((env_vars or {}).get(role) or {}),
-                         execute=execute, deadline_s=left, health_checks=health_checks)
+                         execute=execute, deadline_s=left, health_checks=health_checks,
+                         rollout=(rollout, show) if rollout and role == "backend" else None)
         done.append(part)
         if execute and not part.ok:
             stopped, rest = f"{role} failed: {_why(part)}", position + 1
@@ -329,7 +368,7 @@ def ship(env: Environment, images: Mapping[ServiceRole, str] | None = None, *,
         rest = len(wanted)
     urls = next((p.urls for p in done if p.urls is not None), None) or service_urls(env)
     return Shipment(tuple(done), tuple(list(wanted)[rest:]), execute,
-                    time.monotonic() - started, stopped, urls)
+                    time.monotonic() - started, stopped, urls, rollout)
 
 
 def _images(env: Environment, images: Mapping[ServiceRole, str] | None
@@ -345,24 +384,48 @@ def _images(env: Environment, images: Mapping[ServiceRole, str] | None
 
 def _ship_one(env: Environment, role: ServiceRole, image: str,
               env_vars: Mapping[str, str | None], *, execute: bool, deadline_s: float,
-              health_checks: int) -> ServiceShipment:
-    service = env.services[role]
+              health_checks: int,
+              rollout: tuple[RolloutOptions, bool] | None = None) -> ServiceShipment:
+    started = time.monotonic()
+    gradual = rollout is not None and execute
     try:
-        change = deploy(env, image, role=role, env_vars=env_vars, memory=service.memory,
-                        cpu=service.limits["cpu"], timeout_s=service.timeout_s,
-                        concurrency=service.concurrency, deadline_s=deadline_s,
-                        execute=execute)
+        change = _deploy(env, role, image, env_vars, execute=execute, deadline_s=deadline_s,
+                         send_traffic=not gradual)
+        if gradual and change.ok and not (change.new_revision
+                                          and change.before.serving_revision):
+            # nothing new to roll out, or nothing served before: as without a rollout
+            change = _deploy(env, role, image, env_vars, execute=execute,
+                             deadline_s=deadline_s - (time.monotonic() - started))
     except (ChangesNotAllowedError, ApiUnreachableError):
         raise  # nothing can be shipped: said at once
     except DeployError as exc:  # no such image or service, a release known bad
         return ServiceShipment(role, image, None, None, str(exc))
+    made = None
+    if gradual and rollout is not None and change.ok and change.new_revision:
+        previous = change.before.serving_revision or ""
+        made = roll_out(env, change.new_revision, previous, rollout[0], execute=True,
+                        deadline_s=deadline_s - (time.monotonic() - started), show=rollout[1])
+        if not made.completed:  # what serves now, shown; the rollout decides
+            return ServiceShipment(role, image, change, verify(
+                env, role=role, health_checks=health_checks), rollout=made)
     checks = verify(env, change.image if execute else None, role=role,
                     new_revision=change.new_revision if execute else None,
                     resources=execute, health_checks=health_checks)
     if role != "backend":
         return ServiceShipment(role, image, change, checks)
     urls = service_urls(env)  # the URLs the backend is configured with, against Cloud Run's
-    return ServiceShipment(role, image, change, with_url_checks(checks, urls), urls=urls)
+    return ServiceShipment(role, image, change, with_url_checks(checks, urls), urls=urls,
+                           rollout=made)
+
+
+def _deploy(env: Environment, role: ServiceRole, image: str,
+            env_vars: Mapping[str, str | None], *, execute: bool, deadline_s: float,
+            send_traffic: bool = True) -> ChangeResult:
+    service = env.services[role]
+    return deploy(env, image, role=role, env_vars=env_vars, memory=service.memory,
+                  cpu=service.limits["cpu"], timeout_s=service.timeout_s,
+                  concurrency=service.concurrency, deadline_s=deadline_s,
+                  send_traffic=send_traffic, execute=execute)
 
 
 def _service_checks(part: ServiceShipment) -> list[Check]:
@@ -370,12 +433,16 @@ def _service_checks(part: ServiceShipment) -> list[Check]:
         return [Check(f"{part.role}: deploy", False, part.error or "not deployed")]
     rows = change_checks(part.change, part.checks) if part.checks else (
         Check(part.change.action, part.change.ok, part.change.error or part.change.status),)
+    if part.rollout is not None and part.rollout.executed:
+        rows = (rows[0], *part.rollout.checks(), *rows[1:])
     return [Check(f"{part.role}: {c.name}", c.ok, c.detail, seconds=c.seconds) for c in rows]
 
 
 def _why(part: ServiceShipment) -> str:
     if part.error:
         return part.error
+    if part.rollout_stopped and part.rollout is not None:
+        return part.rollout.decision()[1]
     assert part.change is not None
     if not part.change.ok:
         return f"{part.change.status}: {part.change.error}"

@@ -38,6 +38,7 @@ from netra_ops.metrics.decision import (
 )
 from netra_ops.metrics.frames import (
     METRIC_SOURCES,
+    REVISION_SOURCES,
     SOURCES,
     Reading,
     combine_readings,
@@ -68,8 +69,9 @@ from netra_ops.metrics.live import (
 from netra_ops.metrics.log_metrics import error_entries, logging_reading
 from netra_ops.metrics.logs import log_entries
 from netra_ops.metrics.monitoring import memory_limits, monitoring_reading
-from netra_ops.metrics.overrides import override_rules, overrides_note
+from netra_ops.metrics.overrides import override_rules, overrides_note, revision_rules
 from netra_ops.metrics.probes import probe_frame
+from netra_ops.metrics.rollout_chart import STEP_COLOURS, rollout_chart
 from netra_ops.metrics.rules import (
     STATES,
     RuleEvaluator,
@@ -104,9 +106,11 @@ __all__ = [
     "LEAK_COLUMNS",
     "METRIC_SOURCES",
     "PLAYBOOK_DECISIONS",
+    "REVISION_SOURCES",
     "SOURCES",
     "STATES",
     "STATE_COLOURS",
+    "STEP_COLOURS",
     "SUMMARIES",
     "VALIDATION_CRITERIA",
     "VERDICTS",
@@ -157,6 +161,8 @@ __all__ = [
     "probe_frame",
     "read_window",
     "replay",
+    "revision_rules",
+    "rollout_chart",
     "rule_states_chart",
     "rules_frame",
     "rules_view",

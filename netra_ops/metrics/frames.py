@@ -25,6 +25,7 @@ __all__ = [
     "BASE_COLUMNS",
     "LABEL_COLUMNS",
     "METRIC_SOURCES",
+    "REVISION_SOURCES",
     "SOURCES",
     "Reading",
     "bucket_ends",
@@ -62,6 +63,19 @@ METRIC_SOURCES: dict[str, tuple[str, ...]] = {
     "event_latency_ms": ("probe",),
 }
 """Which sources produce each metric (what an unavailable source leaves without data)."""
+
+REVISION_SOURCES: dict[str, tuple[str, ...]] = {
+    **{metric: ("monitoring", "logging")
+       for metric in ("http_error_rate", "http_5xx_rate", "http_5xx_count")},
+    **{metric: ("monitoring",)
+       for metric in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                      "memory_utilization", "memory_bytes", "cpu_utilization")},
+    "health_5xx_rate": ("logging",),
+}
+"""The sources whose rows of a metric name the revision that answered every request, a
+failed one included: Cloud Run labels its metrics and request logs with the revision. A
+probe's health row names the revision only when the answer's body says it (a 500 does not),
+so its rows of one revision would count only that revision's good answers."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ may take `rule_overrides`: `{rule name: {field: value}}`, e.g.
 the environment file (unknown rule, unknown field or wrong type: `ConfigError` naming which),
 and the rule's description says what was changed, so the record never passes a rehearsal's
 threshold off as the seed's.
+
+During a gradual rollout the new revision has a share of the traffic only: `revision_rules`
+judges each rule whose metric Cloud Run labels with the revision (request counts, request
+logs, latency, memory) on that revision's own samples, from the sources that label every
+answer (`REVISION_SOURCES`); the others (the probes' WebSocket and authentication rates)
+stay judged on all the traffic.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from pydantic import ValidationError
 
 from netra_ops.config import TriggerRule
 from netra_ops.errors import ConfigError
+from netra_ops.metrics.frames import METRIC_SOURCES, REVISION_SOURCES
 
-__all__ = ["FIXED_FIELDS", "override_rules", "overrides_note"]
+__all__ = ["FIXED_FIELDS", "override_rules", "overrides_note", "revision_rules"]
 
 FIXED_FIELDS = ("name", "metric")
 """Fields an override may not change: it adjusts a rule, it does not make another one."""
@@ -48,6 +55,27 @@ def overrides_note(overrides: Mapping[str, Mapping[str, Any]] | None) -> str:
     changed = "; ".join(f"`{name}`: {changes}" for name, changes in overrides.items())
     return ("**Rules overridden for this run** (a rehearsal's scale, not the seed's "
             f"thresholds): {changed}")
+
+
+def revision_rules(rules: Sequence[TriggerRule], revision: str) -> list[TriggerRule]:
+    """`rules` (a new list) with each rule that can be judged per revision judged on
+    `revision`'s own samples only: `where` revision, and the source restricted to one that
+    labels every answer with its revision when the metric has another (`REVISION_SOURCES`);
+    its description says so. A rule that names another source, or a metric no source labels
+    by revision, is returned as it is (judged on all the traffic)."""
+    return [_for_revision(rule, revision) for rule in rules]
+
+
+def _for_revision(rule: TriggerRule, revision: str) -> TriggerRule:
+    labelled = REVISION_SOURCES.get(rule.metric, ())
+    if not labelled or (rule.source is not None and rule.source not in labelled):
+        return rule
+    unlabelled = set(METRIC_SOURCES.get(rule.metric, ())) - set(labelled)
+    source = rule.source or (labelled[0] if unlabelled else None)
+    return rule.model_copy(update={
+        "where": {**rule.where, "revision": revision}, "source": source,
+        "description": f"{rule.description} [judged on revision {revision} only"
+                       + (f", from {source}]" if source else "]")})
 
 
 def _override(rule: TriggerRule, changes: Mapping[str, Any]) -> TriggerRule:

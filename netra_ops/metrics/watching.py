@@ -69,14 +69,17 @@ ProbeFn = Callable[[Environment], Sequence[ProbeResult]]
 
 
 def default_probe(golden_path_runs: int = 1, timeout_s: float = 30.0, *,
-                  health_interval_s: float = 0.0) -> ProbeFn:
-    """A probe for each tick: a health check of the backend (at most every
-    `health_interval_s`: the seed watches /health every 30 s; 0 checks at every tick) and
-    `golden_path_runs` runs of the golden path (which also measure WebSocket connection and
-    authentication)."""
+                  health_interval_s: float = 0.0, health_checks: int = 1) -> ProbeFn:
+    """A probe for each tick: `health_checks` health checks of the backend (at most every
+    `health_interval_s`: the seed watches /health every 30 s; 0 checks at every tick; more
+    than one when a revision with a small share of the traffic must answer some of them)
+    and `golden_path_runs` runs of the golden path (which also measure WebSocket connection
+    and authentication)."""
     if not health_interval_s >= 0:
         raise ConfigError(f"health_interval_s must be 0 or more seconds, got "
                           f"{health_interval_s!r}")
+    if health_checks < 1:
+        raise ConfigError(f"health_checks must be 1 or more, got {health_checks!r}")
     last_health: list[float] = []
 
     def probe(env: Environment) -> list[ProbeResult]:
@@ -84,7 +87,8 @@ def default_probe(golden_path_runs: int = 1, timeout_s: float = 30.0, *,
         now = time.monotonic()
         if not last_health or now - last_health[-1] >= health_interval_s:
             last_health.append(now)
-            results.append(health(env.backend.url, path=env.backend.health_path))
+            results += [health(env.backend.url, path=env.backend.health_path)
+                        for _ in range(health_checks)]
         results += [golden_path(env, timeout_s=timeout_s) for _ in range(golden_path_runs)]
         return results
     return probe
@@ -238,14 +242,18 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
               probe: ProbeFn | None = None, sources: Sequence[str] = READERS,
               step_s: float | None = None, stop_on_rollback: bool = False,
               settle_s: float = 0.0, max_lateness_s: float = 0.0,
-              expect: Mapping[str, str] | None = None, show: bool = True) -> WatchResult:
+              expect: Mapping[str, str] | None = None, show: bool = True,
+              probe_log: list[ProbeResult] | None = None) -> WatchResult:
     """Run `watch()` to its end, showing each tick (`LiveTable`), then read the whole
     watched span once more for the charts. The decision is the first rollback, if any tick
-    asked for one, else the last tick's, made `hold` if a rule is still pending."""
+    asked for one, else the last tick's, made `hold` if a rule is still pending.
+    `probe_log`: probe results of earlier watches that count in this one's windows (e.g. the
+    steps of a rollout); this watch's results are appended to it."""
     chosen = list(env.rollback_triggers if rules is None else rules)
     planned = tick_count(duration_s, interval_s)
     live = LiveTable(planned) if show else None
-    probes: list[ProbeResult] = []
+    probes: list[ProbeResult] = [] if probe_log is None else probe_log
+    earlier = len(probes)
     started = datetime.now(UTC)
     ticks = []
     for tick in watch(env, chosen, duration_s=duration_s, interval_s=interval_s, probe=probe,
@@ -261,7 +269,7 @@ def run_watch(env: Environment, rules: Sequence[TriggerRule] | None = None, *,
         env, span_start, ended, probe_results=probes, sources=sources, step_s=step_s))
     decision = first_rollback(t.decision for t in ticks) or _unsettled(ticks[-1], settle_s)
     return WatchResult(started, ended, tuple(ticks), decision, frame, unavailable,
-                       tuple(probes), max(len(ticks) - planned, 0))
+                       tuple(probes[earlier:]), max(len(ticks) - planned, 0))
 
 
 def _undecided(table: pd.DataFrame, decision: Decision) -> bool:
