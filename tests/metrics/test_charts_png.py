@@ -20,6 +20,7 @@ from netra_ops.metrics import (
     make_frame,
     memory_chart,
     replay,
+    rollout_chart,
     rule_states_chart,
 )
 
@@ -138,4 +139,25 @@ def test_a_dark_session_style_does_not_leak_into_the_charts() -> None:
     axes = figure.axes[0]
     assert axes.get_facecolor()[:3] == (1.0, 1.0, 1.0)
     assert axes.title.get_color() == "#1f2328"
+    assert_opaque_png(png(figure))
+
+
+def test_rollout_chart_draws_each_step_with_its_verdict_and_the_5xx_share() -> None:
+    steps = pd.DataFrame({"percent": [10, 50], "started_at": [at(0), at(20)],
+                          "ended_at": [at(20), at(40)], "decision": ["continue", "rollback"],
+                          "firing_rule": [None, "health_5xx"]})
+    figure = rollout_chart(steps, samples(), new_revision="netra-00002-def")
+    bands = {patch.get_gid() for patch in figure.axes[0].patches}
+    assert bands == {"step:10:continue", "step:50:rollback"}
+    assert "traffic-back" in {line.get_gid() for line in figure.axes[0].lines}
+    assert "50%: rollback (health_5xx)" in {t.get_text() for t in figure.axes[0].texts}
+    assert thresholds(figure) == {"threshold:1%", "threshold:5%"}
+    assert len(figure.axes[1].lines) >= 4  # 5xx of both revisions, and the lines
+    assert_opaque_png(png(figure))
+
+
+def test_rollout_chart_without_steps_says_so() -> None:
+    figure = rollout_chart(pd.DataFrame(columns=["percent", "started_at", "ended_at",
+                                                 "decision", "firing_rule"]))
+    assert any(t.get_gid() == "no-data" for ax in figure.axes for t in ax.texts)
     assert_opaque_png(png(figure))

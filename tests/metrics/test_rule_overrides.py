@@ -9,7 +9,7 @@ import pytest
 
 from netra_ops.config import load_environment
 from netra_ops.errors import ConfigError
-from netra_ops.metrics import override_rules
+from netra_ops.metrics import override_rules, revision_rules
 
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
 
@@ -48,3 +48,17 @@ def test_bad_overrides_say_what_is_wrong(rules: list[Any], overrides: dict[str, 
                                          message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         override_rules(rules, overrides)
+
+
+def test_revision_rules_judge_the_new_revision_on_its_own_labelled_samples(
+        rules: list[Any]) -> None:
+    judged = {r.name: r for r in revision_rules(rules, "netra-00002-new")}
+    health = judged["health_5xx"]  # the request logs name the revision of a 500 too
+    assert (health.where, health.source) == ({"revision": "netra-00002-new"}, "logging")
+    memory = judged["memory_high"]  # Monitoring only: no source to choose
+    assert (memory.where, memory.source) == ({"revision": "netra-00002-new"}, None)
+    assert "judged on revision netra-00002-new only" in memory.description
+    by_name = {r.name: r for r in rules}
+    for name in ("websocket_connection_success", "auth_failure_rate"):  # nothing to attribute
+        assert judged[name] is by_name[name]
+    assert by_name["health_5xx"].where == {}  # the environment's rules are unchanged

@@ -205,8 +205,9 @@ def test_bad_playbooks_and_arguments_are_refused(tmp_path: Path, env_file: str) 
 def test_the_shipped_playbook_names_existing_runbooks() -> None:
     book = load_playbook("golden_path_remediation")
     assert [s.runbook for s in book.steps][:2] == ["01_preflight", "02_deploy"]
-    assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "memory-leak",
-                                   "failing-build", "monitoring-down", "url-mismatch"}
+    assert set(book.scenarios) == {"stale-to-fixed", "bad-deploy", "gradual-bad-deploy",
+                                   "memory-leak", "failing-build", "monitoring-down",
+                                   "url-mismatch"}
     assert book.scenarios["monitoring-down"].observability == {
         "monitoring": {"fault": "unavailable"}}
     # only a recorded rollback branches: the deploy (failed to deploy or verify) and the
