@@ -77,26 +77,7 @@ def deploy(
     secrets = set(env.secret_env)
 
     def planner(state: ServiceState) -> list[str]:
-        plan = _template_plan(state, wanted, secrets)
-        if plan and registry_tag(wanted.image):
-            plan.append(f"image {wanted.image}: Artifact Registry has no such tag; deployed by "
-                        "tag, Cloud Run resolves it when the revision starts (or fails it)")
-        if plan and send_traffic:
-            plan.append(f"traffic: stays on {split_text(state.serving)} (pinned) while the new "
-                        "revision starts, then 100% to it once Ready")
-        elif plan:
-            plan.append(f"traffic: stays on {split_text(state.serving)} (pinned); the new "
-                        "revision gets none")
-        elif send_traffic and _template_revision_idle(state, wanted.image):
-            if state.latest_ready in state.known_bad:
-                raise DeployError(
-                    f"{state.name}: the template's revision {state.latest_ready} runs "
-                    f"{wanted.image} with this configuration and is recorded as known bad "
-                    f"(annotation {KNOWN_BAD}); deploying it again would send traffic back to "
-                    "it: deploy another build, or change its configuration")
-            plan.append(f"traffic: {split_text(state.serving)} -> {state.latest_ready} 100% "
-                        "(the template's revision)")
-        return plan
+        return _deploy_plan(state, wanted, secrets, send_traffic)
 
     def mutate(service: run_v2.Service, state: ServiceState) -> None:
         if not _template_plan(state, wanted, secrets):
@@ -116,6 +97,31 @@ def deploy(
     change = apply_change(env, "deploy", planner, mutate, execute=execute,
                           deadline_s=deadline_s, role=role, settle=settle)
     return replace(change, image=wanted.image)
+
+
+def _deploy_plan(state: ServiceState, wanted: _Template, secrets: set[str],
+                 send_traffic: bool) -> list[str]:
+    """What a deploy of `wanted` changes on a service in `state`: the template's lines, then
+    where traffic goes; with nothing to change, traffic back to the template's revision
+    (DeployError when that one is known bad)."""
+    plan = _template_plan(state, wanted, secrets)
+    if plan:
+        if registry_tag(wanted.image):
+            plan.append(f"image {wanted.image}: Artifact Registry has no such tag; deployed by "
+                        "tag, Cloud Run resolves it when the revision starts (or fails it)")
+        plan.append(f"traffic: stays on {split_text(state.serving)} (pinned)"
+                    + (" while the new revision starts, then 100% to it once Ready"
+                       if send_traffic else "; the new revision gets none"))
+    elif send_traffic and _template_revision_idle(state, wanted.image):
+        if state.latest_ready in state.known_bad:
+            raise DeployError(
+                f"{state.name}: the template's revision {state.latest_ready} runs "
+                f"{wanted.image} with this configuration and is recorded as known bad "
+                f"(annotation {KNOWN_BAD}); deploying it again would send traffic back to "
+                "it: deploy another build, or change its configuration")
+        plan.append(f"traffic: {split_text(state.serving)} -> {state.latest_ready} 100% "
+                    "(the template's revision)")
+    return plan
 
 
 def release_image(env: Environment, role: ServiceRole = "backend") -> str:
