@@ -23,8 +23,6 @@ from typing import Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pandas as pd
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from netra_ops.secrets import SECRET_SCHEMES, resolve_secret
 
@@ -171,6 +169,9 @@ def _target(name: str, url_or_ref: str) -> _Target:
 
 
 def _password_of(url: str) -> str | None:
+    import psycopg  # imported when asked for, see postgres_store
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         if "://" in url:
             return urlsplit(url).password
@@ -274,5 +275,5 @@ class _Watchdog:
             with socket.socket(fileno=os.dup(fd)) as sock:
                 self.fired = True
                 sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError, psycopg.Error):
+        except (OSError, AttributeError):
             return

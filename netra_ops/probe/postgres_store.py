@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any, Unpack
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Unpack
 
 from netra_ops.probe._dependency_common import (
     DependencyResult,
@@ -28,6 +26,11 @@ from netra_ops.probe._dependency_common import (
     _Watchdog,
 )
 from netra_ops.probe._options import shows_options
+
+# psycopg is imported where a probe runs, not with `netra_ops.probe`: every runbook kernel
+# imports the probes and few ask PostgreSQL.
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "PostgresOptions",
@@ -63,6 +66,8 @@ def _pg_version(info: psycopg.ConnectionInfo) -> str:
 
 def _pg_failure(exc: BaseException, target: _Target) -> tuple[str, str]:
     """(failure kind, readable reason) of a psycopg error."""
+    import psycopg
+
     text = _scrubbed(str(exc), target.url, target.password)
     text = text.removeprefix("connection failed: ")
     lowered = text.lower()
@@ -92,6 +97,8 @@ def postgres(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyR
     secret reference to one; an unresolvable reference raises SecretError. Everything the
     server does (or does not do) ends in the result, within `timeout_s` (at least 2 s).
     """
+    import psycopg
+
     options = PostgresOptions(**keywords)
     clock = _Clock()
     target, problem = _pg_check(options.name, url_or_ref)
@@ -99,8 +106,7 @@ def postgres(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyR
         return _failed(options.name, "(hidden)", clock, options.budget_ms, "config",
                        problem or "")
     opened: list[psycopg.Connection[Any]] = []
-    with _Watchdog(options.timeout_s,
-                   lambda: opened[0].pgconn.socket if opened else None) as dog:
+    with _Watchdog(options.timeout_s, lambda: _pg_socket(opened)) as dog:
         try:
             return _pg_session(target, clock, opened, options)
         except (psycopg.Error, OSError) as exc:
@@ -114,8 +120,20 @@ def postgres(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyR
                 connection.close()
 
 
+def _pg_socket(opened: list[Any]) -> int | None:
+    """The socket of the probe's connection, once it has one (for the watchdog)."""
+    import psycopg
+
+    try:
+        return opened[0].pgconn.socket if opened else None  # type: ignore[no-any-return]
+    except psycopg.Error:  # closed meanwhile: nothing to shut down
+        return None
+
+
 def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[Any]],
                 options: PostgresOptions) -> DependencyResult:
+    import psycopg
+
     budget_ms = options.budget_ms
     opened.append(psycopg.connect(target.url, **_pg_connect_args(options.timeout_s)))
     clock.connect_ms = clock.lap()
@@ -131,6 +149,8 @@ def _pg_session(target: _Target, clock: _Clock, opened: list[psycopg.Connection[
 async def postgres_async(url_or_ref: str,
                          **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `postgres()` (psycopg's AsyncConnection), same result."""
+    import psycopg
+
     options = PostgresOptions(**keywords)
     clock = _Clock()
     target, problem = _pg_check(options.name, url_or_ref)
@@ -140,8 +160,7 @@ async def postgres_async(url_or_ref: str,
     opened: list[psycopg.AsyncConnection[Any]] = []
     loop = asyncio.get_running_loop()
     try:
-        with _Watchdog(options.timeout_s, lambda: opened[0].pgconn.socket if opened else None,
-                       loop) as dog:
+        with _Watchdog(options.timeout_s, lambda: _pg_socket(opened), loop) as dog:
             try:
                 return await _pg_session_async(target, clock, opened, options)
             except (psycopg.Error, OSError) as exc:
@@ -159,6 +178,8 @@ async def postgres_async(url_or_ref: str,
 async def _pg_session_async(target: _Target, clock: _Clock,
                             opened: list[psycopg.AsyncConnection[Any]],
                             options: PostgresOptions) -> DependencyResult:
+    import psycopg
+
     budget_ms = options.budget_ms
     opened.append(await psycopg.AsyncConnection.connect(
         target.url, **_pg_connect_args(options.timeout_s)))

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Any, Unpack
-
-import redis as redis_lib
-import redis.asyncio as redis_async_lib
-from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any, Unpack
 
 from netra_ops.probe._dependency_common import (
     DependencyResult,
@@ -32,6 +26,12 @@ from netra_ops.probe._dependency_common import (
     _Watchdog,
 )
 from netra_ops.probe._options import shows_options
+
+# redis-py is imported where a probe runs, not with `netra_ops.probe`: every runbook kernel
+# imports the probes and few ask Redis (0.3 s of CPU a kernel).
+if TYPE_CHECKING:
+    import redis as redis_lib
+    import redis.asyncio as redis_async_lib
 
 __all__ = [
     "RedisOptions",
@@ -57,6 +57,10 @@ def _redis_options(timeout_s: float, *, asyncio_client: bool = False) -> dict[st
     The asyncio client takes redis' asyncio `Retry` (redis 8.2 warns, and the suite errors,
     when it is handed the synchronous one); both classes exist in redis 5 through 8.
     """
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     retry = AsyncRetry(NoBackoff(), 0) if asyncio_client else Retry(NoBackoff(), 0)
     return {"socket_connect_timeout": timeout_s, "socket_timeout": timeout_s,
             "single_connection_client": True, "retry": retry,
@@ -64,6 +68,8 @@ def _redis_options(timeout_s: float, *, asyncio_client: bool = False) -> dict[st
 
 
 def _redis_failure(exc: BaseException, target: _Target) -> tuple[str, str]:
+    import redis as redis_lib
+
     text = _scrubbed(str(exc), target.url, target.password)
     lowered = text.lower()
     if isinstance(exc, redis_lib.AuthenticationError) or "wrongpass" in lowered \
@@ -95,6 +101,8 @@ def redis(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResu
     one; an unresolvable reference raises SecretError. The server's version comes from
     `INFO server` when the server allows it. Bounded by `timeout_s`.
     """
+    import redis as redis_lib
+
     options = RedisOptions(**keywords)
     clock = _Clock()
     target, problem = _redis_check(options.name, url_or_ref)
@@ -122,6 +130,8 @@ def redis(url_or_ref: str, **keywords: Unpack[_StoreKeywords]) -> DependencyResu
 
 def _tracking_class(url: str, made: list[Any]) -> type[Any]:
     """The URL's connection class, recording each connection it makes (for the watchdog)."""
+    import redis as redis_lib
+
     base: type[Any] = (
         redis_lib.SSLConnection if url.startswith("rediss://")
         else redis_lib.UnixDomainSocketConnection if url.startswith("unix://")
@@ -142,6 +152,8 @@ def _socket_fd(made: list[Any]) -> int | None:
 
 def _redis_session(target: _Target, clock: _Clock, options: RedisOptions, made: list[Any],
                    clients: list[redis_lib.Redis]) -> DependencyResult:
+    import redis as redis_lib
+
     budget_ms = options.budget_ms
     clients.append(redis_lib.Redis.from_url(  # recent redis-py connects here
         target.url, connection_class=_tracking_class(target.url, made),
@@ -165,6 +177,9 @@ def _redis_session(target: _Target, clock: _Clock, options: RedisOptions, made: 
 async def redis_async(url_or_ref: str,
                       **keywords: Unpack[_StoreKeywords]) -> DependencyResult:
     """The asyncio twin of `redis()` (redis.asyncio), same result."""
+    import redis as redis_lib
+    import redis.asyncio as redis_async_lib
+
     options = RedisOptions(**keywords)
     clock = _Clock()
     target, problem = _redis_check(options.name, url_or_ref)
@@ -192,6 +207,8 @@ async def redis_async(url_or_ref: str,
 
 async def _redis_session_async(client: redis_async_lib.Redis, target: _Target, clock: _Clock,
                                budget_ms: float | None) -> DependencyResult:
+    import redis as redis_lib
+
     await client.initialize()  # the single connection, connected
     clock.connect_ms = clock.lap()
     if await client.ping() is not True:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -409,3 +411,15 @@ def test_environment_file_names_dependencies_by_reference(tmp_path: Path) -> Non
                                                     '"postgresql://u:pw@db/x"'))
     with pytest.raises(ConfigError, match=r"dependencies\.postgres.*secret reference"):
         load_environment(tmp_path / "bad.toml")
+
+
+def test_the_store_drivers_are_imported_only_by_their_probes() -> None:
+    """Every runbook kernel imports the probes; few ask the stores (redis-py and psycopg
+    cost 0.3 s of CPU a kernel): the drivers are imported by the probes that use them."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c",
+         "import sys, netra_ops.probe, netra_ops.metrics, netra_ops.record; "
+         "assert 'redis' not in sys.modules and 'psycopg' not in sys.modules, "
+         "sorted(m for m in sys.modules if m.startswith(('redis', 'psycopg')))"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
