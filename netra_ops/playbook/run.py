@@ -56,9 +56,7 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.config import load_environment
-from netra_ops.deploy.preflight import require_repository
 from netra_ops.errors import ParameterError, RunError, RunStopped
-from netra_ops.metrics.decision import PLAYBOOK_DECISIONS
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
 from netra_ops.record.in_flight import in_flight_text
 from netra_ops.record.parameters import (
@@ -74,6 +72,10 @@ __all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook
            "step_decision"]
 
 logger = logging.getLogger("netra_ops.record")
+
+# _LAZY: `netra_ops.deploy` and `netra_ops.metrics` (matplotlib, Google's clients: 0.8 s of
+# CPU) are imported where a playbook needs them, not with this module: every
+# `netra-ops run` imports it to ask whether its argument is a playbook.
 
 PREFLIGHT_RUNBOOK = "01_preflight"
 """The step whose environment must name a repository before the playbook starts."""
@@ -207,6 +209,8 @@ def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
 def step_decision(step: Step, result: RunResult) -> tuple[str, str]:
     """What a step's run tells the playbook (see the module docstring), with the reason:
     its recorded `decision` when it acts (rollback, hold, escalate), else from its status."""
+    from netra_ops.metrics.decision import PLAYBOOK_DECISIONS  # see _LAZY
+
     records = result.summary.get("records") or {}
     recorded = records.get("decision")
     reason = str(records.get("decision.reason") or "")
@@ -306,6 +310,8 @@ class _PlaybookRun:
     def check_preflight(self, steps: list[Step]) -> None:
         """ConfigError before the first step when a preflight step would find no repository
         to check (the environment names none and no `repository` parameter is given)."""
+        from netra_ops.deploy.preflight import require_repository  # see _LAZY
+
         for step in steps:
             if step.runbook == PREFLIGHT_RUNBOOK:
                 params = self._parameters(step, find_runbook(step.runbook))
