@@ -169,12 +169,15 @@ def _target(name: str, url_or_ref: str) -> _Target:
 
 
 def _password_of(url: str) -> str | None:
-    import psycopg  # imported when asked for, see postgres_store
+    if "://" in url:
+        try:
+            return urlsplit(url).password
+        except ValueError:
+            return None
+    import psycopg  # a libpq "key=value" string; psycopg is imported when asked for
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        if "://" in url:
-            return urlsplit(url).password
         return conninfo_to_dict(url).get("password")  # type: ignore[return-value]
     except (ValueError, psycopg.Error):
         return None

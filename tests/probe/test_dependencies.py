@@ -418,8 +418,10 @@ def test_the_store_drivers_are_imported_only_by_their_probes() -> None:
     cost 0.3 s of CPU a kernel): the drivers are imported by the probes that use them."""
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c",
-         "import sys, netra_ops.probe, netra_ops.metrics, netra_ops.record; "
+         "import sys, netra_ops.probe as p, netra_ops.metrics, netra_ops.record; "
          "assert 'redis' not in sys.modules and 'psycopg' not in sys.modules, "
-         "sorted(m for m in sys.modules if m.startswith(('redis', 'psycopg')))"],
+         "sorted(m for m in sys.modules if m.startswith(('redis', 'psycopg'))); "
+         f"assert p.redis({REDIS!r}).ok; "
+         "assert 'redis' in sys.modules and 'psycopg' not in sys.modules"],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
