@@ -9,6 +9,7 @@ in the kernel.
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import keyword
 import re
@@ -146,16 +147,30 @@ def check_scoped_parameters(parameters: Mapping[str, Any],
             raise ParameterError(f"parameter {key!r} names runbook {runbook!r}, which is not "
                                  f"one of {where} ({', '.join(declared)})")
         if runbook and name not in declared[runbook]:
-            raise ParameterError(f"parameter {key!r}: runbook {runbook} has no parameter "
-                                 f"{name!r} (its parameters: {_names(declared[runbook])})")
+            raise ParameterError(f"parameter {key!r}: runbook {runbook} "
+                                 f"{_lacks(name, declared[runbook])}")
         if not runbook and not any(name in names for names in declared.values()):
             taken = "; ".join(f"{book}: {_names(names)}" for book, names in declared.items())
+            every = [n for names in declared.values() for n in names]
             raise ParameterError(f"none of {where} has a parameter {key!r} "
-                                 f"(parameters: {taken})")
+                                 f"({_did_you_mean(name, every)}parameters: {taken})")
 
 
 def _names(declared: Collection[str]) -> str:
     return ", ".join(n for n in declared if n not in INJECTED_PARAMETERS) or "none"
+
+
+def _did_you_mean(name: str, declared: Collection[str]) -> str:
+    """`did you mean 'execute'? ` for a close misspelling of a declared name, else ``."""
+    close = difflib.get_close_matches(name, [n for n in declared
+                                             if n not in INJECTED_PARAMETERS], n=1, cutoff=0.75)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _lacks(name: str, declared: Collection[str]) -> str:
+    """`has no parameter 'excute' (did you mean 'execute'? its parameters: ...)`."""
+    return (f"has no parameter {name!r} ({_did_you_mean(name, declared)}"
+            f"its parameters: {_names(declared)})")
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
@@ -176,8 +191,7 @@ def check_against_runbook(notebook: Path, parameters: Mapping[str, Any]) -> None
     declared = declared_parameters(notebook)
     for key, value in parameters.items():
         if key not in declared:
-            raise ParameterError(f"runbook {notebook.stem} has no parameter {key!r} "
-                                 f"(its parameters: {_names(declared)})")
+            raise ParameterError(f"runbook {notebook.stem} {_lacks(key, declared)}")
         expected = _kind(declared[key])
         if expected is not None and not _fits(value, expected):
             raise ParameterError(

@@ -10,9 +10,11 @@ import pytest
 from netra_ops.errors import ParameterError
 from netra_ops.record import parse_parameter
 from netra_ops.record.parameters import (
+    INJECTED_PARAMETERS,
     check_incident,
     check_parameters,
     check_scoped_parameters,
+    declared_parameters,
     parameters_for,
 )
 
@@ -92,11 +94,14 @@ def test_parameters_are_checked_against_the_runbook_before_a_run(tmp_path: Path)
     from netra_ops.record import run_notebook
 
     runbook = Path(__file__).resolve().parents[2] / "notebooks" / "02_deploy.ipynb"
-    with pytest.raises(ParameterError, match=r"has no parameter 'excute' \(its parameters: "
-                                             r"image, images, env_vars, execute, deadline_s, "
-                                             r"build, use_alpine, commit, build_deadline_s\)"):
+    with pytest.raises(ParameterError) as typo:
         run_notebook(runbook, environment="sandbox", incident="T",
                      parameters={"excute": True}, outputs_dir=tmp_path)
+    said = str(typo.value)
+    assert said.startswith("runbook 02_deploy has no parameter 'excute' (did you mean "
+                           "'execute'? its parameters: image, images, env_vars, execute, ")
+    assert set(declared_parameters(runbook)) - set(INJECTED_PARAMETERS) == set(
+        said.split("its parameters: ")[1].rstrip(")").split(", "))
     with pytest.raises(ParameterError, match=r"'execute' of runbook 02_deploy takes bool "
                                              r"\(default False\), got str 'yes'"):
         run_notebook(runbook, environment="sandbox", incident="T",
@@ -120,7 +125,9 @@ def test_a_scoped_parameter_wins_over_the_unscoped_one_in_any_order(
 
 
 @pytest.mark.parametrize(("given", "message"), [
-    ({"runz": 1}, "none of the runbooks here has a parameter 'runz' (parameters: ok: runs; "
+    ({"runz": 1}, "none of the runbooks here has a parameter 'runz' (did you mean 'runs'? "
+                  "parameters: ok: runs; summary: none)"),
+    ({"nope": 1}, "none of the runbooks here has a parameter 'nope' (parameters: ok: runs; "
                   "summary: none)"),
     ({"nope.runs": 1}, "names runbook 'nope', which is not one of the runbooks here (ok, "
                        "summary)"),
