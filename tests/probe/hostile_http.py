@@ -22,6 +22,7 @@ import contextlib
 import gc
 import ipaddress
 import json
+import os
 import socket
 import ssl
 import struct
@@ -34,8 +35,10 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 __all__ = ["FAKE_ACCESS_TOKEN", "FAKE_REFRESH_TOKEN", "ROUTES", "HostileHttpServer",
-           "Request", "no_leaks", "self_signed_tls"]
+           "Request", "no_leaks", "open_sockets", "self_signed_tls", "sockets_left_behind"]
 
 FAKE_ACCESS_TOKEN = "hostile-access-7c3f9a2e51d84b06"
 FAKE_REFRESH_TOKEN = "hostile-refresh-e0b14d7a93c25f68"
@@ -442,16 +445,40 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         writer.transport.abort()
 
 
-def open_fds() -> int:
-    """How many file descriptors this process has open."""
-    return len(list(Path("/proc/self/fd").iterdir()))
+def open_sockets() -> dict[int, str]:
+    """This process's open socket descriptors: fd -> its /proc name (`socket:[inode]`)."""
+    sockets = {}
+    for entry in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            target = os.readlink(entry)
+            if target.startswith("socket:"):
+                sockets[int(entry.name)] = target
+    return sockets
+
+
+def sockets_left_behind(before: dict[int, str], port: int) -> list[str]:
+    """The sockets opened since `before` and still open that a probe could have left
+    behind: a TCP client of `port`, or one never connected (not a listener; an unbound one
+    is in no table of /proc/net). Other sockets, such as a sandbox's that an earlier
+    module's thread opens meanwhile, are not the probe's."""
+    opened = {fd for fd, name in open_sockets().items() if before.get(fd) != name}
+    known = {conn.fd: conn for conn in psutil.Process().net_connections("all")}
+    left = []
+    for fd in sorted(opened):
+        conn = known.get(fd)
+        if conn is None:
+            left.append(f"fd {fd}: a socket that is not bound")
+        elif conn.type == socket.SOCK_STREAM and conn.family != socket.AF_UNIX and (
+                conn.raddr.port == port if conn.raddr else conn.status != psutil.CONN_LISTEN):
+            left.append(f"fd {fd}: {conn.laddr} -> {conn.raddr or 'nowhere'} ({conn.status})")
+    return left
 
 
 @contextlib.contextmanager
 def no_leaks(server: HostileHttpServer) -> Iterator[None]:
     """Fail if the code run inside leaves a thread, a socket or a connection behind."""
     gc.collect()  # sockets an earlier test dropped close now, not in the middle of this one
-    threads, fds = threading.active_count(), open_fds()
+    threads, sockets = threading.active_count(), open_sockets()
     yield
     assert server.wait_idle(), "a client connection stayed open on the hostile server"
     deadline = time.monotonic() + 30  # a thread that is ending may take a moment when busy
@@ -459,8 +486,8 @@ def no_leaks(server: HostileHttpServer) -> Iterator[None]:
         time.sleep(0.01)
     assert threading.active_count() == threads, "a thread was left behind"
     gc.collect()
-    after = open_fds()
-    assert after <= fds, f"file descriptors leaked: {fds} before, {after} after"
+    left = sockets_left_behind(sockets, server.port)
+    assert not left, f"sockets left open: {'; '.join(left)}"
 
 
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:

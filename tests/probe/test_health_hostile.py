@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_http import OVERSIZED_BYTES, HostileHttpServer, no_leaks, self_signed_tls
+from hostile_http import (
+    OVERSIZED_BYTES,
+    HostileHttpServer,
+    no_leaks,
+    open_sockets,
+    self_signed_tls,
+    sockets_left_behind,
+)
 
 from netra_ops.errors import ConfigError
 from netra_ops.probe.health_endpoint import health, health_async, wait_healthy, wait_healthy_async
@@ -280,3 +287,19 @@ def test_https_to_a_server_that_never_answers_the_handshake(server: HostileHttpS
     expected = (f"Timeout: TLS handshake with 127.0.0.1:{server.port} not completed "
                 "within 1 s")
     assert result.error == again.error == expected
+
+
+def test_the_leak_check_finds_a_client_socket_left_open() -> None:
+    # no_leaks itself: a socket connected to the server's port, or never connected, is
+    # found; a connection elsewhere (another module's thread) and a listener are not.
+    with socket.create_server(("127.0.0.1", 0)) as target, \
+            socket.create_server(("127.0.0.1", 0)) as elsewhere:
+        port = target.getsockname()[1]
+        before = open_sockets()
+        client, loose = socket.create_connection(("127.0.0.1", port)), socket.socket()
+        other = socket.create_connection(elsewhere.getsockname())
+        with client, loose, other, socket.create_server(("127.0.0.1", 0)):
+            left = sockets_left_behind(before, port)
+            assert sorted(int(s.split(":")[0].removeprefix("fd ")) for s in left) == sorted(
+                [client.fileno(), loose.fileno()]), left
+        assert sockets_left_behind(before, port) == []
