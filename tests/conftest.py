@@ -59,7 +59,8 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
 LONGEST_MODULES = ("tests/test_playbook_realistic_leak.py", "tests/test_playbook_realistic.py",
                    "tests/docs/test_guides_records.py", "tests/test_playbook_memory_leak.py",
                    "tests/test_runbook_performance_realistic.py",
-                   "tests/test_playbook_realistic_held.py", "tests/record/test_playbook_engine.py",
+                   "tests/test_playbook_realistic_held.py",
+                   "tests/deploy/test_rollout_realistic.py", "tests/record/test_playbook_engine.py",
                    "tests/docs/test_guides.py", "tests/test_runbooks_deploy.py",
                    "tests/test_playbook_failures.py", "tests/test_playbook_scenarios.py")
 
