@@ -193,7 +193,8 @@ def test_list_services_and_revisions(shared: Run) -> None:
     assert revision.service == shared.name and revision.uid and revision.create_time
     assert ready_condition(revision).state == SUCCEEDED and not revision.reconciling
     assert revision.containers[0].image == shared.image("develop-long-lived")
-    log = shared.http.get(revision.log_uri)
+    # the whole log: the default tail (200 lines) may hold only other tests' agent turns
+    log = shared.http.get(revision.log_uri, params={"lines": 10_000})
     assert log.status_code == 200 and "revision ready" in log.text
 
 
