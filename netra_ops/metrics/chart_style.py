@@ -7,24 +7,27 @@ light and dark themes and in the HTML export, never transparent); threshold line
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import Any, ParamSpec
 
 import matplotlib as mpl
+import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MultipleLocator
+from matplotlib.ticker import MultipleLocator, PercentFormatter
 
 __all__ = [
     "INK",
     "STATE_COLOURS",
+    "by_revision",
     "byte_ticks",
     "draw_threshold",
     "legend",
     "new_figure",
     "no_data",
+    "share_axis",
     "styled",
     "time_axis",
 ]
@@ -89,3 +92,24 @@ def byte_ticks(axes: Axes, top: float) -> None:
     while top / step > 8:
         step *= 2
     axes.yaxis.set_major_locator(MultipleLocator(step))
+
+
+def by_revision(rows: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
+    """A long frame's rows per `revision` label (none: "(no revision)"), each by time."""
+    labels = rows["revision"].map(lambda r: r or "(no revision)")
+    for name in sorted(set(labels)):
+        yield name, rows[labels == name].sort_values("time")
+
+
+def share_axis(axes: Axes, peak: float, thresholds: Sequence[float], *, ylabel: str,
+               title: str) -> None:
+    """A time chart of shares of requests: the threshold lines (amber, then red), the y axis
+    in percent from 0 to above the highest line or value, labels, time axis and legend."""
+    for value, colour in zip(thresholds, ("#bf8700", "#cf222e"), strict=False):
+        draw_threshold(axes, value, f"{value:.0%}", colour)
+    axes.set_ylim(0, max(peak, *thresholds) * 1.2)
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    time_axis(axes)
+    legend(axes)

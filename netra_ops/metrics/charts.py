@@ -9,7 +9,7 @@ A chart without data still shows its thresholds and says "no data".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,15 +17,17 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter
 
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
+    by_revision,
     byte_ticks,
     draw_threshold,
     legend,
     new_figure,
     no_data,
+    share_axis,
     styled,
     time_axis,
 )
@@ -67,11 +69,6 @@ def _maybe_log(axes: Axes, peak: float, lowest_line: float, base: float = 10) ->
         axes.set_yscale("log", base=base)
 
 
-def _by_revision(rows: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
-    labels = rows["revision"].map(lambda r: r or "(no revision)")
-    for name in sorted(set(labels)):
-        yield name, rows[labels == name].sort_values("time")
-
 
 @styled
 def error_rate_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (0.01, 0.05),
@@ -81,24 +78,17 @@ def error_rate_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (0.01
     figure, axes = new_figure()
     errors = select_series(frame, "http_error_rate")
     server = select_series(frame, "http_5xx_rate")
-    for name, rows in _by_revision(errors):
+    for name, rows in by_revision(errors):
         line = axes.plot(rows["time"], rows["value"], marker=".", markersize=3,
                          linewidth=1.2, label=f"4xx+5xx {name}")[0]
         five = server[server["revision"].map(lambda r: r or "(no revision)") == name]
         axes.plot(five["time"], five["value"], linestyle="--", linewidth=1,
                   color=line.get_color(), label=f"5xx {name}")
-    for value, colour in zip(thresholds, ("#bf8700", "#cf222e"), strict=False):
-        draw_threshold(axes, value, f"{value:.0%}", colour)
     if errors.empty:
         no_data(axes, "no request counts in the window")
     _markers(axes, markers)
-    peak = float(errors["value"].max()) if not errors.empty else 0.0
-    axes.set_ylim(0, max(peak, *thresholds) * 1.2)
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes.set_ylabel("share of requests")
-    axes.set_title("Error rate (4xx + 5xx) per revision")
-    time_axis(axes)
-    legend(axes)
+    share_axis(axes, float(errors["value"].max()) if not errors.empty else 0.0, thresholds,
+               ylabel="share of requests", title="Error rate (4xx + 5xx) per revision")
     return figure
 
 
@@ -109,7 +99,7 @@ def memory_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (3 * GIB,
     lines, with deploys and rollbacks marked. Log scale when far below the lines."""
     figure, axes = new_figure()
     rows = select_series(frame, "memory_bytes")
-    for name, series in _by_revision(rows):
+    for name, series in by_revision(rows):
         axes.plot(series["time"], series["value"], linewidth=1.5, label=name)
     labels = ("3 GiB average", "3.5 GiB peak")
     for value, label, colour in zip(thresholds, labels, ("#bf8700", "#cf222e"), strict=False):

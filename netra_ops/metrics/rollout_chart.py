@@ -23,11 +23,10 @@ from matplotlib.ticker import PercentFormatter
 
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
-    draw_threshold,
-    legend,
+    by_revision,
     no_data,
+    share_axis,
     styled,
-    time_axis,
 )
 from netra_ops.metrics.frames import select_series
 
@@ -87,20 +86,10 @@ def _draw_steps(axes: Axes, steps: pd.DataFrame, new_revision: str) -> None:
 
 def _draw_errors(axes: Axes, frame: pd.DataFrame, thresholds: tuple[float, ...]) -> None:
     rows = select_series(frame, "http_5xx_rate") if not frame.empty else frame
-    if not rows.empty:
-        labels = rows["revision"].map(lambda r: r or "(no revision)")
-        for name in sorted(set(labels)):
-            series = rows[labels == name].sort_values("time")
-            axes.plot(series["time"], series["value"], marker=".", markersize=3,
-                      linewidth=1.2, label=f"5xx {name}")
-    for value, colour in zip(thresholds, ("#bf8700", "#cf222e"), strict=False):
-        draw_threshold(axes, value, f"{value:.0%}", colour)
+    for name, series in by_revision(rows) if not rows.empty else ():
+        axes.plot(series["time"], series["value"], marker=".", markersize=3,
+                  linewidth=1.2, label=f"5xx {name}")
     if rows.empty:
         no_data(axes, "no request counts in the rollout's windows")
-    peak = float(rows["value"].max()) if not rows.empty else 0.0
-    axes.set_ylim(0, max(peak, *thresholds) * 1.2)
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes.set_ylabel("5xx share of requests")
-    axes.set_title("5xx share of requests per revision")
-    time_axis(axes)
-    legend(axes)
+    share_axis(axes, float(rows["value"].max()) if not rows.empty else 0.0, thresholds,
+               ylabel="5xx share of requests", title="5xx share of requests per revision")
