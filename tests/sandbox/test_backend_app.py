@@ -185,16 +185,21 @@ def test_settings_are_read_from_the_environment() -> None:
         "NETRA_SANDBOX_PARENT_PID": "123", "NETRA_FAULT_HTTP_ERROR_RATE": "0.25",
         "NETRA_FAULT_LATENCY_MS": "40", "NETRA_FAULT_CRASH_ON_START": "false",
         "NETRA_FAULT_DROP_EVENT": "tool_completed", "NETRA_FAULT_MEMORY_GROWTH_KB": "64",
-        "NETRA_FAULT_SEED": "7",
+        "NETRA_FAULT_SEED": "7", "WEBSOCKET_CONNECTION_TIMEOUT": "360",
+        "NETRA_REHEARSAL_TIME_SCALE": "60",
     })
     assert settings == BackendSettings(
         port=9090, service="svc", revision="svc-00002", image="x/netra-backend:main-1",
         auth_service_url="http://a:1", environment="staging", heartbeat_interval_s=2.5,
         parent_pid=123, http_error_rate=0.25, latency_ms=40, crash_on_start=False,
         drop_event="tool_completed", memory_growth_kb=64, fault_seed=7,
+        connection_timeout_s=360, time_scale=60,
     )
+    assert settings.idle_close_after_s == 6
+    assert settings.heartbeat_every_s == pytest.approx(2.5 / 60)
     assert settings.build == "stale" and settings.version == "main-1"
     assert BackendSettings.from_environ({}).heartbeat_interval_s == 15
+    assert BackendSettings.from_environ({}).idle_close_after_s == 900  # the app's default
 
 
 @pytest.mark.parametrize(
@@ -209,6 +214,8 @@ def test_settings_are_read_from_the_environment() -> None:
         ("AUTH_SERVICE_URL", "auth:8081", "must start with http://"),
         ("WEBSOCKET_HEARTBEAT_INTERVAL", "0", "from 0.01"),
         ("NETRA_FAULT_MEMORY_GROWTH_KB", "-1", "at least 0"),
+        ("WEBSOCKET_CONNECTION_TIMEOUT", "0", "from 1"),
+        ("NETRA_REHEARSAL_TIME_SCALE", "0.5", "from 1 to 3600"),
     ],
 )
 def test_invalid_settings_name_the_variable(name: str, value: str, says: str) -> None:
@@ -368,6 +375,46 @@ def test_an_idle_connection_gets_heartbeats(auth_url: str, token: str) -> None:
         elapsed = time.monotonic() - started
     assert [b["type"] for b in beats] == ["heartbeat", "heartbeat"]
     assert 0.3 <= elapsed < 10  # the 0.2 s interval, not the default 15 s (generous: load)
+
+
+def test_an_idle_connection_is_closed_at_the_apps_connection_timeout(
+    auth_url: str, token: str
+) -> None:
+    """WEBSOCKET_CONNECTION_TIMEOUT=360 at a rehearsal time scale of 180: a client that
+    answers no heartbeat is closed after 2 s with 1000 and the reason naming the setting."""
+    settings = _settings(auth_url, connection_timeout_s=360, time_scale=180)
+    with TestClient(create_app(settings)) as client, client.websocket_connect(
+        "/ws", subprotocols=[f"jwt.{token}"]
+    ) as ws:
+        hello = ws.receive_json()
+        started = time.monotonic()
+        kinds = []
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                kinds.append(ws.receive_json()["type"])
+        idle_s = time.monotonic() - started
+    assert hello["data"]["connection_timeout_s"] == 2
+    assert hello["data"]["heartbeat_interval_s"] == pytest.approx(15 / 180)
+    assert set(kinds) == {"heartbeat"}  # heartbeats alone do not keep it open
+    assert (closed.value.code, closed.value.reason) == (
+        1000, "idle timeout (WEBSOCKET_CONNECTION_TIMEOUT=360s)")
+    assert idle_s >= 1.5
+
+
+def test_a_client_answering_heartbeats_outlives_the_connection_timeout(
+    auth_url: str, token: str
+) -> None:
+    settings = _settings(auth_url, connection_timeout_s=360, time_scale=180)
+    with TestClient(create_app(settings)) as client, client.websocket_connect(
+        "/ws", subprotocols=[f"jwt.{token}"]
+    ) as ws:
+        ws.receive_json()
+        started = time.monotonic()
+        while time.monotonic() - started < 5:  # 2.5 times the 2 s timeout
+            if ws.receive_json()["type"] == "heartbeat":
+                ws.send_json({"type": "pong"})
+        events = _turn(ws)  # still open: a turn after the idle stretch works
+    assert events[-1]["type"] == "agent_completed"
 
 
 def test_the_stale_build_fails_after_agent_started(

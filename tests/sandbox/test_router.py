@@ -29,6 +29,7 @@ from websockets.sync.client import connect
 from netra_ops.sandbox.control.platform import PlatformSpec, run_platform
 from netra_ops.sandbox.runtime.revisions import free_port
 from netra_ops.sandbox.runtime.state import StatePaths
+from netra_ops.sandbox.services.backend_settings import TIME_SCALE_ENV
 
 pytestmark = pytest.mark.sandbox
 
@@ -74,11 +75,12 @@ class Platform:
 
 
 @contextlib.contextmanager
-def running_platform(folder: Path, image: str = GOOD) -> Iterator[Platform]:
+def running_platform(folder: Path, image: str = GOOD, timeout_s: int = 300
+                     ) -> Iterator[Platform]:
     """Run the platform in a thread until the block ends; no revision may survive it."""
     spec = PlatformSpec(service="svc", host="127.0.0.1", router_port=free_port(),
                         api_port=free_port(), image=image, base_env={"ENVIRONMENT": "test"},
-                        startup_timeout_s=10)
+                        startup_timeout_s=10, timeout_s=timeout_s)
     paths = StatePaths(folder).ensure()
     loop_ready = threading.Event()
     handle: dict[str, Any] = {}
@@ -264,3 +266,29 @@ def test_a_killed_revision_answers_503_against_it(tmp_path: Path) -> None:
         assert {(e["revision"], e["status"]) for e in logged} == {(revision["name"], 503)}
         _wait_for(lambda: platform.status()["revisions"][0]["state"] == "failed", 5)
         assert "exited with code -9" in platform.status()["revisions"][0]["reason"]
+
+
+def test_a_websocket_ends_at_the_request_timeout_without_a_close_frame(tmp_path: Path) -> None:
+    """Cloud Run ends a WebSocket at the service's request timeout like any request: the
+    client's connection drops (1006, no close frame), the revision is told 1001. Here 300 s
+    at a rehearsal time scale of 150: 2 s."""
+    with running_platform(tmp_path, timeout_s=300) as platform:
+        deployed = platform.client.post(f"{platform.api}/revisions", json={
+            "image": GOOD, "traffic": True, "env": {TIME_SCALE_ENV: "150"}})
+        assert deployed.status_code == 201, deployed.text
+        revision = deployed.json()["name"]
+        with connect(platform.ws_url, subprotocols=["jwt.good"], proxy=None) as ws:
+            assert json.loads(ws.recv())["revision"] == revision
+            started = time.monotonic()
+            ws.send("still here")
+            assert ws.recv() == f"{revision}:still here"
+            with pytest.raises(ConnectionClosedError) as closed:
+                ws.recv(timeout=60)
+            lasted = time.monotonic() - started
+        _wait_for(lambda: "client closed 1001" in platform.paths.revision_log(revision)
+                  .read_text(), timeout_s=10)
+        [entry] = [e for e in platform.requests()
+                   if e["protocol"] == "websocket" and e["revision"] == revision]
+    assert closed.value.rcvd is None  # dropped, as Cloud Run's front end does: 1006
+    assert lasted >= 1.5  # not before the timeout (a busy machine only makes it later)
+    assert entry["status"] == 504

@@ -11,6 +11,12 @@ round-robin: a 50/50 split alternates exactly) and proxies to that revision's pr
   accepted with the subprotocol upstream chose; messages flow both ways; a close code and
   reason (1008 on an auth failure) reach the other side.
 
+A WebSocket is one request to Cloud Run: it ends at the revision's request timeout
+(`timeout_s`, 300 s by default, divided by the revision's `NETRA_REHEARSAL_TIME_SCALE`), as on
+Cloud Run, where a WebSocket stream is "still subject to the request timeout configured for
+your Cloud Run service" (cloud.google.com/run/docs/triggering/websockets). What the client
+sees then is the connection dropped without a close frame (close code 1006 on its side), as
+reported of Cloud Run's front end; the revision gets close 1001.
 When no revision can serve (none has traffic, the chosen one failed, or its process does not
 answer) the answer is 503 `{"error": "no revision is serving", ...}`, also for a WebSocket
 (as an HTTP response before the handshake), and it is logged against the chosen revision.
@@ -38,6 +44,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficTarget
+from netra_ops.sandbox.services.backend_settings import time_scale
 from netra_ops.sandbox.services.http_serving import POOL_IDLE_S
 from netra_ops.sandbox.services.service_logging import rfc3339_now
 
@@ -155,6 +162,18 @@ class _Recorder:
             self._logged = True
             self.status = self.status or 500
             self._log(self)
+
+    async def drop_connection(self) -> None:
+        """End the connection without a close frame, as Cloud Run does at a WebSocket's
+        request timeout (the client sees 1006). uvicorn's `send` is its protocol's method,
+        whose transport is aborted; any other server gets close 1011."""
+        self.finish()
+        transport = getattr(getattr(self._send, "__self__", None), "transport", None)
+        if transport is not None:
+            transport.abort()
+        else:
+            await self._send({"type": "websocket.close", "code": 1011,
+                              "reason": "request timeout"})
 
     def header(self, name: bytes) -> str | None:
         for key, value in self.scope.get("headers", []):
@@ -299,9 +318,18 @@ class Router:
             return
         await self.manager.warm(revision)  # a new instance's cold start
         upstream = await self._open_upstream(scope, send, revision)
-        if upstream is not None:
-            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-            await _pump(receive, send, upstream)
+        if upstream is None:
+            return
+        await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        limit_s = revision.timeout_s / time_scale(revision.env)
+        try:
+            await asyncio.wait_for(_pump(receive, send, upstream), limit_s)
+        except TimeoutError:
+            logger.info("WebSocket to %s ended at the request timeout (%g s)",
+                        revision.name, limit_s)
+            send.status = 504
+            await _close_upstream(upstream, 1001, "request timeout")
+            await send.drop_connection()
 
     async def _open_upstream(
         self, scope: Scope, send: Send, revision: Revision
@@ -417,7 +445,13 @@ async def _pump(receive: Receive, send: Send, upstream: ClientConnection) -> Non
     """Relay messages both ways until one side closes, then close the other side."""
     to_upstream = asyncio.create_task(_client_to_upstream(receive, upstream))
     to_client = asyncio.create_task(_upstream_to_client(upstream, send))
-    await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the request timeout: both directions end here
+        to_upstream.cancel()
+        to_client.cancel()
+        await asyncio.gather(to_upstream, to_client, return_exceptions=True)
+        raise
     client_close = _result(to_upstream)
     if client_close is not None:  # the client closed: pass its code upstream
         to_client.cancel()

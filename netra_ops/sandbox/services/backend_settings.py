@@ -3,12 +3,12 @@
 `BackendSettings.from_environ` reads what the sandbox platform puts in a revision's
 environment (docs/sandbox-internals.md): `PORT`, `K_SERVICE`, `K_REVISION`,
 `NETRA_SANDBOX_IMAGE`, `AUTH_SERVICE_URL`, `ENVIRONMENT`, `WEBSOCKET_HEARTBEAT_INTERVAL`,
-`NETRA_SANDBOX_PARENT_PID`, `NETRA_AGENT_TURN_S` (how long an agent turn takes) and the
-`NETRA_FAULT_*` variables. `build_of` maps the deployed image's tag to the behaviour the
-revision reproduces, unless `NETRA_SANDBOX_BUILD` says which build the image is: an image
-the emulated Cloud Build made carries that in its labels (`BUILD_LABEL`), read from the
-code of the commit it was built from, so an image of the stale code is stale by digest or
-under any tag.
+`WEBSOCKET_CONNECTION_TIMEOUT`, `NETRA_REHEARSAL_TIME_SCALE`, `NETRA_SANDBOX_PARENT_PID`,
+`NETRA_AGENT_TURN_S` (how long an agent turn takes) and the `NETRA_FAULT_*` variables.
+`build_of` maps the deployed image's tag to the behaviour the revision reproduces, unless
+`NETRA_SANDBOX_BUILD` says which build the image is: an image the emulated Cloud Build made
+carries that in its labels (`BUILD_LABEL`), read from the code of the commit it was built
+from, so an image of the stale code is stale by digest or under any tag.
 """
 
 from __future__ import annotations
@@ -21,14 +21,17 @@ from typing import Literal
 from netra_ops.errors import ConfigError
 
 __all__ = [
+    "APP_CONNECTION_TIMEOUT_S",
     "BUILD_ENV",
     "BUILD_LABEL",
     "DEFAULT_IMAGE",
     "GOLDEN_PATH_EVENTS",
+    "TIME_SCALE_ENV",
     "BackendSettings",
     "Build",
     "build_of",
     "image_tag",
+    "time_scale",
 ]
 
 Build = Literal["fixed", "stale", "crash"]
@@ -45,6 +48,13 @@ GOLDEN_PATH_EVENTS: tuple[str, ...] = (
     "tool_completed",
     "agent_completed",
 )
+APP_CONNECTION_TIMEOUT_S = 900.0
+"""The app's idle timeout without `WEBSOCKET_CONNECTION_TIMEOUT` (15 min; the seed sets 360)."""
+TIME_SCALE_ENV = "NETRA_REHEARSAL_TIME_SCALE"
+"""A revision's env var: how many times faster than real time a rehearsal runs the clocks of
+chat sessions (the app's heartbeat and idle timeout, Cloud Run's request timeout for a
+WebSocket): 60 plays the seed's 360 s story in 6 s. Default 1 (real time)."""
+_MAX_TIME_SCALE = 3600.0
 _MAX_TURN_S = 600.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -82,6 +92,8 @@ class BackendSettings:
     auth_service_url: str = ""
     environment: str = "sandbox"
     heartbeat_interval_s: float = 15.0
+    connection_timeout_s: float = APP_CONNECTION_TIMEOUT_S
+    time_scale: float = 1.0
     parent_pid: int | None = None
     http_error_rate: float = 0.0
     latency_ms: float = 0.0
@@ -101,6 +113,17 @@ class BackendSettings:
     def build(self) -> Build:
         """The build of the deployed image: its label (`BUILD_ENV`), else `build_of`."""
         return self.built_as or build_of(self.image)
+
+    @property
+    def heartbeat_every_s(self) -> float:
+        """Seconds between heartbeats on an idle connection, on the rehearsal's clock."""
+        return self.heartbeat_interval_s / self.time_scale
+
+    @property
+    def idle_close_after_s(self) -> float:
+        """Seconds without a client message (or a turn) before the app closes the connection
+        (`WEBSOCKET_CONNECTION_TIMEOUT`), on the rehearsal's clock."""
+        return self.connection_timeout_s / self.time_scale
 
     @property
     def version(self) -> str:
@@ -137,6 +160,9 @@ class BackendSettings:
             heartbeat_interval_s=_float(
                 environ, "WEBSOCKET_HEARTBEAT_INTERVAL", 15.0, low=0.01, high=86400
             ),
+            connection_timeout_s=_float(environ, "WEBSOCKET_CONNECTION_TIMEOUT",
+                                        APP_CONNECTION_TIMEOUT_S, low=1, high=86400),
+            time_scale=time_scale(environ),
             parent_pid=_int(environ, "NETRA_SANDBOX_PARENT_PID", 0, low=1) if parent else None,
             http_error_rate=_float(environ, "NETRA_FAULT_HTTP_ERROR_RATE", 0.0, low=0, high=1),
             latency_ms=_float(environ, "NETRA_FAULT_LATENCY_MS", 0.0, low=0, high=600_000),
@@ -154,6 +180,11 @@ class BackendSettings:
             memory_report_factor=_float(environ, "NETRA_FAULT_MEMORY_REPORT_FACTOR", 1.0,
                                         low=1, high=64),
         )
+
+
+def time_scale(environ: Mapping[str, str]) -> float:
+    """`NETRA_REHEARSAL_TIME_SCALE` of a revision's environment (1 when unset)."""
+    return _float(environ, TIME_SCALE_ENV, 1.0, low=1, high=_MAX_TIME_SCALE)
 
 
 def _seconds_range(environ: Mapping[str, str], name: str) -> tuple[float, float] | None:

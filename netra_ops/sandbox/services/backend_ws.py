@@ -12,6 +12,12 @@ one agent turn: `agent_started`, `agent_thinking`, `tool_executing`, `tool_compl
 `agent_completed` (or `agent_error`). `ping` gets `pong`; an idle connection gets a
 `heartbeat`; a malformed or unknown message gets an `error` and the connection stays open.
 
+Idle timeout (`WEBSOCKET_CONNECTION_TIMEOUT`, 900 s unset): a connection whose client has sent
+nothing (a `pong` answering a heartbeat counts) for that long, with no turn running, is closed
+with 1000 and the reason `IDLE_CLOSE_REASON` names. A client that answers heartbeats stays
+connected as long as Cloud Run lets the request live. `NETRA_REHEARSAL_TIME_SCALE` runs the
+heartbeat and this timeout that many times faster (`BackendSettings.time_scale`).
+
 Timing: a turn's events are sent as they happen, each stamped (`timestamp`) when it is
 produced. The gaps between them follow `TurnPlan`: milliseconds by default, or, with
 `NETRA_AGENT_TURN_S` ("3-8": a total drawn uniformly per turn; "5": fixed), seconds spread
@@ -43,6 +49,8 @@ from netra_ops.sandbox.services.service_logging import rfc3339_now
 
 __all__ = [
     "FAST_TURN",
+    "IDLE_CLOSE_CODE",
+    "IDLE_CLOSE_REASON",
     "AuthOutcome",
     "BackendRuntime",
     "TurnPlan",
@@ -52,6 +60,9 @@ __all__ = [
 ]
 
 AUTH_TIMEOUT_S = 3.0
+IDLE_CLOSE_CODE = 1000
+IDLE_CLOSE_REASON = "idle timeout"
+"""The reason of the app's idle close, followed by the configured WEBSOCKET_CONNECTION_TIMEOUT."""
 MAX_TEXT_CHARS = 4000
 CHAT_TYPES = ("user_message", "chat_message", "start_agent")
 _TEXT_KEYS = ("text", "content", "user_request", "message")
@@ -260,6 +271,7 @@ class _Session:
         self._turn_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_activity = time.monotonic()
+        self._last_heard = time.monotonic()  # the client's last message or turn's end
         self._delivery_delay_s = self.settings.delivery_delay_ms / 1000
         self._outbox: asyncio.Queue[tuple[float, dict[str, Any]]] | None = None
 
@@ -275,11 +287,14 @@ class _Session:
                     "user_id": self.user_id,
                     "golden_path_events": list(GOLDEN_PATH_EVENTS),
                     "revision": self.settings.revision,
-                    "heartbeat_interval_s": self.settings.heartbeat_interval_s,
+                    "heartbeat_interval_s": self.settings.heartbeat_every_s,
+                    "connection_timeout_s": self.settings.idle_close_after_s,
+                    "time_scale": self.settings.time_scale,
                 },
             }
         )
         self._spawn(self._heartbeats())
+        self._spawn(self._idle_timeout())
         try:
             await self._receive_loop()
         finally:
@@ -317,7 +332,7 @@ class _Session:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            self._last_activity = time.monotonic()
+            self._last_activity = self._last_heard = time.monotonic()
             raw = message.get("text")
             if raw is None:
                 raw = (message.get("bytes") or b"").decode("utf-8", errors="replace")
@@ -357,10 +372,32 @@ class _Session:
 
     async def _turn(self, text: str, thread_id: str) -> None:
         async with self._turn_lock:
-            await _AgentRun(self, thread_id).execute(text)
+            try:
+                await _AgentRun(self, thread_id).execute(text)
+            finally:
+                self._last_heard = time.monotonic()
+
+    async def _idle_timeout(self) -> None:
+        """Close the connection once the client has been silent, with no turn running, for
+        `WEBSOCKET_CONNECTION_TIMEOUT` (on the rehearsal's clock)."""
+        limit = self.settings.idle_close_after_s
+        while True:
+            silent = time.monotonic() - self._last_heard
+            if silent < limit or self._turn_lock.locked():
+                await asyncio.sleep(max(limit - silent, limit / 20))
+                continue
+            configured = f"{self.settings.connection_timeout_s:g}"
+            self._log(logging.INFO, "websocket idle timeout", idle_s=round(silent, 3),
+                      connection_timeout_s=self.settings.connection_timeout_s,
+                      time_scale=self.settings.time_scale)
+            async with self._send_lock:
+                await self.websocket.close(
+                    code=IDLE_CLOSE_CODE,
+                    reason=f"{IDLE_CLOSE_REASON} (WEBSOCKET_CONNECTION_TIMEOUT={configured}s)")
+            return
 
     async def _heartbeats(self) -> None:
-        interval = self.settings.heartbeat_interval_s
+        interval = self.settings.heartbeat_every_s
         while True:
             idle = time.monotonic() - self._last_activity
             if idle < interval:
