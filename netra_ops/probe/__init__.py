@@ -97,6 +97,11 @@ from netra_ops.probe.multi_turn import (
 from netra_ops.probe.postgres_store import PostgresOptions, postgres, postgres_async
 from netra_ops.probe.redis_store import RedisOptions, redis, redis_async
 from netra_ops.probe.services import ServiceChecks, check_services
+from netra_ops.probe.session_timeouts import (
+    SessionTimeouts,
+    session_timeout_checks,
+    session_timeouts,
+)
 from netra_ops.probe.summary import (
     checks_table,
     failed_checks,
@@ -158,6 +163,7 @@ __all__ = [
     "RedisOptions",
     "ServiceChecks",
     "ServiceUrls",
+    "SessionTimeouts",
     "SyncChange",
     "SyncPlan",
     "TurnJudging",
@@ -196,6 +202,8 @@ __all__ = [
     "results_table",
     "runs_frame",
     "service_urls",
+    "session_timeout_checks",
+    "session_timeouts",
     "summarize_runs",
     "sync_plan",
     "timing_table",
