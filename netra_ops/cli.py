@@ -10,6 +10,7 @@ with its outcome: 0 remediated, 1 failed, 6 rolled back (the rollback validated)
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -364,16 +365,25 @@ def records_verify(
     outputs: OutputsOption = None,
     env: Annotated[str | None, typer.Option(
         "--env", "-e", help="Also look for this environment's secret values.")] = None,
+    expect: Annotated[list[str] | None, typer.Option(
+        "--expect", help="A manifest's SHA-256 kept elsewhere (a notification, a ticket, an "
+        "earlier verify): it must still be the incident's or one of its runs' (repeatable)."
+    )] = None,
 ) -> None:
-    """Check every file of an incident against its SHA-256 manifest and scan for secrets;
-    exit 1 if anything changed, is missing, unlisted, or a secret is found."""
+    """Check every file of an incident against its SHA-256 manifests (the incident's and
+    each run's, whose digest the index keeps) and scan for secrets; exit 1 if anything
+    changed, is missing, unlisted, a manifest was rewritten, or a secret is found."""
     from netra_ops.record import incident_dir, verify_incident
     from netra_ops.record.runner import known_secrets
 
+    expected = tuple(digest.strip().lower() for digest in expect or [])
+    if bad := [d for d in expected if not re.fullmatch(r"[0-9a-f]{64}", d)]:
+        _fail(f"--expect {bad[0]!r} is not a SHA-256 digest (64 hex digits); copy it from "
+              f"the notification or from an earlier `records verify`")
     with _clear_errors():
         folder = incident_dir(incident, outputs)
         secrets = tuple(known_secrets(env)) if env else ()
-    report = verify_incident(folder, secrets)
+    report = verify_incident(folder, secrets, expected)
     if report.ok:
         typer.echo(f"ok: {report.files} files match the manifest, no secrets found "
                    f"(manifest sha256 {report.manifest_digest})")

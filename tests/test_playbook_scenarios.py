@@ -4,7 +4,10 @@ bad deploys rolled back to it. Each outcome is decided from the steps' recorded 
 and test_playbook_memory_leak.py; on the `realistic` scenario: test_playbook_realistic*.py.
 
 Lean on purpose: short watches and a short seed 4.3 quiet window are parameters, and one
-sandbox serves a story told in several runs.
+sandbox serves a story told in several runs. The records the story leaves are then opened in
+headless Chromium (no playbook run of their own): the incident index of the remediated and
+of a rolled-back rehearsal, and the 07 record, screenshots kept in
+test-artifacts/screenshots/rehearsal-*.png.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_pages import headless_page, shoot
 from playbook_runs import EXIT, outcome, play, records, runbooks, serving_images
 
 from netra_ops.config import Environment
@@ -28,12 +32,18 @@ def env(module_sandbox_env: Environment) -> Environment:
     return module_sandbox_env
 
 
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rehearsals' records: the story's test writes them, the browser test reads them."""
+    return tmp_path_factory.mktemp("rehearsals")
+
+
 def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
-        env: Environment, tmp_path: Path) -> None:
+        env: Environment, outputs: Path) -> None:
     # The issue's reproduction: a 10 s window used to end FAILED (branch rollback taken)
     # because 07 held on too few auth samples. The watch now goes on while rules are
     # inconclusive; it must never roll back the fix.
-    done, index = play(env, tmp_path, "INC-stale", "stale-to-fixed",
+    done, index = play(env, outputs, "INC-stale", "stale-to-fixed",
                        "07_monitoring.duration_s=10")
     assert "06_rollback" not in runbooks(index), done.stdout
     assert done.returncode in (EXIT["REMEDIATED"], EXIT["HELD"]), done.stdout + done.stderr
@@ -55,14 +65,17 @@ def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
     summary = records(index, "00_incident_summary")
     assert summary["stakeholder_update"].startswith("Golden Path restored")
     assert summary["escalations_fired"] == []
+    (played,) = index["playbook_runs"]
+    assert (played["outcome"], played["scenario"], played["rehearsal"], played["execute"]) == (
+        "REMEDIATED", "stale-to-fixed", True, True)
     verified = subprocess.run([sys.executable, "-m", "netra_ops", "records", "verify",
-                               "INC-stale", "--outputs", str(tmp_path), "--env",
+                               "INC-stale", "--outputs", str(outputs), "--env",
                                str(env.source)], capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout
 
     bad: list[str] = []
     for attempt in (1, 2):  # the new build fails half its requests: 02's verification fails
-        done, index = play(env, tmp_path, f"INC-bad-{attempt}", "bad-deploy",
+        done, index = play(env, outputs, f"INC-bad-{attempt}", "bad-deploy",
                            "06_rollback.quiet_s=5")
         outcome(done, "ROLLED BACK")
         assert runbooks(index) == ["01_preflight", "02_deploy", "06_rollback",
@@ -76,7 +89,44 @@ def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
         bad.append(back["rolled_back_from"])
         summary = records(index, "00_incident_summary")
         assert "Rollback required due to critical issues" in summary["escalations_fired"]
+        (played,) = index["playbook_runs"]
+        assert (played["outcome"], played["branch_taken"]) == ("ROLLED BACK", "rollback")
+        assert [r["playbook"]["branch"] for r in index["runs"]] == [None, None, "rollback",
+                                                                   None]
     state = read_service(env)
     assert state.serving == {fix: 100}
     assert set(bad) <= set(state.known_bad) and len(set(bad)) == 2
     assert state.known_good == (fix,)
+
+
+def test_the_rehearsals_index_and_a_07_record_in_a_browser(outputs: Path) -> None:
+    remediated, rolled_back = outputs / "INC-stale", outputs / "INC-bad-1"
+    if not (rolled_back / "index.html").is_file():
+        pytest.skip("the rehearsals above did not leave their records")
+    with headless_page() as page:
+        page.goto((remediated / "index.html").as_uri())
+        assert page.locator(".outcome").first.inner_text() == "REMEDIATED"
+        assert "REHEARSAL" in page.locator(".mode").first.inner_text()
+        assert page.locator("svg.timeline g.bar").count() == 6
+        assert page.locator("svg.timeline g.bar[data-status='passed']").count() == 6
+        shoot(page, "rehearsal-index-remediated")
+
+        page.goto((rolled_back / "index.html").as_uri())
+        assert page.locator(".outcome").first.inner_text() == "ROLLED BACK"
+        assert "scenario bad-deploy" in page.locator("body").inner_text()
+        branch = page.locator("svg.timeline g.bar[data-branch='rollback']")
+        assert branch.count() == 1 and branch.get_attribute("data-runbook") == "06_rollback"
+        assert page.locator("svg.timeline .branch-start").count() == 1
+        assert page.locator("tr.branch td", has_text="rollback branch").count() == 1
+        shoot(page, "rehearsal-index-rolled-back")
+
+        page.goto((remediated / "index.html").as_uri())
+        page.locator("tr[data-runbook='07_monitoring'] a", has_text="HTML").click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/07_monitoring.html")
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+        charts = page.evaluate("() => Array.from(document.images).filter(i => "
+                               "i.src.startsWith('data:image/png') && i.naturalWidth > 0)"
+                               ".length")
+        assert charts >= 2
+        shoot(page, "rehearsal-07-monitoring-record")

@@ -39,6 +39,11 @@ them are checked before anything runs (every step, branches and final included):
 runbook takes, a scope that names no step, a wrong type or a secret fails at once, not after
 the deploy.
 
+The record: each step's summary.json says which playbook run it belongs to (`playbook`:
+the run's id, playbook, scenario, rehearsal or real, branch); the outcome goes to the
+incident's `playbook_runs/<run id>.json` once decided (before the final runbook, which reads
+it) and again at the end, and the incident's index groups the runs by playbook run.
+
 A step stopped by SIGTERM or Ctrl-C (its record says "terminated" / "interrupted") stops the
 playbook there: no branch, no final runbook; the playbook ends with that status and its exit
 code (143 / 130), and `start_from` picks it up later.
@@ -50,6 +55,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +65,7 @@ from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
 from netra_ops.record.in_flight import in_flight_text
+from netra_ops.record.incident import PLAYBOOK_RUNS, outputs_root, record_playbook_run
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_parameters,
@@ -172,16 +179,19 @@ def run_playbook(
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
         stage(chosen)
     started = time.monotonic()
+    run.begin(book, scenario)
     try:
         status, branch, reason = run.main(book, steps)
         logger.info("playbook %s: %s: %s", book.name, status, reason)
         if book.final is not None:
-            run.step(book.final, None)
+            run.record(status, branch, reason, final="pending")
+            run.step(book.final, None, "finally")
     except RunStopped as stopped:
         status, branch = stopped.status, None
         reason = f"{stopped.status} at step {run.outcomes[-1].runbook}"
         logger.warning("playbook %s %s at step %s; resume with start_from (--from)",
                        book.name, stopped.status, run.outcomes[-1].runbook)
+    run.record(status, branch, reason)
     incident_dir = run.last_dir.parent if run.last_dir else None
     return PlaybookResult(book.name, incident, status, tuple(run.outcomes),
                           time.monotonic() - started, branch, incident_dir, reason)
@@ -244,6 +254,37 @@ class _PlaybookRun:
         self.limits = limits
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
+        self.context: dict[str, Any] = {}
+
+    def begin(self, book: Playbook, scenario: str | None) -> None:
+        """Name this playbook run (`<UTC stamp>-<playbook>`, unique in the incident): what
+        each step's summary.json and the outcome's file say about it."""
+        now = datetime.now(UTC)
+        folder = outputs_root(self.outputs_dir) / self.incident / PLAYBOOK_RUNS
+        base = f"{now:%Y%m%dT%H%M%SZ}-{book.name}"
+        run_id = next(f"{base}{suffix}" for suffix in ("", *(f"-{n}" for n in range(2, 1000)))
+                      if not (folder / f"{base}{suffix}.json").exists())
+        self.context = {"run": run_id, "playbook": book.name, "scenario": scenario,
+                        "environment": load_environment(self.environment).name,
+                        "rehearsal": load_environment(self.environment).sandbox is not None,
+                        "execute": self.execute,
+                        "started_at": now.isoformat(timespec="milliseconds")}
+
+    def record(self, status: str, branch: str | None, reason: str,
+               final: str | None = None) -> None:
+        """Write the playbook run's outcome to the incident (and its index and manifest)."""
+        folder = self.last_dir.parent if self.last_dir else None
+        if folder is None or not self.context:
+            return
+        entry = {"id": self.context["run"], **self.context, "status": status,
+                 "outcome": status.replace("_", " ").upper(), "reason": reason,
+                 "branch_taken": branch, "final": final or "done",
+                 "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                 "steps": [{"runbook": o.runbook, "branch": o.branch, "status": o.status,
+                            "decision": o.decision, "reason": o.reason,
+                            "folder": o.record_dir.name if o.record_dir else None}
+                           for o in self.outcomes]}
+        record_playbook_run(folder, entry)
 
     def main(self, book: Playbook, steps: list[Step]) -> tuple[str, str | None, str]:
         """Run the steps until one decides other than `continue`: (status, branch taken,
@@ -265,23 +306,27 @@ class _PlaybookRun:
     def _roll_back(self, book: Playbook, branch: str, said: str) -> tuple[str, str, str]:
         notes = [said]
         for step in book.branches[branch]:
-            outcome = self.step(step, branch)
+            outcome = self.step(step, branch, "branch")
             if outcome.decision != "continue":
                 notes.append(f"then {step.name} decided {outcome.decision}: {outcome.reason}")
                 return "failed", branch, "; ".join(notes)
             notes.append(f"{step.name}: {outcome.reason}")
         return "rolled_back", branch, "; ".join(notes)
 
-    def step(self, step: Step, branch: str | None) -> StepOutcome:
+    def step(self, step: Step, branch: str | None, kind: str | None = None) -> StepOutcome:
         source = find_runbook(step.runbook)
         params = self._parameters(step, source)
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
+        context: dict[str, Any] = {key: self.context[key] for key in (
+            "run", "playbook", "scenario", "rehearsal", "execute") if key in self.context}
         try:
             result = run_notebook(source, environment=self.environment,
                                   incident=self.incident, parameters=params,
                                   outputs_dir=self.outputs_dir,
                                   cell_timeout_s=self.limits.get("cell_timeout_s"),
-                                  deadline_s=self.limits.get("deadline_s"))
+                                  deadline_s=self.limits.get("deadline_s"),
+                                  playbook={**context, "branch": branch,
+                                            "step": kind or ("branch" if branch else "main")})
         except RunStopped as stopped:
             if isinstance(stopped.result, RunResult):
                 self._add(step, branch, stopped.result)

@@ -5,6 +5,7 @@
         <runbook>.html      the same notebook rendered, images embedded
         summary.json        what ran, how it ended, the recorded values
         run.log             the runner's own log lines
+        manifest.json       the SHA-256 of each file above, written last (see manifest.py)
 
 Everything written here has been through `redact.scrub` first: the notebook's outputs,
 sources and metadata, the summary and the log lines.

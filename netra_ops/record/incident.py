@@ -1,15 +1,21 @@
 """An incident's record as a whole: its runs, its index, and values earlier phases recorded.
 
 Each run of a runbook lives in `<outputs>/<incident>/<UTC stamp>-<runbook>/` with its
-`summary.json`. This module reads those summaries back: the incident's runs in order
-(`incident_runs`), an `index.json` and `index.html` over them (`write_index`), the list of
-incidents (`list_incidents`), and one value an earlier run recorded (`earlier_value`), which
-is how a later runbook learns, for example, the rollback target the deploy run saw.
+`summary.json` and its own `manifest.json`. This module reads those summaries back: the
+incident's runs in order (`incident_runs`), an `index.json` and `index.html` over them
+(`write_index`), the list of incidents (`list_incidents`), and one value an earlier run
+recorded (`earlier_value`), which is how a later runbook learns, for example, the rollback
+target the deploy run saw.
+
+A playbook's steps carry `playbook` in their summary (which playbook run, scenario, branch,
+rehearsal or real); the playbook's outcome goes to `playbook_runs/<run id>.json`
+(`record_playbook_run`). The index groups the runs by playbook run, with its outcome, and
+keeps each run's manifest digest (see `netra_ops.record.manifest`). Notifications sent about
+a run (a `notifications` list in a summary or a playbook run's file) are listed with it.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -19,19 +25,31 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.errors import RecordError
+from netra_ops.record.index_page import index_html
+from netra_ops.record.manifest import INDEX_JSON, manifest_digest, write_manifest
 
 __all__ = [
     "INDEX_FILES",
+    "NOTIFICATIONS",
+    "PLAYBOOK_RUNS",
     "IncidentRun",
     "earlier_value",
     "incident_dir",
     "incident_runs",
     "list_incidents",
     "outputs_root",
+    "playbook_runs",
+    "record_playbook_run",
     "write_index",
 ]
 
-INDEX_FILES = ("index.json", "index.html")
+INDEX_FILES = (INDEX_JSON, "index.html")
+PLAYBOOK_RUNS = "playbook_runs"
+"""The folder of an incident that holds one `<run id>.json` per playbook run (its outcome)."""
+NOTIFICATIONS = "notifications"
+"""The key of the notifications list in a summary.json or a playbook run's file: each entry
+a mapping (`sent_at`, `channel`, `event`, `status`, `manifest_sha256`, ...), shown in the
+index under "Notifications sent"."""
 _MISSING = object()
 
 
@@ -49,6 +67,9 @@ class IncidentRun:
     html: str
     failing_cell: dict[str, Any] | None = None
     records: dict[str, Any] = field(default_factory=dict)
+    playbook: dict[str, Any] | None = None
+    manifest_sha256: str | None = None
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 def outputs_root(outputs_dir: str | Path | None = None) -> Path:
@@ -78,7 +99,9 @@ def incident_runs(folder: Path) -> list[IncidentRun]:
             started_at=str(summary.get("started_at", "")),
             duration_s=float(summary.get("duration_s") or 0.0),
             notebook=str(summary.get("notebook", "")), html=str(summary.get("html", "")),
-            failing_cell=summary.get("failing_cell"), records=dict(summary.get("records", {}))))
+            failing_cell=summary.get("failing_cell"), records=dict(summary.get("records", {})),
+            playbook=summary.get("playbook"), manifest_sha256=manifest_digest(summary_path.parent),
+            notifications=list(summary.get(NOTIFICATIONS) or [])))
     return sorted(runs, key=lambda run: (run.started_at, run.folder))
 
 
@@ -116,20 +139,95 @@ def earlier_value(name: str, *, incident: str, runbook: str | None = None,
                       f"{f' from {runbook}' if runbook else ''}; searched: {searched}")
 
 
+def playbook_runs(folder: Path) -> list[dict[str, Any]]:
+    """The playbook runs recorded in an incident folder (`record_playbook_run`), oldest
+    first."""
+    found = [json.loads(path.read_text(encoding="utf-8"))
+             for path in sorted((folder / PLAYBOOK_RUNS).glob("*.json"))]
+    return sorted(found, key=lambda run: (str(run.get("started_at", "")), str(run.get("id"))))
+
+
+def record_playbook_run(folder: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Write (or replace) a playbook run's file, then the incident's index and manifest;
+    return the index. `entry["id"]` names the run (its steps' `playbook.run`); the
+    notifications an earlier version of the file lists are kept."""
+    path = folder / PLAYBOOK_RUNS / f"{entry['id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    both = [*earlier.get(NOTIFICATIONS, []), *entry.get(NOTIFICATIONS, [])]
+    sent = list({json.dumps(item, sort_keys=True, default=str): item for item in both}.values())
+    kept = {**entry, **({NOTIFICATIONS: sent} if sent else {})}
+    path.write_text(json.dumps(kept, indent=2, default=str) + "\n", encoding="utf-8")
+    index = write_index(folder)
+    write_manifest(folder)
+    return index
+
+
 def write_index(folder: Path, key_values: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Write `index.json` and `index.html` for an incident folder; return the index."""
+    """Write `index.json` and `index.html` for an incident folder; return the index.
+
+    A run's manifest digest, once in the index, stays as it was first written: a rewritten
+    run manifest differs from it. `key_values` replaces each runbook's key figures."""
     runs = incident_runs(folder)
+    held = _held_digests(folder)
+    entries = [asdict(run) | ({"manifest_sha256": held[run.folder]} if held.get(run.folder)
+                              else {}) for run in runs]
     index = {
         "incident": folder.name,
-        "runs": [asdict(run) for run in runs],
+        "runs": entries,
+        "playbook_runs": _grouped(entries, playbook_runs(folder)),
         "phases": _phases(runs),
         "status": _overall(runs),
         "total_duration_s": round(sum(run.duration_s for run in runs), 3),
     }
-    (folder / "index.json").write_text(json.dumps(index, indent=2, default=str) + "\n",
-                                       encoding="utf-8")
-    (folder / "index.html").write_text(_index_html(index, key_values), encoding="utf-8")
+    (folder / INDEX_JSON).write_text(json.dumps(index, indent=2, default=str) + "\n",
+                                     encoding="utf-8")
+    (folder / "index.html").write_text(index_html(index, key_values), encoding="utf-8")
     return index
+
+
+def _held_digests(folder: Path) -> dict[str, str]:
+    path = folder / INDEX_JSON
+    if not path.is_file():
+        return {}
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+    except ValueError:
+        return {}
+    return {str(run["folder"]): str(run["manifest_sha256"]) for run in runs
+            if isinstance(run, dict) and run.get("folder") and run.get("manifest_sha256")}
+
+
+def _grouped(runs: list[dict[str, Any]], recorded: list[dict[str, Any]]
+             ) -> list[dict[str, Any]]:
+    """One group per playbook run (in the order they started), each with its outcome (from
+    its file; `in progress` without one) and its runs' folders; runs outside a playbook are
+    one group with `id` None."""
+    by_id = {str(run.get("id")): run for run in recorded}
+    groups: dict[str | None, dict[str, Any]] = {}
+    for run in runs:
+        context = run.get("playbook") or {}
+        key = str(context["run"]) if context.get("run") else None
+        if key not in groups:
+            groups[key] = _group(key, context, by_id.get(key or ""), run["started_at"])
+        groups[key]["runs"].append(run["folder"])
+    for key, entry in by_id.items():  # a playbook that stopped before any step ran
+        groups.setdefault(key, _group(key, entry, entry, str(entry.get("started_at", ""))))
+    return sorted(groups.values(), key=lambda group: (group["id"] is not None,
+                                                      str(group["started_at"])))
+
+
+def _group(key: str | None, context: dict[str, Any], recorded: dict[str, Any] | None,
+           started_at: str) -> dict[str, Any]:
+    if key is None:
+        return {"id": None, "playbook": None, "outcome": None, "started_at": started_at,
+                "runs": [], NOTIFICATIONS: []}
+    facts = {name: context.get(name) for name in ("playbook", "scenario", "environment",
+                                                  "rehearsal", "execute")}
+    return {"id": key, **facts, "status": "in progress", "outcome": "IN PROGRESS",
+            "reason": "", "branch_taken": None, "started_at": started_at,
+            **(recorded or {}), "runs": [], NOTIFICATIONS: list((recorded or {}).get(
+                NOTIFICATIONS) or [])}
 
 
 def _phases(runs: list[IncidentRun]) -> dict[str, dict[str, Any]]:
@@ -146,36 +244,3 @@ def _overall(runs: list[IncidentRun]) -> str:
         return "empty"
     last = {phase["status"] for phase in _phases(runs).values()}
     return "passed" if last == {"passed"} else "attention"
-
-
-def _index_html(index: dict[str, Any], key_values: tuple[str, ...]) -> str:
-    rows = "".join(_run_row(run, key_values) for run in index["runs"])
-    title = html.escape(f"Incident {index['incident']}")
-    return (f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{title}</title>"
-            "<style>body{font-family:sans-serif;margin:2em;color:#111;background:#fff}"
-            "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;"
-            "text-align:left;vertical-align:top}.passed{background:#e6f4ea}"
-            ".failed,.error,.timeout,.kernel_died,.interrupted{background:#fce8e6}</style>"
-            f"<h1>{title}</h1><p>Status: <strong>{html.escape(index['status'])}</strong> · "
-            f"{len(index['runs'])} runs · {index['total_duration_s']:.1f} s in runbooks</p>"
-            "<table><tr><th>started (UTC)</th><th>runbook</th><th>status</th><th>exit</th>"
-            "<th>duration</th><th>key values</th><th>failing cell</th><th>record</th></tr>"
-            f"{rows}</table></html>\n")
-
-
-def _run_row(run: dict[str, Any], key_values: tuple[str, ...]) -> str:
-    records = run["records"]
-    shown = {k: records[k] for k in (key_values or tuple(records)[:8]) if k in records}
-    values = "<br>".join(html.escape(f"{k} = {json.dumps(v, default=str)[:80]}")
-                         for k, v in shown.items())
-    failing = run["failing_cell"] or {}
-    failure = html.escape(f"{failing.get('ename', '')}: {failing.get('evalue', '')}"[:200]
-                          if failing else "")
-    folder = html.escape(run["folder"])
-    links = (f"<a href='{folder}/{html.escape(run['html'])}'>HTML</a> · "
-             f"<a href='{folder}/{html.escape(run['notebook'])}'>notebook</a>")
-    status = html.escape(run["status"])
-    return (f"<tr class='{status}'><td>{html.escape(run['started_at'])}</td>"
-            f"<td>{html.escape(run['runbook'])}</td><td>{status.upper()}</td>"
-            f"<td>{run['exit_code']}</td><td>{run['duration_s']:.1f} s</td><td>{values}</td>"
-            f"<td>{failure}</td><td>{links}</td></tr>")

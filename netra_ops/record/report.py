@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from netra_ops.checks import Check
 from netra_ops.config import Environment
 from netra_ops.metrics.criteria import evaluate_criteria
-from netra_ops.record.incident import IncidentRun, incident_dir, incident_runs
+from netra_ops.record.incident import IncidentRun, incident_dir, incident_runs, playbook_runs
 
 __all__ = [
     "CHECKLIST",
@@ -34,6 +34,7 @@ __all__ = [
     "latest_value",
     "measured_value",
     "phase_targets_frame",
+    "playbook_runs_frame",
     "stakeholder_update",
     "success_metrics_frame",
     "summarized_runs",
@@ -114,18 +115,37 @@ def incident_frame(incident: str, env: Environment,
                           "runs": len(runs), "first run": runs[0].started_at if runs else None}])
 
 
+def playbook_runs_frame(incident: str, outputs_dir: str | Path | None = None
+                        ) -> pd.DataFrame:
+    """One row per playbook run of the incident: when, the playbook, scenario, rehearsal or
+    real, its outcome (REMEDIATED / ROLLED BACK / HELD / FAILED, or IN PROGRESS while its
+    final runbook runs), the branch taken and why."""
+    rows = [{"started (UTC)": str(run.get("started_at", ""))[:19].replace("T", " "),
+             "playbook": run.get("playbook"), "scenario": run.get("scenario") or "",
+             "mode": ("rehearsal (sandbox)" if run.get("rehearsal") else "real")
+             + ("" if run.get("execute", True) else ", dry run"),
+             "outcome": run.get("outcome"), "branch taken": run.get("branch_taken") or "",
+             "why": run.get("reason", "")}
+            for run in playbook_runs(incident_dir(incident, outputs_dir))]
+    return pd.DataFrame(rows, columns=["started (UTC)", "playbook", "scenario", "mode",
+                                       "outcome", "branch taken", "why"])
+
+
 def timeline_frame(runs: Sequence[IncidentRun]) -> pd.DataFrame:
-    """One row per run: phase, status, start and end in hours since the incident began."""
+    """One row per run: phase, status, its playbook run and branch (if any), start and end
+    in hours since the incident began."""
     origin = Runs(runs).start
     rows = []
     for run in runs:
         start_h = (_time(run.started_at) - origin).total_seconds() / 3600 if origin else 0.0
+        context = run.playbook or {}
         rows.append({"runbook": run.runbook, "phase": PHASES.get(run.runbook, run.runbook),
-                     "status": run.status, "started_at": run.started_at,
+                     "status": run.status, "playbook_run": context.get("run") or "",
+                     "branch": context.get("branch") or "", "started_at": run.started_at,
                      "start_h": start_h, "end_h": start_h + run.duration_s / 3600,
                      "duration_s": run.duration_s})
-    return pd.DataFrame(rows, columns=["runbook", "phase", "status", "started_at", "start_h",
-                                       "end_h", "duration_s"])
+    return pd.DataFrame(rows, columns=["runbook", "phase", "status", "playbook_run", "branch",
+                                       "started_at", "start_h", "end_h", "duration_s"])
 
 
 def phase_targets_frame(runs: Sequence[IncidentRun],
@@ -174,19 +194,24 @@ def _sustained_state(index: Runs, runbook: str, horizon_h: float, now: datetime)
 
 
 def timeline_chart(runs: Sequence[IncidentRun]) -> Figure:
-    """Each run as a bar on the incident's clock, against the Phase 5 deadlines."""
+    """Each run as a bar on the incident's clock, against the Phase 5 deadlines: coloured by
+    verdict (passed green, failed red, broke grey), a rollback branch's runs hatched, a line
+    between playbook runs."""
     frame = timeline_frame(runs)
     fig = Figure(figsize=(9, 0.5 * max(len(frame), 2) + 1.5), layout="constrained",
                  facecolor="white")
     ax = fig.subplots()
     ax.set_facecolor("white")
-    colours = {"passed": "tab:green"}
+    colours = {"passed": "tab:green", "failed": "tab:red"}
     for position, row in enumerate(frame.itertuples()):
         minutes = max((row.end_h - row.start_h) * 60, 0.05)
-        ax.barh(position, minutes, left=row.start_h * 60, color=colours.get(row.status, "tab:red"),
-                edgecolor="black")
+        ax.barh(position, minutes, left=row.start_h * 60, color=colours.get(row.status, "grey"),
+                edgecolor="black", hatch="//" if row.branch else None)
         ax.text(row.start_h * 60 + minutes, position, f" {row.status}", va="center", fontsize=8)
-    ax.set_yticks(range(len(frame)), [f"{r.runbook}" for r in frame.itertuples()])
+        if position and row.playbook_run != frame["playbook_run"].iloc[position - 1]:
+            ax.axhline(position - 0.5, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(frame)), [f"{r.runbook}{' (rollback)' if r.branch else ''}"
+                                      for r in frame.itertuples()])
     ax.invert_yaxis()
     span = max(float(frame["end_h"].max()) * 60 if not frame.empty else 1.0, 1.0)
     for target, deadline_h, _ in PHASE_TARGETS:
@@ -195,7 +220,8 @@ def timeline_chart(runs: Sequence[IncidentRun]) -> Figure:
             ax.text(deadline_h * 60, -0.6, target.split(":")[0], fontsize=8, ha="right")
     ax.set_xlabel(f"minutes since the incident's first run (Phase 5 deadlines: "
                   f"{', '.join(f'{d} h' for _, d, _ in PHASE_TARGETS)})")
-    ax.set_title("Incident timeline (green passed, red not passed)")
+    ax.set_title("Incident timeline (green passed, red failed, grey broke; hatched: "
+                 "rollback branch; a line between playbook runs)")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

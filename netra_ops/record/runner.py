@@ -38,7 +38,7 @@ from netra_ops.errors import (
 from netra_ops.kernel import HEADLESS_ENV
 from netra_ops.record import archive, execution, in_flight
 from netra_ops.record.incident import write_index
-from netra_ops.record.manifest import write_manifest
+from netra_ops.record.manifest import write_manifest, write_run_manifest
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_incident,
@@ -111,6 +111,7 @@ def run_notebook(
     cell_timeout_s: float | None = None,
     deadline_s: float | None = None,
     kernel_name: str | None = None,
+    playbook: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Execute a runbook with papermill and archive the run; see the module docstring.
 
@@ -120,7 +121,9 @@ def run_notebook(
     `$NETRA_OPS_OUTPUTS` or `./outputs`). `cell_timeout_s` limits each cell (rounded up to
     whole seconds), `deadline_s` the whole run. SIGTERM and SIGINT of this process during the
     run stop it; the run is recorded as "terminated" / "interrupted" (see
-    `netra_ops.record.execution`), then `RunStopped` is raised with the result.
+    `netra_ops.record.execution`), then `RunStopped` is raised with the result. `playbook`
+    (a playbook's step: which playbook run, scenario, branch...) goes to summary.json as it
+    is. The run's folder gets its own manifest, whose digest the incident's index keeps.
     """
     source = find_runbook(notebook)
     user_parameters = check_parameters(parameters or {})
@@ -149,9 +152,11 @@ def run_notebook(
             "runbook": source.stem, "incident": incident, "environment": environment,
             "parameters": user_parameters,
             "started_at": started, "finished_at": finished, "in_flight": unfinished,
+            "playbook": dict(playbook) if playbook else None,
         })
         log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
+        write_run_manifest(record_dir)  # the last line of run.log is written: sealed
         write_index(record_dir.parent)
         write_manifest(record_dir.parent)
     if result.status in STOPPED:
@@ -413,6 +418,7 @@ def _summary(status: str, notebook: NotebookNode, facts: dict[str, Any],
         "failing_cell": _failing_cell(notebook),
         "in_flight": facts["in_flight"],
         "netra_ops_version": _version(),
+        **({"playbook": facts["playbook"]} if facts.get("playbook") else {}),
     }
 
 

@@ -1,9 +1,15 @@
-"""An incident as a whole: index, earlier values across runs, manifest and `records verify`."""
+"""An incident as a whole: index, earlier values across runs, manifest and `records verify`.
+
+`records verify` is tested against one byte changed in each kind of file of a record and
+against rewritten manifests, each case on a copy of the one incident this module writes.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +22,10 @@ from netra_ops.record import (
     list_incidents,
     run_notebook,
     verify_incident,
+    write_index,
+    write_manifest,
 )
+from netra_ops.record.manifest import manifest_digest, write_run_manifest
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
@@ -86,3 +95,84 @@ def test_the_manifest_is_chained_to_the_one_it_replaced(incident: Path) -> None:
     manifest = json.loads((incident / "manifest.json").read_text())
     assert manifest["previous"] is not None and len(manifest["history"]) == 1
     assert all(len(d) == 64 for d in manifest["files"].values())
+
+
+@pytest.fixture()
+def copy(incident: Path, tmp_path: Path) -> Path:
+    """A copy of the module's incident (verified clean by the test above), to tamper with."""
+    shutil.copytree(incident, tmp_path / incident.name)
+    return tmp_path / incident.name
+
+
+def flip_one_byte(path: Path) -> None:
+    """Change one byte in the middle of a file (a letter for another: it stays readable)."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    at = next(i for i in range(middle, len(data)) if chr(data[i]).isalpha())
+    data[at] = ord("x") if data[at] != ord("x") else ord("y")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("pattern", ["*-ok/ok.ipynb", "*-ok/ok.html", "*-ok/summary.json",
+                                     "*-ok/run.log", "*-ok/manifest.json", "index.json",
+                                     "index.html"])
+def test_verify_catches_one_changed_byte_in_each_kind_of_file(copy: Path,
+                                                              pattern: str) -> None:
+    changed = next(copy.glob(pattern))
+    flip_one_byte(changed)
+    report = verify_incident(copy)
+    assert not report.ok
+    assert changed.relative_to(copy).as_posix() in report.changed, report.to_frame()
+
+
+def test_a_rewritten_run_manifest_differs_from_the_digest_the_index_keeps(copy: Path) -> None:
+    # The change hidden as well as our own API allows: the run's manifest, the index and the
+    # incident's manifest written again over the changed file.
+    run = next(copy.glob("*-ok"))
+    held = manifest_digest(run)
+    flip_one_byte(run / "summary.json")
+    write_run_manifest(run)
+    write_index(copy)
+    write_manifest(copy)
+    report = verify_incident(copy)
+    assert report.changed == () and report.missing == () and report.unlisted == ()
+    assert not report.ok
+    assert report.rewritten == (f"{run.name}/manifest.json: sha256 "
+                                f"{manifest_digest(run)[:12]}…, the index holds {held[:12]}…",)
+    assert json.loads((copy / "index.json").read_text())["runs"][0]["manifest_sha256"] == held
+
+
+def test_a_rewritten_index_is_caught_by_a_digest_kept_elsewhere(copy: Path) -> None:
+    # The index rewritten by hand too: only a digest kept outside the incident (in a
+    # notification, a ticket) still tells.
+    run = next(copy.glob("*-ok"))
+    notified = manifest_digest(run)
+    assert notified is not None
+    flip_one_byte(run / "ok.ipynb")
+    write_run_manifest(run)
+    index = json.loads((copy / "index.json").read_text())
+    index["runs"][0]["manifest_sha256"] = manifest_digest(run)
+    (copy / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    write_manifest(copy)
+    assert verify_incident(copy).ok, "without a digest kept elsewhere, this rewrite is whole"
+    report = verify_incident(copy, expected=(notified,))
+    assert report.rewritten == (f"expected manifest sha256 {notified}: no manifest of the "
+                                "incident has it",)
+    assert report.to_frame()["problem"].tolist() == ["manifest rewritten"]
+
+
+def test_verify_accepts_the_digests_it_printed_and_refuses_a_malformed_one(
+        incident: Path) -> None:
+    def verify(*expect: str) -> subprocess.CompletedProcess[str]:
+        args = [arg for digest in expect for arg in ("--expect", digest)]
+        return subprocess.run([sys.executable, "-m", "netra_ops", "records", "verify",
+                               incident.name, "--outputs", str(incident.parent), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    runs = [manifest_digest(run) or "" for run in sorted(incident.glob("*-*"))]
+    done = verify(manifest_digest(incident) or "", *runs)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"manifest sha256 {manifest_digest(incident)}" in done.stdout
+    bad = verify("abc123")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "not a SHA-256 digest" in bad.stderr

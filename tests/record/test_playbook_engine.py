@@ -13,7 +13,7 @@ import pytest
 
 from netra_ops.errors import ParameterError, RunError
 from netra_ops.playbook import Scenario, load_playbook, run_playbook
-from netra_ops.record import run_notebook
+from netra_ops.record import report, run_notebook, verify_incident
 from netra_ops.record.incident import incident_runs
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
@@ -78,6 +78,21 @@ def test_a_recorded_rollback_takes_its_branch_then_finally(
         ("reads_earlier", "rollback", "passed", "continue"),
         ("reads_earlier", None, "passed", "continue")]
     assert "decides decided rollback: health_5xx firing" in result.reason
+    # The record: each step names its playbook run and branch; the outcome is kept apart
+    incident = tmp_path / "out" / "P-2"
+    steps = [(r.runbook, r.playbook["branch"], r.playbook["step"], r.playbook["rehearsal"])
+             for r in incident_runs(incident) if r.playbook]
+    assert steps == [("ok", None, "main", True), ("decides", None, "main", True),
+                     ("reads_earlier", "rollback", "branch", True),
+                     ("reads_earlier", None, "finally", True)]
+    (group,) = json.loads((incident / "index.json").read_text())["playbook_runs"]
+    assert (group["outcome"], group["branch_taken"], group["final"]) == ("ROLLED BACK",
+                                                                         "rollback", "done")
+    assert group["id"] == incident_runs(incident)[0].playbook["run"] and len(group["runs"]) == 4
+    frame = report.playbook_runs_frame("P-2", tmp_path / "out")
+    assert frame[["playbook", "mode", "outcome", "branch taken"]].values.tolist() == [
+        ["fixture", "rehearsal (sandbox), dry run", "ROLLED BACK", "rollback"]]
+    assert verify_incident(incident).ok
 
 
 def test_a_failed_verdict_without_a_decision_never_rolls_back(

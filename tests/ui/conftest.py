@@ -10,11 +10,11 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from browser_pages import require_chromium
 from lab_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -85,9 +85,7 @@ def _driver_processes() -> list[psutil.Process]:
 def browser_page() -> Iterator[Any]:
     """A headless Debian Chromium page (1400 x 2400: the whole panel fits), driven by
     Playwright."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed: run `make browser` (as root) or "
-                    "`sudo apt-get install -y chromium`")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,16 +23,14 @@ from typing import Any
 
 import httpx
 import psutil
+from browser_pages import ARTIFACTS as ARTIFACTS  # re-exported: conftest, test_browser
+from browser_pages import CHROMIUM as CHROMIUM
+from browser_pages import CHROMIUM_ARGS as CHROMIUM_ARGS
+from browser_pages import ROOT as ROOT
+from browser_pages import SCREENSHOTS as SCREENSHOTS
 
 from netra_ops.config import Environment
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
 # Jupyter's "get notified about news?" toast would cover the bottom of the page.
 PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
 # Start the notebook's own kernel (python3, this venv's) without asking.
