@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 SANDBOX_TOML = Path(__file__).resolve().parents[2] / "environments" / "sandbox.toml"
-RECORD_FILES = {"run.log", "summary.json"}
+RECORD_FILES = {"run.log", "summary.json", "manifest.json"}
 SUMMARY_KEYS = {"runbook", "notebook", "html", "incident", "environment", "parameters",
                 "records", "status", "exit_code", "started_at", "finished_at", "duration_s",
                 "failing_cell", "in_flight", "netra_ops_version"}

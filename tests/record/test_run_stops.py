@@ -50,7 +50,7 @@ def assert_stopped_in_the_long_cell(record_dir: Path, status: str, exit_code: in
     summary = _summary(record_dir)
     assert (summary["status"], summary["exit_code"]) == (status, exit_code)
     assert {p.name for p in record_dir.iterdir()} == {
-        "run.log", "summary.json", "sleeping.ipynb", "sleeping.html"}
+        "run.log", "summary.json", "sleeping.ipynb", "sleeping.html", "manifest.json"}
     assert summary["records"] == {"before_sleep": True}
     failing = summary["failing_cell"]
     assert "time.sleep(120)" in failing["source"]
@@ -96,7 +96,7 @@ def _signal_when_ready(process: subprocess.Popen[str], ready: Path,
 
 
 def _only_run(outputs: Path, incident: str) -> Path:
-    runs = [p for p in (outputs / incident).iterdir() if p.is_dir()]
+    runs = [p.parent for p in (outputs / incident).glob("*/summary.json")]
     assert len(runs) == 1, runs
     return runs[0]
 
@@ -154,6 +154,8 @@ runbook = "{NOTEBOOKS / 'ok.ipynb'}"
     assert returncode == 143, stderr
     assert_stopped_in_the_long_cell(_only_run(outputs, "INC-book"), "terminated", 143)
     assert "resume with start_from" in stderr
+    (played,) = json.loads((outputs / "INC-book" / "index.json").read_text())["playbook_runs"]
+    assert (played["outcome"], played["reason"]) == ("TERMINATED", "terminated at step sleeping")
 
 
 def test_in_process_a_sigterm_raises_run_stopped_after_the_record_is_written(
