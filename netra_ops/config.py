@@ -64,7 +64,8 @@ class Service(_Model):
     """One Cloud Run service of the platform, and what its revisions get: `memory` and
     `cpu` (resources.limits), the request `timeout_s` and `concurrency` (requests an
     instance takes at once), with Cloud Run's defaults and within its limits
-    (`cloud_run_problem`)."""
+    (`cloud_run_problem`), and `session_affinity` (off by default, as on Cloud Run; Google's
+    WebSocket guidance asks for it on the service that holds chat sessions)."""
 
     name: str
     url: str = ""
@@ -74,6 +75,7 @@ class Service(_Model):
     cpu: float = 1.0
     timeout_s: int = 300
     concurrency: int = 80
+    session_affinity: bool = False
 
     @field_validator("url")
     @classmethod

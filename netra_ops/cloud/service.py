@@ -47,6 +47,8 @@ class RevisionInfo:
     cpu: str = ""
     timeout_s: float = 0.0
     concurrency: int = 0
+    session_affinity: bool = False
+    http2: bool = False  # end-to-end HTTP/2: its container port is named h2c
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class ServiceState:
     urls: tuple[str, ...] = ()
     template_timeout_s: float = 0.0
     template_concurrency: int = 0
+    template_session_affinity: bool = False
 
     @property
     def known_good(self) -> tuple[str, ...]:
@@ -169,6 +172,7 @@ def _state(service: run_v2.Service, revisions: list[run_v2.Revision]) -> Service
         urls=tuple(service.urls),
         template_timeout_s=_seconds(service.template.timeout),
         template_concurrency=service.template.max_instance_request_concurrency,
+        template_session_affinity=service.template.session_affinity,
     )
 
 
@@ -192,4 +196,7 @@ def _revision_info(revision: run_v2.Revision, percent: int) -> RevisionInfo:
     return RevisionInfo(short_name(revision.name), container.image if container else "",
                         is_ready, percent, created, reason, env, memory=limits.get("memory", ""),
                         cpu=limits.get("cpu", ""), timeout_s=_seconds(revision.timeout),
-                        concurrency=revision.max_instance_request_concurrency)
+                        concurrency=revision.max_instance_request_concurrency,
+                        session_affinity=revision.session_affinity,
+                        http2=bool(container and container.ports
+                                   and container.ports[0].name == "h2c"))

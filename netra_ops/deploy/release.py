@@ -38,6 +38,7 @@ class _Template:
     limits: Mapping[str, str]
     timeout_s: int | None
     concurrency: int | None
+    session_affinity: bool | None = None
 
 
 def deploy(
@@ -50,13 +51,14 @@ def deploy(
     cpu: str | None = None,
     timeout_s: int | None = None,
     concurrency: int | None = None,
+    session_affinity: bool | None = None,
     send_traffic: bool = True,
     deadline_s: float = 900.0,
     execute: bool = False,
 ) -> ChangeResult:
     """A new revision of the service of `role` from `image` by digest (and env vars,
-    resources.limits `memory` / `cpu`, request `timeout_s`, `concurrency`), serving all
-    traffic once Ready.
+    resources.limits `memory` / `cpu`, request `timeout_s`, `concurrency`,
+    `session_affinity`), serving all traffic once Ready.
 
     A tag is resolved through Artifact Registry and the template gets
     `REGISTRY/PACKAGE@sha256:...` (`result.image`): a build pushed under the same tag is a
@@ -73,7 +75,7 @@ def deploy(
     refuse_unless_allowed(env, execute)  # before Artifact Registry is asked
     wanted = _Template(pinned_image(env, image), dict(env_vars or {}),
                        {k: v for k, v in (("memory", memory), ("cpu", cpu)) if v is not None},
-                       timeout_s, concurrency)
+                       timeout_s, concurrency, session_affinity)
     secrets = set(env.secret_env)
 
     def planner(state: ServiceState) -> list[str]:
@@ -251,7 +253,7 @@ def _names(names: Iterable[str]) -> str:
 
 def _template_plan(state: ServiceState, wanted: _Template, secret_keys: set[str]) -> list[str]:
     """What changes in the template: the image (unless the digest already serves), env
-    vars, limits, timeout, concurrency."""
+    vars, limits, timeout, concurrency, session affinity."""
     plan = []
     if state.template_image != wanted.image and state.serving_image != wanted.image:
         plan.append(f"image: {state.template_image} -> {wanted.image}")
@@ -268,7 +270,15 @@ def _template_plan(state: ServiceState, wanted: _Template, secret_keys: set[str]
         plan.append(f"timeout: {state.template_timeout_s:g} s -> {wanted.timeout_s} s")
     if wanted.concurrency is not None and state.template_concurrency != wanted.concurrency:
         plan.append(f"concurrency: {state.template_concurrency} -> {wanted.concurrency}")
+    if (wanted.session_affinity is not None
+            and state.template_session_affinity != wanted.session_affinity):
+        plan.append(f"session affinity: {_on(state.template_session_affinity)} -> "
+                    f"{_on(wanted.session_affinity)}")
     return plan
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 def _template_revision_idle(state: ServiceState, image: str) -> bool:
@@ -288,6 +298,8 @@ def _apply_template(template: run_v2.RevisionTemplate, wanted: _Template) -> Non
         template.timeout = timedelta(seconds=wanted.timeout_s)
     if wanted.concurrency is not None:
         template.max_instance_request_concurrency = wanted.concurrency
+    if wanted.session_affinity is not None:
+        template.session_affinity = wanted.session_affinity
 
 
 def _apply_env(container: run_v2.Container, wanted: Mapping[str, str | None]) -> None:

@@ -424,7 +424,8 @@ def _deploy(env: Environment, role: ServiceRole, image: str,
     service = env.services[role]
     return deploy(env, image, role=role, env_vars=env_vars, memory=service.memory,
                   cpu=service.limits["cpu"], timeout_s=service.timeout_s,
-                  concurrency=service.concurrency, deadline_s=deadline_s,
+                  concurrency=service.concurrency,
+                  session_affinity=service.session_affinity, deadline_s=deadline_s,
                   send_traffic=send_traffic, execute=execute)
 
 

@@ -2,7 +2,9 @@
 
 In order: the environment file loads; its secret references resolve; credentials are found
 and give a token (which principal); the Cloud Run, Logging and Monitoring APIs answer; the
-principal holds each permission the runbooks need; the project is allow-listed for changes
+principal holds each permission the runbooks need; the backend's chat sessions can live as
+long as the app means them to (Cloud Run's request timeout against the app's, the heartbeat,
+session affinity, HTTP/2: `probe.session_timeouts`); the project is allow-listed for changes
 or read-only (and which runbooks will refuse to change anything); the services' URLs
 answer. A check that cannot run because an earlier one failed is skipped, saying which. No
 check raises for what it finds: a bad file, no credentials or a dead URL is a failed row.
@@ -11,6 +13,7 @@ check raises for what it finds: a bad file, no credentials or a dead URL is a fa
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from google.auth import exceptions as auth_exceptions
@@ -24,12 +27,14 @@ from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, changing_runbooks
 from netra_ops.errors import NetraOpsError, SecretError
 from netra_ops.probe.services import check_services
+from netra_ops.probe.session_timeouts import session_timeouts
 from netra_ops.secrets import resolve_secret
 
 __all__ = ["doctor"]
 
 _ROLES: tuple[ServiceRole, ...] = ("backend", "auth", "frontend")
 _NEEDS_LOGIN = "04_golden_path_validation, 05_performance, 06_rollback, 07_monitoring"
+_SESSIONS = "chat session timeouts"
 
 
 def doctor(env: str | os.PathLike[str] | Environment = "sandbox", *,
@@ -53,11 +58,18 @@ def doctor(env: str | os.PathLike[str] | Environment = "sandbox", *,
     else:
         checks += api_checks(loaded, timeout_s)
         checks += permission_checks(loaded, principal.member, timeout_s)
+        checks += _session_checks(loaded)
     checks.append(_changes(loaded))
     checks += _urls(loaded, timeout_s)
     who = principal.describe() if principal is not None else None
     return DoctorReport(loaded.name, tuple(checks), loaded.project, loaded.region,
                         loaded.kind, str(loaded.source) if loaded.source else None, who)
+
+
+def _session_checks(env: Environment) -> list[Check]:
+    """The backend's chat-session settings, each row named `chat session timeouts: ...`."""
+    return [replace(check, name=f"{_SESSIONS}: {check.name}")
+            for check in session_timeouts(env).checks]
 
 
 def _file_failed(exc: NetraOpsError) -> Check:
@@ -76,7 +88,7 @@ def _all_skipped() -> list[Check]:
 
 def _google_skipped(reason: str) -> list[Check]:
     names = ["Cloud Run API", "Cloud Logging API", "Cloud Monitoring API",
-             *(f"permission {r.permission}" for r in REQUIREMENTS)]
+             *(f"permission {r.permission}" for r in REQUIREMENTS), _SESSIONS]
     return [skipped(name, reason) for name in names]
 
 

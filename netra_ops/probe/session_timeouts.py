@@ -7,12 +7,16 @@ session is cut at 300 s. So, on the serving revision of the backend:
 
 - the request timeout must exceed the app's connection timeout;
 - the heartbeat interval must be well under both (at most a third of the shorter: two
-  heartbeats can be missed before either timeout ends the session).
+  heartbeats can be missed before either timeout ends the session);
+- Google's WebSocket guidance for Cloud Run (cloud.google.com/run/docs/triggering/websockets):
+  session affinity on, so a reconnecting client goes back to its instance where it can, and
+  end-to-end HTTP/2 off (a container port named `h2c`).
 
 The values are the serving revision's own (its `timeout` and env, through Google's Cloud Run
 client); a variable the revision lacks is judged at the environment's `[expected_env]` value,
-which is what configuration sync deploys, and the row says so. Each failing row names both
-values and the fix (`gcloud run services update ... --timeout`, or the env var).
+which is what configuration sync deploys, and the row says so. Each failing row names the
+values and the fix (`gcloud run services update ... --timeout`, `--session-affinity`,
+`--no-use-http2`, or the env var).
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class SessionTimeouts:
     sources: dict[str, str]
     problems: tuple[str, ...] = ()
     error: str | None = None
+    session_affinity: bool | None = None
+    http2: bool | None = None
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -74,11 +80,12 @@ class SessionTimeouts:
         """Whether every row passed."""
         return all(check.ok for check in self.checks)
 
-    def figures(self) -> dict[str, float | str | None]:
+    def figures(self) -> dict[str, float | str | bool | None]:
         """What a record keeps: the three values and the revision they were read from."""
         return {"revision": self.revision, "request_timeout_s": self.request_timeout_s,
                 "connection_timeout_s": self.connection_timeout_s,
-                "heartbeat_interval_s": self.heartbeat_interval_s}
+                "heartbeat_interval_s": self.heartbeat_interval_s,
+                "session_affinity": self.session_affinity, "http2": self.http2}
 
     def to_frame(self) -> pd.DataFrame:
         """The rows as the runbooks' checks table."""
@@ -110,7 +117,9 @@ def session_timeouts(env: Environment) -> SessionTimeouts:
         environment=env.name, service=env.backend.name, region=env.region, project=env.project,
         revision=serving.name if serving else None, request_timeout_s=timeout or None,
         connection_timeout_s=values[CONNECTION_TIMEOUT_VAR],
-        heartbeat_interval_s=values[HEARTBEAT_VAR], sources=sources, problems=tuple(problems))
+        heartbeat_interval_s=values[HEARTBEAT_VAR], sources=sources, problems=tuple(problems),
+        session_affinity=serving.session_affinity if serving else state.template_session_affinity,
+        http2=serving.http2 if serving else None)
 
 
 def session_timeout_checks(values: SessionTimeouts) -> tuple[Check, ...]:
@@ -119,6 +128,7 @@ def session_timeout_checks(values: SessionTimeouts) -> tuple[Check, ...]:
         return (Check("chat session timeouts read", False,
                       f"could not read the service {values.service}: {values.error}"),)
     return (_request_timeout_check(values), _heartbeat_check(values),
+            *_websocket_guidance_checks(values),
             *(Check("session timeout settings", False, problem,
                     fix=f"set {problem.split('=')[0]} to seconds (03_config_sync deploys "
                         "[expected_env])") for problem in values.problems))
@@ -163,6 +173,27 @@ def _heartbeat_check(values: SessionTimeouts) -> Check:
         "or two and the session is gone", value=beat, threshold=f"<= {most:g}",
         fix=f"set {HEARTBEAT_VAR}={min(15, int(most)) or 1} in [expected_env] and sync it "
             "(03_config_sync with execute=True)")
+
+
+def _websocket_guidance_checks(values: SessionTimeouts) -> tuple[Check, ...]:
+    update = (f"gcloud run services update {values.service} {{flag}} "
+              f"--region={values.region} --project={values.project}")
+    checks = []
+    if values.session_affinity is not None:
+        on = values.session_affinity
+        checks.append(Check(
+            "session affinity on", on,
+            "on" if on else "off: a reconnecting chat may land on another instance",
+            value="on" if on else "off", threshold="on",
+            fix="" if on else update.format(flag="--session-affinity")))
+    if values.http2 is not None:
+        off = not values.http2
+        checks.append(Check(
+            "end-to-end HTTP/2 off", off,
+            "off" if off else "on (container port h2c): WebSockets need HTTP/1.1 upgrades",
+            value="off" if off else "on", threshold="off",
+            fix="" if off else update.format(flag="--no-use-http2")))
+    return tuple(checks)
 
 
 def _seconds(raw: str | None) -> float | None:

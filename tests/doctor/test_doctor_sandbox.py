@@ -19,6 +19,10 @@ DoctorCli = Callable[..., subprocess.CompletedProcess[str]]
 EXPECTED_ROWS = ["environment file", "secrets", "credentials", "Cloud Run API",
                  "Cloud Logging API", "Cloud Monitoring API",
                  *(f"permission {r.permission}" for r in REQUIREMENTS),
+                 *(f"chat session timeouts: {name}" for name in (
+                     "Cloud Run request timeout > app connection timeout",
+                     "heartbeat interval well under both timeouts", "session affinity on",
+                     "end-to-end HTTP/2 off")),
                  "changes", "url backend", "url auth", "url frontend"]
 
 

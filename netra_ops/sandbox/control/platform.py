@@ -63,6 +63,7 @@ class ServiceSpec:
     cpu_limit: str = "1"
     timeout_s: int = 300
     concurrency: int = 80
+    session_affinity: bool = False
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -85,6 +86,7 @@ class PlatformSpec:
     cpu_limit: str = "1"
     timeout_s: int = 300
     concurrency: int = 80
+    session_affinity: bool = False
     startup_timeout_s: float = 30.0
     project: str = "netra-sandbox"
     region: str = "us-central1"
@@ -160,7 +162,7 @@ async def run_platform(
     manager = RevisionManager(
         service=spec.service, paths=paths, base_env=spec.base_env, host=spec.host,
         memory_limit=spec.memory_limit, cpu_limit=spec.cpu_limit, timeout_s=spec.timeout_s,
-        concurrency=spec.concurrency,
+        concurrency=spec.concurrency, session_affinity=spec.session_affinity,
         startup_timeout_s=spec.startup_timeout_s, command=command,
         locate=registry.locate, labels_of=registry.labels,
     )
@@ -243,6 +245,7 @@ def _other_service(service: ServiceSpec, spec: PlatformSpec, paths: StatePaths,
         service=service.service, paths=paths, base_env=service.base_env, host=spec.host,
         memory_limit=service.memory_limit, cpu_limit=service.cpu_limit,
         timeout_s=service.timeout_s, concurrency=service.concurrency,
+        session_affinity=service.session_affinity,
         startup_timeout_s=spec.startup_timeout_s, command=service.command,
         locate=registry.locate, labels_of=registry.labels,
         record=paths.service_revisions_json(service.role),

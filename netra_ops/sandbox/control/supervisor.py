@@ -290,12 +290,14 @@ def _platform_spec(env: Environment, settings: SandboxSettings, jwt_secret: Path
         base_env=_role_env(role, env, settings, jwt_secret, users),
         memory_limit=env.services[role].memory, cpu_limit=f"{env.services[role].cpu:g}",
         timeout_s=env.services[role].timeout_s, concurrency=env.services[role].concurrency,
+        session_affinity=env.services[role].session_affinity,
     ) for role in _OTHER_SERVICES)
     return PlatformSpec(
         service=env.backend.name, host=settings.host, router_port=settings.ports["backend"],
         api_port=settings.ports["api"], image=settings.initial_image, base_env=base_env,
         memory_limit=env.backend.memory, cpu_limit=f"{env.backend.cpu:g}",
         timeout_s=env.backend.timeout_s, concurrency=env.backend.concurrency,
+        session_affinity=env.backend.session_affinity,
         startup_timeout_s=settings.startup_timeout_s, project=env.project,
         region=env.region, monitoring_port=settings.ports["monitoring"], services=services,
     )

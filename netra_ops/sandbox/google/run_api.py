@@ -112,7 +112,8 @@ class CloudRunEmulator:
                  granted_permissions: Iterable[str] | None = None) -> None:
         self.manager = manager
         self.names = ServiceNames(project, location, manager.service)
-        self.defaults = TemplateDefaults(memory=manager.memory_limit, cpu=manager.cpu_limit)
+        self.defaults = TemplateDefaults(memory=manager.memory_limit, cpu=manager.cpu_limit,
+                                         session_affinity=manager.session_affinity)
         self.service_url = service_url
         self.log_uri = f"{api_url}/_sandbox/revisions/{{revision}}/log"
         self.granted_permissions = (None if granted_permissions is None

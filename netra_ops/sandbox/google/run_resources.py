@@ -138,6 +138,7 @@ class TemplateDefaults:
     timeout_s: int = 300
     concurrency: int = 80
     max_instances: int = 100
+    session_affinity: bool = False  # the service's, for a revision the platform started
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -345,6 +346,7 @@ def template_of(revision: Revision, requested: Message | None,
     template.timeout.FromSeconds(revision.timeout_s)
     template.max_instance_request_concurrency = revision.concurrency
     template.scaling.max_instance_count = defaults.max_instances
+    template.session_affinity = defaults.session_affinity
     return template
 
 

@@ -227,6 +227,7 @@ class RevisionManager:
         cpu_limit: str = "1",
         timeout_s: int = 300,
         concurrency: int = 80,
+        session_affinity: bool = False,
         startup_timeout_s: float = 30.0,
         command: Sequence[str] = REVISION_COMMAND,
         max_idle: int = 3,
@@ -245,6 +246,7 @@ class RevisionManager:
         self.cpu_limit = cpu_limit
         self.timeout_s = timeout_s
         self.concurrency = concurrency
+        self.session_affinity = session_affinity  # of the revisions the platform starts
         self.startup_timeout_s = startup_timeout_s
         self.command = tuple(command)
         self.max_idle = max_idle
