@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,13 @@ def earlier_value(name: str, *, incident: str, runbook: str | None = None,
                       f"{f' from {runbook}' if runbook else ''}; searched: {searched}")
 
 
-def write_index(folder: Path, key_values: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Write `index.json` and `index.html` for an incident folder; return the index."""
+def write_index(folder: Path, key_values: tuple[str, ...] = (),
+                standing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write `index.json` and `index.html` for an incident folder; return the index.
+
+    `standing` (`netra_ops.record.standing`) is where the incident stands now; without one
+    the index keeps the standing it had.
+    """
     runs = incident_runs(folder)
     index = {
         "incident": folder.name,
@@ -125,11 +131,20 @@ def write_index(folder: Path, key_values: tuple[str, ...] = ()) -> dict[str, Any
         "phases": _phases(runs),
         "status": _overall(runs),
         "total_duration_s": round(sum(run.duration_s for run in runs), 3),
+        "standing": dict(standing) if standing is not None else _kept_standing(folder),
     }
     (folder / "index.json").write_text(json.dumps(index, indent=2, default=str) + "\n",
                                        encoding="utf-8")
     (folder / "index.html").write_text(_index_html(index, key_values), encoding="utf-8")
     return index
+
+
+def _kept_standing(folder: Path) -> dict[str, Any] | None:
+    try:
+        kept = json.loads((folder / "index.json").read_text(encoding="utf-8")).get("standing")
+    except (OSError, ValueError):
+        return None
+    return kept if isinstance(kept, dict) else None
 
 
 def _phases(runs: list[IncidentRun]) -> dict[str, dict[str, Any]]:
@@ -158,9 +173,33 @@ def _index_html(index: dict[str, Any], key_values: tuple[str, ...]) -> str:
             ".failed,.error,.timeout,.kernel_died,.interrupted{background:#fce8e6}</style>"
             f"<h1>{title}</h1><p>Status: <strong>{html.escape(index['status'])}</strong> · "
             f"{len(index['runs'])} runs · {index['total_duration_s']:.1f} s in runbooks</p>"
+            f"{_standing_html(index.get('standing'), len(index['runs']))}"
             "<table><tr><th>started (UTC)</th><th>runbook</th><th>status</th><th>exit</th>"
             "<th>duration</th><th>key values</th><th>failing cell</th><th>record</th></tr>"
             f"{rows}</table></html>\n")
+
+
+def _standing_html(standing: Mapping[str, Any] | None, runs: int) -> str:
+    """Where the incident stands (the playbook's progress, the stakeholder update, the
+    escalations fired, the Phase 5 targets), or nothing when no checkpoint wrote one."""
+    if not standing:
+        return ""
+    progress = standing.get("progress") or {}
+    stale = standing.get("after_runs") != runs
+    lines = [f"<h2>Where it stands</h2><p>As of {html.escape(str(standing.get('as_of')))}"
+             + (" (runs were added since: run 00_incident_summary or the next step to "
+                "refresh)" if stale else "") + "</p><ul>"]
+    if progress:
+        lines.append(f"<li>{html.escape(str(progress.get('text', '')))}</li>")
+    lines.append(f"<li>Stakeholder update: "
+                 f"{html.escape(str(standing.get('stakeholder_update')))}</li>")
+    fired = standing.get("escalations_fired") or []
+    lines.append("<li>Escalation triggers fired: "
+                 + (html.escape("; ".join(fired)) if fired else "none") + "</li>")
+    targets = "".join(f"<tr><td>{html.escape(t['target'])}</td><td>{html.escape(t['state'])}"
+                      f"</td></tr>" for t in standing.get("targets") or [])
+    return "".join(lines) + f"</ul><table><tr><th>Phase 5 target</th><th>state</th></tr>" \
+        f"{targets}</table><h2>Runs</h2>"
 
 
 def _run_row(run: dict[str, Any], key_values: tuple[str, ...]) -> str:
