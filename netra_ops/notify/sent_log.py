@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from netra_ops.notify.message import Notice
 from netra_ops.notify.webhook import Delivery
 
@@ -89,6 +91,14 @@ class SentLog:
             except json.JSONDecodeError:
                 continue
         return found
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per entry: when, event, phase, verdict, severity, delivered, attempts,
+        error, destination, text."""
+        columns = ["at", "event", "phase", "verdict", "severity", "delivered", "attempts",
+                   "error", "destination", "text"]
+        return pd.DataFrame([{c: e.get(c) for c in columns} for e in self.entries()],
+                            columns=columns)
 
     def delivered(self, key: str) -> bool:
         """True when a notice with this key was delivered."""
