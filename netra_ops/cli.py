@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import pandas as pd
 import typer
@@ -105,6 +105,16 @@ def run(
         help="Playbooks on the sandbox: stage a scenario first (stale-to-fixed, ...).")] = None,
     start_from: Annotated[str | None, typer.Option(
         "--from", help="Playbooks: resume at this phase (runbook name).")] = None,
+    with_steps: Annotated[list[str] | None, typer.Option(
+        "--with", help="Playbooks: also run this optional step (05_performance or 05; "
+                       "repeatable).")] = None,
+    webhook: Annotated[str | None, typer.Option(
+        help="Playbooks: notify this chat webhook at each phase, escalation and outcome: "
+             "URL, or env:NAME / file:PATH holding it (keeps the token out of the process "
+             "list). Default: $NETRA_OPS_WEBHOOK_URL.")] = None,
+    webhook_format: Annotated[str, typer.Option(
+        help="Playbooks: auto (by the webhook's host), slack, google-chat or json.")
+    ] = "auto",
 ) -> None:
     """Execute a runbook, or a playbook of runbooks, headless into an incident record."""
     from netra_ops.playbook import is_playbook
@@ -117,10 +127,12 @@ def run(
     if playbook:
         _run_playbook(notebook, environment, env, incident, parameters, outputs,
                       {"cell_timeout_s": cell_timeout, "deadline_s": deadline},
-                      execute, scenario, start_from)
-    if execute or scenario or start_from:
-        _fail("--execute, --scenario and --from are for playbooks; a runbook takes "
-              "-p execute=true")
+                      execute, scenario, start_from,
+                      {"with_steps": with_steps or [], "webhook": webhook,
+                       "webhook_format": webhook_format})
+    if execute or scenario or start_from or with_steps or webhook:
+        _fail("--execute, --scenario, --from, --with and --webhook are for playbooks; a "
+              "runbook takes -p execute=true")
     _run_runbook(notebook, env, incident, parameters, outputs,
                  {"cell_timeout_s": cell_timeout, "deadline_s": deadline})
 
@@ -149,8 +161,9 @@ def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, o
 def _run_playbook(name: str, environment: Environment, env: str, incident: str,
                   parameters: dict[str, object], outputs: Path | None,
                   limits: dict[str, float | None], execute: bool, scenario: str | None,
-                  start_from: str | None) -> NoReturn:
+                  start_from: str | None, options: dict[str, Any]) -> NoReturn:
     from netra_ops.deploy import serve_for_rehearsal
+    from netra_ops.notify import Webhook, resolve_format, webhook_url
     from netra_ops.playbook import Scenario, run_playbook
 
     def stage(chosen: Scenario) -> None:
@@ -161,11 +174,16 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
             serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)
 
     with _clear_errors():
+        url = webhook_url(options["webhook"])
+        resolve_format(options["webhook_format"], "")  # a bad format fails before any step
+        hook = Webhook(url, attempts=3, deadline_s=30.0, label="notification") if url else None
         result = run_playbook(name, environment=env, incident=incident, execute=execute,
                               parameters=parameters, scenario=scenario, start_from=start_from,
                               outputs_dir=outputs, stage=stage,
                               cell_timeout_s=limits["cell_timeout_s"],
-                              deadline_s=limits["deadline_s"])
+                              deadline_s=limits["deadline_s"],
+                              with_steps=options["with_steps"], webhook=hook,
+                              webhook_format=options["webhook_format"])
     _table(result.to_frame())
     if result.incident_dir is not None:
         typer.echo(f"\nindex:   {result.incident_dir / 'index.html'}")

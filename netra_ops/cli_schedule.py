@@ -110,7 +110,7 @@ def _plan(incident: str, env: str, cadence: str, runbooks: str, start: str | Non
                     cadence=parse_cadence(cadence), start=_start(start),
                     outputs_dir=outputs, **limits)
     url = find_webhook_url(webhook)
-    return plan, Webhook(url, timeout_s=webhook_timeout) if url else None
+    return plan, Webhook(url, timeout_s=webhook_timeout, label="escalation") if url else None
 
 
 def _start(text: str | None) -> datetime | None:

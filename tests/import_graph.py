@@ -43,6 +43,7 @@ TOP = "netra_ops"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "ui"),
     ("playbook", "schedule", "doctor"),
+    ("notify",),
     ("record",),
     ("deploy", "load"),
     ("metrics",),

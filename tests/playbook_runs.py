@@ -9,6 +9,7 @@ pytest-xdist (`--dist loadfile`) runs them side by side: most of a rehearsal is 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,15 +25,19 @@ EXIT = {"REMEDIATED": 0, "FAILED": 1, "ROLLED BACK": 6, "HELD": 8}  # as the REA
 
 
 def play(env: Environment, outputs: Path, incident: str, scenario: str | None,
-         *params: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Run the playbook (`-p` for each of `params`); the process and its index.json."""
+         *params: str, webhook: str | None = None
+         ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run the playbook (`-p` for each of `params`; `--webhook env:PLAYBOOK_HOOK` holding
+    `webhook` if given); the process and its index.json."""
     args = [sys.executable, "-m", "netra_ops", "run", "golden_path_remediation", "--env",
             str(env.source), "--incident", incident, "--outputs", str(outputs), "--execute"]
     args += ["--scenario", scenario] if scenario else []
+    args += ["--webhook", "env:PLAYBOOK_HOOK"] if webhook else []
     for param in params:
         args += ["-p", param]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PLAYBOOK_HOOK": webhook or ""})
     index = json.loads((outputs / incident / "index.json").read_text())
     print(incident, next((line for line in done.stdout.splitlines()
                           if line.startswith("outcome:")), "no outcome"))

@@ -4,10 +4,12 @@ bad deploys rolled back to it. Each outcome is decided from the steps' recorded 
 and test_playbook_memory_leak.py; on the `realistic` scenario: test_playbook_realistic*.py.
 
 Lean on purpose: short watches and a short seed 4.3 quiet window are parameters, and one
-sandbox serves a story told in several runs. The records the story leaves are then opened in
-headless Chromium (no playbook run of their own): the incident index of the remediated and
-of a rolled-back rehearsal, and the 07 record, screenshots kept in
-test-artifacts/screenshots/rehearsal-*.png.
+sandbox serves a story told in several runs. The runs notify a webhook receiver on loopback
+(`--webhook`): start, each phase, the escalations and the outcome, each naming the incident
+(resuming without repeats: tests/record/test_playbook_notify.py). The records the story
+leaves are then opened in headless Chromium (no playbook run of their own): the incident
+index of the remediated and of a rolled-back rehearsal, and the 07 record, screenshots kept
+in test-artifacts/screenshots/rehearsal-*.png.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from browser_pages import headless_page, shoot
 from playbook_runs import EXIT, outcome, play, records, runbooks, serving_images
+from webhook_receiver import Receiver, receiving
 
 from netra_ops.config import Environment
 from netra_ops.deploy import read_service
@@ -32,6 +35,18 @@ def env(module_sandbox_env: Environment) -> Environment:
     return module_sandbox_env
 
 
+def notified(receiver: Receiver, incident: str) -> list[tuple[str, str, str]]:
+    """(event, phase, verdict) of each message about `incident`, in order; every message
+    names the incident in its text and its fields and links the incident's record."""
+    bodies = [r.body for r in receiver.received if r.body["netra_ops"]["incident"] == incident]
+    for body in bodies:
+        assert f"[{incident}]" in body["text"] and "*Incident*\n" + incident in [
+            f["text"] for f in body["blocks"][2]["fields"]]
+        assert f"/{incident}/" in body["netra_ops"]["record"]
+    return [(b["netra_ops"]["event"], b["netra_ops"]["phase"], b["netra_ops"]["verdict"])
+            for b in bodies]
+
+
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The rehearsals' records: the story's test writes them, the browser test reads them."""
@@ -40,17 +55,29 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
         env: Environment, outputs: Path) -> None:
+    with receiving() as receiver:
+        remediated_then_rolled_back(env, outputs, receiver)
+
+
+def remediated_then_rolled_back(env: Environment, outputs: Path, receiver: Receiver) -> None:
     # The issue's reproduction: a 10 s window used to end FAILED (branch rollback taken)
     # because 07 held on too few auth samples. The watch now goes on while rules are
     # inconclusive; it must never roll back the fix.
+    hook = f"{receiver.url}/hooks/T0KEN"
     done, index = play(env, outputs, "INC-stale", "stale-to-fixed",
-                       "07_monitoring.duration_s=10")
+                       "07_monitoring.duration_s=10", webhook=hook)
     assert "06_rollback" not in runbooks(index), done.stdout
     assert done.returncode in (EXIT["REMEDIATED"], EXIT["HELD"]), done.stdout + done.stderr
     outcome(done, "REMEDIATED")
     assert runbooks(index) == ["01_preflight", "02_deploy", "03_config_sync",
                                "04_golden_path_validation", "07_monitoring",
                                "00_incident_summary"]
+    phases = [told for run in index["runs"] for told in [
+        ("phase.started", run["runbook"], "running"),
+        ("phase.outcome", run["runbook"], run["status"])]]
+    assert notified(receiver, "INC-stale") == [
+        ("playbook.started", "", ""), *phases[:3],
+        ("stakeholder_update", "", ""), *phases[3:], ("playbook.outcome", "", "REMEDIATED")]
     deployed = records(index, "02_deploy")
     assert deployed["image_before"].endswith(":main")  # staged by a tag nothing built yet
     assert deployed["services_verified"] == ["auth", "backend", "frontend"]
@@ -76,8 +103,13 @@ def test_a_10_s_watch_keeps_the_fix_then_two_bad_deploys_roll_back_to_it(
     bad: list[str] = []
     for attempt in (1, 2):  # the new build fails half its requests: 02's verification fails
         done, index = play(env, outputs, f"INC-bad-{attempt}", "bad-deploy",
-                           "06_rollback.quiet_s=5")
+                           "06_rollback.quiet_s=5", webhook=hook)
         outcome(done, "ROLLED BACK")
+        told = notified(receiver, f"INC-bad-{attempt}")
+        deploy = next(r["status"] for r in index["runs"] if r["runbook"] == "02_deploy")
+        assert [e for e in told if e[0] == "escalation"] == [
+            ("escalation", "02_deploy", deploy)] * 2  # failed deploy; rollback required
+        assert told[-1] == ("playbook.outcome", "", "ROLLED BACK")
         assert runbooks(index) == ["01_preflight", "02_deploy", "06_rollback",
                                    "00_incident_summary"]
         assert records(index, "02_deploy")["decision"] == "rollback"

@@ -23,12 +23,14 @@ class _Model(BaseModel):
 
 
 class Step(_Model):
-    """One runbook of a playbook, its parameters, the branch its rollback decision takes
-    and what a failed verdict means when it records no decision."""
+    """One runbook of a playbook, its parameters, the branch its rollback decision takes,
+    what a failed verdict means when it records no decision, and whether it is optional
+    (runs only when asked for: `--with NAME`)."""
 
     runbook: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     execute: bool = False
+    optional: bool = False
     on_rollback: str | None = None
     when_failed: Literal["fail", "escalate"] = "fail"
 

@@ -53,11 +53,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -65,9 +65,15 @@ from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
 from netra_ops.record.in_flight import in_flight_text
-from netra_ops.record.incident import PLAYBOOK_RUNS, outputs_root, record_playbook_run
+from netra_ops.record.incident import (
+    NOTIFICATIONS,
+    PLAYBOOK_RUNS,
+    outputs_root,
+    record_playbook_run,
+)
 from netra_ops.record.parameters import (
     check_against_runbook,
+    check_incident,
     check_parameters,
     check_scoped_parameters,
     declared_parameters,
@@ -75,14 +81,19 @@ from netra_ops.record.parameters import (
 )
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
+if TYPE_CHECKING:  # see _LAZY
+    from netra_ops.notify import Webhook
+    from netra_ops.playbook.checkpoints import Checkpoints
+
 __all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook",
            "step_decision"]
 
 logger = logging.getLogger("netra_ops.record")
 
 # _LAZY: `netra_ops.deploy` and `netra_ops.metrics` (matplotlib, Google's clients: 0.8 s of
-# CPU) are imported where a playbook needs them, not with this module: every
-# `netra-ops run` imports it to ask whether its argument is a playbook.
+# CPU), and the checkpoints (notify, the standing: metrics again), are imported where a
+# playbook needs them, not with this module: every `netra-ops run` imports it to ask
+# whether its argument is a playbook.
 
 PREFLIGHT_RUNBOOK = "01_preflight"
 """The step whose environment must name a repository before the playbook starts."""
@@ -157,6 +168,9 @@ def run_playbook(
     cell_timeout_s: float | None = None,
     deadline_s: float | None = None,
     stage: Stager | None = None,
+    with_steps: Collection[str] = (),
+    webhook: Webhook | None = None,
+    webhook_format: str = "auto",
 ) -> PlaybookResult:
     """Run the playbook's steps into `incident`; see the module docstring.
 
@@ -164,20 +178,29 @@ def run_playbook(
     (`runbook.key`), over the scenario's and the playbook's own (see the module docstring);
     ParameterError before anything runs when one reaches no step or does not fit. `stage`
     performs a scenario's set-up (the CLI passes the sandbox's). `cell_timeout_s` and
-    `deadline_s` apply to each step's run.
+    `deadline_s` apply to each step's run. `with_steps` names the optional steps to run
+    (`05_performance`, or its number `05`). With a `webhook`, every checkpoint is notified
+    in `webhook_format` (`netra_ops.playbook.checkpoints`); the index is updated either way.
     """
+    from netra_ops.playbook.checkpoints import Checkpoints  # see _LAZY
+
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
-    steps = _steps_from(book, start_from)
+    steps = _steps_from(book, start_from, _optional_steps(book, with_steps))
     run = _PlaybookRun(environment, incident, execute,
                        (chosen.parameters if chosen else {}, dict(parameters or {})),
                        outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
     run.check(book)
     run.check_preflight(steps)
+    run.marks = Checkpoints.open(book, steps, incident=check_incident(incident),
+                                 environment=environment, execute=execute,
+                                 folder=outputs_root(outputs_dir) / incident, webhook=webhook,
+                                 webhook_format=webhook_format, start_from=start_from)
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
         stage(chosen)
+    run.marks.started()
     started = time.monotonic()
     run.begin(book, scenario)
     try:
@@ -191,10 +214,12 @@ def run_playbook(
         reason = f"{stopped.status} at step {run.outcomes[-1].runbook}"
         logger.warning("playbook %s %s at step %s; resume with start_from (--from)",
                        book.name, stopped.status, run.outcomes[-1].runbook)
-    run.record(status, branch, reason)
     incident_dir = run.last_dir.parent if run.last_dir else None
-    return PlaybookResult(book.name, incident, status, tuple(run.outcomes),
-                          time.monotonic() - started, branch, incident_dir, reason)
+    result = PlaybookResult(book.name, incident, status, tuple(run.outcomes),
+                            time.monotonic() - started, branch, incident_dir, reason)
+    run.marks.finished(result)
+    run.record(status, branch, reason)  # after the outcome's message, which it lists
+    return result
 
 
 def _scenario(book: Playbook, name: str | None) -> Scenario | None:
@@ -206,14 +231,31 @@ def _scenario(book: Playbook, name: str | None) -> Scenario | None:
     return book.scenarios[name]
 
 
-def _steps_from(book: Playbook, start_from: str | None) -> list[Step]:
+def _optional_steps(book: Playbook, wanted: Collection[str]) -> set[str]:
+    """The optional steps' names `wanted` names (by name or number); ParameterError for a
+    name that is no optional step of the playbook."""
+    optional = [s.name for s in book.steps if s.optional]
+    chosen = set()
+    for name in wanted:
+        found = [o for o in optional if name in (o, o.split("_", 1)[0])]
+        if not found:
+            raise ParameterError(f"--with {name!r} is not an optional step of playbook "
+                                 f"{book.name} (optional: {', '.join(optional) or 'none'})")
+        chosen.update(found)
+    return chosen
+
+
+def _steps_from(book: Playbook, start_from: str | None, chosen: set[str]) -> list[Step]:
+    steps = [s for s in book.steps if not s.optional or s.name in chosen]
     if start_from is None:
-        return list(book.steps)
-    names = [s.name for s in book.steps]
+        return steps
+    names = [s.name for s in steps]
     if start_from not in names:
+        hint = (f"; it is optional: add --with {start_from}" if start_from in
+                {s.name for s in book.steps} else "")
         raise ParameterError(f"--from {start_from!r} is not a phase of playbook {book.name} "
-                             f"(phases: {', '.join(names)})")
-    return book.steps[names.index(start_from):]
+                             f"(phases: {', '.join(names)}){hint}")
+    return steps[names.index(start_from):]
 
 
 def step_decision(step: Step, result: RunResult) -> tuple[str, str]:
@@ -255,6 +297,7 @@ class _PlaybookRun:
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
         self.context: dict[str, Any] = {}
+        self.marks: Checkpoints
 
     def begin(self, book: Playbook, scenario: str | None) -> None:
         """Name this playbook run (`<UTC stamp>-<playbook>`, unique in the incident): what
@@ -283,7 +326,8 @@ class _PlaybookRun:
                  "steps": [{"runbook": o.runbook, "branch": o.branch, "status": o.status,
                             "decision": o.decision, "reason": o.reason,
                             "folder": o.record_dir.name if o.record_dir else None}
-                           for o in self.outcomes]}
+                           for o in self.outcomes],
+                 NOTIFICATIONS: self.marks.sent()}
         record_playbook_run(folder, entry)
 
     def main(self, book: Playbook, steps: list[Step]) -> tuple[str, str | None, str]:
@@ -319,6 +363,7 @@ class _PlaybookRun:
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
         context: dict[str, Any] = {key: self.context[key] for key in (
             "run", "playbook", "scenario", "rehearsal", "execute") if key in self.context}
+        self.marks.phase_started(step, branch)
         try:
             result = run_notebook(source, environment=self.environment,
                                   incident=self.incident, parameters=params,
@@ -340,6 +385,7 @@ class _PlaybookRun:
                               result.record_dir, float(result.summary.get("duration_s") or 0.0),
                               decision, reason)
         self.outcomes.append(outcome)
+        self.marks.phase_ended(step, outcome, result)
         return outcome
 
     def check(self, book: Playbook) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,15 @@ def record_playbook_run(folder: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return index
 
 
-def write_index(folder: Path, key_values: tuple[str, ...] = ()) -> dict[str, Any]:
+def write_index(folder: Path, key_values: tuple[str, ...] = (),
+                standing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write `index.json` and `index.html` for an incident folder; return the index.
 
     A run's manifest digest, once in the index, stays as it was first written: a rewritten
-    run manifest differs from it. `key_values` replaces each runbook's key figures."""
+    run manifest differs from it. `key_values` replaces each runbook's key figures.
+    `standing` (`netra_ops.record.standing`) is where the incident stands now; without one
+    the index keeps the standing it had.
+    """
     runs = incident_runs(folder)
     held = _held_digests(folder)
     entries = [asdict(run) | ({"manifest_sha256": held[run.folder]} if held.get(run.folder)
@@ -179,6 +184,7 @@ def write_index(folder: Path, key_values: tuple[str, ...] = ()) -> dict[str, Any
         "phases": _phases(runs),
         "status": _overall(runs),
         "total_duration_s": round(sum(run.duration_s for run in runs), 3),
+        "standing": dict(standing) if standing is not None else _kept_standing(folder),
     }
     (folder / INDEX_JSON).write_text(json.dumps(index, indent=2, default=str) + "\n",
                                      encoding="utf-8")
@@ -228,6 +234,14 @@ def _group(key: str | None, context: dict[str, Any], recorded: dict[str, Any] | 
             "reason": "", "branch_taken": None, "started_at": started_at,
             **(recorded or {}), "runs": [], NOTIFICATIONS: list((recorded or {}).get(
                 NOTIFICATIONS) or [])}
+
+
+def _kept_standing(folder: Path) -> dict[str, Any] | None:
+    try:
+        kept = json.loads((folder / "index.json").read_text(encoding="utf-8")).get("standing")
+    except (OSError, ValueError):
+        return None
+    return kept if isinstance(kept, dict) else None
 
 
 def _phases(runs: list[IncidentRun]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,7 +73,7 @@ def index_html(index: dict[str, Any], key_values: tuple[str, ...] = ()) -> str:
     title = html.escape(f"Incident {index['incident']}")
     parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_STYLE}</style><h1>{title}</h1>", _headline(index, groups),
-             _overview(groups)]
+             _standing_html(index.get("standing"), len(index["runs"])), _overview(groups)]
     number = 0
     for group in groups:
         number += bool(group.get("id"))
@@ -84,6 +84,29 @@ def index_html(index: dict[str, Any], key_values: tuple[str, ...] = ()) -> str:
                  "all with <code>netra-ops records verify "
                  f"{html.escape(index['incident'])}</code>.</p></html>\n")
     return "".join(parts)
+
+
+def _standing_html(standing: Mapping[str, Any] | None, runs: int) -> str:
+    """Where the incident stands (the playbook's progress, the stakeholder update, the
+    escalations fired, the Phase 5 targets), or nothing when no checkpoint wrote one."""
+    if not standing:
+        return ""
+    progress = standing.get("progress") or {}
+    stale = standing.get("after_runs") != runs
+    lines = [f"<h2>Where it stands</h2><p>As of {html.escape(str(standing.get('as_of')))}"
+             + (" (runs were added since: run 00_incident_summary or the next step to "
+                "refresh)" if stale else "") + "</p><ul>"]
+    if progress:
+        lines.append(f"<li>{html.escape(str(progress.get('text', '')))}</li>")
+    lines.append(f"<li>Stakeholder update: "
+                 f"{html.escape(str(standing.get('stakeholder_update')))}</li>")
+    fired = standing.get("escalations_fired") or []
+    lines.append("<li>Escalation triggers fired: "
+                 + (html.escape("; ".join(fired)) if fired else "none") + "</li>")
+    targets = "".join(f"<tr><td>{html.escape(t['target'])}</td><td>{html.escape(t['state'])}"
+                      f"</td></tr>" for t in standing.get("targets") or [])
+    return "".join(lines) + f"</ul><table><tr><th>Phase 5 target</th><th>state</th></tr>" \
+        f"{targets}</table>"
 
 
 def _headline(index: dict[str, Any], groups: list[dict[str, Any]]) -> str:

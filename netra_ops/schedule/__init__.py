@@ -5,9 +5,11 @@ validation, then monitoring) every 30 minutes for the first 4 hours, every 2 hou
 next 20 hours, then daily (`cadence`), each run its own record of the incident. One scheduler
 per incident (`lock`); no overlapping runs; missed due times reported and caught up with one
 run (`scheduler`); everything in `schedule.json` (`state`); each failed run escalated to a
-webhook (`escalation`); the same schedule as cron lines (`cron`). See docs/schedule.md.
+webhook (`escalation`, delivered by `netra_ops.notify`); the same schedule as cron lines
+(`cron`). See docs/schedule.md.
 """
 
+from netra_ops.notify import WEBHOOK_ENV, Delivery, Webhook, display_url, webhook_url
 from netra_ops.schedule.cadence import (
     DEFAULT_CADENCE,
     Cadence,
@@ -18,15 +20,7 @@ from netra_ops.schedule.cadence import (
 )
 from netra_ops.schedule.clock import Clock, SystemClock
 from netra_ops.schedule.cron import cron_lines
-from netra_ops.schedule.escalation import (
-    WEBHOOK_ENV,
-    Delivery,
-    FailedRun,
-    Webhook,
-    display_url,
-    escalation_payload,
-    webhook_url,
-)
+from netra_ops.schedule.escalation import FailedRun, escalation_payload
 from netra_ops.schedule.lock import ScheduleLock, ScheduleLockedError
 from netra_ops.schedule.scheduler import (
     Runner,

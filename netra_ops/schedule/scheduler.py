@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.errors import NetraOpsError, RunStopped
+from netra_ops.notify import Delivery, Webhook
 from netra_ops.record.incident import outputs_root
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.parameters import check_incident
@@ -41,7 +42,7 @@ from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook
 from netra_ops.schedule.cadence import Cadence, format_duration
 from netra_ops.schedule.clock import Clock, SystemClock
 from netra_ops.schedule.cron import cron_lines, validation_command
-from netra_ops.schedule.escalation import Delivery, FailedRun, Webhook, escalation_payload
+from netra_ops.schedule.escalation import FailedRun, escalation_payload
 from netra_ops.schedule.lock import LOCK_FILE, ScheduleLock
 from netra_ops.schedule.state import ScheduleState, Slot
 from netra_ops.schedule.validations import Validation

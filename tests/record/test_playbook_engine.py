@@ -230,4 +230,6 @@ def test_the_shipped_playbook_names_existing_runbooks() -> None:
     assert {s.name: (s.on_rollback, s.when_failed) for s in book.steps} == {
         "01_preflight": (None, "fail"), "02_deploy": ("rollback", "fail"),
         "03_config_sync": (None, "escalate"), "04_golden_path_validation": (None, "escalate"),
-        "07_monitoring": ("rollback", "fail")}
+        "05_performance": (None, "escalate"), "07_monitoring": ("rollback", "fail")}
+    # 05 runs only when asked for (--with 05_performance): off by default
+    assert [s.name for s in book.steps if s.optional] == ["05_performance"]

@@ -6,19 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from schedule_fakes import SANDBOX_TOML, FakeClock, Receiver
+from schedule_fakes import SANDBOX_TOML, FakeClock
+from webhook_receiver import Receiver, receiving
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A running webhook receiver, stopped after the test."""
-    found = Receiver()
-    found.thread.start()
-    yield found
-    found.release.set()
-    found.server.shutdown()
-    found.server.server_close()
-    found.thread.join(10)
+    with receiving() as found:
+        yield found
 
 
 @pytest.fixture

@@ -5,25 +5,27 @@
 - `ScriptedRunner` is the runner edge (executing a notebook): it takes the given time on the
   fake clock, writes a record folder with the real `create_record_dir`, and returns a
   RunResult with the scripted status. The real papermill path is in test_cli_schedule.py.
-- `Receiver` is a real HTTP server on loopback that answers each POST with the next scripted
-  answer (a status code, or "hang") and keeps what it received.
+- `Receiver` (tests/webhook_receiver.py) is a real HTTP server on loopback that answers each
+  POST with the next scripted answer (a status code, or "hang") and keeps what it received.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from webhook_receiver import Received, Receiver
 
 from netra_ops.errors import RunStopped
 from netra_ops.record.archive import create_record_dir
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult
 from netra_ops.schedule import Validation
+
+__all__ = ["FakeClock", "Received", "Receiver", "ScriptedRunner"]
 
 START = datetime(2025, 1, 11, 14, 10, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,49 +94,3 @@ class ScriptedRunner:
             raise RunStopped(f"runbook {validation.runbook} was {status}", status,
                              result.exit_code, result)
         return result
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class Receiver:
-    """A webhook receiver on loopback; `answers` are used in order (the last one repeats)."""
-
-    def __init__(self) -> None:
-        self.answers: list[int | str] = [200]
-        self.received: list[Received] = []
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                receiver.received.append(Received(self.path, dict(self.headers), body))
-                answer = receiver.answers.pop(0) if len(receiver.answers) > 1 \
-                    else receiver.answers[0]
-                if answer == "hang":
-                    receiver.release.wait(30)
-                    return
-                self.send_response(int(answer))
-                if answer == 429:
-                    self.send_header("Retry-After", "7")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
