@@ -58,6 +58,7 @@ import pandas as pd
 from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
+from netra_ops.playbook.progress import StepProgress, check_target
 from netra_ops.record.in_flight import in_flight_text
 from netra_ops.record.parameters import (
     check_against_runbook,
@@ -66,6 +67,7 @@ from netra_ops.record.parameters import (
     declared_parameters,
     parameters_for,
 )
+from netra_ops.record.progress import RunProgress
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
 __all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook",
@@ -150,6 +152,7 @@ def run_playbook(
     cell_timeout_s: float | None = None,
     deadline_s: float | None = None,
     stage: Stager | None = None,
+    progress: RunProgress | None = None,
 ) -> PlaybookResult:
     """Run the playbook's steps into `incident`; see the module docstring.
 
@@ -157,19 +160,26 @@ def run_playbook(
     (`runbook.key`), over the scenario's and the playbook's own (see the module docstring);
     ParameterError before anything runs when one reaches no step or does not fit. `stage`
     performs a scenario's set-up (the CLI passes the sandbox's). `cell_timeout_s` and
-    `deadline_s` apply to each step's run.
+    `deadline_s` apply to each step's run. Before the scenario and the first step,
+    TargetUnreachableError when a step reaches the environment's services or APIs and they
+    do not answer (`netra_ops.record.target`): nothing runs, nothing is changed. `progress`
+    shows each step's start, its run, and its end with its decision
+    (`netra_ops.playbook.progress`).
     """
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
     steps = _steps_from(book, start_from)
     run = _PlaybookRun(environment, incident, execute,
                        (chosen.parameters if chosen else {}, dict(parameters or {})),
-                       outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
+                       outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s},
+                       StepProgress(progress, steps, book.final))
     run.check(book)
     run.check_preflight(steps)
+    check_target(environment, book, steps)
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
+        run.progress.note(f"scenario {scenario}: staging it")
         stage(chosen)
     started = time.monotonic()
     try:
@@ -234,7 +244,7 @@ class _PlaybookRun:
 
     def __init__(self, environment: str, incident: str, execute: bool,
                  layers: tuple[Mapping[str, Any], ...], outputs_dir: str | Path | None,
-                 limits: Mapping[str, float | None]) -> None:
+                 limits: Mapping[str, float | None], progress: StepProgress) -> None:
         self.environment = environment
         self.incident = incident
         self.execute = execute
@@ -242,6 +252,7 @@ class _PlaybookRun:
         self._declared: dict[Path, dict[str, Any]] = {}
         self.outputs_dir = outputs_dir
         self.limits = limits
+        self.progress = progress
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
 
@@ -276,12 +287,14 @@ class _PlaybookRun:
         source = find_runbook(step.runbook)
         params = self._parameters(step, source)
         logger.info("playbook step %s%s", step.name, f" (branch {branch})" if branch else "")
+        self.progress.step_started(step, branch)
         try:
             result = run_notebook(source, environment=self.environment,
                                   incident=self.incident, parameters=params,
                                   outputs_dir=self.outputs_dir,
                                   cell_timeout_s=self.limits.get("cell_timeout_s"),
-                                  deadline_s=self.limits.get("deadline_s"))
+                                  deadline_s=self.limits.get("deadline_s"),
+                                  progress=self.progress.for_runs)
         except RunStopped as stopped:
             if isinstance(stopped.result, RunResult):
                 self._add(step, branch, stopped.result)
@@ -295,6 +308,7 @@ class _PlaybookRun:
                               result.record_dir, float(result.summary.get("duration_s") or 0.0),
                               decision, reason)
         self.outcomes.append(outcome)
+        self.progress.step_finished(outcome)
         return outcome
 
     def check(self, book: Playbook) -> None:
