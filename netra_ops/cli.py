@@ -140,13 +140,15 @@ def run(
 def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, object],
                  outputs: Path | None, limits: dict[str, float | None]) -> NoReturn:
     from netra_ops.record import RunResult, run_notebook
+    from netra_ops.record.terminal import terminal_progress
 
-    with _clear_errors():
+    with _clear_errors(), terminal_progress() as progress:
         try:
             result = run_notebook(notebook, environment=env, incident=incident,
                                   parameters=parameters, outputs_dir=outputs,
                                   cell_timeout_s=limits["cell_timeout_s"],
-                                  deadline_s=limits["deadline_s"])
+                                  deadline_s=limits["deadline_s"], check_target=True,
+                                  progress=progress)
         except RunStopped as stopped:
             if not isinstance(stopped.result, RunResult):
                 raise
@@ -165,6 +167,7 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
     from netra_ops.deploy import serve_for_rehearsal
     from netra_ops.notify import Webhook, resolve_format, webhook_url
     from netra_ops.playbook import Scenario, run_playbook
+    from netra_ops.record.terminal import terminal_progress
 
     def stage(chosen: Scenario) -> None:
         if chosen.observability:
@@ -173,7 +176,7 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
         if chosen.serving_image_tag:
             serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)
 
-    with _clear_errors():
+    with _clear_errors(), terminal_progress() as progress:
         url = webhook_url(options["webhook"])
         resolve_format(options["webhook_format"], "")  # a bad format fails before any step
         hook = Webhook(url, attempts=3, deadline_s=30.0, label="notification") if url else None
@@ -183,7 +186,7 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
                               cell_timeout_s=limits["cell_timeout_s"],
                               deadline_s=limits["deadline_s"],
                               with_steps=options["with_steps"], webhook=hook,
-                              webhook_format=options["webhook_format"])
+                              webhook_format=options["webhook_format"], progress=progress)
     _table(result.to_frame())
     if result.incident_dir is not None:
         typer.echo(f"\nindex:   {result.incident_dir / 'index.html'}")

@@ -26,6 +26,7 @@ was wrong and what to do about it.
     │   │   └── CadenceError                a validation schedule's cadence is malformed
     │   ├── ScheduleLockedError         another scheduler runs this incident's schedule
     │   ├── RecordError                 a recorded value or a verdict table is unusable
+    │   ├── TargetUnreachableError      the environment's services or APIs do not answer
     │   └── RunStopped                  SIGTERM / Ctrl-C stopped a run (its record is complete)
     ├── LocustError                 the Locust load path cannot run or be read back
     │   ├── LocustNotInstalledError     locust or websocket-client is missing
@@ -62,6 +63,7 @@ __all__ = [
     "ScheduleLockedError",
     "SecretError",
     "ServiceNotFoundError",
+    "TargetUnreachableError",
     "VerdictFailed",
 ]
 
@@ -155,6 +157,11 @@ class ParameterError(RunError):
 
 class RecordError(RunError):
     """A value given to `record()` or a table given to `verdict()` cannot be used."""
+
+
+class TargetUnreachableError(RunError):
+    """The environment's services or Google APIs do not answer at all (a stopped sandbox, no
+    network): checked before a run or a playbook starts, so nothing ran."""
 
 
 class CadenceError(ParameterError):

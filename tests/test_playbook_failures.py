@@ -1,6 +1,7 @@
 """The playbook's failure outcomes on the fast defaults: the seed's story with a failing build
-(ROLLED BACK to the stale build, the golden path broken there, escalated), and FAILED when
-netra-ops cannot act. Each on a sandbox of its own."""
+(ROLLED BACK to the stale build, the golden path broken there, escalated), on a sandbox of
+its own. A stopped sandbox no longer gets as far as a step: the target is checked before
+(tests/record/test_target_check.py)."""
 
 from __future__ import annotations
 
@@ -45,17 +46,3 @@ def test_the_seeds_story_with_a_failing_build_rolls_back_to_the_stale_build(
     assert "Rollback required due to critical issues" in summary["escalations_fired"]
     assert "golden path is broken there (escalated)" in summary["stakeholder_update"]
 
-
-def test_an_unreachable_cloud_run_api_ends_failed_with_nothing_rolled_back(
-        make_sandbox_env: Callable[[], Environment], tmp_path: Path) -> None:
-    """FAILED: netra-ops could not act (the sandbox is stopped, so the Cloud Run API does not
-    answer; its rehearsal repository is still there, so preflight passes): the step that
-    could not act is named, no rollback is attempted."""
-    stopped = make_sandbox_env()
-    sandbox.up(stopped)
-    sandbox.down(stopped)
-    done, index = play(stopped, tmp_path, "INC-unreachable", None)
-    outcome(done, "FAILED")
-    assert "ApiUnreachableError" in done.stdout, done.stdout
-    assert "06_rollback" not in runbooks(index)
-    assert runbooks(index)[-1] == "00_incident_summary"

@@ -64,6 +64,7 @@ import pandas as pd
 from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
+from netra_ops.playbook.progress import StepProgress, check_target
 from netra_ops.record.in_flight import in_flight_text
 from netra_ops.record.incident import (
     NOTIFICATIONS,
@@ -79,6 +80,7 @@ from netra_ops.record.parameters import (
     declared_parameters,
     parameters_for,
 )
+from netra_ops.record.progress import RunProgress
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 
 if TYPE_CHECKING:  # see _LAZY
@@ -171,6 +173,7 @@ def run_playbook(
     with_steps: Collection[str] = (),
     webhook: Webhook | None = None,
     webhook_format: str = "auto",
+    progress: RunProgress | None = None,
 ) -> PlaybookResult:
     """Run the playbook's steps into `incident`; see the module docstring.
 
@@ -181,6 +184,11 @@ def run_playbook(
     `deadline_s` apply to each step's run. `with_steps` names the optional steps to run
     (`05_performance`, or its number `05`). With a `webhook`, every checkpoint is notified
     in `webhook_format` (`netra_ops.playbook.checkpoints`); the index is updated either way.
+    Before the scenario and the first step, TargetUnreachableError when a step reaches the
+    environment's services or APIs and they do not answer (`netra_ops.record.target`):
+    nothing runs, nothing is changed. `progress`
+    shows each step's start, its run, and its end with its decision
+    (`netra_ops.playbook.progress`).
     """
     from netra_ops.playbook.checkpoints import Checkpoints  # see _LAZY
 
@@ -189,9 +197,11 @@ def run_playbook(
     steps = _steps_from(book, start_from, _optional_steps(book, with_steps))
     run = _PlaybookRun(environment, incident, execute,
                        (chosen.parameters if chosen else {}, dict(parameters or {})),
-                       outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
+                       outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s},
+                       StepProgress(progress, steps, book.final))
     run.check(book)
     run.check_preflight(steps)
+    check_target(environment, book, steps)
     run.marks = Checkpoints.open(book, steps, incident=check_incident(incident),
                                  environment=environment, execute=execute,
                                  folder=outputs_root(outputs_dir) / incident, webhook=webhook,
@@ -199,6 +209,7 @@ def run_playbook(
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
+        run.progress.note(f"scenario {scenario}: staging it")
         stage(chosen)
     run.marks.started()
     started = time.monotonic()
@@ -286,7 +297,7 @@ class _PlaybookRun:
 
     def __init__(self, environment: str, incident: str, execute: bool,
                  layers: tuple[Mapping[str, Any], ...], outputs_dir: str | Path | None,
-                 limits: Mapping[str, float | None]) -> None:
+                 limits: Mapping[str, float | None], progress: StepProgress) -> None:
         self.environment = environment
         self.incident = incident
         self.execute = execute
@@ -294,6 +305,7 @@ class _PlaybookRun:
         self._declared: dict[Path, dict[str, Any]] = {}
         self.outputs_dir = outputs_dir
         self.limits = limits
+        self.progress = progress
         self.outcomes: list[StepOutcome] = []
         self.last_dir: Path | None = None
         self.context: dict[str, Any] = {}
@@ -364,6 +376,7 @@ class _PlaybookRun:
         context: dict[str, Any] = {key: self.context[key] for key in (
             "run", "playbook", "scenario", "rehearsal", "execute") if key in self.context}
         self.marks.phase_started(step, branch)
+        self.progress.step_started(step, branch)
         try:
             result = run_notebook(source, environment=self.environment,
                                   incident=self.incident, parameters=params,
@@ -371,7 +384,8 @@ class _PlaybookRun:
                                   cell_timeout_s=self.limits.get("cell_timeout_s"),
                                   deadline_s=self.limits.get("deadline_s"),
                                   playbook={**context, "branch": branch,
-                                            "step": kind or ("branch" if branch else "main")})
+                                            "step": kind or ("branch" if branch else "main")},
+                                  progress=self.progress.for_runs)
         except RunStopped as stopped:
             if isinstance(stopped.result, RunResult):
                 self._add(step, branch, stopped.result)
@@ -386,6 +400,7 @@ class _PlaybookRun:
                               decision, reason)
         self.outcomes.append(outcome)
         self.marks.phase_ended(step, outcome, result)
+        self.progress.step_finished(outcome)
         return outcome
 
     def check(self, book: Playbook) -> None:

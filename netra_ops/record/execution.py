@@ -92,10 +92,12 @@ class RunStop:
 
 def execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any], kernel: str,
             cell_timeout_s: int | None, deadline_s: float | None,
-            kernel_env: dict[str, str], stop: RunStop) -> Execution:
+            kernel_env: dict[str, str], stop: RunStop,
+            hooks: dict[str, Any] | None = None) -> Execution:
     """Run `source` with papermill (see the module docstring); never raises for the kernel.
 
-    `stop` comes from `stop_signals()`, which the caller holds until its record is written.
+    `stop` comes from `stop_signals()`, which the caller holds until its record is written;
+    `hooks` are nbclient's (`on_cell_execute`, ...), called in papermill's worker thread.
     The unscrubbed notebook and the kernel's output stay in a private temp dir (mode 0700),
     removed at the end; the caller scrubs before anything reaches a record.
     """
@@ -105,7 +107,7 @@ def execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any], ke
         worker = threading.Thread(
             target=_papermill, name=f"netra-ops-run-{source.stem}", daemon=True,
             args=(source, output, kernel_log, parameters, kernel, cell_timeout_s, kernel_env,
-                  stop, outcome))
+                  stop, outcome, hooks or {}))
         worker.start()
         _wait(worker, stop, deadline_s)
         stop.closed = True
@@ -178,12 +180,14 @@ def stop_signals() -> Iterator[RunStop]:
 
 def _papermill(source: Path, output: Path, kernel_log: Path, parameters: dict[str, Any],
                kernel: str, cell_timeout_s: int | None, kernel_env: dict[str, str],
-               stop: RunStop, outcome: dict[str, Any]) -> None:
+               stop: RunStop, outcome: dict[str, Any], hooks: dict[str, Any]) -> None:
     """The worker: run papermill, put (status, error) in `outcome`; never raises."""
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    extra = {"execution_timeout": cell_timeout_s} if cell_timeout_s is not None else {}
+    extra: dict[str, Any] = dict(hooks)
+    if cell_timeout_s is not None:
+        extra["execution_timeout"] = cell_timeout_s
     try:
         with kernel_log.open("wb") as kernel_output:
             papermill.execute_notebook(

@@ -44,7 +44,9 @@ from netra_ops.record.parameters import (
     check_incident,
     check_parameters,
 )
+from netra_ops.record.progress import RunProgress, RunWatch, watch_run
 from netra_ops.record.recorder import lift_records
+from netra_ops.record.target import require_target
 from netra_ops.secrets import resolve_secret
 
 if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to import
@@ -112,6 +114,8 @@ def run_notebook(
     deadline_s: float | None = None,
     kernel_name: str | None = None,
     playbook: Mapping[str, Any] | None = None,
+    check_target: bool = False,
+    progress: RunProgress | None = None,
 ) -> RunResult:
     """Execute a runbook with papermill and archive the run; see the module docstring.
 
@@ -124,6 +128,11 @@ def run_notebook(
     `netra_ops.record.execution`), then `RunStopped` is raised with the result. `playbook`
     (a playbook's step: which playbook run, scenario, branch...) goes to summary.json as it
     is. The run's folder gets its own manifest, whose digest the incident's index keeps.
+
+    `check_target`: when the runbook reaches the environment's services or APIs (its
+    metadata says so), check first that they answer; TargetUnreachableError, and nothing
+    is recorded, when they do not (`netra_ops.record.target`). `progress` is shown the
+    run's cells and the kernel's log lines while it runs (`netra_ops.record.progress`).
     """
     source = find_runbook(notebook)
     user_parameters = check_parameters(parameters or {})
@@ -135,18 +144,22 @@ def run_notebook(
     secrets = known_secrets(environment)
     input_nb = _read_notebook(source)
     kernel = _kernel_for(input_nb, kernel_name)
+    if check_target:
+        require_target(environment, [source])
     started = dt.datetime.now(dt.UTC)
     root = _outputs_root(outputs_dir)
     record_dir = archive.create_record_dir(root, incident, source.stem, started)
     with execution.stop_signals() as stop, archive.RunLog(record_dir / "run.log",
                                                               secrets) as log, \
-            in_flight.audit_file() as changes:
+            in_flight.audit_file() as changes, \
+            _watch(progress, source.stem, input_nb, secrets) as watch:
         log.info(f"starting runbook {source.stem} ({source}) for incident {incident} on "
                  f"environment {environment}, kernel {kernel}; record: {record_dir}")
         kernel_env = {"NETRA_OPS_OUTPUTS": str(root.resolve()), HEADLESS_ENV: "1",
-                      **in_flight.kernel_audit_env(changes)}
+                      **in_flight.kernel_audit_env(changes), **watch.kernel_env}
         outcome, unfinished = _execute(source, input_nb, injected, kernel, timeout, deadline,
-                                       log, kernel_env, stop, (changes, environment))
+                                       log, kernel_env, stop, (changes, environment),
+                                       watch.engine_kwargs)
         finished = dt.datetime.now(dt.UTC)
         result = _archive(outcome, record_dir, secrets, log, {
             "runbook": source.stem, "incident": incident, "environment": environment,
@@ -157,12 +170,22 @@ def run_notebook(
         log.info(f"finished runbook {source.stem}: {result.status} (exit {result.exit_code}) "
                  f"in {result.summary['duration_s']:.1f} s; record: {record_dir}")
         write_run_manifest(record_dir)  # the last line of run.log is written: sealed
+        watch.finished(f"{result.status.upper()} (exit {result.exit_code}) in "
+                       f"{result.summary['duration_s']:.1f} s")
         write_index(record_dir.parent)
         write_manifest(record_dir.parent)
     if result.status in STOPPED:
         raise RunStopped(f"runbook {source.stem} was {result.status}; its record is "
                          f"{record_dir}", result.status, result.exit_code, result)
     return result
+
+
+def _watch(progress: RunProgress | None, runbook: str, input_nb: NotebookNode,
+           secrets: list[str]) -> contextlib.AbstractContextManager[RunWatch]:
+    """Watch the run for `progress` (None: nothing is watched): its code cells, with the
+    one papermill injects with the parameters."""
+    cells = sum(cell.cell_type == "code" for cell in input_nb.cells) + 1
+    return watch_run(progress, runbook, cells, secrets)
 
 
 def find_runbook(notebook: str | Path) -> Path:
@@ -272,12 +295,13 @@ def _outputs_root(outputs_dir: str | Path | None) -> Path:
 def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
              kernel: str, timeout: int | None, deadline_s: float | None, log: archive.RunLog,
              kernel_env: dict[str, str], stop: execution.RunStop,
-             changes: tuple[Path, str]) -> tuple[execution.Execution, list[dict[str, Any]]]:
+             changes: tuple[Path, str], hooks: dict[str, Any]
+             ) -> tuple[execution.Execution, list[dict[str, Any]]]:
     """Execute (never raises for what happens in the kernel) and mark the cell that stopped;
     with the changes the kernel left in flight when it was stopped (`changes`: its audit
     file and the environment; none unless the kernel was stopped)."""
     outcome = execution.execute(source, input_nb, parameters, kernel, timeout, deadline_s,
-                                kernel_env, stop)
+                                kernel_env, stop, hooks)
     for line in outcome.kernel_output.splitlines():
         if line.strip():
             log.write("KERNEL", "kernel", line)
