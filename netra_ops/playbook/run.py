@@ -59,6 +59,7 @@ from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
 from netra_ops.record.in_flight import in_flight_text
+from netra_ops.record.incident import check_incident
 from netra_ops.record.parameters import (
     check_against_runbook,
     check_parameters,
@@ -67,6 +68,7 @@ from netra_ops.record.parameters import (
     parameters_for,
 )
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
+from netra_ops.record.secret_needs import require_secrets
 
 __all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook",
            "step_decision"]
@@ -159,6 +161,7 @@ def run_playbook(
     performs a scenario's set-up (the CLI passes the sandbox's). `cell_timeout_s` and
     `deadline_s` apply to each step's run.
     """
+    check_incident(incident)
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
     steps = _steps_from(book, start_from)
@@ -167,6 +170,7 @@ def run_playbook(
                        outputs_dir, {"cell_timeout_s": cell_timeout_s, "deadline_s": deadline_s})
     run.check(book)
     run.check_preflight(steps)
+    run.check_secrets(book, steps)
     if chosen is not None:
         if stage is None:
             raise RunError(f"scenario {scenario!r} needs a sandbox to stage it")
@@ -316,6 +320,16 @@ class _PlaybookRun:
             if step.runbook == PREFLIGHT_RUNBOOK:
                 params = self._parameters(step, find_runbook(step.runbook))
                 require_repository(load_environment(self.environment), params.get("repository"))
+
+    def check_secrets(self, book: Playbook, steps: list[Step]) -> None:
+        """SecretError before the first step (and before a scenario is staged) when a step
+        that may run (`steps`, the branches, the final runbook) needs a secret that does
+        not resolve."""
+        branches = [s for branch in book.branches.values() for s in branch]
+        may_run = [*steps, *branches, *([book.final] if book.final else [])]
+        require_secrets(load_environment(self.environment), [
+            (step.name, self._parameters(step, find_runbook(step.runbook)))
+            for step in may_run])
 
     def _declared_by(self, source: Path) -> dict[str, Any]:
         if source not in self._declared:

@@ -45,6 +45,7 @@ from netra_ops.record.parameters import (
     check_parameters,
 )
 from netra_ops.record.recorder import lift_records
+from netra_ops.record.secret_needs import require_secrets
 from netra_ops.secrets import resolve_secret
 
 if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to import
@@ -127,6 +128,7 @@ def run_notebook(
     check_against_runbook(source, user_parameters)
     injected = {"incident_id": check_incident(incident), "environment": environment,
                 **user_parameters}
+    require_secrets(load_environment(environment), [(source.stem, user_parameters)])
     timeout = _cell_timeout(cell_timeout_s)
     deadline = _deadline(deadline_s)
     secrets = known_secrets(environment)
@@ -380,8 +382,9 @@ def _archive(outcome: execution.Execution, record_dir: Path, secrets: list[str],
     runbook = facts["runbook"]
     notebook, findings = archive.scrub_notebook(outcome.notebook, secrets)
     if findings:
-        log.warning(f"redacted from the notebook: {archive.describe_findings(findings)}; "
-                    f"the runbook prints secrets, fix it")
+        log.warning(f"redacted from the notebook: {archive.describe_findings(findings)} "
+                    f"(a value that looks like a credential was shown; the record has "
+                    f"[REDACTED] in its place)")
     notebook.metadata.setdefault("papermill", {})["output_path"] = str(
         record_dir / f"{runbook}.ipynb")
     notebook_path, html_path = record_dir / f"{runbook}.ipynb", record_dir / f"{runbook}.html"
