@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-ENV ?= sandbox
+# The environment of every target: ENV=..., else $NETRA_OPS_ENV, else sandbox (`make lab
+# ENV=staging` passes it on to the runbooks as NETRA_OPS_ENV).
+ENV ?= $(or $(NETRA_OPS_ENV),sandbox)
 INCIDENT ?= demo
 SCENARIO ?= stale-to-fixed
 
@@ -17,7 +19,8 @@ INSTALLER ?= uv
 UV_VERSION ?= 0.13.9
 UV := $(BIN)/uv
 
-.PHONY: install uv lock test-latest demo test lint lab browser sandbox-up sandbox-down clean
+.PHONY: install uv lock test-latest demo rehearse test lint lab browser sandbox-up sandbox-down \
+	clean
 
 ## install: the exact versions of requirements.lock (every package, runtime and dev, with its
 ## SHA-256 hashes), then netra-ops itself in editable mode without touching those pins.
@@ -67,11 +70,22 @@ test-latest: browser
 
 ## demo: start the sandbox and rehearse the whole remediation on it: the stale build serves,
 ## the playbook deploys the fix, syncs configuration, validates the golden path, monitors,
-## and writes the incident summary (SCENARIO=bad-deploy rehearses the rollback branch).
+## and writes the incident summary, into incident $(INCIDENT) (SCENARIO=bad-deploy rehearses
+## the rollback branch). Like rehearse, it prints the outcome and succeeds when the scenario
+## ends as it expects (an expected ROLLED BACK is no make error).
 demo: $(INSTALLED)
 	$(BIN)/netra-ops sandbox up --env $(ENV)
-	$(BIN)/netra-ops run golden_path_remediation --env $(ENV) --incident $(INCIDENT) \
-		--scenario $(SCENARIO) --execute
+	$(BIN)/netra-ops rehearse $(SCENARIO) --env $(ENV) --incident $(INCIDENT)
+
+## rehearse: one scenario of the remediation playbook on the sandbox (SCENARIO=bad-deploy;
+## netra-ops sandbox scenarios lists them with the outcome each expects), into incident
+## rehearsal-$(SCENARIO) unless INCIDENT=... is given: REMEDIATED, ROLLED BACK or HELD; it
+## succeeds when that is the scenario's expected outcome (netra-ops rehearse exits 0; 1 when
+## not, 2 for a bad name: make then says Error 1 / Error 2 and exits 2).
+rehearse: $(INSTALLED)
+	$(BIN)/netra-ops sandbox up --env $(ENV)
+	$(BIN)/netra-ops rehearse $(SCENARIO) --env $(ENV) \
+		$(if $(filter command line environment,$(origin INCIDENT)),--incident $(INCIDENT))
 
 ## test: lint, type-check and run the whole test suite (with Chromium for the browser test),
 ## in WORKERS processes (each test file stays in one; each worker has its own sandboxes).
@@ -89,13 +103,19 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 
 ## lab: start the sandbox and open JupyterLab on the runbooks (notebooks/), the control panel
-## in 08_control_panel. The runbooks' kernel "python3" is this venv's Python: JupyterLab runs
-## from the venv, finds kernels in the venv first (JUPYTER_PREFER_ENV_PATH=1), and starts the
-## venv's python3 kernel with its own interpreter. Records go to ./outputs.
+## in 08_control_panel. ENV=... reaches the runbooks as NETRA_OPS_ENV (their parameters cell
+## says `environment = ""`: that environment, else sandbox); the sandbox is started only when
+## ENV is one (status exits 1 when it is stopped, 2 when ENV is not a sandbox; an unknown ENV
+## stops at `sandbox scenarios`). The runbooks' kernel "python3" is this venv's Python:
+## JupyterLab runs from the venv, finds kernels in the venv first (JUPYTER_PREFER_ENV_PATH=1),
+## and starts the venv's python3 kernel with its own interpreter. Records go to ./outputs.
 ## LAB_ARGS adds JupyterLab options, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
 lab: $(INSTALLED)
-	$(BIN)/netra-ops sandbox up --env $(ENV)
-	NETRA_OPS_OUTPUTS="$(CURDIR)/outputs" JUPYTER_PREFER_ENV_PATH=1 \
+	@$(BIN)/netra-ops sandbox scenarios --env $(ENV) >/dev/null
+	@if $(BIN)/netra-ops sandbox status --env $(ENV) >/dev/null 2>&1 || [ $$? = 1 ]; then \
+		$(BIN)/netra-ops sandbox up --env $(ENV); \
+	else echo "$(ENV) is not a sandbox: nothing to start"; fi
+	NETRA_OPS_ENV="$(ENV)" NETRA_OPS_OUTPUTS="$(CURDIR)/outputs" JUPYTER_PREFER_ENV_PATH=1 \
 		$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 

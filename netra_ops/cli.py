@@ -24,7 +24,7 @@ from netra_ops.cli_build import build
 from netra_ops.cli_doctor import doctor
 from netra_ops.cli_options import USAGE_EXIT, EnvOption
 from netra_ops.cli_schedule import schedule
-from netra_ops.config import Environment, load_environment
+from netra_ops.config import ENVIRONMENT_VARIABLE, Environment, load_environment
 from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.logs_setup import configure_logging
 
@@ -38,13 +38,19 @@ __all__ = ["app"]
 # optional checker whose import fails.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+# Click's plain help (rich_markup_mode=None): typer's rich panels show every flag with a
+# `<bool>` type (`--verbose -v <bool>`), as if it took a value; click shows `-v, --verbose`.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  add_completion=False,
                   help="Runbooks and a local staging sandbox for Netra's Golden Path.")
-sandbox_app = typer.Typer(no_args_is_help=True, help="The local staging sandbox on loopback.")
-probe_app = typer.Typer(no_args_is_help=True, help="Ask the live system one question.")
+sandbox_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                          help="The local staging sandbox on loopback.")
+probe_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Ask the live system one question.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(probe_app, name="probe")
-records_app = typer.Typer(no_args_is_help=True, help="Incident records under outputs/.")
+records_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                          help="Incident records under outputs/.")
 app.add_typer(records_app, name="records")
 app.command()(schedule)
 app.command()(doctor)
@@ -79,7 +85,8 @@ def _environment(name: str) -> Environment:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="DEBUG log lines, and the HTTP clients' own.")] = False) -> None:
     configure_logging(verbose)
 
 
@@ -164,25 +171,20 @@ def _run_playbook(name: str, environment: Environment, env: str, incident: str,
                   parameters: dict[str, object], outputs: Path | None,
                   limits: dict[str, float | None], execute: bool, scenario: str | None,
                   start_from: str | None, options: dict[str, Any]) -> NoReturn:
-    from netra_ops.deploy import serve_for_rehearsal
+    from netra_ops.cli_scenarios import rehearsal, stage_rehearsal
     from netra_ops.notify import Webhook, resolve_format, webhook_url
-    from netra_ops.playbook import Scenario, run_playbook
+    from netra_ops.playbook import run_playbook
     from netra_ops.record.terminal import terminal_progress
 
-    def stage(chosen: Scenario) -> None:
-        if chosen.observability:
-            from netra_ops.sandbox.google.observability import update_observability
-            update_observability(environment, chosen.observability)
-        if chosen.serving_image_tag:
-            serve_for_rehearsal(environment, chosen.serving_image_tag, chosen.serving_env)
-
     with _clear_errors(), terminal_progress() as progress:
+        if scenario is not None:
+            rehearsal(scenario, name)  # a sandbox state or an unknown name: every valid one
         url = webhook_url(options["webhook"])
         resolve_format(options["webhook_format"], "")  # a bad format fails before any step
         hook = Webhook(url, attempts=3, deadline_s=30.0, label="notification") if url else None
         result = run_playbook(name, environment=env, incident=incident, execute=execute,
                               parameters=parameters, scenario=scenario, start_from=start_from,
-                              outputs_dir=outputs, stage=stage,
+                              outputs_dir=outputs, stage=stage_rehearsal(environment),
                               cell_timeout_s=limits["cell_timeout_s"],
                               deadline_s=limits["deadline_s"],
                               with_steps=options["with_steps"], webhook=hook,
@@ -258,23 +260,33 @@ def sandbox_logs(
 
 
 @sandbox_app.command("scenarios")
-def sandbox_scenarios() -> None:
-    """List the scenario presets that stage the seed's failures."""
-    from netra_ops import sandbox
+def sandbox_scenarios(env: EnvOption = "sandbox") -> None:
+    """Every scenario: the playbook's rehearsals (the outcome each ends in) and the sandbox
+    states (a build and its faults); `sandbox scenario NAME` stages either."""
+    from netra_ops.cli_scenarios import describe_scenarios
 
-    _table(pd.DataFrame(sandbox.list_scenarios()))
+    _environment(env)
+    with _clear_errors():
+        typer.echo(describe_scenarios())
 
 
 @sandbox_app.command("scenario")
 def sandbox_scenario(
-    name: Annotated[str, typer.Argument(help="Scenario preset (netra-ops sandbox scenarios).")],
+    name: Annotated[str, typer.Argument(help="Scenario (netra-ops sandbox scenarios).")],
     env: EnvOption = "sandbox",
 ) -> None:
-    """Deploy a scenario's revision in the running sandbox and send it all traffic."""
+    """Stage a scenario in the running sandbox: a sandbox state's revision, sent all traffic,
+    or what serves before a rehearsal starts (then: netra-ops rehearse NAME)."""
     from netra_ops import sandbox
+    from netra_ops.cli_scenarios import rehearsal, scenario_kind, stage_rehearsal
 
     environment = _environment(env)
     with _clear_errors():
+        if scenario_kind(name) == "rehearsal":
+            stage_rehearsal(environment)(rehearsal(name))
+            typer.echo(f"scenario {name}: staged what serves before the rehearsal; run it "
+                       f"with: netra-ops rehearse {name} (or make rehearse SCENARIO={name})")
+            return
         revision = sandbox.apply_scenario(environment, name)
     typer.echo(f"scenario {name}: revision {revision.get('name')} is {revision.get('state')}"
                + (f" ({revision.get('reason')})" if revision.get("reason") else ""))
@@ -360,7 +372,11 @@ def probe_urls(env: EnvOption = "sandbox") -> None:
 def records_list(outputs: OutputsOption = None) -> None:
     """The incidents on record, with their last runbook and status."""
     from netra_ops.record import list_incidents
+    from netra_ops.record.incident import outputs_root
 
+    if not outputs_root(outputs).is_dir():
+        _fail(f"no records folder {outputs_root(outputs)}: runs write there (netra-ops run "
+              f"...); pass --outputs or set NETRA_OPS_OUTPUTS to read another")
     _table(list_incidents(outputs))
 
 
@@ -385,7 +401,8 @@ def records_verify(
     incident: Annotated[str, typer.Argument(help="Incident id.")],
     outputs: OutputsOption = None,
     env: Annotated[str | None, typer.Option(
-        "--env", "-e", help="Also look for this environment's secret values.")] = None,
+        "--env", "-e", envvar=ENVIRONMENT_VARIABLE,
+        help="Also look for this environment's secret values.")] = None,
     expect: Annotated[list[str] | None, typer.Option(
         "--expect", help="A manifest's SHA-256 kept elsewhere (a notification, a ticket, an "
         "earlier verify): it must still be the incident's or one of its runs' (repeatable)."
@@ -410,6 +427,45 @@ def records_verify(
                    f"(manifest sha256 {report.manifest_digest})")
         return
     _table(report.to_frame())
+    raise typer.Exit(1)
+
+
+@app.command()
+def rehearse(
+    scenario: Annotated[str, typer.Argument(
+        help="A rehearsal of the remediation playbook (netra-ops sandbox scenarios).")],
+    env: EnvOption = "sandbox",
+    incident: Annotated[str | None, typer.Option(
+        "--incident", "-i", help="Incident id (default: rehearsal-SCENARIO).")] = None,
+    parameter: Annotated[list[str] | None, typer.Option(
+        "--parameter", "-p", help="As run's: key=value or runbook.key=value.")] = None,
+    outputs: OutputsOption = None,
+) -> None:
+    """Rehearse a scenario of the remediation playbook on the sandbox, for real (--execute):
+    exit 0 when it ends as the scenario expects (REMEDIATED, ROLLED BACK or HELD), 1 when
+    it does not, 2 for bad usage; 130 / 143 when stopped."""
+    from netra_ops.cli_scenarios import REHEARSED_PLAYBOOK, rehearsal
+    from netra_ops.playbook import PLAYBOOK_EXIT_CODES
+
+    with _clear_errors():
+        expected = rehearsal(scenario).expect
+    try:
+        run(REHEARSED_PLAYBOOK, incident=incident or f"rehearsal-{scenario}", env=env,
+            parameter=parameter, outputs=outputs, cell_timeout=None, deadline=None,
+            execute=True, scenario=scenario, start_from=None)
+    except typer.Exit as ended:
+        code = ended.exit_code
+    reached = {exit_code: status for status, exit_code in PLAYBOOK_EXIT_CODES.items()
+               }.get(code)
+    if reached not in ("remediated", "rolled_back", "held", "failed"):
+        raise typer.Exit(code)  # bad usage, or stopped by a signal: already said
+    shown = str(reached).replace("_", " ").upper()
+    if expected is None or reached == expected:
+        typer.echo(f"rehearsal {scenario}: {shown}"
+                   + (", as the scenario expects" if expected else ""))
+        raise typer.Exit(0 if expected or reached != "failed" else 1)
+    typer.echo(f"rehearsal {scenario}: {shown}, but the scenario expects "
+               f"{expected.replace('_', ' ').upper()}")
     raise typer.Exit(1)
 
 

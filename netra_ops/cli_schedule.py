@@ -73,6 +73,8 @@ def schedule(
 
     --print-cron prints the same schedule as cron lines.
     """
+    from netra_ops.config import load_environment
+    from netra_ops.record.secret_needs import require_secrets
     from netra_ops.schedule import Scheduler, SystemClock, schedule_cron
 
     with _usage_errors():
@@ -82,6 +84,8 @@ def schedule(
         if print_cron:
             typer.echo("\n".join(schedule_cron(plan, SystemClock().now())))
             return
+        require_secrets(load_environment(env), [(v.runbook, v.parameters)
+                                                for v in plan.validations])
         with _sigterm_as_exit():
             try:
                 outcome = Scheduler(plan, webhook=hook).run(max_runs=max_runs)
@@ -98,7 +102,7 @@ def _plan(incident: str, env: str, cadence: str, runbooks: str, start: str | Non
     """The Schedule and the Webhook (or None) the options describe, all checked."""
     from netra_ops.config import load_environment
     from netra_ops.record import parse_parameter
-    from netra_ops.record.parameters import check_incident
+    from netra_ops.record.incident import check_incident
     from netra_ops.schedule import Schedule, Webhook, parse_cadence, plan_validations
     from netra_ops.schedule import webhook_url as find_webhook_url
 

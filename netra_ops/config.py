@@ -7,7 +7,8 @@ and the success criteria (seed "Critical Success Metrics").
 
 Names are looked up, in order, in `$NETRA_OPS_ENVIRONMENTS`, `./environments` and the
 `environments/` folder beside the installed package; anything containing a path separator
-or ending in `.toml` is read as a path.
+or ending in `.toml` is read as a path. An empty name is the default environment:
+`$NETRA_OPS_ENV`, else `sandbox` (the runbooks' parameters cells say `environment = ""`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from netra_ops.errors import ConfigError, EnvironmentNotFoundError
 from netra_ops.secrets import SecretRef
 
 __all__ = [
+    "DEFAULT_ENVIRONMENT",
     "DEFAULT_MIGRATION_PATHS",
+    "ENVIRONMENT_VARIABLE",
     "REMOTE_PREFIXES",
     "Credentials",
     "Criterion",
@@ -43,6 +46,7 @@ __all__ = [
     "Service",
     "TriggerRule",
     "cloud_run_problem",
+    "default_environment",
     "environment_search_path",
     "list_environments",
     "load_environment",
@@ -387,6 +391,16 @@ def memory_bytes(quantity: str) -> int:
     raise ValueError(f"not a memory quantity (like 512Mi or 4Gi): {quantity!r}")
 
 
+DEFAULT_ENVIRONMENT = "sandbox"
+ENVIRONMENT_VARIABLE = "NETRA_OPS_ENV"
+"""The variable naming the default environment of the CLI (every --env) and the runbooks."""
+
+
+def default_environment() -> str:
+    """The environment an empty name means: `$NETRA_OPS_ENV` when set, else `sandbox`."""
+    return os.environ.get(ENVIRONMENT_VARIABLE, "").strip() or DEFAULT_ENVIRONMENT
+
+
 def environment_search_path() -> list[Path]:
     """The folders searched, in order, for `<name>.toml`."""
     folders = []
@@ -409,12 +423,14 @@ def list_environments() -> list[str]:
 
 
 def find_environment_file(name_or_path: str | os.PathLike[str]) -> Path:
-    """The file an environment name or path refers to."""
-    text = os.fspath(name_or_path)
+    """The file an environment name or path refers to (empty: `default_environment()`)."""
+    text = os.fspath(name_or_path).strip() or default_environment()
+    source = f" (from ${ENVIRONMENT_VARIABLE})" if text == os.environ.get(
+        ENVIRONMENT_VARIABLE, "").strip() else ""
     if os.sep in text or "/" in text or text.endswith(".toml"):
         path = Path(text)
         if not path.is_file():
-            raise EnvironmentNotFoundError(f"environment file {path} does not exist")
+            raise EnvironmentNotFoundError(f"environment file {path}{source} does not exist")
         return path.resolve()
     for folder in environment_search_path():
         candidate = folder / f"{text}.toml"
@@ -422,16 +438,17 @@ def find_environment_file(name_or_path: str | os.PathLike[str]) -> Path:
             return candidate.resolve()
     known = ", ".join(list_environments()) or "none found"
     raise EnvironmentNotFoundError(
-        f"unknown environment {text!r}: known environments are {known} "
+        f"unknown environment {text!r}{source}: known environments are {known} "
         f"(searched {', '.join(str(f) for f in environment_search_path())})"
     )
 
 
 def load_environment(
-    name_or_path: str | os.PathLike[str] | Environment = "sandbox",
+    name_or_path: str | os.PathLike[str] | Environment = "",
 ) -> Environment:
     """Load and validate an environment by name (`sandbox`, `staging`) or by path; an
-    already loaded Environment is returned as it is."""
+    already loaded Environment is returned as it is; an empty name (the default) is
+    `default_environment()`: `$NETRA_OPS_ENV`, else `sandbox`."""
     if isinstance(name_or_path, Environment):
         return name_or_path
     path = find_environment_file(name_or_path)

@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 
 from netra_ops.errors import SecretError
 
-__all__ = ["SECRET_SCHEMES", "SecretRef", "resolve_secret"]
+__all__ = ["SECRET_SCHEMES", "SecretRef", "resolve_secret", "unresolved"]
 
 SECRET_SCHEMES = ("env:", "file:")
 
@@ -51,6 +51,15 @@ def resolve_secret(reference: str) -> str:
     if not value:
         raise SecretError(f"secret {reference}: file {path} is empty")
     return value
+
+
+def unresolved(reference: str) -> str | None:
+    """Why a reference does not resolve (SecretError's text, never a value), or None."""
+    try:
+        resolve_secret(reference)
+    except SecretError as exc:
+        return str(exc)
+    return None
 
 
 def _check_reference_or_raise(reference: str) -> None:

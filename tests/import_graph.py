@@ -67,7 +67,7 @@ BESIDE = "sandbox"
 and only the entry points import it (the library reaches it over the network)."""
 
 PART_OF = {"__main__": "cli", "cli_build": "cli", "cli_doctor": "cli", "cli_options": "cli",
-           "cli_schedule": "cli"}
+           "cli_scenarios": "cli", "cli_schedule": "cli"}
 """Top-level modules that belong to a package: the command line's parts."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,21 +16,24 @@ from netra_ops.config import Environment
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def netra_ops(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def netra_ops(*args: str, cwd: Path = ROOT,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`netra-ops ARGS`; `env`: variables set for it (NETRA_OPS_ENV is unset otherwise)."""
+    environ = {k: v for k, v in os.environ.items() if k != "NETRA_OPS_ENV"} | (env or {})
     return subprocess.run([sys.executable, "-m", "netra_ops", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, env=environ)
 
 
 def listed_commands(help_text: str) -> list[str]:
-    """The names in the Commands panel of `--help`, in the order shown (a line that starts a
-    name; descriptions that wrap start with spaces)."""
-    panel = help_text.split("─ Commands ─", 1)[1].split("╰", 1)[0]
-    return re.findall(r"^│ (\S+) ", panel, flags=re.MULTILINE)
+    """The names under `Commands:` in `--help`, in the order shown (a line that starts a
+    name; descriptions that wrap start with more spaces)."""
+    section = help_text.split("\nCommands:\n", 1)[1]
+    return re.findall(r"^  (\S+) ", section, flags=re.MULTILINE)
 
 
 @pytest.mark.parametrize(("group", "commands"), [
-    ((), ["schedule", "doctor", "build", "run", "sandbox", "probe", "records"]),
+    ((), ["schedule", "doctor", "build", "run", "rehearse", "sandbox", "probe", "records"]),
     (("sandbox",), ["up", "down", "status", "logs", "scenarios", "scenario", "push"]),
     (("probe",), ["health", "golden-path", "urls"]),
     (("records",), ["list", "show", "verify"]),
@@ -141,3 +145,133 @@ def test_the_cli_validates_notebooks_without_compiling_the_iri_grammar() -> None
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["refused", "None", "True"], done.stdout
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("run", "--help"), ("schedule", "--help"),
+                                  ("records", "verify", "--help")])
+def test_flags_are_shown_as_flags_without_a_value(argv: tuple[str, ...]) -> None:
+    """Not `--verbose -v <bool>`, as if the flag took a value."""
+    result = netra_ops(*argv)
+    assert result.returncode == 0, result.stderr
+    assert "<bool>" not in result.stdout
+    assert re.search(r"^  (-v, --verbose|--execute|--print-cron|--help) +\S", result.stdout,
+                     flags=re.MULTILINE), result.stdout
+
+
+@pytest.mark.parametrize("argv", [("records", "verify", ".."),
+                                  ("records", "show", "../../etc"),
+                                  ("records", "show", ".."),
+                                  ("records", "verify", "a/b")])
+def test_records_refuse_an_id_outside_the_records_at_once(argv: tuple[str, ...]) -> None:
+    """`records verify ..` hashed the whole checkout (926 MB) for minutes; `records show ..`
+    exited 0 with a path that does not exist. Now: exit 2, one line, nothing read."""
+    result = netra_ops(*argv)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "error: incident id" in result.stderr
+    assert "e.g. INC-2041" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "verify"])
+def test_records_of_a_missing_incident_say_which_exist(command: str, tmp_path: Path) -> None:
+    result = netra_ops("records", command, "nonexistent", "--outputs", str(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "no record of incident 'nonexistent'" in result.stderr
+    assert "netra-ops records list" in result.stderr
+
+
+def test_records_list_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = netra_ops("records", "list", "--outputs", str(tmp_path / "none"))
+    assert result.returncode == 2 and "no records folder" in result.stderr
+
+
+def test_netra_ops_env_is_the_default_of_every_env_option(tmp_path: Path) -> None:
+    nope = {"NETRA_OPS_ENV": "nope"}
+    for argv in (("probe", "health"), ("sandbox", "scenarios"),
+                 ("schedule", "-i", "t", "--print-cron")):
+        result = netra_ops(*argv, env=nope)
+        assert result.returncode == 2, argv
+        assert "unknown environment 'nope' (from $NETRA_OPS_ENV)" in result.stderr, argv
+    doctor = netra_ops("doctor", env=nope)  # a failed row, exit 1, as for --env nope
+    assert doctor.returncode == 1 and "doctor: environment nope" in doctor.stdout
+    assert netra_ops("sandbox", "scenarios", "--env", "sandbox", env=nope).returncode == 0
+    assert "env var: NETRA_OPS_ENV" in netra_ops("run", "--help").stdout
+
+
+@pytest.mark.parametrize("target", ["04_golden_path_validation", "golden_path_remediation"])
+def test_a_missing_secret_stops_a_run_before_anything_runs(target: str,
+                                                           tmp_path: Path) -> None:
+    """On staging (named by NETRA_OPS_ENV) without its test user's password: exit 2 before
+    the first runbook, as `probe golden-path` does; not a cell error (exit 3) mid-run."""
+    result = netra_ops("run", target, "--incident", "INC-1", "--outputs", str(tmp_path),
+                       env={"NETRA_OPS_ENV": "staging", "NETRA_STAGING_TEST_PASSWORD": ""})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "error: missing secret" in result.stderr
+    assert ("the test user's password for 04_golden_path_validation" in result.stderr
+            and "environment variable NETRA_STAGING_TEST_PASSWORD is not set"
+            in result.stderr and "[REDACTED]" not in result.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_runbooks_default_environment_is_netra_ops_env() -> None:
+    """A runbook's parameters cell says `environment = ""`; `runbook_setup` (its first cell)
+    then loads $NETRA_OPS_ENV, which `make lab ENV=...` sets; a papermill parameter still
+    names one explicitly."""
+    code = ("from netra_ops.record import runbook_setup\n"
+            "print(runbook_setup('').name, runbook_setup('sandbox').name)\n")
+    for env, expected in (({"NETRA_OPS_ENV": "staging"}, "staging sandbox"),
+                          ({}, "sandbox sandbox")):
+        environ = {k: v for k, v in os.environ.items() if k != "NETRA_OPS_ENV"} | env
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env=environ)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split("\n")[-2] == expected
+
+
+def test_one_list_of_scenarios_names_both_kinds() -> None:
+    listed = netra_ops("sandbox", "scenarios")
+    assert listed.returncode == 0, listed.stderr
+    rehearsals, states = listed.stdout.split("\n\n")
+    assert re.search(r"^  bad-deploy +ROLLED BACK ", rehearsals, flags=re.MULTILINE)
+    assert re.search(r"^  stale-to-fixed +REMEDIATED ", rehearsals, flags=re.MULTILINE)
+    assert re.search(r"^  stale-build +The seed's stale build", states, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (("sandbox", "scenario", "bad-dep"), "unknown scenario 'bad-dep'"),
+    (("rehearse", "bad-dep"), "unknown scenario 'bad-dep'"),
+    (("run", "golden_path_remediation", "-i", "t", "--scenario", "bad-dep"),
+     "unknown scenario 'bad-dep'"),
+    (("run", "golden_path_remediation", "-i", "t", "--scenario", "slow"),
+     "'slow' is a sandbox state, not a rehearsal of golden_path_remediation: stage it with "
+     "netra-ops sandbox scenario slow"),
+    (("rehearse", "stale-build"), "netra-ops sandbox scenario stale-build"),
+])
+def test_a_scenario_name_of_the_wrong_kind_or_none_lists_the_valid_ones(
+        argv: tuple[str, ...], said: str, tmp_path: Path) -> None:
+    result = netra_ops(*argv, "--outputs", str(tmp_path)) if argv[0] != "sandbox" else \
+        netra_ops(*argv)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert said in result.stderr
+    assert "bad-deploy" in result.stderr and "stale-to-fixed" in result.stderr
+    if "unknown" in said:
+        assert "stale-build" in result.stderr and "realistic" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.sandbox
+def test_a_rehearsal_name_stages_its_start_in_the_sandbox(sandbox_env: Environment) -> None:
+    """`sandbox scenario bad-deploy` was "unknown scenario": it stages what serves before
+    that rehearsal (the fixed build, no fault), as the playbook would."""
+    staged = netra_ops("sandbox", "scenario", "bad-deploy", "--env", str(sandbox_env.source))
+    assert staged.returncode == 0, staged.stderr
+    assert "netra-ops rehearse bad-deploy" in staged.stdout
+    probed = netra_ops("probe", "golden-path", "--env", str(sandbox_env.source))
+    assert probed.returncode == 0, probed.stdout  # the fixed build serves
+
+
+def test_a_playbook_checks_the_incident_id_before_staging_a_scenario(tmp_path: Path) -> None:
+    result = netra_ops("run", "golden_path_remediation", "--incident", "../x", "--scenario",
+                       "bad-deploy", "--outputs", str(tmp_path))
+    assert result.returncode == 2 and "incident id '../x' is not valid" in result.stderr
+    assert list(tmp_path.iterdir()) == []

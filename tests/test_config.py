@@ -187,3 +187,17 @@ def test_two_different_backend_release_images_are_refused(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"\[release\] image .* and \[release.images\] "
                                           r"backend .* differ"):
         load_environment(write(tmp_path, text))
+
+
+def test_an_empty_name_is_netra_ops_env_else_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a runbook's `environment = ""` means (`make lab ENV=staging` sets the variable)."""
+    from netra_ops.config import default_environment
+
+    monkeypatch.delenv("NETRA_OPS_ENV", raising=False)
+    assert default_environment() == "sandbox" and load_environment("").name == "sandbox"
+    monkeypatch.setenv("NETRA_OPS_ENV", "staging")
+    assert load_environment("").name == "staging" and load_environment().name == "staging"
+    assert load_environment("sandbox").name == "sandbox"  # a name given wins
+    monkeypatch.setenv("NETRA_OPS_ENV", "nope")
+    with pytest.raises(EnvironmentNotFoundError, match=r"'nope' \(from \$NETRA_OPS_ENV\)"):
+        load_environment("")

@@ -25,15 +25,17 @@ from netra_ops.doctor.permissions import permission_checks
 from netra_ops.doctor.principal import Principal, find_principal, refresh
 from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, changing_runbooks
-from netra_ops.errors import NetraOpsError, SecretError
+from netra_ops.errors import NetraOpsError
 from netra_ops.probe.services import check_services
 from netra_ops.probe.session_timeouts import session_timeouts
-from netra_ops.secrets import resolve_secret
+from netra_ops.record.secret_needs import CONFIG_RUNBOOKS, LOGIN_RUNBOOKS
+from netra_ops.secrets import unresolved
 
 __all__ = ["doctor"]
 
 _ROLES: tuple[ServiceRole, ...] = ("backend", "auth", "frontend")
-_NEEDS_LOGIN = "04_golden_path_validation, 05_performance, 06_rollback, 07_monitoring"
+_NEEDS_LOGIN = ", ".join(LOGIN_RUNBOOKS)
+_NEEDS_CONFIG = ", ".join(CONFIG_RUNBOOKS)
 _SESSIONS = "chat session timeouts"
 
 
@@ -95,15 +97,15 @@ def _google_skipped(reason: str) -> list[Check]:
 def _secrets(env: Environment) -> Check:
     """Every secret reference the runbooks resolve, resolved now (values never shown)."""
     wanted = [(env.credentials.password, f"the test user's password (login: {_NEEDS_LOGIN})")]
-    wanted += [(ref, f"[secret_env] {key} (03_config_sync)")
+    wanted += [(ref, f"[secret_env] {key} ({_NEEDS_CONFIG})")
                for key, ref in env.secret_env.items()]
     dependencies = [("postgres", env.dependencies.postgres), ("redis", env.dependencies.redis)]
     optional = [(ref, f"[dependencies] {name}") for name, ref in dependencies if ref]
     if env.dependencies.required:
-        wanted += [(ref, f"{what} (03_config_sync, required)") for ref, what in optional]
-    problems = [f"{what}: {error}" for ref, what in wanted if (error := _unresolved(ref))]
+        wanted += [(ref, f"{what} ({_NEEDS_CONFIG}, required)") for ref, what in optional]
+    problems = [f"{what}: {error}" for ref, what in wanted if (error := unresolved(ref))]
     unset = [what for ref, what in optional if not env.dependencies.required
-             and _unresolved(ref)]
+             and unresolved(ref)]
     note = f"; optional and not set: {', '.join(unset)}" if unset else ""
     if problems:
         return Check("secrets", False, "; ".join(problems) + note,
@@ -111,14 +113,6 @@ def _secrets(env: Environment) -> Check:
                          "(never write a secret into the environment file)")
     return Check("secrets", True, f"{len(wanted)} reference(s) resolve (values not shown)"
                  + note)
-
-
-def _unresolved(reference: str) -> str | None:
-    try:
-        resolve_secret(reference)
-    except SecretError as exc:
-        return str(exc)
-    return None
 
 
 def _credentials(env: Environment) -> tuple[Principal | None, Check]:

@@ -47,9 +47,11 @@ class Scenario(_Model):
 
     A scenario stages only what it names: the service's other settings and the APIs it does
     not name stay as they are, so a story told after `netra-ops sandbox scenario realistic`
-    is told on staging's terms (start-up, digests, agent timing, late data)."""
+    is told on staging's terms (start-up, digests, agent timing, late data). `expect` is the
+    outcome the story ends in (`netra-ops rehearse` checks it)."""
 
     description: str = ""
+    expect: Literal["remediated", "rolled_back", "held"] | None = None
     serving_image_tag: str | None = None
     serving_env: dict[str, str] = Field(default_factory=dict)
     observability: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -69,12 +69,12 @@ from netra_ops.record.in_flight import in_flight_text
 from netra_ops.record.incident import (
     NOTIFICATIONS,
     PLAYBOOK_RUNS,
+    check_incident,
     outputs_root,
     record_playbook_run,
 )
 from netra_ops.record.parameters import (
     check_against_runbook,
-    check_incident,
     check_parameters,
     check_scoped_parameters,
     declared_parameters,
@@ -82,6 +82,7 @@ from netra_ops.record.parameters import (
 )
 from netra_ops.record.progress import RunProgress
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
+from netra_ops.record.secret_needs import require_secrets
 
 if TYPE_CHECKING:  # see _LAZY
     from netra_ops.notify import Webhook
@@ -192,6 +193,7 @@ def run_playbook(
     """
     from netra_ops.playbook.checkpoints import Checkpoints  # see _LAZY
 
+    check_incident(incident)
     book = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
     chosen = _scenario(book, scenario)
     steps = _steps_from(book, start_from, _optional_steps(book, with_steps))
@@ -201,8 +203,9 @@ def run_playbook(
                        StepProgress(progress, steps, book.final))
     run.check(book)
     run.check_preflight(steps)
+    run.check_secrets(book, steps)  # local and at once; then the network's answer
     check_target(environment, book, steps)
-    run.marks = Checkpoints.open(book, steps, incident=check_incident(incident),
+    run.marks = Checkpoints.open(book, steps, incident=incident,
                                  environment=environment, execute=execute,
                                  folder=outputs_root(outputs_dir) / incident, webhook=webhook,
                                  webhook_format=webhook_format, start_from=start_from)
@@ -422,6 +425,16 @@ class _PlaybookRun:
             if step.runbook == PREFLIGHT_RUNBOOK:
                 params = self._parameters(step, find_runbook(step.runbook))
                 require_repository(load_environment(self.environment), params.get("repository"))
+
+    def check_secrets(self, book: Playbook, steps: list[Step]) -> None:
+        """SecretError before the first step (and before a scenario is staged) when a step
+        that may run (`steps`, the branches, the final runbook) needs a secret that does
+        not resolve."""
+        branches = [s for branch in book.branches.values() for s in branch]
+        may_run = [*steps, *branches, *([book.final] if book.final else [])]
+        require_secrets(load_environment(self.environment), [
+            (step.name, self._parameters(step, find_runbook(step.runbook)))
+            for step in may_run])
 
     def _declared_by(self, source: Path) -> dict[str, Any]:
         if source not in self._declared:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from netra_ops.errors import RecordError
+from netra_ops.errors import ParameterError, RecordError
 from netra_ops.record.index_page import index_html
 from netra_ops.record.manifest import INDEX_JSON, manifest_digest, write_manifest
 
@@ -34,8 +35,10 @@ __all__ = [
     "NOTIFICATIONS",
     "PLAYBOOK_RUNS",
     "IncidentRun",
+    "check_incident",
     "earlier_value",
     "incident_dir",
+    "incident_path",
     "incident_runs",
     "list_incidents",
     "outputs_root",
@@ -52,6 +55,11 @@ NOTIFICATIONS = "notifications"
 a mapping (`sent_at`, `channel`, `event`, `status`, `manifest_sha256`, ...), shown in the
 index under "Notifications sent"."""
 _MISSING = object()
+_INCIDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# What only an incident's folder holds: its index or manifest, or a run's summary or log (a
+# run in progress has its log before its summary).
+_INCIDENT_FILES = (*INDEX_FILES, "manifest.json")
+_RUN_FILES = ("summary.json", "run.log")
 
 
 @dataclass(frozen=True)
@@ -78,14 +86,43 @@ def outputs_root(outputs_dir: str | Path | None = None) -> Path:
     return Path(outputs_dir or os.environ.get("NETRA_OPS_OUTPUTS") or "outputs").resolve()
 
 
+def check_incident(incident: str) -> str:
+    """The incident id, if it is safe as a folder name; ParameterError otherwise.
+
+    The one check of an incident id: whatever takes one (a run, a playbook, the schedule,
+    `records`, the panel's journal) goes through it, so `..`, `../../etc` or `a/b` never
+    name a folder outside the records folder.
+    """
+    if not isinstance(incident, str) or not _INCIDENT.fullmatch(incident):
+        raise ParameterError(
+            f"incident id {incident!r} is not valid: use 1-64 letters, digits, '.', '_' or "
+            f"'-', starting with a letter or digit (e.g. INC-2041)"
+        )
+    return incident
+
+
+def incident_path(incident: str, outputs_dir: str | Path | None = None) -> Path:
+    """Where an incident's records live (the id checked), whether or not any exist yet."""
+    return outputs_root(outputs_dir) / check_incident(incident)
+
+
 def incident_dir(incident: str, outputs_dir: str | Path | None = None) -> Path:
-    """The folder of an incident; RecordError names the known incidents if it is absent."""
-    folder = outputs_root(outputs_dir) / incident
-    if not folder.is_dir():
+    """The folder of an incident on record: ParameterError for an id that is not one,
+    RecordError (naming the known incidents) when there is no record of it."""
+    folder = incident_path(incident, outputs_dir)
+    if not _is_record(folder):
         known = ", ".join(sorted(list_incidents(outputs_dir)["incident"])) or "none"
         raise RecordError(f"no record of incident {incident!r} in {folder.parent} "
-                          f"(incidents: {known})")
+                          f"(incidents: {known}); netra-ops records list shows them")
     return folder
+
+
+def _is_record(folder: Path) -> bool:
+    """Whether `folder` holds an incident's record (not merely a folder of that name)."""
+    if not folder.is_dir():
+        return False
+    return any((folder / name).is_file() for name in _INCIDENT_FILES) or any(
+        (run / name).is_file() for run in folder.iterdir() for name in _RUN_FILES)
 
 
 def incident_runs(folder: Path) -> list[IncidentRun]:
@@ -127,7 +164,7 @@ def earlier_value(name: str, *, incident: str, runbook: str | None = None,
     Inside a runbook: `earlier_value("rollback_target", incident=incident_id,
     runbook="02_deploy")`. Without a default, RecordError says which runs were searched.
     """
-    folder = outputs_root(outputs_dir) / incident
+    folder = incident_path(incident, outputs_dir)
     runs = incident_runs(folder) if folder.is_dir() else []
     for run in reversed(runs):
         if (runbook is None or run.runbook == runbook) and name in run.records:

@@ -12,12 +12,12 @@ import ast
 import difflib
 import json
 import keyword
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from netra_ops.errors import ParameterError
+from netra_ops.record.incident import check_incident
 from netra_ops.record.redact import find_secrets, looks_secret_name
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
 INJECTED_PARAMETERS = ("incident_id", "environment")
 """Set by the runner from `--incident` and `--env`; a user parameter may not replace them."""
 
-_INCIDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _EXPECTED_FORM = "expected key=value, e.g. -p duration_s=300 or -p revision=\"netra-00042\""
 _USE_REFERENCE = "pass a secret reference (env:NAME or file:PATH) instead and resolve it in " \
     "the runbook"
@@ -65,16 +64,6 @@ def check_name(key: str) -> None:
             f"parameter name {key!r} is not a Python identifier (letters, digits and _, "
             f"not starting with a digit); {_EXPECTED_FORM}"
         )
-
-
-def check_incident(incident: str) -> str:
-    """The incident id, if it is safe as a folder name; ParameterError otherwise."""
-    if not isinstance(incident, str) or not _INCIDENT.fullmatch(incident):
-        raise ParameterError(
-            f"incident id {incident!r} is not valid: use 1-64 letters, digits, '.', '_' or "
-            f"'-', starting with a letter or digit (e.g. INC-2041)"
-        )
-    return incident
 
 
 def check_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:

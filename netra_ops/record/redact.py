@@ -10,7 +10,9 @@ What counts as secret-looking:
 - JWT-shaped strings: three base64url segments, the first starting `eyJ` (a JSON header);
 - `Authorization: <scheme> <credentials>` header values and `Bearer <token>`;
 - values of password-like keys (`password=...`, `"password": "..."`, `api_key: ...`,
-  `TEST_USER_PASSWORD=...`), except secret references (`env:NAME`, `file:PATH`);
+  `TEST_USER_PASSWORD=...`), except secret references (`env:NAME`, `file:PATH`). The key
+  is a whole word: a reference's or a path's last part is not a key, so in "secret
+  env:NETRA_TEST_PASSWORD: environment variable ... is not set" nothing is a value;
 - the password of a URL (`https://user:PASSWORD@host`);
 - literal secret values the caller knows (the environment's resolved credentials).
 
@@ -34,6 +36,10 @@ MIN_LITERAL_LENGTH = 4
 
 _NOT_REDACTED = r"(?!\[REDACTED\]|\{)"  # nor a template placeholder: {token}
 _NOT_REFERENCE = r"(?!(?:env|file):)"
+# A key is a word of its own: not the end of a longer name (`user-password` of
+# `test-user-password`), nor what `env:` or a path's `/` names (a reference names a secret,
+# it does not hold one: "env:X_PASSWORD: environment variable ... is not set").
+_KEY_START = r"(?<![\w./-])(?<!env:)(?<!file:)"
 _SECRET_KEY = (
     r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|api[_-]?key|"
     r"access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|private[_-]?key|token)"
@@ -91,8 +97,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _Pattern(
         "quoted password-like value",
         re.compile(
-            r"(?P<pre>(?:(?P<kq>[\"'])" + _SECRET_KEY + r"(?P=kq)\s*+:|\b" + _SECRET_KEY
-            + r"\s*+=)\s*+(?P<q>[\"']))"
+            r"(?P<pre>(?:(?P<kq>[\"'])" + _SECRET_KEY + r"(?P=kq)\s*+:|" + _KEY_START
+            + _SECRET_KEY + r"\s*+=)\s*+(?P<q>[\"']))"
             + _NOT_REDACTED
             + _NOT_REFERENCE
             + r"(?:(?!(?P=q))[^\\\n]|\\.)+(?P<post>(?P=q))",
@@ -102,7 +108,7 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _Pattern(
         "password-like value",
         re.compile(
-            r"(?P<pre>\b" + _SECRET_KEY + r"(?:=|:[ \t]*+))"
+            r"(?P<pre>" + _KEY_START + _SECRET_KEY + r"(?:=|:[ \t]*+))"
             + _NOT_REDACTED
             + _NOT_REFERENCE
             + r"[^\s&,;\"'<>{}()\[\]\\]+",

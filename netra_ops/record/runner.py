@@ -46,6 +46,7 @@ from netra_ops.record.parameters import (
 )
 from netra_ops.record.progress import RunProgress, RunWatch, watch_run
 from netra_ops.record.recorder import lift_records
+from netra_ops.record.secret_needs import require_secrets
 from netra_ops.record.target import require_target
 from netra_ops.secrets import resolve_secret
 
@@ -139,13 +140,14 @@ def run_notebook(
     check_against_runbook(source, user_parameters)
     injected = {"incident_id": check_incident(incident), "environment": environment,
                 **user_parameters}
+    require_secrets(load_environment(environment), [(source.stem, user_parameters)])
+    if check_target:
+        require_target(environment, [source])
     timeout = _cell_timeout(cell_timeout_s)
     deadline = _deadline(deadline_s)
     secrets = known_secrets(environment)
     input_nb = _read_notebook(source)
     kernel = _kernel_for(input_nb, kernel_name)
-    if check_target:
-        require_target(environment, [source])
     started = dt.datetime.now(dt.UTC)
     root = _outputs_root(outputs_dir)
     record_dir = archive.create_record_dir(root, incident, source.stem, started)
@@ -409,8 +411,9 @@ def _archive(outcome: execution.Execution, record_dir: Path, secrets: list[str],
     runbook = facts["runbook"]
     notebook, findings = archive.scrub_notebook(outcome.notebook, secrets)
     if findings:
-        log.warning(f"redacted from the notebook: {archive.describe_findings(findings)}; "
-                    f"the runbook prints secrets, fix it")
+        log.warning(f"redacted from the notebook: {archive.describe_findings(findings)} "
+                    f"(a value that looks like a credential was shown; the record has "
+                    f"[REDACTED] in its place)")
     notebook.metadata.setdefault("papermill", {})["output_path"] = str(
         record_dir / f"{runbook}.ipynb")
     notebook_path, html_path = record_dir / f"{runbook}.ipynb", record_dir / f"{runbook}.html"

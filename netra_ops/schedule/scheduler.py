@@ -35,9 +35,8 @@ import pandas as pd
 
 from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.notify import Delivery, Webhook
-from netra_ops.record.incident import outputs_root
+from netra_ops.record.incident import incident_path
 from netra_ops.record.manifest import write_manifest
-from netra_ops.record.parameters import check_incident
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
 from netra_ops.schedule.cadence import Cadence, format_duration
 from netra_ops.schedule.clock import Clock, SystemClock
@@ -71,7 +70,7 @@ class Schedule:
 
     def folder(self) -> Path:
         """The incident's records folder (where the lock and schedule.json live)."""
-        return outputs_root(self.outputs_dir) / check_incident(self.incident)
+        return incident_path(self.incident, self.outputs_dir)
 
     def start_at(self, now: datetime) -> datetime:
         """The anchor: the given start, else the recorded one, else `now` (whole seconds)."""

@@ -22,7 +22,7 @@ from typing import Any
 from IPython.utils.capture import capture_output
 
 from netra_ops.record import record, recorded, scrub, write_manifest
-from netra_ops.record.incident import outputs_root
+from netra_ops.record.incident import incident_path
 from netra_ops.record.redact import scrub_json
 from netra_ops.record.runner import known_secrets
 
@@ -52,7 +52,7 @@ def record_value(name: str, value: Any, *, incident: str | None = None,
 
 def journal_path(incident: str, outputs_dir: str | Path | None = None) -> Path:
     """Where the panel's actions of `incident` are journaled."""
-    return outputs_root(outputs_dir) / incident / JOURNAL
+    return incident_path(incident, outputs_dir) / JOURNAL
 
 
 def journal_entries(incident: str, outputs_dir: str | Path | None = None

@@ -25,6 +25,7 @@ from netra_ops.checks import Check
 from netra_ops.config import Environment, list_environments, load_environment
 from netra_ops.errors import ConfigError, NetraOpsError
 from netra_ops.record import record
+from netra_ops.record.incident import check_incident
 from netra_ops.ui.actions import (
     ActionOutcome,
     PendingChange,
@@ -58,6 +59,7 @@ def control_panel(env: str | Environment = "sandbox", *, incident: str | None = 
         raise ConfigError(f"refresh_s and watch_interval_s must be positive seconds, got "
                           f"{refresh_s!r} and {watch_interval_s!r}")
     key = env if isinstance(env, str) else str(env.source or env.name)
+    incident = check_incident(incident) if incident is not None else None
     return Panel(load_environment(env), key=key, incident=incident, refresh_s=refresh_s,
                  watch_interval_s=watch_interval_s, live=interactive())
 

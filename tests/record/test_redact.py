@@ -25,6 +25,9 @@ JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlL
     ("{'db_password': 'hunter2'}", "{'db_password': '[REDACTED]'}"),
     ('api_key = "abc-123"', 'api_key = "[REDACTED]"'),
     ("postgresql://app:pa55word@db:5432/x", "postgresql://app:[REDACTED]@db:5432/x"),
+    ("login?user=a&password=hunter2", "login?user=a&password=[REDACTED]"),
+    ("db:password=hunter2", "db:password=[REDACTED]"),
+    ("x-api-key: k-123456", "x-api-key: [REDACTED]"),
 ])
 def test_secret_looking_values_are_redacted(text: str, expected: str) -> None:
     assert scrub(text) == expected
@@ -42,6 +45,12 @@ def test_secret_looking_values_are_redacted(text: str, expected: str) -> None:
     'body = {"email": email, "password": password}',
     "http://127.0.0.1:18081/health",
     "NETRA_SANDBOX_JWT_SECRET_FILE=/tmp/state/secrets/jwt-secret",
+    # what a missing secret says: the reference names the secret, nothing holds a value
+    "secret env:NETRA_STAGING_TEST_PASSWORD: environment variable "
+    "NETRA_STAGING_TEST_PASSWORD is not set",
+    "SecretError: secret file:/x/.sandbox/secrets/test-user-password: file "
+    "/x/.sandbox/secrets/test-user-password does not exist (start the sandbox)",
+    "POST /auth/reset-password: 404",
     "",
 ])
 def test_ordinary_text_is_left_alone(text: str) -> None:

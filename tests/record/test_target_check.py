@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def stopped(make_sandbox_env: Callable[[], Environment]) -> Environment:
-    """A sandbox environment on free ports, never started: nothing listens on them."""
-    return make_sandbox_env()
+    """A sandbox environment on free ports, stopped: nothing listens on them. Its state
+    folder keeps the test user's password, as one that ran before does (a sandbox never
+    started is refused earlier, for that missing secret)."""
+    environment = make_sandbox_env()
+    password = Path(str(environment.credentials.password).removeprefix("file:"))
+    password.parent.mkdir(parents=True, exist_ok=True)
+    password.write_text("stopped-sandbox-password\n")
+    return environment
 
 
 @pytest.fixture()

@@ -58,6 +58,16 @@ def test_usage_errors_exit_2_before_anything_is_written(
     assert TOKEN not in err and list(tmp_path.iterdir()) == []
 
 
+def test_a_missing_secret_is_a_usage_error_before_the_first_validation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETRA_STAGING_TEST_PASSWORD", raising=False)
+    code, _, err = invoke("--incident", "INC-1", "--outputs", str(tmp_path), "--env",
+                          "staging")
+    assert code == 2 and err.startswith("error: missing secret: the test user's password "
+                                        "for 04_golden_path_validation, 07_monitoring"), err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_print_cron_prints_a_commented_line_per_phase(tmp_path: Path) -> None:
     code, out, _ = invoke("--incident", "INC-1", "--outputs", str(tmp_path), "--print-cron",
                           "--start", "2025-01-11T14:10:00+00:00", "-p", "runs=3")

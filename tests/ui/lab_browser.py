@@ -4,10 +4,10 @@ The fixtures in conftest.py use them. `lab` starts `jupyter lab` from this venv 
 loopback port with a random token, its root a temporary copy of notebooks/, its
 configuration, runtime, settings and workspaces in temporary folders, and
 `NETRA_OPS_ENVIRONMENTS` pointing at the module's private sandbox (so the runbook's
-`environment = "sandbox"` is that sandbox). `browser_page` launches /usr/bin/chromium
-headless (never a browser Playwright downloads). Both stop what they started, by pid, and
-fail the test if a JupyterLab, kernel or Chromium process survives. Screenshots go to
-test-artifacts/screenshots/.
+`environment = ""`, the default `sandbox`, is that sandbox). `browser_page` launches
+/usr/bin/chromium headless (never a browser Playwright downloads). Both stop what they
+started, by pid, and fail the test if a JupyterLab, kernel or Chromium process survives.
+Screenshots go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
