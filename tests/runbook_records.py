@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,13 @@ def run_runbook(env: Environment, outputs: Path, incident: str, runbook: str, *p
     ran = summary(record)
     assert done.returncode == ran["exit_code"], done.stdout + done.stderr
     return done.returncode, ran, record
+
+
+_EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=[\"']?(https?:)?//",
+                       re.IGNORECASE)
+
+
+def external_references(html: str) -> list[str]:
+    """The tags of an HTML page that load something from another host (CDN scripts,
+    styles, images): a self-contained record has none."""
+    return [m.group(0) for m in _EXTERNAL.finditer(html)]
