@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from netra_ops.display import GIB, format_bytes
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
     by_revision,
@@ -32,7 +33,6 @@ from netra_ops.metrics.chart_style import (
     time_axis,
 )
 from netra_ops.metrics.frames import select_series
-from netra_ops.metrics.units import GIB, format_bytes
 from netra_ops.probe.golden_path_run import GOLDEN_PATH_EVENTS
 
 __all__ = [

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from netra_ops.display import format_bytes
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
     byte_ticks,
@@ -34,7 +35,6 @@ from netra_ops.metrics.chart_style import (
 )
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.leak import GrowthFit, fit_memory_growth
-from netra_ops.metrics.units import format_bytes
 
 __all__ = ["VERDICT_COLOURS", "leak_chart"]
 
