@@ -6,10 +6,10 @@
     table_html(frame)                    # as HTML: no row numbers, text wraps, wide scrolls
     show_tables_readably(shell)          # in a kernel: every DataFrame and Series so
 
-Numbers: bytes in KiB/MiB/GiB, durations in ms, s, min or h, shares in percent, three
-significant digits for a measurement (four for a plain number), never an exponent
-(`5.302602e+07`), and "—" for a missing value (None, NaN, NaT); booleans yes/no, times to
-the second in UTC.
+Numbers: bytes in KiB/MiB/GiB, durations in ms, s, `2 min 11 s` or `1 h 05 min`, shares
+in percent, three significant digits for a measurement (four for a plain number), never an
+exponent (`5.302602e+07`), and "—" for a missing value (None, NaN, NaT); booleans yes/no,
+times to the second in UTC.
 
 A cell's unit comes from, in order: `frame.attrs["units"][column]`, the column's name
 (`current_bytes`, `latency_ms`, `duration_s`, `error_rate`: `column_unit`), the row's own
@@ -108,17 +108,20 @@ def format_bytes(value: float) -> str:
 
 
 def format_seconds(value: float) -> str:
-    """A duration in seconds as ms below 1 s, s below 2 min, then min, then h."""
+    """A duration in seconds: ms below 1 s, `21.1 s` below a minute, then `2 min 11 s`,
+    then `1 h 05 min`."""
     seconds = float(value)
     if seconds == 0:
         return "0 s"
     if abs(seconds) < 1:
         return f"{format_number(seconds * 1000, 3)} ms"
-    if abs(seconds) < 120:
+    if abs(seconds) < 59.95:
         return f"{format_number(seconds, 3)} s"
-    if abs(seconds) < 7200:
-        return f"{format_number(seconds / 60, 3)} min"
-    return f"{format_number(seconds / 3600, 3)} h"
+    sign, whole = "-" if seconds < 0 else "", round(abs(seconds))
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{sign}{minutes} min {rest:02d} s"
+    return f"{sign}{minutes // 60} h {minutes % 60:02d} min"
 
 
 def format_ms(value: float) -> str:
@@ -181,6 +184,9 @@ def format_cell(value: Any, unit: str = "") -> str:
         return format_seconds(pd.Timedelta(value).total_seconds())
     if isinstance(value, int | np.integer) and unit in ("", "count"):
         return str(int(value))
+    if unit == "ratio" and isinstance(value, int | float | np.number) \
+            and not 0 <= float(value) <= 1:
+        unit = ""  # named like a share, but not one (a rate per second)
     if isinstance(value, int | float | np.integer | np.floating):
         return format_value(value, unit)
     return str(value)

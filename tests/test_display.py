@@ -38,10 +38,14 @@ from netra_ops.display import (
     (0.023762901, "s", "23.8 ms"),
     (8.0, "s", "8 s"),
     (0.0, "s", "0 s"),
-    (900.0, "s", "15 min"),
-    (86400.0, "s", "24 h"),
+    (131.0, "s", "2 min 11 s"),
+    (59.97, "s", "1 min 00 s"),
+    (900.0, "s", "15 min 00 s"),
+    (86400.0, "s", "24 h 00 min"),
+    (-90.0, "s", "-1 min 30 s"),
     (0.0123, "ratio", "1.23 %"),
     (1.0, "ratio", "100 %"),
+    (14.2, "ratio", "14.2"),  # named like a share (turn_rate), but per second
     (50, "percent", "50 %"),
     (1130.0, "count", "1130"),
     (21.10433440004726, "", "21.1"),
@@ -59,7 +63,7 @@ from netra_ops.display import (
     ([], "", MISSING),
     (["a", "b"], "", "a, b"),
     (pd.Timestamp("2026-12-07T10:44:01.123456Z"), "", "2026-12-07 10:44:01 UTC"),
-    (dt.timedelta(seconds=90), "", "90 s"),
+    (dt.timedelta(seconds=90), "", "1 min 30 s"),
 ])
 def test_cells_read_as_people_read_them(value: object, unit: str, shown: str) -> None:
     assert format_cell(value, unit) == shown
