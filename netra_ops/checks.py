@@ -36,7 +36,9 @@ class Check:
     `value` and `threshold` are what was measured and what it was judged against (both None
     for a plain pass/fail check). The rest is evidence some checks carry: how long the check
     took (`seconds`), a command's `exit_code` and the tail of its `output`, and what to do
-    when it did not pass (`fix`). A `skipped` check was not made; it does not fail.
+    when it did not pass (`fix`). A `skipped` check was not made; it does not fail. `unit`
+    names the unit of a numeric `value` (`bytes`, `ms`, `s`, `ratio`, ...: see
+    `netra_ops.display`), so that tables show it as 51.2 MiB rather than 53688613.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Check:
     fix: str = ""
     exit_code: int | None = None
     output: str = field(default="", repr=False)
+    unit: str = ""
 
     @property
     def status(self) -> Status:
@@ -71,5 +74,11 @@ def skipped(name: str, reason: str, fix: str = "") -> Check:
 
 def checks_table(checks: Iterable[Check]) -> pd.DataFrame:
     """One row per check: criterion, value, threshold, passed, detail (what
-    `netra_ops.record.verdict` shows)."""
-    return pd.DataFrame([check.row() for check in checks], columns=list(CHECK_COLUMNS))
+    `netra_ops.record.verdict` shows). The checks' units are the frame's
+    `attrs["row_units"]` (row label to unit), for `netra_ops.display`."""
+    rows = list(checks)
+    table = pd.DataFrame([check.row() for check in rows], columns=list(CHECK_COLUMNS))
+    units = {i: check.unit for i, check in enumerate(rows) if check.unit}
+    if units:
+        table.attrs["row_units"] = units
+    return table

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from typing import TextIO
 
-__all__ = ["PROGRESS_FILE_ENV", "PROGRESS_FORMAT", "configure_logging"]
+__all__ = ["FORMAT", "PROGRESS_FILE_ENV", "PROGRESS_FORMAT", "configure_logging"]
 
 CHATTY_LOGGERS = ("httpx", "httpcore", "papermill", "google", "urllib3", "websockets")
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 PROGRESS_FILE_ENV = "NETRA_OPS_PROGRESS_FILE"
 """Set by the runner in its kernels' environment: the file our log lines are copied to."""
@@ -21,10 +24,22 @@ PROGRESS_FORMAT = "%(levelname)s %(name)s: %(message)s"
 """One line of the progress file (a message's own newlines are folded by the reader)."""
 
 
-def configure_logging(verbose: bool = False) -> None:
-    """INFO lines with timestamps (DEBUG when verbose); HTTP clients only when verbose."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+def configure_logging(verbose: bool = False, stream: TextIO | None = None) -> None:
+    """INFO lines with timestamps (DEBUG when verbose); HTTP clients only when verbose.
+    Every line goes to stderr, unless `stream` is given: then lines below WARNING go to
+    `stream` and warnings and errors still to stderr (a runbook's kernel passes stdout, so
+    that its progress shows as plain text in the record, not in an error-coloured box)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    if stream is None:
+        logging.basicConfig(level=level, format=FORMAT, force=True)
+    else:
+        plain = logging.StreamHandler(stream)
+        plain.addFilter(lambda record: record.levelno < logging.WARNING)
+        alarming = logging.StreamHandler(sys.stderr)
+        alarming.setLevel(logging.WARNING)
+        for handler in (plain, alarming):
+            handler.setFormatter(logging.Formatter(FORMAT))
+        logging.basicConfig(level=level, handlers=[plain, alarming], force=True)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
     _copy_to_progress_file(os.environ.get(PROGRESS_FILE_ENV, ""))

@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("netra_ops",),
     ("config",),
     ("secrets",),
-    ("checks", "errors", "kernel", "logs_setup", "ports"),
+    ("checks", "display", "errors", "kernel", "logs_setup", "ports"),
 )
 """Top first. A package imports only packages of the layers below its own: never one above,
 never a peer. The root package (the public face: version, `load_environment`) sits on the

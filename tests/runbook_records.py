@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,32 @@ def run_runbook(env: Environment, outputs: Path, incident: str, runbook: str, *p
     ran = summary(record)
     assert done.returncode == ran["exit_code"], done.stdout + done.stderr
     return done.returncode, ran, record
+
+
+_DATA_URI = re.compile(r"data:[a-z/+]+;base64,[A-Za-z0-9+/=]+")
+_EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=[\"']?(https?:)?//",
+                       re.IGNORECASE)
+
+
+def external_references(html: str) -> list[str]:
+    """The tags of an HTML page that load something from another host (CDN scripts,
+    styles, images): a self-contained record has none."""
+    return [m.group(0) for m in _EXTERNAL.finditer(html)]
+
+
+def unreadable_parts(record: Path, notebook: str) -> list[str]:
+    """What makes a record's HTML and notebook hard to read (the display format of
+    `netra_ops.display`): numbers with exponents, `nan`/`None` cells, pandas row numbers,
+    log lines in stderr boxes, and anything loaded from elsewhere."""
+    page = _DATA_URI.sub("", (record / notebook.replace(".ipynb", ".html")).read_text(
+        encoding="utf-8"))
+    found = [f"exponent: {m.group(0)}" for m in re.finditer(r"\d(\.\d+)?e[+-]\d+", page)]
+    found += [f"missing shown as {m.group(1)}" for m in re.finditer(
+        r"<td[^>]*>\s*(nan|NaN|None|NaT|&lt;NA&gt;)\s*</td>", page)]
+    found += ["row numbers"] * len(re.findall(r"row_heading|<tbody>\s*<tr>\s*<th", page))
+    found += [f"external: {tag}" for tag in external_references(page)]
+    executed = nbformat.read(record / notebook, as_version=4)
+    found += [f"log line in stderr: {o.text[:80]}" for c in executed.cells
+              if c.cell_type == "code" for o in c.outputs
+              if o.get("name") == "stderr" and " INFO " in o.get("text", "")]
+    return found

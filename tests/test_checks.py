@@ -63,9 +63,8 @@ def test_criteria_become_checks_against_comparison_and_threshold() -> None:
     assert by_name["no_server_errors"].ok is True
     assert by_name["event_latency"].ok is False  # no data never passes
     assert by_name["event_latency"].value is None or math.isnan(by_name["event_latency"].value)
-    threshold = criteria.set_index("criterion").loc["agent_events"]
-    assert by_name["agent_events"].threshold == (
-        f"{threshold['comparison']} {threshold['threshold']:g}")
+    assert by_name["agent_events"].threshold == ">= 100 %"  # the ratio 1.0, in its unit
+    assert by_name["agent_events"].unit == "ratio"
     measured = criteria_checks(criteria, with_no_data=False)
     assert [c.name for c in measured] == ["agent_events", "no_server_errors"]
 

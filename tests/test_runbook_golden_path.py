@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from runbook_records import unreadable_parts
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
@@ -59,6 +61,8 @@ def test_fixed_build_passes_with_a_complete_record(
     assert len(images) == 1
     html = (record / "04_golden_path_validation.html").read_text()
     assert "data:image/png;base64" in html and "Golden Path validation" in html
+    assert unreadable_parts(record, "04_golden_path_validation.ipynb") == []
+    assert re.search(r"<td[^>]*>-?\d+(\.\d+)? ms</td>", html)  # latencies with their unit
 
 
 def test_stale_build_fails_and_still_leaves_a_complete_record(

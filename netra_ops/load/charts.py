@@ -2,7 +2,8 @@
 
 Each function takes the samples frame of either engine (`netra_ops.load.frames`) and returns
 a matplotlib Figure in the look every netra-ops chart shares (`metrics.chart_style`): white,
-opaque, thresholds findable by their `gid`, "no data" said rather than drawn as nothing.
+opaque, thresholds findable by their `gid`, "no data" said rather than drawn as nothing (no
+failed turn: a line of text, not empty axes).
 Time bins are `freq` wide (1 s by default); latency is binned by when turns were due
 (`scheduled_at`), so a stall shows where it happened, not when it ended.
 """
@@ -21,6 +22,7 @@ from netra_ops.metrics.chart_style import (
     legend,
     new_figure,
     no_data,
+    note_figure,
     styled,
     time_axis,
 )
@@ -98,24 +100,24 @@ def load_latency_chart(samples: pd.DataFrame, *, freq: str = "1s",
 
 @styled
 def load_errors_chart(samples: pd.DataFrame, *, freq: str = "1s") -> Figure:
-    """Failed turns per time bin, stacked by error class (says so when none failed)."""
-    figure, axes = new_figure(height=3.2)
+    """Failed turns per time bin, stacked by error class. When no turn failed, a line
+    saying so instead of empty axes."""
     failed = samples[~samples["ok"]] if not samples.empty else samples
     if failed.empty:
-        no_data(axes, f"no failed turns ({len(samples)} turns, all ok)" if len(samples)
-                else "no turns")
-    else:
-        counts = (failed.assign(error_class=failed["error_class"].fillna("other"),
-                                time=failed["ended_at"].dt.floor(freq))
-                  .groupby(["time", "error_class"]).size().unstack(fill_value=0))
-        bottom = np.zeros(len(counts))
-        width = pd.Timedelta(freq) * 0.9
-        for name in counts.columns:
-            axes.bar(counts.index, counts[name], width=width, align="edge", bottom=bottom,
-                     color=_ERROR_COLOURS.get(str(name), "#57606a"), label=str(name),
-                     gid=f"errors:{name}", hatch="..")
-            bottom += counts[name].to_numpy()
-        legend(axes)
+        return note_figure(f"No errors: all {len(samples)} turns ok." if len(samples)
+                           else "No turns: nothing to count.", title="Errors by class")
+    figure, axes = new_figure(height=3.2)
+    counts = (failed.assign(error_class=failed["error_class"].fillna("other"),
+                            time=failed["ended_at"].dt.floor(freq))
+              .groupby(["time", "error_class"]).size().unstack(fill_value=0))
+    bottom = np.zeros(len(counts))
+    width = pd.Timedelta(freq) * 0.9
+    for name in counts.columns:
+        axes.bar(counts.index, counts[name], width=width, align="edge", bottom=bottom,
+                 color=_ERROR_COLOURS.get(str(name), "#57606a"), label=str(name),
+                 gid=f"errors:{name}", hatch="..")
+        bottom += counts[name].to_numpy()
+    legend(axes)
     axes.set_ylabel(f"failed turns per {freq}")
     axes.set_title("Errors by class")
     time_axis(axes)

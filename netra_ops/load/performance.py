@@ -39,6 +39,7 @@ import pandas as pd
 
 from netra_ops.checks import Check
 from netra_ops.config import Environment
+from netra_ops.display import format_condition
 from netra_ops.load.frames import TIMING_COLUMNS
 from netra_ops.metrics.criteria import criteria_checks, criteria_table, evaluate_criteria
 from netra_ops.probe.event_timing import DEFAULT_ANSWER_BUDGET_S
@@ -92,7 +93,8 @@ def performance_checks(env: Environment, samples: pd.DataFrame, *, aborted: str 
               value="aborted" if aborted else "completed", threshold="completed"),
         Check("turn error rate < 5% (seed Primary 5)",
               error_rate is not None and error_rate < _MAX_ERROR_RATE, _errors_detail(samples),
-              value=error_rate, threshold=f"< {_MAX_ERROR_RATE:g}"),
+              value=error_rate, threshold=format_condition("<", _MAX_ERROR_RATE, "ratio"),
+              unit="ratio"),
         *_timing_checks(samples, response_budget_ms, answer_budget_s),
     )
     success = criteria_checks(evaluate_criteria(env, {"golden_path_pass_rate": ok_share},
@@ -126,10 +128,10 @@ def _timing_checks(samples: pd.DataFrame, budget_ms: float,
     return (
         Check(f"first agent event p95 < {budget_ms:g} ms (seed: < 2 s response times)",
               first is not None and first < budget_ms, first_detail, value=first,
-              threshold=f"< {budget_ms:g}"),
+              threshold=format_condition("<", budget_ms, "ms"), unit="ms"),
         Check(f"agent answer p95 <= {answer_budget_s:g} s (its own budget)",
               answer_s is not None and answer_s <= answer_budget_s, answer_detail,
-              value=answer_s, threshold=f"<= {answer_budget_s:g}"),
+              value=answer_s, threshold=format_condition("<=", answer_budget_s, "s"), unit="s"),
     )
 
 

@@ -19,12 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from netra_ops.display import GIB, format_bytes, format_number
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
     by_revision,
-    byte_ticks,
+    byte_axis,
     draw_threshold,
     legend,
+    marker_label,
     new_figure,
     no_data,
     share_axis,
@@ -32,7 +34,6 @@ from netra_ops.metrics.chart_style import (
     time_axis,
 )
 from netra_ops.metrics.frames import select_series
-from netra_ops.metrics.units import GIB, format_bytes
 from netra_ops.probe.golden_path_run import GOLDEN_PATH_EVENTS
 
 __all__ = [
@@ -54,10 +55,8 @@ def _markers(axes: Axes, markers: pd.DataFrame | None) -> None:
         colour, style = _MARKER_STYLE.get(str(row["kind"]), ("#57606a", "-."))
         axes.axvline(pd.Timestamp(row["time"]), color=colour, linestyle=style, linewidth=1.2,
                      gid=f"marker:{row['kind']}")
-        axes.annotate(f"{row['kind']} {row.get('label') or ''}".strip(),
-                      (pd.Timestamp(row["time"]), 1.0), xycoords=("data", "axes fraction"),
-                      xytext=(3, -12), textcoords="offset points", fontsize=8, color=colour,
-                      rotation=0)
+        marker_label(axes, pd.Timestamp(row["time"]),
+                     f"{row['kind']} {row.get('label') or ''}".strip(), colour)
     for kind in sorted(set(markers["kind"])):
         colour, style = _MARKER_STYLE.get(str(kind), ("#57606a", "-."))
         axes.plot([], [], color=colour, linestyle=style, label=str(kind))
@@ -112,8 +111,7 @@ def memory_chart(frame: pd.DataFrame, *, thresholds: Sequence[float] = (3 * GIB,
     _maybe_log(axes, peak, min(thresholds), base=2)
     if axes.get_yscale() == "linear":
         axes.set_ylim(0, max(peak, *thresholds) * 1.1)
-        byte_ticks(axes, max(peak, *thresholds) * 1.1)
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_bytes(v)))
+    byte_axis(axes)
     axes.set_ylabel("memory (resident)")
     axes.set_title("Memory per revision")
     time_axis(axes)
@@ -216,14 +214,33 @@ def event_latency_chart(events: pd.DataFrame, budget_ms: float = 500.0,
     draw_threshold(ax, budget_ms, f"budget {budget_ms:g} ms", "tab:orange")
     ax.set_xticks(range(len(order)), order, rotation=20)
     delivery = column == "delivery_ms"
-    ax.set_ylabel("ms from the event's own timestamp to its arrival" if delivery
-                  else "ms after the user message was sent")
+    scale = _latency_axis(ax, seen[column].astype(float), budget_ms, zeros=not missing.empty)
+    ax.set_ylabel(("ms, event's timestamp to arrival" if delivery
+                   else "ms after the message was sent") + scale)
     ax.set_title("Golden-path event delivery latency per run" if delivery
                  else "Golden-path event latency per run")
-    top = max(budget_ms, float(seen[column].max()) if not seen.empty else 0.0)
-    bottom = min(0.0, float(seen[column].min()) if not seen.empty else 0.0)
-    ax.set_ylim(bottom=bottom * 1.15, top=top * 1.15)
-    ax.legend(loc="upper left")
+    legend(ax)
     ax.grid(axis="x", visible=False)
     return fig
+
+
+def _latency_axis(axes: Axes, values: pd.Series, budget_ms: float, *, zeros: bool) -> str:
+    """Linear from 0 when the values reach a tenth of the budget. Below that, a log axis up
+    to the budget (symmetric log, linear within 1 ms of 0, when a value is 0 or below: a
+    delivery latency can be, by the clock offset), so that points far below the budget are
+    spread out rather than drawn on the axis. Returns the words to add to the y label."""
+    if values.empty or values.max() >= budget_ms / 10:
+        bottom = min(0.0, values.min()) if not values.empty else 0.0
+        top = max(budget_ms, values.max()) if not values.empty else budget_ms
+        axes.set_ylim(bottom * 1.15, top * 1.15)
+        return ""
+    if values.min() > 0 and not zeros:
+        axes.set_yscale("log")
+        axes.set_ylim(values.min() / 2, budget_ms * 1.5)
+    else:
+        axes.set_yscale("symlog", linthresh=1.0)
+        lowest = float(values.min())
+        axes.set_ylim(-3 * max(1.0, -lowest) if lowest < 0 else 0.0, budget_ms * 1.5)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v, 3)))
+    return " (log scale)"
 

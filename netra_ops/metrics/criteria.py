@@ -26,6 +26,7 @@ import pandas as pd
 
 from netra_ops.checks import Check
 from netra_ops.config import Criterion, Environment
+from netra_ops.display import format_condition
 from netra_ops.metrics.frames import METRIC_SOURCES, select_series
 from netra_ops.metrics.rules import COMPARE, aggregate
 
@@ -180,5 +181,7 @@ def criteria_checks(criteria: pd.DataFrame, *, with_no_data: bool = True) -> tup
     `with_no_data=False` leaves out the criteria nothing measured."""
     chosen = criteria if with_no_data else criteria[criteria["state"] != "no data"]
     return tuple(Check(row["criterion"], bool(row["passed"]), row["detail"], value=row["value"],
-                       threshold=f"{row['comparison']} {row['threshold']:g}")
+                       threshold=format_condition(row["comparison"], row["threshold"],
+                                                  row["unit"]),
+                       unit=row["unit"] or "")
                  for row in chosen.to_dict(orient="records"))

@@ -67,10 +67,10 @@ import numpy as np
 import pandas as pd
 
 from netra_ops.config import Environment
+from netra_ops.display import GIB, MIB, format_bytes
 from netra_ops.errors import ConfigError
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.monitoring import monitoring_reading
-from netra_ops.metrics.units import GIB, MIB, format_bytes
 
 __all__ = [
     "DEFAULT_HORIZON",

@@ -21,11 +21,11 @@ import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
+from netra_ops.display import format_bytes
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
-    byte_ticks,
+    byte_axis,
     draw_threshold,
     legend,
     no_data,
@@ -34,7 +34,6 @@ from netra_ops.metrics.chart_style import (
 )
 from netra_ops.metrics.frames import select_series
 from netra_ops.metrics.leak import GrowthFit, fit_memory_growth
-from netra_ops.metrics.units import format_bytes
 
 __all__ = ["VERDICT_COLOURS", "leak_chart"]
 
@@ -120,13 +119,11 @@ def _draw_projection(axes: Axes, row: Mapping[str, Any], fit: GrowthFit | None,
 
 def _finish(observed: Axes, projected: Axes, leaks: pd.DataFrame, drawn: bool) -> None:
     threshold = float(leaks["threshold_bytes"].max()) if not leaks.empty else 0.0
-    bytes_axis = FuncFormatter(lambda v, _: format_bytes(v))
     if not drawn:
         no_data(observed, "no memory samples in the window")
     observed.set_title("Memory per revision: samples, floor points (v) and fitted floor (--)")
     observed.set_ylabel("memory (resident)")
-    byte_ticks(observed, observed.get_ylim()[1])
-    observed.yaxis.set_major_formatter(bytes_axis)
+    byte_axis(observed)
     time_axis(observed)
     _legend_if_labelled(observed)
     if not projected.lines:
@@ -135,11 +132,10 @@ def _finish(observed: Axes, projected: Axes, leaks: pd.DataFrame, drawn: bool) -
         top = max(threshold, projected.get_ylim()[1]) if projected.lines else threshold
         draw_threshold(projected, threshold, format_bytes(threshold), _THRESHOLD_COLOUR)
         projected.set_ylim(0, min(top, threshold * 1.5) * 1.05)
-        byte_ticks(projected, projected.get_ylim()[1])
     hours = float(leaks["horizon_s"].max()) / 3600 if not leaks.empty else 0.0
     projected.set_title(f"Fitted floor over the {hours:g} h horizon (band: one-sided bounds)")
     projected.set_ylabel("memory (resident)")
-    projected.yaxis.set_major_formatter(bytes_axis)
+    byte_axis(projected)
     projected.set_xlabel("time (UTC)")
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     projected.xaxis.set_major_locator(locator)

@@ -17,9 +17,9 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from netra_ops.config import TriggerRule
+from netra_ops.display import format_condition, format_value, styler_html
 from netra_ops.kernel import ipython_shell
 from netra_ops.metrics.decision import Decision
-from netra_ops.metrics.units import format_value
 
 __all__ = ["STATE_STYLES", "LiveTable", "rules_view", "state_style", "styled_rules",
            "triggers_frame"]
@@ -43,7 +43,7 @@ def triggers_frame(rules: Iterable[TriggerRule]) -> pd.DataFrame:
     condition, its window, hold and samples, grouping and whether it is a dry run."""
     return pd.DataFrame([{"rule": r.name, "trigger (seed 4.1)": r.description,
                           "metric": r.metric, "aggregation": r.aggregation,
-                          "condition": f"{r.comparison} {r.threshold:g} {r.unit}",
+                          "condition": format_condition(r.comparison, r.threshold, r.unit),
                           "window_s": r.window_s, "for_s": r.for_s,
                           "min_samples": r.min_samples, "group_by": ", ".join(r.group_by),
                           "dry_run": r.dry_run} for r in rules])
@@ -64,7 +64,7 @@ def rules_view(table: pd.DataFrame) -> pd.DataFrame:
             "rule": row["rule"] + (" (dry run)" if row.get("dry_run") else ""),
             "state": row["state"],
             "value": format_value(row.get("value"), unit),
-            "condition": f"{row['comparison']} {format_value(row['threshold'], unit)}",
+            "condition": format_condition(row["comparison"], row["threshold"], unit),
             "samples": f"{row['samples']}/{row['min_samples']}",
             "window": _window_text(row),
             "held": "" if held is None or pd.isna(held) else f"{held:.0f}/{row['for_s']:g} s",
@@ -112,7 +112,7 @@ class LiveTable:
         if ipython_shell() is None:
             return None
         view = rules_view(table)
-        html = view.style.hide(axis="index").map(state_style, subset=["state"]).to_html()
+        html = styler_html(view.style.map(state_style, subset=["state"]))
         colour = {"rollback": "#7a0010", "hold": "#5c4400"}.get(decision.action, "#0b3d1a")
         heading = (f'<p style="color: {colour}; font-weight: bold">tick {number} at '
                    f"{decision.decided_at:%H:%M:%S} UTC: {_escape(str(decision))}</p>")

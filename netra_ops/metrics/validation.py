@@ -21,6 +21,7 @@ import pandas as pd
 from netra_ops import probe
 from netra_ops.checks import Check
 from netra_ops.config import Environment
+from netra_ops.display import format_cell, format_condition
 from netra_ops.metrics.criteria import criteria_checks, evaluate_criteria
 
 __all__ = [
@@ -53,8 +54,10 @@ def delivery_table(results: Sequence[probe.GoldenPathResult]) -> pd.DataFrame:
     """Each event's delivery latency (ms) per run, the events in the order they must come
     (an empty cell: the event never came)."""
     events = probe.runs_frame(results)
-    return events.pivot(index="event", columns="run",
-                        values="delivery_ms").reindex(probe.GOLDEN_PATH_EVENTS)
+    table = events.pivot(index="event", columns="run",
+                         values="delivery_ms").reindex(probe.GOLDEN_PATH_EVENTS)
+    table.attrs["unit"] = "ms"  # how `netra_ops.display` shows its cells
+    return table
 
 
 def last_answer(results: Sequence[probe.GoldenPathResult]) -> str:
@@ -94,14 +97,14 @@ def validation_checks(env: Environment, results: Sequence[probe.GoldenPathResult
     summary = probe.summarize_runs(results)
     errors = _server_errors(results, services)
     failures = "; ".join(summary.get("errors", ()))
+    slowest = format_cell(summary.get("event_latency_max_ms"), "ms")
     criteria = evaluate_criteria(env, {
         "golden_path_pass_rate": summary.get("pass_rate"),
         "event_latency_p95_ms": summary.get("event_latency_p95_ms"),
         "http_5xx_count": errors,
     }, names=VALIDATION_CRITERIA, details={
         "agent_events": failures or "all runs delivered the five events",
-        "event_latency": f"slowest delivery {summary.get('event_latency_max_ms')} ms after the "
-                         "event's own timestamp",
+        "event_latency": f"slowest delivery {slowest} after the event's own timestamp",
         "no_server_errors": f"{errors} responses with status >= 500",
     })
     return (*criteria_checks(criteria), *_timing_checks(summary, event_budget_ms,
@@ -115,11 +118,11 @@ def _timing_checks(summary: dict[str, Any], event_budget_ms: float,
     return (
         Check("first event within the event budget of the send",
               first_ms is not None and first_ms <= event_budget_ms,
-              "slowest run, ms from the send", value=first_ms,
-              threshold=f"<= {event_budget_ms:g} ms"),
+              "slowest run, ms from the send", value=first_ms, unit="ms",
+              threshold=format_condition("<=", event_budget_ms, "ms")),
         Check("answer within its budget", answer_s is not None and answer_s <= answer_budget_s,
-              "slowest agent_completed, s from the send", value=answer_s,
-              threshold=f"<= {answer_budget_s:g} s"),
+              "slowest agent_completed, s from the send", value=answer_s, unit="s",
+              threshold=format_condition("<=", answer_budget_s, "s")),
     )
 
 

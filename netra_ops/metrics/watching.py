@@ -41,6 +41,7 @@ import pandas as pd
 
 from netra_ops.checks import Check
 from netra_ops.config import Environment, TriggerRule
+from netra_ops.display import format_condition
 from netra_ops.errors import ConfigError
 from netra_ops.metrics.criteria import criteria_checks
 from netra_ops.metrics.decision import Decision, decide, first_rollback, pending_rules
@@ -173,7 +174,8 @@ def _rule_check(row: dict[str, Any]) -> Check:
     dry = " (dry run)" if row["dry_run"] else ""
     return Check(f"rule {row['rule']}", bool(row["dry_run"]) or row["state"] in ("ok", "pending"),
                  f"{row['state']}{dry}{': ' + row['detail'] if row['detail'] else ''}",
-                 value=row["value"], threshold=f"{row['comparison']} {row['threshold']:g}")
+                 value=row["value"], unit=row["unit"] or "",
+                 threshold=format_condition(row["comparison"], row["threshold"], row["unit"]))
 
 def watch_error_entries(env: Environment, result: WatchResult,
                         before: timedelta = timedelta(minutes=5)) -> pd.DataFrame:

@@ -144,7 +144,8 @@ def _store_check(result: DependencyResult) -> Check:
                  (f"not configured: {result.error}" if result.skipped
                   else result.error or f"version {result.server_version}"),
                  value=result.query_ms if result.query_ms is not None else result.state,
-                 threshold=f"< {result.budget_ms:g} ms" if result.budget_ms else "answers")
+                 threshold=f"< {result.budget_ms:g} ms" if result.budget_ms else "answers",
+                 unit="ms" if result.query_ms is not None else "")
 
 
 def _budget(env: Environment) -> float:

@@ -2,7 +2,7 @@
 
     <outputs>/<incident>/<UTC %Y%m%dT%H%M%SZ>-<runbook>[-N]/
         <runbook>.ipynb     the executed notebook, scrubbed, failing cell marked
-        <runbook>.html      the same notebook rendered, images embedded
+        <runbook>.html      the same notebook rendered, images embedded, self-contained
         summary.json        what ran, how it ended, the recorded values
         run.log             the runner's own log lines
         manifest.json       the SHA-256 of each file above, written last (see manifest.py)
@@ -54,6 +54,17 @@ _nbconvert_logger = logging.getLogger("netra_ops.record.nbconvert")
 _nbconvert_logger.addFilter(_WithoutAltTextNotice())
 
 _MAX_SAME_SECOND = 1000
+
+_SELF_CONTAINED = "netra_ops_record.html.j2"
+_SELF_CONTAINED_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+"""JupyterLab's HTML template without the scripts it loads from CDNs (require.js, MathJax,
+Mermaid, the widget manager): a record opened offline, or years later, renders as written.
+Runbooks use no LaTeX, Mermaid or live widgets (a widget's text fallback is shown)."""
 
 
 def create_record_dir(outputs: Path, incident: str, runbook: str, started: dt.datetime) -> Path:
@@ -110,15 +121,19 @@ def write_notebook(notebook: NotebookNode, path: Path) -> None:
 
 
 def export_html(notebook: NotebookNode, path: Path) -> None:
-    """Render the notebook to a standalone HTML page with its images embedded.
+    """Render the notebook to a standalone HTML page with its images embedded and nothing
+    fetched from elsewhere (no CDN script or style).
 
     If nbconvert fails, a short page saying why is written instead, so the record stays
     complete; the notebook itself is unaffected.
     """
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     try:
-        exporter = HTMLExporter(embed_images=True, log=_nbconvert_logger)
+        exporter = HTMLExporter(
+            embed_images=True, log=_nbconvert_logger, template_file=_SELF_CONTAINED,
+            extra_loaders=[DictLoader({_SELF_CONTAINED: _SELF_CONTAINED_TEMPLATE})])
         body, _ = exporter.from_notebook_node(notebook)
     except Exception as exc:  # nbconvert raises many types; the record must still be whole
         logger.warning("HTML export failed (%s: %s); wrote a placeholder page",

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from netra_ops.display import column_unit, format_cell, format_seconds
+
 __all__ = ["KEY_FIGURES", "figure_text", "index_html", "shorten", "timeline_svg"]
 
 KEY_FIGURES: dict[str, tuple[str, ...]] = {
@@ -111,7 +113,7 @@ def _standing_html(standing: Mapping[str, Any] | None, runs: int) -> str:
 
 def _headline(index: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     played = [g for g in groups if g.get("id")]
-    facts = (f"{len(index['runs'])} runbook runs · {_duration(index['total_duration_s'])} in "
+    facts = (f"{len(index['runs'])} runbook runs · {format_seconds(index['total_duration_s'])} in "
              f"runbooks · {len(played)} playbook run{'s' if len(played) != 1 else ''}")
     if not played:
         return f"<p>No playbook run; runbooks run one by one. {facts}</p>"
@@ -204,7 +206,7 @@ def _run_row(run: dict[str, Any], key_values: tuple[str, ...]) -> str:
             f"<td class='time'>{_text(_clock_time(run['started_at']))}</td><td>{label}</td>"
             f"<td class='verdict'>{html.escape(verdict)}</td>"
             f"<td>{_text(decision)}{f'<br>{_long(reason, 160)}' if reason else ''}</td>"
-            f"<td class='num'>{_duration(run['duration_s'])}</td>"
+            f"<td class='num'>{format_seconds(run['duration_s'])}</td>"
             f"<td>{_figures(run['runbook'], records, key_values)}</td>"
             f"<td>{_failing(run.get('failing_cell'))}</td><td>{links}</td></tr>")
 
@@ -324,7 +326,7 @@ def _bar(run: dict[str, Any], x: float, length: float, y: int, left: int) -> str
             f"<text x='{left - 8}' y='{y + 13}' text-anchor='end'>{label}</text>"
             f"<rect x='{x:.1f}' y='{y}' width='{length:.1f}' height='18' fill='{colour}'/>"
             f"{hatch}<text x='{x + length + 5:.1f}' y='{y + 13}'>"
-            f"{html.escape(status)} · {_duration(run['duration_s'])}</text></g>")
+            f"{html.escape(status)} · {format_seconds(run['duration_s'])}</text></g>")
 
 
 def _legend() -> str:
@@ -363,16 +365,6 @@ def _clock_time(stamp: str) -> str:
         return stamp
 
 
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
 def _text(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -389,46 +381,18 @@ def shorten(text: str, limit: int) -> str:
 
 
 def figure_text(name: str, value: Any) -> str:
-    """A recorded value as people read it: units from the name (`_bytes` in MiB/GiB, `_ms`,
-    `_s`, rates in %), numbers rounded, yes/no, lists joined, nothing cut mid-word.
-
-    A local helper of the index (the runbooks' tables have their own display format)."""
+    """A recorded value as people read it: numbers as every table of a record shows them
+    (`netra_ops.display`: units from the name, `_bytes` in MiB/GiB, `_ms`, `_s`, rates in
+    %, rounded), yes/no, lists joined, nothing cut mid-word."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        return _number(name, float(value), isinstance(value, int))
+        return format_cell(value, column_unit(name))
     if isinstance(value, list):
         return shorten(", ".join(figure_text("", v) for v in value), 160) if value else "none"
     if isinstance(value, dict):
         return shorten("; ".join(f"{k}: {figure_text(str(k), v)}" for k, v in value.items()),
                        160)
     return shorten(str(value), 160)
-
-
-def _number(name: str, value: float, whole: bool) -> str:
-    if name.endswith("_bytes"):
-        return _bytes(value)
-    if name.endswith("_rate") and 0.0 <= value <= 1.0:
-        return f"{value * 100:.3g} %"
-    if name.endswith("_ms"):
-        return f"{_plain(value)} ms"
-    if name.endswith("_s"):
-        return _duration(value)
-    return f"{int(value):,}" if whole else _plain(value)
-
-
-def _plain(value: float) -> str:
-    """Three significant digits, never in exponent form; thousands separated."""
-    if value == 0 or abs(value) >= 100:
-        return f"{value:,.0f}"
-    digits = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{digits}f}"
-
-
-def _bytes(value: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(value) >= size:
-            return f"{_plain(value / size)} {unit}"
-    return f"{value:,.0f} B"

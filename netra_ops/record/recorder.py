@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from netra_ops.checks import CHECK_COLUMNS, Check, checks_table
+from netra_ops.display import readable_frame, table_html
 from netra_ops.errors import RecordError, VerdictFailed
 from netra_ops.kernel import ipython_shell
 from netra_ops.record.redact import looks_secret_name
@@ -252,15 +253,16 @@ def _show_verdict(result: VerdictResult) -> None:
     outcome = "PASS" if result.passed else f"FAIL ({len(result.failed)} of {len(result.table)})"
     heading = f"{result.title}: {outcome}"
     shown = result.table.drop(columns=["passed"])
+    text = readable_frame(shown).to_string(index=False)
     if ipython_shell() is None:
         print(heading)
-        print(shown.to_string(index=False))
+        print(text)
         return
     from IPython.display import Markdown, display
 
-    html = shown.style.hide(axis="index").map(_result_colour, subset=["result"]).to_html()
+    html = table_html(shown, cell_styles={"result": _result_colour})
     display(Markdown(f"### {heading}"))
-    display({"text/html": html, "text/plain": shown.to_string(index=False)}, raw=True)
+    display({"text/html": html, "text/plain": text}, raw=True)
 
 
 def _result_colour(cell: Any) -> str:

@@ -5,12 +5,15 @@
     note(result.notes())                # a sentence worth reading, or nothing
 
 `runbook_setup` replaces the setup cell every runbook used to repeat: our log lines (not the
-HTTP chatter), matplotlib charts inline, the environment loaded from its name or file, and
-its name and project recorded (`records` says which).
+HTTP chatter; to stdout in a notebook, shown as plain text), matplotlib charts inline, tables
+in the record's one display format (`metrics.tables`: units, rounding, no row numbers,
+nothing cut), the environment loaded from its name or file, and its name and project
+recorded (`records` says which).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +21,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from netra_ops.config import Environment, load_environment
+from netra_ops.display import show_tables_readably
 from netra_ops.kernel import ipython_shell
 from netra_ops.logs_setup import configure_logging
 from netra_ops.record.recorder import record
@@ -32,10 +36,13 @@ ENVIRONMENT_RECORDS: tuple[EnvironmentRecord, ...] = ("environment", "project")
 def runbook_setup(environment: str | Path | Environment,
                   records: Sequence[EnvironmentRecord] = ENVIRONMENT_RECORDS) -> Environment:
     """Set up a runbook's kernel and return its environment (a name, a TOML path or an
-    Environment): logging configured, charts inline, and `records` recorded (`environment`
-    is the environment's name, `project` its project; `()` records nothing)."""
-    configure_logging()
+    Environment): logging configured (to stdout inside IPython), charts inline, tables
+    readable, and `records` recorded (`environment` is the environment's name, `project`
+    its project; `()` records nothing)."""
+    in_ipython = ipython_shell() is not None
+    configure_logging(stream=sys.stdout if in_ipython else None)
     _charts_inline()
+    show_tables_readably(ipython_shell())
     env = load_environment(environment)
     values = {"environment": env.name, "project": env.project}
     for name in records:

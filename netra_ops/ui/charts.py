@@ -26,11 +26,13 @@ from netra_ops.metrics import (
     read_window,
 )
 
-__all__ = ["CHARTS", "ChartImages", "MetricsWindow", "figure_png", "read_metrics",
+__all__ = ["CHARTS", "CHART_DPI", "ChartImages", "MetricsWindow", "figure_png", "read_metrics",
            "render_charts"]
 
 CHARTS = ("error_rate", "memory")
-_DPI = 72
+CHART_DPI = 100
+"""Pixels per inch of the panel's charts: a 9-inch chart is 900 px wide, its smallest
+text (8 pt) 11 px high. The panel shows them one per row at up to that width."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def render_charts(window: MetricsWindow) -> ChartImages:
                        datetime.now(UTC))
 
 
-def figure_png(figure: Figure, *, dpi: int = _DPI) -> bytes:
+def figure_png(figure: Figure, *, dpi: int = CHART_DPI) -> bytes:
     """A figure as PNG bytes (white background, as every netra-ops chart)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")

@@ -71,7 +71,8 @@ class Snapshot:
 
 def _img(png: bytes, name: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{name} chart" src="data:image/png;base64,{data}">'
+    return (f'<img alt="{name} chart" style="display:block; max-width:100%" '
+            f'src="data:image/png;base64,{data}">')
 
 
 def take_snapshot(env: Environment, *, minutes: float = 15.0) -> Snapshot:

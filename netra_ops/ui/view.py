@@ -4,8 +4,9 @@ From top to bottom: title, environment picker and refresh line; a tile per servi
 backend's revisions and traffic; the action buttons (golden-path probe, an image to deploy,
 roll back, start/stop a watch of the rollback rules); the progress of the running action;
 the confirmation box; the last action's result; the watch's decision and rule table; the
-error-rate and memory charts; the log of what was recorded. Each part carries a CSS class
-(`netra-ops-...`) that a browser test can find it by.
+error-rate and memory charts, one per row at their full width; the log of what was
+recorded. Each part carries a CSS class (`netra-ops-...`) that a browser test can find it
+by.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ipywidgets as widgets
 
 from netra_ops.metrics import WatchTick
 from netra_ops.ui.actions import ActionOutcome
-from netra_ops.ui.charts import CHARTS, ChartImages
+from netra_ops.ui.charts import CHART_DPI, CHARTS, ChartImages
 from netra_ops.ui.confirm import ConfirmBox
 from netra_ops.ui.marks import BAD, IDLE
 from netra_ops.ui.progress import ActionProgress
@@ -24,7 +25,10 @@ from netra_ops.ui.state import PanelState
 from netra_ops.ui.tiles import STYLE, errors_html, revisions_html, table_html, tiles_html
 from netra_ops.ui.watcher import decision_text, rules_table
 
-__all__ = ["PanelView"]
+__all__ = ["CHART_WIDTH", "PanelView"]
+
+CHART_WIDTH = f"{9 * CHART_DPI}px"
+"""A chart's widest: its PNG's own width (9-inch figures at `CHART_DPI`), never scaled up."""
 
 
 def _classed(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
@@ -61,7 +65,7 @@ class PanelView:
         self.watch_status = _classed(widgets.HTML(f"{IDLE} no watch running"), "watch-status")
         self.rules = _classed(widgets.HTML(""), "rules")
         self.charts = {name: _classed(widgets.Image(format="png", layout=widgets.Layout(
-            max_width="49%", height="auto")), "chart") for name in CHARTS}
+            width="100%", max_width=CHART_WIDTH, height="auto")), "chart") for name in CHARTS}
         self.log = _classed(widgets.Output(layout=widgets.Layout(
             max_height="12em", overflow="auto", border="1px solid #d0d7de")), "log")
         self.root = _classed(self._layout(), "panel")
@@ -72,8 +76,7 @@ class PanelView:
                                layout=widgets.Layout(flex_flow="row wrap"))
         deploying = widgets.HBox([self.image, self.deploy],
                                  layout=widgets.Layout(flex_flow="row wrap"))
-        charts = widgets.HBox(list(self.charts.values()),
-                              layout=widgets.Layout(flex_flow="row wrap"))
+        charts = widgets.VBox(list(self.charts.values()))
         return widgets.VBox([
             heading, widgets.HBox([self.environment, self.status]), self.tiles,
             widgets.HTML("<b>Revisions and traffic</b>"), self.revisions, actions, deploying,

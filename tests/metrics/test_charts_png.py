@@ -1,4 +1,5 @@
-"""The runbook charts render to PNG, opaque, with their threshold lines among the artists."""
+"""The runbook charts render to PNG, opaque, with their threshold lines among the artists;
+drawn by Agg, their labels do not overlap, their axes are labelled and suit the data."""
 
 from __future__ import annotations
 
@@ -6,17 +7,23 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib import style
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 
 from netra_ops.config import TriggerRule
+from netra_ops.load.charts import load_errors_chart
 from netra_ops.metrics import (
+    detect_leaks,
     empty_frame,
     error_rate_chart,
     event_latency_chart,
     latency_chart,
+    leak_chart,
     make_frame,
     memory_chart,
     replay,
@@ -26,6 +33,7 @@ from netra_ops.metrics import (
 
 T0 = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
 GIB = 2**30
+MIB = 2**20
 
 
 def at(seconds: float) -> datetime:
@@ -59,8 +67,8 @@ def png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def assert_opaque_png(data: bytes) -> None:
-    assert data.startswith(b"\x89PNG") and len(data) > 10_000
+def assert_opaque_png(data: bytes, min_bytes: int = 10_000) -> None:
+    assert data.startswith(b"\x89PNG") and len(data) > min_bytes
     pixels = mpimg.imread(io.BytesIO(data), format="png")
     assert pixels.shape[2] == 3 or (pixels[..., 3] == 1.0).all()  # never transparent
     assert tuple(pixels[2, 2, :3]) == (1.0, 1.0, 1.0)  # an explicit white background
@@ -161,3 +169,126 @@ def test_rollout_chart_without_steps_says_so() -> None:
                                                  "decision", "firing_rule"]))
     assert any(t.get_gid() == "no-data" for ax in figure.axes for t in ax.texts)
     assert_opaque_png(png(figure))
+
+
+# The charts as images: laid out and drawn by Agg, then read back from the figure.
+
+def drawn(figure: Figure) -> RendererAgg:
+    """Draw the figure with Agg, as savefig does, and return the renderer it used."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def close_markers() -> pd.DataFrame:
+    """A deploy, a rollback and a redeploy within 2 s on a 60 s chart, long labels."""
+    return pd.DataFrame({"time": [at(20), at(21), at(22)],
+                         "kind": ["deploy", "rollback", "deploy"],
+                         "label": ["netra-backend-staging-00002-def",
+                                   "netra-backend-staging-00001-abc",
+                                   "netra-backend-staging-00003-ghi"]})
+
+
+@pytest.mark.parametrize("chart", [error_rate_chart, memory_chart, latency_chart])
+@pytest.mark.parametrize("when", [(20, 21, 22), (0.5, 1, 59)])
+def test_marker_labels_never_overlap_and_stay_inside_the_axes(
+        chart: object, when: tuple[float, ...]) -> None:
+    markers = close_markers().assign(time=[at(s) for s in when])
+    figure = chart(samples(), markers=markers)  # type: ignore[operator]
+    renderer = drawn(figure)
+    axes = figure.axes[0]
+    labels = [t for t in axes.texts if str(t.get_gid()).startswith("label:")]
+    assert len(labels) == 3
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1:]), \
+            [t.get_text() for t in labels]
+    frame = axes.get_window_extent(renderer)
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 for b in boxes)
+    assert_opaque_png(png(figure))
+
+
+def visible_tick_labels(axes: Axes, renderer: RendererAgg) -> list[str]:
+    low, high = sorted(axes.get_ylim())
+    return [t.label1.get_text() for t in axes.yaxis.get_major_ticks()
+            if low <= t.get_loc() <= high and t.label1.get_visible() and t.label1.get_text()]
+
+
+def test_leak_chart_labels_its_byte_axes_even_for_a_flat_line() -> None:
+    flat = make_frame([{"time": at(s), "metric": "memory_bytes", "value": 53_940_224.0,
+                        "source": "monitoring", "revision": "r"} for s in range(13)])
+    figure = leak_chart(flat, detect_leaks(flat, 3.5 * GIB, timedelta(hours=24)))
+    renderer = drawn(figure)
+    observed, projected = figure.axes
+    for axes in (observed, projected):
+        labels = visible_tick_labels(axes, renderer)
+        assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+        assert all(label == "0" or label.endswith(("MiB", "GiB")) for label in labels)
+    low, high = observed.get_ylim()
+    assert low < 53_940_224 < high and high - low < 16 * MIB  # the line, not squashed
+    assert_opaque_png(png(figure))
+
+
+def test_byte_tick_labels_keep_the_digits_their_step_needs() -> None:
+    rows = make_frame([{"time": at(s), "metric": "memory_bytes", "value": 3 * GIB + s * MIB,
+                        "source": "monitoring", "revision": "r"} for s in range(4)])
+    figure = leak_chart(rows, detect_leaks(rows, 3.5 * GIB, timedelta(hours=24)))
+    labels = visible_tick_labels(figure.axes[0], drawn(figure))
+    assert len(set(labels)) == len(labels) >= 3, labels  # never "3 GiB" twice
+
+
+def test_no_failed_turn_is_said_in_words_not_drawn_as_empty_axes() -> None:
+    turns = pd.DataFrame({"ok": [True] * 40, "error_class": [None] * 40,
+                          "ended_at": [at(s / 4) for s in range(40)]})
+    figure = load_errors_chart(turns)
+    drawn(figure)
+    assert all(not axes.axison for axes in figure.axes)  # no time axis, no count axis
+    notes = [t.get_text() for axes in figure.axes for t in axes.texts]
+    assert notes == ["No errors: all 40 turns ok."]
+    assert_opaque_png(png(figure), min_bytes=1000)
+
+
+def test_an_error_chart_still_draws_the_failed_turns() -> None:
+    turns = pd.DataFrame({"ok": [True, False, False], "error_class": [None, "timeout", None],
+                          "ended_at": [at(0), at(1), at(2)]})
+    figure = load_errors_chart(turns)
+    assert {p.get_gid() for p in figure.axes[0].patches} == {"errors:timeout", "errors:other"}
+
+
+def point_spread(axes: Axes) -> float:
+    """How much of the axes' height the plotted points span (0 to 1)."""
+    ys = np.concatenate([c.get_offsets()[:, 1] for c in axes.collections])
+    fractions = axes.transAxes.inverted().transform(
+        axes.transData.transform(np.column_stack([np.zeros_like(ys), ys])))[:, 1]
+    return float(fractions.max() - fractions.min())
+
+
+EVENTS = ["agent_started", "agent_thinking", "tool_executing", "tool_completed",
+          "agent_completed"]
+
+
+@pytest.mark.parametrize(("column", "values"), [
+    ("delivery_ms", [-0.93, -0.53, -0.43, -0.41, -0.63, 1.46, 1.58, 1.51, 1.54, 1.62]),
+    ("latency_ms", [0.7, 2.0, 5.5, 9.0, 24.0, 0.8, 2.2, 6.0, 9.5, 25.0]),
+])
+def test_event_latency_far_below_the_budget_spreads_its_points(
+        column: str, values: list[float]) -> None:
+    events = pd.DataFrame({"run": [1] * 5 + [2] * 5, "event": EVENTS * 2,
+                           "latency_ms": [abs(v) + 1 for v in values], column: values})
+    figure = event_latency_chart(events, budget_ms=500, column=column)
+    renderer = drawn(figure)
+    axes = figure.axes[0]
+    assert point_spread(axes) >= 0.3  # on a linear 0-575 ms axis: under 0.01
+    low, high = axes.get_ylim()
+    assert low <= min(values) and max(values) <= high and low < 500 < high  # budget shown
+    assert len(visible_tick_labels(axes, renderer)) >= 3
+    assert "log scale" in axes.get_ylabel()
+
+
+def test_event_latency_near_the_budget_stays_linear_from_zero() -> None:
+    events = pd.DataFrame({"run": [1] * 5, "event": EVENTS,
+                           "latency_ms": [120.0, 240.0, 380.0, 450.0, 610.0]})
+    figure = event_latency_chart(events, budget_ms=500)
+    axes = figure.axes[0]
+    assert axes.get_yscale() == "linear" and axes.get_ylim()[0] == 0
+    assert point_spread(axes) >= 0.5

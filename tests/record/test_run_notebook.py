@@ -21,6 +21,7 @@ from typing import Any
 import nbformat
 import psutil
 import pytest
+from runbook_records import external_references
 
 from netra_ops.errors import NotebookNotFoundError, ParameterError, RunError
 from netra_ops.record import RunResult, find_secrets, run_notebook
@@ -157,6 +158,15 @@ def test_ok_run_passes_with_lifted_records_and_an_embedded_chart(
     log = (result.record_dir / "run.log").read_text()
     assert "starting runbook ok" in log and "finished runbook ok: passed (exit 0)" in log
     assert "Passed unknown parameter" not in log  # parameters are checked before the run
+
+
+def test_the_html_record_is_self_contained(ok_runs: tuple[RunResult, RunResult]) -> None:
+    """Opened offline, or years later, it renders as written: no script, style or image
+    from a CDN (nbconvert's page loads require.js, MathJax and Mermaid from cdnjs)."""
+    page = ok_runs[0].html_path.read_text(encoding="utf-8")
+    assert external_references(page) == []
+    assert not re.search(r"<script[^>]*src=\"http|cdnjs|unpkg\.com|jsdelivr", page)
+    assert "<style" in page and 'src="data:image/png;base64,' in page  # inlined instead
 
 
 def test_rerunning_an_incident_adds_a_record_and_never_overwrites(

@@ -3,8 +3,14 @@ values are kept by `recorded()` and lines printed)."""
 
 from __future__ import annotations
 
-import pytest
+import logging
 
+import matplotlib
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from netra_ops.logs_setup import configure_logging
 from netra_ops.record import (
     environment_frame,
     note,
@@ -52,3 +58,25 @@ def test_a_note_shows_its_texts_and_nothing_when_they_are_empty(
     assert capsys.readouterr().out == ""
     note("no deploy needed", "", "**bold**")
     assert capsys.readouterr().out == "no deploy needed\n**bold**\n"
+
+
+def test_in_a_notebook_log_lines_are_plain_output_and_warnings_stay_on_stderr(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "enable_gui", lambda gui=None: None)  # a kernel's own
+    backend = matplotlib.get_backend()
+    try:
+        runbook_setup("sandbox", records=())
+        logging.getLogger("netra_ops.metrics.validation").info("run 1/3: ok")
+        logging.getLogger("netra_ops.metrics.validation").warning("run 2/3: failed")
+        out, err = capsys.readouterr()
+        assert "INFO netra_ops.metrics.validation: run 1/3: ok" in out and "1/3" not in err
+        assert "WARNING netra_ops.metrics.validation: run 2/3: failed" in err
+        assert "2/3" not in out
+        shown, _ = shell.display_formatter.format(pd.DataFrame({"latency_ms": [21.104334]}))
+        assert "21.1 ms" in shown["text/html"] and "row_heading" not in shown["text/html"]
+    finally:
+        configure_logging()
+        pd.reset_option("display")
+        InteractiveShell.clear_instance()
+        matplotlib.use(backend)
