@@ -26,22 +26,26 @@ from netra_ops.errors import ApiUnreachableError, ConfigError
 
 if TYPE_CHECKING:
     from google.cloud import logging as gcl_logging
-    from google.cloud import monitoring_v3, resourcemanager_v3
+    from google.cloud import monitoring_v3, resourcemanager_v3, scheduler_v1
     from google.cloud.devtools import cloudbuild_v1
 
 __all__ = [
     "api_errors",
     "builds_client",
     "call",
+    "executions_client",
+    "jobs_client",
     "logging_client",
     "monitoring_client",
     "projects_client",
     "revisions_client",
+    "scheduler_client",
     "service_name",
     "services_client",
 ]
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @cache
@@ -85,6 +89,29 @@ def revisions_client(env: Environment) -> run_v2.RevisionsClient:
     """Cloud Run Admin v2 revisions client (REST) for the environment."""
     return run_v2.RevisionsClient(transport="rest", credentials=_credentials(env),
                                   client_options=_rest_options(env))
+
+
+def _rest_client(client_class: Callable[..., C], env: Environment) -> C:
+    """A GAPIC client of `client_class` on REST for the environment (sandbox or Google)."""
+    return client_class(transport="rest", credentials=_credentials(env),
+                        client_options=_rest_options(env))
+
+
+def jobs_client(env: Environment) -> run_v2.JobsClient:
+    """Cloud Run Admin v2 jobs client (REST) for the environment."""
+    return _rest_client(run_v2.JobsClient, env)
+
+
+def executions_client(env: Environment) -> run_v2.ExecutionsClient:
+    """Cloud Run Admin v2 executions client (REST): a job's runs."""
+    return _rest_client(run_v2.ExecutionsClient, env)
+
+
+def scheduler_client(env: Environment) -> scheduler_v1.CloudSchedulerClient:
+    """Cloud Scheduler v1 client (REST) for the environment."""
+    from google.cloud import scheduler_v1
+
+    return _rest_client(scheduler_v1.CloudSchedulerClient, env)
 
 
 def logging_client(env: Environment) -> gcl_logging.Client:

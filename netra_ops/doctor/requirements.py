@@ -14,14 +14,30 @@ Read from the calls the runbooks make through `netra_ops.cloud`'s clients:
     cloudbuild.builds.get       wait on the build, read it (02)   roles/cloudbuild.builds.viewer
     cloudbuild.builds.update    cancel it past its deadline (02)  roles/cloudbuild.builds.editor
 
+and what `netra-ops schedule --deploy-jobs` / `--remove-jobs` (with --execute) call:
+
+    run.jobs.create, .update    the validation job (jobs.create, jobs.patch)  roles/run.developer
+    run.jobs.get, .list         read it back, list it                         roles/run.viewer
+    run.executions.list         its runs, in the listing                      roles/run.viewer
+    run.jobs.delete             --remove-jobs                                 roles/run.developer
+    run.jobs.run                a run by hand (what Cloud Scheduler does)     roles/run.developer
+    cloudscheduler.jobs.create, .update, .delete   the triggers      roles/cloudscheduler.admin
+    cloudscheduler.jobs.list    find the incident's triggers        roles/cloudscheduler.viewer
+    iam.serviceAccounts.actAs   a job and a trigger that run as the jobs' service account
+                                                                  roles/iam.serviceAccountUser
+
 `run.services.*` and `run.revisions.*` are asked on the backend service (Cloud Run's
 `testIamPermissions`, which sees bindings on the service and inherited ones); the others on
 the project (Resource Manager's `projects.testIamPermissions`). Deploying a new revision on
 Google also needs `iam.serviceAccounts.actAs` on the service's runtime service account
-(roles/iam.serviceAccountUser); it is granted per service account, so it is not asked here.
+(roles/iam.serviceAccountUser); it can be granted per service account, and is asked here
+on the project only for the jobs (a grant on the project covers every service account in
+it; one on the jobs' service account alone is not seen, and the row then fails wrongly).
 Cloud Build pushes with its own service account, which needs Artifact Registry's writer role
 (roles/artifactregistry.writer) on the repository; a failed build's log is read with
-logging.logEntries.list (without it the error says the log could not be read).
+logging.logEntries.list (without it the error says the log could not be read). The jobs'
+service account itself needs roles/run.invoker (Cloud Scheduler calls `jobs.run` as it),
+roles/secretmanager.secretAccessor on the webhook's secret, and what its runbooks need.
 01_preflight, 04_golden_path_validation and 00_incident_summary need no Google permission.
 """
 
@@ -38,20 +54,29 @@ Scope = Literal["service", "project"]
 @dataclass(frozen=True)
 class Requirement:
     """A permission, where it is asked, the least predefined role granting it, and which
-    runbooks need it (`changes`: only to change the service, with execute=true)."""
+    runbooks (or commands) need it (`changes`: only to change something, with
+    execute=true / --execute)."""
 
     permission: str
     role: str
     runbooks: tuple[str, ...]
     scope: Scope
     changes: bool = False
+    commands: tuple[str, ...] = ()
 
     def needed_by(self) -> str:
-        """The runbooks, as a phrase."""
-        return ", ".join(self.runbooks) + (" (with execute=true)" if self.changes else "")
+        """The runbooks and commands, as a phrase."""
+        if self.commands and not self.runbooks:
+            ours = all(c.startswith("schedule ") for c in self.commands)
+            return ", ".join(self.commands) + (" (with --execute)" if self.changes and ours
+                                               else "")
+        return ", ".join(self.runbooks + self.commands) + (
+            " (with execute=true)" if self.changes else "")
 
 
 _READ = ("02_deploy", "03_config_sync", "05_performance", "06_rollback", "07_monitoring")
+_JOBS = ("schedule --deploy-jobs",)
+_REMOVE = ("schedule --deploy-jobs", "schedule --remove-jobs")
 # 07 writes the known-good mark on the service (an annotation) when it decides continue.
 _CHANGE = ("02_deploy", "03_config_sync", "06_rollback", "07_monitoring")
 
@@ -71,6 +96,25 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 "project", changes=True),
     Requirement("cloudbuild.builds.update", "roles/cloudbuild.builds.editor", ("02_deploy",),
                 "project", changes=True),
+    Requirement("run.jobs.create", "roles/run.developer", (), "project", True, _JOBS),
+    Requirement("run.jobs.update", "roles/run.developer", (), "project", True, _JOBS),
+    Requirement("run.jobs.get", "roles/run.viewer", (), "project", True, _REMOVE),
+    Requirement("run.jobs.list", "roles/run.viewer", (), "project", True, _REMOVE),
+    Requirement("run.executions.list", "roles/run.viewer", (), "project", True, _JOBS),
+    Requirement("run.jobs.run", "roles/run.developer", (), "project", True,
+                ("gcloud run jobs execute: a validation by hand",)),
+    Requirement("run.jobs.delete", "roles/run.developer", (), "project", True,
+                ("schedule --remove-jobs",)),
+    Requirement("cloudscheduler.jobs.create", "roles/cloudscheduler.admin", (), "project",
+                True, _JOBS),
+    Requirement("cloudscheduler.jobs.update", "roles/cloudscheduler.admin", (), "project",
+                True, _JOBS),
+    Requirement("cloudscheduler.jobs.list", "roles/cloudscheduler.viewer", (), "project",
+                True, _REMOVE),
+    Requirement("cloudscheduler.jobs.delete", "roles/cloudscheduler.admin", (), "project",
+                True, _REMOVE),
+    Requirement("iam.serviceAccounts.actAs", "roles/iam.serviceAccountUser", (), "project",
+                True, _JOBS),
 )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ from netra_ops.schedule.lock import LOCK_FILE, ScheduleLock
 from netra_ops.schedule.state import ScheduleState, Slot
 from netra_ops.schedule.validations import Validation
 
-__all__ = ["Runner", "Schedule", "ScheduleOutcome", "Scheduler", "schedule_cron"]
+__all__ = ["Runner", "Schedule", "ScheduleOutcome", "Scheduler", "absolute_if_path",
+           "runbook_argument", "schedule_cron"]
 
 Runner = Callable[[Validation], RunResult]
 """Runs one runbook of a validation into the incident's record (default: run_notebook)."""
@@ -151,6 +152,52 @@ class Scheduler:
             write_manifest(folder)  # without the lock file, which is gone now
         return ScheduleOutcome(session.state.path, tuple(session.slots), finished,
                                session.stopped)
+
+    def run_due(self, phase: int | None = None, early_s: float = 60.0) -> ScheduleOutcome:
+        """One validation for the due time reached now, then return: what a triggered run
+        (a Cloud Run job's execution, fired by Cloud Scheduler) does.
+
+        The latest due time not yet validated is run (up to `early_s` ahead: the trigger's
+        clock may run ahead; it is waited for), earlier ones are recorded `missed`, as
+        `run` catches up. Nothing is run when no due time has come, or when `phase` (1 for
+        the first) is given and the due time belongs to another phase (a trigger that
+        repeats past its phase: a cron line cannot stop, nor start later). Same lock,
+        state and escalations as `run`.
+        """
+        folder = self.schedule.folder()
+        lock = ScheduleLock(folder)
+        lock.acquire()
+        try:
+            session = _Session(self._open_state(folder))
+            due = self._due_now(session.state, phase, early_s)
+            if due is not None:
+                self._sleep_until(due)
+                self._due(session, due)
+        finally:
+            lock.release()
+            write_manifest(folder)
+        state = session.state
+        return ScheduleOutcome(state.path, tuple(session.slots),
+                               self.schedule.cadence.next_due(state.start,
+                                                              state.last_due()) is None,
+                               session.stopped)
+
+    def _due_now(self, state: ScheduleState, phase: int | None,
+                 early_s: float) -> datetime | None:
+        """The due time to validate now, if any (see `run_due`)."""
+        horizon = self.clock.now() + timedelta(seconds=early_s)
+        reached = self.schedule.cadence.due_between(state.start, state.last_due(), horizon)
+        if not reached:
+            logger.info("nothing due for %s now (next due %s)", state.incident,
+                        self._next(state) or "none: the schedule is complete")
+            return None
+        due = reached[-1]
+        found = self.schedule.cadence.phase_of(state.start, due) + 1
+        if phase is not None and found != phase:
+            logger.info("the validation due %s belongs to phase %d, not to phase %d: not "
+                        "run by this trigger", due.isoformat(), found, phase)
+            return None
+        return due
 
     def _loop(self, session: _Session, max_runs: int | None) -> bool:
         state, cadence = session.state, self.schedule.cadence
@@ -344,14 +391,14 @@ def schedule_cron(schedule: Schedule, now: datetime) -> list[str]:
     """Cron lines equivalent to the schedule (see `netra_ops.schedule.cron`)."""
     folder = schedule.folder()
     command = validation_command(
-        [(_runbook_argument(v), v.parameters) for v in schedule.validations],
-        environment=_absolute_if_path(schedule.environment), incident=schedule.incident,
+        [(runbook_argument(v), v.parameters) for v in schedule.validations],
+        environment=absolute_if_path(schedule.environment), incident=schedule.incident,
         outputs=folder.parent, lock=folder / LOCK_FILE,
         cell_timeout_s=schedule.cell_timeout_s, deadline_s=schedule.deadline_s)
     return cron_lines(schedule.cadence, schedule.start_at(now), command)
 
 
-def _runbook_argument(validation: Validation) -> str:
+def runbook_argument(validation: Validation) -> str:
     """The runbook's name when `netra-ops run NAME` finds this very file, else its path."""
     try:
         found = find_runbook(validation.runbook)
@@ -360,6 +407,7 @@ def _runbook_argument(validation: Validation) -> str:
     return validation.runbook if found == validation.source else str(validation.source)
 
 
-def _absolute_if_path(environment: str) -> str:
+def absolute_if_path(environment: str) -> str:
+    """An environment name as it is; a path made absolute (for a command run elsewhere)."""
     path = Path(environment)
     return str(path.resolve()) if path.suffix == ".toml" or len(path.parts) > 1 else environment

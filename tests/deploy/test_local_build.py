@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from docker_daemon import daemon_answers
 
 from netra_ops import deploy
 from netra_ops.config import Environment, load_environment
@@ -167,16 +168,7 @@ def test_the_build_command_exits_2_without_docker(env: Environment, tmp_path: Pa
     assert "no `docker` on PATH" in done.stderr
 
 
-def _daemon_answers() -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    done = subprocess.run([docker, "version", "--format", "{{.Server.Version}}"],
-                          capture_output=True, text=True, timeout=30, check=False)
-    return done.returncode == 0 and bool(done.stdout.strip())
-
-
-@pytest.mark.skipif(not _daemon_answers(), reason="no docker daemon answers here")
+@pytest.mark.skipif(not daemon_answers(), reason="no docker daemon answers here")
 def test_a_real_docker_build_of_a_small_context(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_text("hello\n")
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
@@ -190,7 +182,7 @@ def test_a_real_docker_build_of_a_small_context(tmp_path: Path) -> None:
     assert inspected.returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("docker") is None or _daemon_answers(),
+@pytest.mark.skipif(shutil.which("docker") is None or daemon_answers(),
                     reason="needs a docker client without a daemon")
 def test_the_real_docker_client_without_a_daemon_is_named() -> None:
     with pytest.raises(DockerUnavailableError, match="but no daemon answers"):

@@ -205,7 +205,7 @@ def test_unknown_service_revision_and_project_are_google_errors(shared: Run) -> 
         shared.revisions.get_revision(name=f"{shared.name}/revisions/nope-00001-abc")
     with pytest.raises(gexc.Forbidden, match="emulates project 'netra-sandbox' only"):
         shared.services.get_service(name=shared.name.replace("netra-sandbox", "someone-else"))
-    answer = shared.http.get(f"{shared.env.api_endpoint}/v2/projects/p/locations/l/jobs")
+    answer = shared.http.get(f"{shared.env.api_endpoint}/v2/projects/p/locations/l/workerPools")
     assert answer.status_code == 404 and answer.json()["error"]["status"] == "NOT_FOUND"
 
 

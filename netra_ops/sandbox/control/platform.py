@@ -31,11 +31,13 @@ import uvicorn
 from netra_ops.errors import SandboxError
 from netra_ops.sandbox.control.admin_api import create_admin_app
 from netra_ops.sandbox.google.build_api import CloudBuildEmulator, build_routes
+from netra_ops.sandbox.google.jobs_api import CloudRunJobsEmulator, jobs_routes
 from netra_ops.sandbox.google.logging_api import logging_routes
 from netra_ops.sandbox.google.monitoring_api import MonitoringServer
 from netra_ops.sandbox.google.registry import Registry, registry_routes
 from netra_ops.sandbox.google.resourcemanager_api import resourcemanager_routes
 from netra_ops.sandbox.google.run_api import CloudRunEmulator, google_fallback_route, run_routes
+from netra_ops.sandbox.google.scheduler_api import CloudSchedulerEmulator, scheduler_routes
 from netra_ops.sandbox.runtime.revisions import REVISION_COMMAND, RevisionManager
 from netra_ops.sandbox.runtime.router import RequestLog, Router
 from netra_ops.sandbox.runtime.state import StatePaths, read_json, write_json_atomic
@@ -175,7 +177,11 @@ async def run_platform(
     others = [_other_service(s, spec, paths, registry, emulator) for s in spec.services]
     builds = CloudBuildEmulator(registry, paths, api_url=spec.api_url,
                                 permissions=lambda: emulator.granted_permissions)
-    google = [*run_routes(emulator), *resourcemanager_routes(emulator),
+    jobs = CloudRunJobsEmulator(emulator, paths, api_url=spec.api_url)
+    schedules = CloudSchedulerEmulator(spec.project, spec.region, api_url=spec.api_url,
+                                       permissions=lambda: emulator.granted_permissions)
+    google = [*run_routes(emulator), *jobs_routes(jobs), *scheduler_routes(schedules),
+              *resourcemanager_routes(emulator),
               *registry_routes(registry), *build_routes(builds),
               *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
                               request_log=requests),
@@ -200,6 +206,8 @@ async def run_platform(
             first.cancel()
         await emulator.close()
         await builds.close()
+        await schedules.close()
+        await jobs.close()
         await asyncio.gather(*(m.stop_all() for m in managers))
         for server in servers:
             server.should_exit = True

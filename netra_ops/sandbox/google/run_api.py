@@ -77,7 +77,7 @@ from netra_ops.sandbox.google.run_resources import (
 )
 from netra_ops.sandbox.runtime.revisions import Revision, RevisionManager, TrafficRule
 
-__all__ = ["CloudRunEmulator", "google_fallback_route", "run_routes"]
+__all__ = ["CloudRunEmulator", "google_fallback_route", "listing", "run_routes"]
 
 _FAILED_PRECONDITION = 9
 _KEEP_OPERATIONS = 200
@@ -365,12 +365,19 @@ class CloudRunEmulator:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- operations ------------------------------------------------------------------------
-    def _new_operation(self) -> _Operation:
-        operation = _Operation(self.names.operation(str(uuid.uuid4())), live=self.service)
+    def _new_operation(self, live: Callable[[], Message] | None = None) -> _Operation:
+        operation = _Operation(self.names.operation(str(uuid.uuid4())),
+                               live=live or self.service)
         self._operations[operation.name] = operation
         while len(self._operations) > _KEEP_OPERATIONS:
             self._operations.popitem(last=False)
         return operation
+
+    def track(self, live: Callable[[], Message]) -> _Operation:
+        """A new operation on another resource of this Cloud Run (a job, an execution), kept
+        and served with the services' ones; its owner sets `metadata`, `response` or
+        `error`, then `finished`."""
+        return self._new_operation(live)
 
     def operation(self, name: str) -> _Operation:
         """An operation by full name; NOT_FOUND if unknown (or long forgotten)."""
@@ -452,7 +459,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
         items = [e.fleet[n].service() for n in sorted(e.fleet)] if here else []
         page, token = list_page(items, request.query_params.get("pageSize"),
                                 request.query_params.get("pageToken"))
-        return _listing(request, "services", page, token)
+        return listing(request, "services", page, token)
 
     async def service(request: Request) -> Response:
         p = request.path_params
@@ -485,7 +492,7 @@ def run_routes(emulator: CloudRunEmulator) -> list[BaseRoute]:
             items = []
         page, token = list_page(items, request.query_params.get("pageSize"),
                                 request.query_params.get("pageToken"))
-        return _listing(request, "revisions", page, token)
+        return listing(request, "revisions", page, token)
 
     async def revision(request: Request) -> Response:
         p = request.path_params
@@ -599,8 +606,10 @@ def _message(request: Request, message: Message) -> JSONResponse:
     return JSONResponse(to_json(message, int_enums=_int_enums(request)))
 
 
-def _listing(request: Request, key: str, page: Sequence[Message],
-             token: str | None) -> JSONResponse:
+def listing(request: Request, key: str, page: Sequence[Message],
+            token: str | None) -> JSONResponse:
+    """A list method's answer: `{key: [...], nextPageToken}`, each key left out when empty
+    (an empty `nextPageToken` would make Google's pagers ask again forever)."""
     body: dict[str, Any] = {}
     if page:
         body[key] = [to_json(m, int_enums=_int_enums(request)) for m in page]
