@@ -27,7 +27,7 @@ from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, changing_runbooks
 from netra_ops.errors import NetraOpsError
 from netra_ops.probe.services import check_services
-from netra_ops.probe.session_timeouts import session_timeouts
+from netra_ops.probe.session_limits import session_timeouts
 from netra_ops.record.secret_needs import CONFIG_RUNBOOKS, LOGIN_RUNBOOKS
 from netra_ops.secrets import unresolved
 

@@ -97,7 +97,7 @@ from netra_ops.probe.multi_turn import (
 from netra_ops.probe.postgres_store import PostgresOptions, postgres, postgres_async
 from netra_ops.probe.redis_store import RedisOptions, redis, redis_async
 from netra_ops.probe.services import ServiceChecks, check_services
-from netra_ops.probe.session_timeouts import (
+from netra_ops.probe.session_limits import (
     SessionTimeouts,
     session_timeout_checks,
     session_timeouts,
