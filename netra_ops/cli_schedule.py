@@ -242,7 +242,8 @@ def _schedule(incident: str, env: str, cadence: str, runbooks: str, start: str |
     return Schedule(incident=check_incident(incident), environment=env,
                     validations=plan_validations(names, overrides),
                     cadence=parse_cadence(cadence), start=_start(start),
-                    outputs_dir=outputs, **limits)
+                    outputs_dir=outputs, cell_timeout_s=limits["cell_timeout_s"],
+                    deadline_s=limits["deadline_s"])
 
 
 def _start(text: str | None) -> datetime | None:
