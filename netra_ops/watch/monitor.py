@@ -9,7 +9,8 @@ block the process) starts a new series, which replays the history it missed from
 sources and keeps the probe results gathered so far (`probe_log`), so nothing is lost but
 the probes not made while a runbook ran.
 
-A firing trigger, once per rule and serving revision:
+A firing trigger, once per rule and revision (the one its firing samples name, else the
+serving one):
 
 - inside the rollback window (default: the whole watch), runbook 06 rolls the backend back
   to its last known good revision (`execute`; its plan otherwise), marks the revision rolled
@@ -179,7 +180,9 @@ class Monitor:
         table = found.table
         firing = table[(table["state"] == "firing") & ~table["dry_run"].astype(bool)]
         rule = str(firing.iloc[0]["rule"]) if not firing.empty else "?"
-        revision = self._serving or "?"
+        group = str(firing.iloc[0]["group"]) if not firing.empty else ""
+        revision = group.split("=", 1)[1] if group.startswith("revision=") else \
+            self._serving or "?"  # a revision no longer served may still be the one firing
         key = f"{self.state.incident}:watch:trigger:{rule}:{revision}"
         if key in self.state.triggers:
             return

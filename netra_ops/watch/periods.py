@@ -39,7 +39,7 @@ from netra_ops.schedule import ScheduleState
 from netra_ops.watch.messages import read_ledger
 from netra_ops.watch.monitor import hours_text
 from netra_ops.watch.plan import WatchPlan
-from netra_ops.watch.state import WatchState, read_ticks
+from netra_ops.watch.state import WatchState, read_ticks, replace_file
 
 __all__ = ["PERIOD_RUNBOOK", "SUMMARY_HTML", "SUMMARY_JSON", "Records", "chart_frames"]
 
@@ -95,8 +95,12 @@ class Records:
                                                 for v in facts["validations"])
         started = datetime.fromisoformat(ticks[0]["at"]) if ticks else datetime.now(UTC)
         finished = datetime.fromisoformat(ticks[-1]["at"]) if ticks else started
-        folder = create_record_dir(self.incident_folder.parent, self.state.incident,
-                                   f"watch-period-{number + 1:02d}", datetime.now(UTC))
+        name = f"watch-period-{number + 1:02d}"
+        written = self._written(name)
+        if written is not None:  # written by a process killed before it said so
+            return written
+        folder = create_record_dir(self.incident_folder.parent, self.state.incident, name,
+                                   datetime.now(UTC))
         summary = {"runbook": PERIOD_RUNBOOK, "incident": self.state.incident,
                    "environment": self.state.environment,
                    "status": "failed" if failed else "passed", "exit_code": int(failed),
@@ -104,11 +108,23 @@ class Records:
                    "duration_s": round((finished - started).total_seconds(), 3),
                    "notebook": "", "html": "period.html", "failing_cell": None,
                    "records": facts}
-        clean = write_summary(summary, folder / "summary.json", self.secrets)
+        clean = scrub_json(summary, lambda text: scrub(text, self.secrets))
         (folder / "period.html").write_text(_period_html(clean), encoding="utf-8")
+        write_summary(clean, folder / "summary.json", self.secrets)  # last: it marks the run
         write_index(self.incident_folder)
         write_manifest(self.incident_folder)
         return folder
+
+    def _written(self, name: str) -> Path | None:
+        """The record folder of this watch's period `name`, if one was written."""
+        for summary in sorted(self.incident_folder.glob(f"*-{name}/summary.json")):
+            try:
+                found = json.loads(summary.read_text(encoding="utf-8"))
+            except ValueError:
+                continue
+            if found.get("records", {}).get("watch.start") == self.state.start.isoformat():
+                return summary.parent
+        return None
 
     def _facts(self, number: int, start_s: float, end_s: float,
                ticks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,6 +136,7 @@ class Records:
         inside = [t for t in self.state.triggers.values() if start_s <= t["watch_s"] < end_s]
         return {
             "watch.period": number + 1, "watch.periods": self.plan.periods(),
+            "watch.start": self.state.start.isoformat(),
             "watch.span": [begin.isoformat(),
                            (self.state.start + timedelta(seconds=end_s)).isoformat()],
             "watch.hours": f"{hours_text(start_s)} to {hours_text(end_s)}",
@@ -173,14 +190,12 @@ class Records:
             "sessions": self.state.sessions, "outcome": self.state.outcome,
         }, lambda text: scrub(text, self.secrets))
         folder = self.state.folder
-        (folder / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, default=str) + "\n",
-                                             encoding="utf-8")
+        replace_file(folder / SUMMARY_JSON, json.dumps(summary, indent=2, default=str) + "\n")
         now = time.monotonic()
         if final or self._drawn_at is None or now - self._drawn_at >= self.plan.chart_every_s:
             self._drawn_at = now
             charts = _charts(ticks)
-            (folder / SUMMARY_HTML).write_text(_summary_html(summary, charts),
-                                                 encoding="utf-8")
+            replace_file(folder / SUMMARY_HTML, _summary_html(summary, charts))
         write_manifest(self.incident_folder)
 
 

@@ -26,7 +26,8 @@ from typing import Any
 
 from netra_ops.errors import RecordError
 
-__all__ = ["STATE_FILE", "TICKS_FILE", "WATCH_DIR", "WatchState", "append_tick", "read_ticks"]
+__all__ = ["STATE_FILE", "TICKS_FILE", "WATCH_DIR", "WatchState", "append_tick", "read_ticks",
+           "replace_file"]
 
 WATCH_DIR = "watch"
 STATE_FILE = "state.json"
@@ -86,7 +87,7 @@ class WatchState:
     def save(self, now: datetime) -> None:
         """Replace the state file atomically."""
         self.updated_at = now.isoformat()
-        _replace(self.path, json.dumps(self.to_json(), indent=2, default=str) + "\n")
+        replace_file(self.path, json.dumps(self.to_json(), indent=2, default=str) + "\n")
 
 
 def append_tick(folder: Path, line: dict[str, Any]) -> None:
@@ -108,7 +109,8 @@ def read_ticks(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
+    """Write `path` atomically (a temporary file beside it, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-",
                                          suffix=".tmp")
