@@ -63,6 +63,7 @@ class Poster(Protocol):
         """Deliver `payload`; never raises."""
         ...
 
+
 logger = logging.getLogger("netra_ops.schedule")
 _NOT_RUN_EXIT = 2  # the runner refused (bad configuration): the CLI's usage exit code
 
