@@ -9,22 +9,17 @@ stopped by Ctrl-C, 143 by SIGTERM (started again, it resumes).
 from __future__ import annotations
 
 import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
-from netra_ops.cli_options import USAGE_EXIT, EnvOption
-from netra_ops.errors import NetraOpsError, ParameterError
+from netra_ops.cli_options import EnvOption, sigterm_as_exit, usage_errors
+from netra_ops.errors import ParameterError
 
 __all__ = ["watch"]
 
 _INTERRUPTED_EXIT = 130
-_TERMINATED_EXIT = 143
 _RESUMES = "watch stopped; started again with the same incident, it resumes where it was"
 
 
@@ -69,13 +64,13 @@ def watch(
     """
     from netra_ops.watch import run_watch
 
-    with _usage_errors():
+    with usage_errors():
         plan, notify = _plan(incident, env, {
             "hours": hours, "time_scale": time_scale, "rollback_window_h": rollback_window,
             "period_h": period_h, "interval_s": interval, "cadence": cadence,
             "quiet_s": quiet_s, "execute": execute, "outputs_dir": outputs},
             parameter or [], rule_overrides, webhook)
-        with _sigterm_as_exit():
+        with sigterm_as_exit(_RESUMES):
             try:
                 outcome = run_watch(plan, notify=notify)
             except KeyboardInterrupt:
@@ -121,26 +116,3 @@ def _overrides(text: str | None) -> dict[str, Any]:
         raise ParameterError("--rule-overrides must be a JSON object of rule name -> fields")
     return found
 
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """A NetraOpsError becomes its one-line message and exit code 2."""
-    try:
-        yield
-    except NetraOpsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(USAGE_EXIT) from None
-
-
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM (a service manager stopping us) exits 143 through the watch's clean-up."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        typer.echo(_RESUMES, err=True)
-        raise SystemExit(_TERMINATED_EXIT)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -25,6 +25,7 @@ from typing import Any
 
 from netra_ops.record.redact import scrub, scrub_json
 from netra_ops.schedule import Delivery, Poster, Webhook
+from netra_ops.watch.state import read_lines
 
 __all__ = ["LEDGER", "Messenger", "Notify", "WatchMessage", "read_ledger", "webhook_notify"]
 
@@ -63,14 +64,7 @@ def webhook_notify(url: str, *, timeout_s: float = 5.0) -> Notify:
 
 def read_ledger(folder: Path) -> list[dict[str, Any]]:
     """The ledger's entries, oldest first (a line cut short by a kill is skipped)."""
-    path = folder / LEDGER
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
+    return read_lines(folder / LEDGER)
 
 
 class Messenger:

@@ -26,8 +26,8 @@ from typing import Any
 
 from netra_ops.errors import RecordError
 
-__all__ = ["STATE_FILE", "TICKS_FILE", "WATCH_DIR", "WatchState", "append_tick", "read_ticks",
-           "replace_file"]
+__all__ = ["STATE_FILE", "TICKS_FILE", "WATCH_DIR", "WatchState", "append_tick", "read_lines",
+           "read_ticks", "replace_file"]
 
 WATCH_DIR = "watch"
 STATE_FILE = "state.json"
@@ -98,8 +98,13 @@ def append_tick(folder: Path, line: dict[str, Any]) -> None:
 
 
 def read_ticks(folder: Path) -> list[dict[str, Any]]:
-    """Every evaluation recorded, oldest first (a line cut short by a kill is skipped)."""
-    path = folder / TICKS_FILE
+    """Every evaluation recorded, oldest first."""
+    return read_lines(folder / TICKS_FILE)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of an appended file, oldest first (a line cut short by a kill is
+    skipped; no file: none)."""
     found = []
     for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
         try:
