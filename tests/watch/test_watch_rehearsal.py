@@ -139,3 +139,25 @@ def test_a_24_hour_watch_killed_midway_resumes_without_gap_or_repeat(
     assert summary.count("<img") == 4  # error rate, latency, memory, rule states
     verified = verify_incident(outputs / INCIDENT)
     assert verified.ok, verified.to_frame()
+
+
+def test_sigterm_stops_the_watch_cleanly_and_the_panel_says_so(
+        sandbox_env: Environment, tmp_path: Path, receiver: Receiver) -> None:
+    outputs, log = tmp_path / "outputs", tmp_path / "watch.log"
+    folder = outputs / INCIDENT / "watch"
+    process = _start(sandbox_env, outputs, receiver.url, log)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (outputs / INCIDENT / "schedule.json").is_file():  # the validation at +0 h runs
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(300) == 143, log.read_text()[-3000:]
+    state = WatchState.load(folder)
+    assert state is not None and state.status == "stopped (terminated)"
+    schedule = ScheduleState.load(outputs / INCIDENT)
+    assert schedule is not None and schedule.slots[0].status == "interrupted"
+    panel = read_state(sandbox_env, incident=INCIDENT, outputs_dir=str(outputs)).watch
+    assert panel is not None and not panel.running  # the lock was released
+    assert "stopped (terminated)" in watch_html(panel)
+    assert not (folder / "schedule.lock").exists()
