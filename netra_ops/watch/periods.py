@@ -34,6 +34,8 @@ import pandas as pd
 from netra_ops.metrics import error_rate_chart, latency_chart, memory_chart, rule_states_chart
 from netra_ops.record import write_index, write_manifest
 from netra_ops.record.archive import create_record_dir, write_summary
+from netra_ops.record.incident import NOTIFICATIONS
+from netra_ops.record.manifest import MANIFEST, write_run_manifest
 from netra_ops.record.redact import scrub, scrub_json
 from netra_ops.schedule import ScheduleState
 from netra_ops.watch.messages import read_ledger
@@ -107,10 +109,14 @@ class Records:
                    "started_at": started.isoformat(), "finished_at": finished.isoformat(),
                    "duration_s": round((finished - started).total_seconds(), 3),
                    "notebook": "", "html": "period.html", "failing_cell": None,
-                   "records": facts}
+                   "records": facts, NOTIFICATIONS: [
+                       {"sent_at": m["at"], "channel": "webhook", "event": m["kind"],
+                        "status": m["status"], "key": m["key"], "text": m["text"]}
+                       for m in facts["messages"]]}
         clean = scrub_json(summary, lambda text: scrub(text, self.secrets))
         (folder / "period.html").write_text(_period_html(clean), encoding="utf-8")
-        write_summary(clean, folder / "summary.json", self.secrets)  # last: it marks the run
+        write_summary(clean, folder / "summary.json", self.secrets)  # it marks the run
+        write_run_manifest(folder)  # sealed: a period's folder never changes afterwards
         write_index(self.incident_folder)
         write_manifest(self.incident_folder)
         return folder
@@ -123,6 +129,8 @@ class Records:
             except ValueError:
                 continue
             if found.get("records", {}).get("watch.start") == self.state.start.isoformat():
+                if not (summary.parent / MANIFEST).is_file():
+                    write_run_manifest(summary.parent)
                 return summary.parent
         return None
 
