@@ -28,7 +28,7 @@ from typing import Any
 
 from netra_ops.config import load_environment
 from netra_ops.metrics import override_rules
-from netra_ops.record import RunResult, run_notebook
+from netra_ops.record import RunResult, run_notebook, write_manifest
 from netra_ops.record.incident import outputs_root
 from netra_ops.record.parameters import check_incident
 from netra_ops.record.runner import EXIT_CODES, known_secrets
@@ -89,8 +89,12 @@ def run_watch(plan: WatchPlan, *, notify: Notify | None = None) -> WatchOutcome:
     cadence = watch_cadence(plan.cadence, plan.span)
     depths = plan_depths(cadence, plan.parameters)
     folder = watch_folder(plan.incident, plan.outputs_dir)
-    with ScheduleLock(folder):
-        return _Watch(plan, env.name, rules, cadence, depths, folder, notify).run()
+    try:
+        with ScheduleLock(folder):
+            return _Watch(plan, env.name, rules, cadence, depths, folder, notify).run()
+    finally:
+        if folder.parent.is_dir():
+            write_manifest(folder.parent)  # without the lock file, which is gone now
 
 
 class _Watch:
