@@ -50,8 +50,11 @@ def watch(
     quiet_s: Annotated[float, typer.Option(
         help="Seed 4.3's quiet window after a rollback (wall seconds).")] = 300.0,
     webhook: Annotated[str | None, typer.Option(
-        help="Where messages go: URL, or env:NAME / file:PATH holding it. Default: "
-             "$NETRA_OPS_WEBHOOK_URL; none: messages are only logged and recorded.")] = None,
+        help="Chat webhook for the watch's notifications: URL, or env:NAME / file:PATH "
+             "holding it. Default: $NETRA_OPS_WEBHOOK_URL; none: only the incident's "
+             "sent-log.")] = None,
+    webhook_format: Annotated[str, typer.Option(
+        help="auto (by the webhook's host), slack, google-chat or json.")] = "auto",
     outputs: Annotated[Path | None, typer.Option(
         "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")] = None,
     execute: Annotated[bool, typer.Option(
@@ -65,14 +68,14 @@ def watch(
     from netra_ops.watch import run_watch
 
     with usage_errors():
-        plan, notify = _plan(incident, env, {
+        plan, hook = _plan(incident, env, {
             "hours": hours, "time_scale": time_scale, "rollback_window_h": rollback_window,
             "period_h": period_h, "interval_s": interval, "cadence": cadence,
             "quiet_s": quiet_s, "execute": execute, "outputs_dir": outputs},
-            parameter or [], rule_overrides, webhook)
+            parameter or [], rule_overrides, webhook, webhook_format)
         with sigterm_as_exit(_RESUMES):
             try:
-                outcome = run_watch(plan, notify=notify)
+                outcome = run_watch(plan, webhook=hook, webhook_format=webhook_format)
             except KeyboardInterrupt:
                 typer.echo(_RESUMES, err=True)
                 raise typer.Exit(_INTERRUPTED_EXIT) from None
@@ -84,14 +87,15 @@ def watch(
 
 
 def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[str],
-          rule_overrides: str | None, webhook: str | None) -> tuple[Any, Any]:
-    """The WatchPlan and the Notify (or None) the options describe, all checked."""
+          rule_overrides: str | None, webhook: str | None,
+          webhook_format: str) -> tuple[Any, Any]:
+    """The WatchPlan and the Webhook (or None) the options describe, all checked."""
     from netra_ops.config import load_environment
     from netra_ops.metrics import override_rules
+    from netra_ops.notify import Webhook, resolve_format, webhook_url
     from netra_ops.record import parse_parameter
     from netra_ops.record.parameters import check_incident
-    from netra_ops.schedule import webhook_url
-    from netra_ops.watch import WatchPlan, plan_depths, watch_cadence, webhook_notify
+    from netra_ops.watch import WatchPlan, plan_depths, watch_cadence
 
     loaded = load_environment(env)
     overrides = _overrides(rule_overrides)
@@ -101,7 +105,9 @@ def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[st
                      rule_overrides=overrides, **settings)
     plan_depths(watch_cadence(plan.cadence, plan.span), plan.parameters)
     url = webhook_url(webhook)
-    return plan, webhook_notify(url) if url else None
+    resolve_format(webhook_format, "")
+    return plan, Webhook(url, attempts=3, deadline_s=30.0, label="notification") if url \
+        else None
 
 
 def _overrides(text: str | None) -> dict[str, Any]:

@@ -10,15 +10,8 @@ and "System stable" at the end. It resumes after a kill where it was, repeating 
 A time scale rehearses the whole span in minutes. See docs/watch.md.
 """
 
-from netra_ops.watch.clock import WatchClock
-from netra_ops.watch.messages import (
-    LEDGER,
-    Messenger,
-    Notify,
-    WatchMessage,
-    read_ledger,
-    webhook_notify,
-)
+from netra_ops.watch.clock import WatchClock, hours_text
+from netra_ops.watch.messages import Messenger, watch_notices
 from netra_ops.watch.monitor import CHART_METRICS, Monitor
 from netra_ops.watch.periods import PERIOD_RUNBOOK, Records, chart_frames
 from netra_ops.watch.plan import DEPTHS, WatchPlan, plan_depths, watch_cadence
@@ -30,26 +23,23 @@ __all__ = [
     "CHART_METRICS",
     "DEPTHS",
     "EXIT_ROLLED_BACK",
-    "LEDGER",
     "PERIOD_RUNBOOK",
     "WATCH_DIR",
     "Messenger",
     "Monitor",
-    "Notify",
     "Records",
     "WatchClock",
-    "WatchMessage",
     "WatchOutcome",
     "WatchPlan",
     "WatchState",
     "WatchStatus",
     "chart_frames",
+    "hours_text",
     "plan_depths",
-    "read_ledger",
     "read_ticks",
     "read_watch_status",
     "run_watch",
     "watch_cadence",
     "watch_folder",
-    "webhook_notify",
+    "watch_notices",
 ]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-__all__ = ["WatchClock"]
+__all__ = ["WatchClock", "hours_text"]
 
 
 class WatchClock:
@@ -71,3 +71,9 @@ class WatchClock:
         now = self._monotonic()
         self._elapsed += self._rate * (now - self._mark)
         self._mark, self._rate = now, rate
+
+
+def hours_text(seconds: float) -> str:
+    """Watch seconds as `+5h30m`."""
+    minutes = max(0, round(seconds / 60))
+    return f"+{minutes // 60}h{minutes % 60:02d}m"

@@ -1,16 +1,17 @@
-"""What the watch tells people, once each: messages with idempotency keys, and their ledger.
+"""What the watch tells people, once each, through the incident's notifier (`netra_ops.notify`).
 
-Each message has a key that names what it is about (`<incident>:watch:milestone:2h`,
-`...:trigger:memory_high:<revision>`, `...:validation-failed:<due>:<runbook>`). Before a
-message goes out its key is appended to the ledger `watch/messages.jsonl` as `pending`,
-after it as `sent` or `given_up`; a key already `sent` or `given_up` is never sent again, so
-a watch killed and started again repeats nothing. (A key left `pending` by a kill in the
-very moment of sending is sent again, with the same key, for the receiver to drop.)
+Every message is a `Notice` with an idempotency key: the communication plan's updates
+(`stakeholder_notice`: the watch started, "2 Hours", "4 Hours", "24 Hours" / "System
+stable"), escalations (a trigger and its rollback, a failed validation, a watch that ends
+not stable). The `Notifier` posts it (Slack, Google Chat or JSON, retries with backoff) and
+logs it in the incident's sent-log, `<incident>/notifications.jsonl`, beside the playbook's
+own notifications: a key delivered before is never posted again, by this process or by a
+watch started again after a kill. Without a webhook each notice is logged once as not
+delivered. A notice that could not be delivered is tried again by the next watch process,
+not at every evaluation of this one.
 
-`Notify` is the edge: a callable that takes a `WatchMessage` and says whether it was
-delivered. `webhook_notify(url)` posts it as JSON with the schedule's `Webhook` (retries,
-backoff, the token kept out of logs); `Messenger.poster()` lets the schedule's own
-escalations of failed validations go the same way.
+Each notice of the watch carries the watch time it was sent at (`watch_s`, `Watch time`), so
+that the period records can list their own.
 """
 
 from __future__ import annotations
@@ -18,131 +19,90 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from netra_ops.record.redact import scrub, scrub_json
-from netra_ops.schedule import Delivery, Poster, Webhook
-from netra_ops.watch.state import read_lines
+from netra_ops.notify import Delivery, Notice, Notifier, SentLog, Webhook, notice_key
+from netra_ops.schedule import Poster
+from netra_ops.watch.clock import hours_text
 
-__all__ = ["LEDGER", "Messenger", "Notify", "WatchMessage", "read_ledger", "webhook_notify"]
+__all__ = ["Messenger", "watch_notices"]
 
-LEDGER = "messages.jsonl"
 logger = logging.getLogger("netra_ops.watch")
 
 
-@dataclass(frozen=True)
-class WatchMessage:
-    """One message: its idempotency key, kind, severity, one-line text and fields."""
-
-    key: str
-    kind: str
-    severity: str
-    text: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON a chat webhook shows (`text`) with the structured fields beside it."""
-        return {"text": self.text, "event": f"netra_ops.watch.{self.kind}",
-                "severity": self.severity, "idempotency_key": self.key, **self.fields}
-
-
-Notify = Callable[[WatchMessage], bool]
-"""Delivers a message; True when it was delivered."""
-
-
-def webhook_notify(url: str, *, timeout_s: float = 5.0) -> Notify:
-    """A Notify that POSTs each message's payload to `url` (see `schedule.Webhook`)."""
-    hook = Webhook(url, timeout_s=timeout_s)
-
-    def notify(message: WatchMessage) -> bool:
-        return hook.post(message.payload()).delivered
-    return notify
-
-
-def read_ledger(folder: Path) -> list[dict[str, Any]]:
-    """The ledger's entries, oldest first (a line cut short by a kill is skipped)."""
-    return read_lines(folder / LEDGER)
-
-
 class Messenger:
-    """Sends each message once (see the module docstring); without `notify` a message is
-    only logged, and the ledger says it was not sent."""
+    """Sends the watch's notices through one `Notifier` of the incident; see the module
+    docstring. `run_id` names this watch in every key (stable across restarts)."""
 
-    def __init__(self, folder: Path, notify: Notify | None, secrets: list[str],
-                 watch_s: Callable[[], float] | None = None) -> None:
-        self.folder = folder
-        self.notify = notify
-        self._secrets = secrets
-        self._watch_s = watch_s
-        self._done = {e["key"]: e for e in read_ledger(folder)
-                      if e.get("status") in ("sent", "given_up", "not_sent")}
+    def __init__(self, folder: Path, incident: str, run_id: str, webhook: Webhook | None, *,
+                 fmt: str = "auto", watch_s: Callable[[], float] | None = None) -> None:
+        self.notifier = Notifier(webhook, folder, fmt=fmt)
+        self.incident = incident
+        self.run_id = run_id
+        self._watch_s = watch_s or (lambda: 0.0)
+        self._tried: set[str] = set()
 
-    def send(self, message: WatchMessage) -> bool:
-        """Send `message` unless its key was sent (or given up on) before; True if it went
-        out now."""
-        if message.key in self._done:
-            logger.info("message %s already %s: not sent again", message.key,
-                        self._done[message.key]["status"])
+    def key(self, event: str, *detail: str) -> str:
+        """The idempotency key of a watch notice: incident, run id, `watch`, event, detail."""
+        return notice_key(self.incident, self.run_id, "watch", event, *detail)
+
+    def send(self, notice: Notice) -> bool:
+        """Send `notice` (with the watch time) unless it was delivered before, or tried by
+        this process already; True when it was delivered now."""
+        if notice.key in self._tried:
             return False
-        clean = WatchMessage(message.key, message.kind, message.severity,
-                             scrub(message.text, self._secrets),
-                             scrub_json(dict(message.fields),
-                                        lambda text: scrub(text, self._secrets)))
-        self._append(clean, "pending")
-        log = logger.error if clean.severity == "critical" else logger.warning \
-            if clean.severity == "warning" else logger.info
-        log("MESSAGE (%s): %s", clean.kind, clean.text)
-        if self.notify is None:
-            self._done[clean.key] = self._append(clean, "not_sent",
-                                                 "no webhook configured (--webhook)")
-            return False
-        delivered = self.notify(clean)
-        self._done[clean.key] = self._append(clean, "sent" if delivered else "given_up")
-        return delivered
+        self._tried.add(notice.key)
+        elapsed = self._watch_s()
+        stamped = replace(notice, fields=(*notice.fields, ("Watch time", hours_text(elapsed)),
+                                          ("watch_s", f"{elapsed:.1f}")))
+        log = {"critical": logger.error, "warning": logger.warning}.get(notice.severity,
+                                                                        logger.info)
+        log("MESSAGE (%s): %s", notice.event, notice.text)
+        entry = self.notifier.send(stamped)
+        return bool(entry is not None and entry.delivered)
 
     def done(self, key: str) -> bool:
-        """Whether the message of `key` was sent (or given up on) already."""
-        return key in self._done
+        """Whether the notice of `key` was delivered before (or, without a webhook, logged),
+        or tried by this process."""
+        log = self.notifier.log
+        return key in self._tried or (log.delivered(key) if self.notifier.webhook
+                                      else log.logged(key))
 
-    def last(self) -> dict[str, Any] | None:
-        """The newest ledger entry that is not `pending`."""
-        done = [e for e in read_ledger(self.folder) if e.get("status") != "pending"]
-        return done[-1] if done else None
+    def poster(self) -> Poster:
+        """A schedule `Poster`: its escalations of failed validations become notices."""
+        return _Escalations(self)
 
-    def poster(self, incident: str) -> Poster:
-        """A schedule `Poster` whose escalations (failed validations) go through here."""
-        return _Escalations(self, incident)
 
-    def _append(self, message: WatchMessage, status: str,
-                note: str | None = None) -> dict[str, Any]:
-        entry = {"key": message.key, "kind": message.kind, "severity": message.severity,
-                 "status": status, "at": datetime.now(UTC).isoformat(),
-                 "watch_s": round(self._watch_s(), 1) if self._watch_s else None,
-                 "text": message.text, **({"note": note} if note else {}),
-                 **({"message": asdict(message)} if status == "pending" else {})}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / LEDGER).open("a", encoding="utf-8") as out:
-            out.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-            out.flush()
-        return entry
+def watch_notices(folder: Path, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The sent-log entries of the watches of an incident folder (of `run_id` only when
+    given), oldest first."""
+    return [e for e in SentLog(folder).entries() if e.get("phase") == "watch"
+            and (run_id is None or e.get("run_id") == run_id)]
 
 
 class _Escalations:
-    """The schedule's escalation of a failed validation, as a watch message."""
+    """The schedule's escalation of a failed validation, as a watch notice."""
 
-    def __init__(self, messenger: Messenger, incident: str) -> None:
+    def __init__(self, messenger: Messenger) -> None:
         self._messenger = messenger
-        self._incident = incident
-        self.display = "the watch's messages (watch/messages.jsonl)"
+        self.display = messenger.notifier.destination
 
     def post(self, payload: Mapping[str, Any]) -> Delivery:
-        key = (f"{self._incident}:watch:validation-failed:{payload.get('due_at')}:"
-               f"{payload.get('runbook')}")
-        sent = self._messenger.send(WatchMessage(key, "validation_failed",
-                                                 str(payload.get("severity", "error")),
-                                                 str(payload.get("text", "")), dict(payload)))
-        return Delivery(sent, 1 if sent else 0, None,
-                        None if sent else "not delivered (see watch/messages.jsonl)")
+        messenger = self._messenger
+        triggers = list(payload.get("seed_escalation_triggers") or [])
+        notice = Notice(
+            messenger.incident, messenger.run_id, "escalation",
+            messenger.key("validation_failed", str(payload.get("due_at")),
+                          str(payload.get("runbook"))),
+            f"{messenger.incident} · validation failed: {payload.get('runbook')}",
+            str(payload.get("text", "")), phase="watch", verdict=str(payload.get("status")),
+            record=str(payload.get("record") or ""),
+            severity="critical" if payload.get("severity") == "critical" else "warning",
+            fields=(("Trigger", "; ".join(triggers) or "validation failed"),
+                    ("Due", str(payload.get("due_at"))),
+                    ("Failing cell", json.dumps(payload.get("failing_cell")))))
+        delivered = messenger.send(notice)
+        return Delivery(delivered, 1 if delivered else 0, None,
+                        None if delivered else f"see {SentLog(Path()).path.name}")

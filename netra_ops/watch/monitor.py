@@ -34,13 +34,14 @@ from netra_ops.deploy import read_service
 from netra_ops.errors import NetraOpsError
 from netra_ops.metrics import WatchTick, default_probe, error_entries, watch
 from netra_ops.metrics.watching import ProbeResult
+from netra_ops.notify import SEED_ESCALATION_TRIGGERS, Notice
 from netra_ops.record import run_notebook
-from netra_ops.watch.clock import WatchClock
-from netra_ops.watch.messages import Messenger, WatchMessage
+from netra_ops.watch.clock import WatchClock, hours_text
+from netra_ops.watch.messages import Messenger
 from netra_ops.watch.plan import WatchPlan
 from netra_ops.watch.state import WatchState, append_tick
 
-__all__ = ["CHART_METRICS", "Monitor", "hours_text"]
+__all__ = ["CHART_METRICS", "Monitor"]
 
 CHART_METRICS = ("http_error_rate", "http_5xx_rate", "latency_p50_ms", "latency_p95_ms",
                  "latency_p99_ms", "memory_bytes")
@@ -49,12 +50,6 @@ CHART_METRICS = ("http_error_rate", "http_5xx_rate", "latency_p50_ms", "latency_
 _SERIES_S = 10 * 86400.0  # one series of evaluations never ends by itself
 _ERROR_SAMPLES = 5
 logger = logging.getLogger("netra_ops.watch")
-
-
-def hours_text(seconds: float) -> str:
-    """Watch seconds as `+5h30m`."""
-    minutes = max(0, round(seconds / 60))
-    return f"+{minutes // 60}h{minutes % 60:02d}m"
 
 
 class Monitor:
@@ -183,7 +178,7 @@ class Monitor:
         group = str(firing.iloc[0]["group"]) if not firing.empty else ""
         revision = group.split("=", 1)[1] if group.startswith("revision=") else \
             self._serving or "?"  # a revision no longer served may still be the one firing
-        key = f"{self.state.incident}:watch:trigger:{rule}:{revision}"
+        key = self.messenger.key("trigger", rule, revision)
         if key in self.state.triggers:
             return
         elapsed = self.clock.elapsed_s()
@@ -202,7 +197,7 @@ class Monitor:
             entry["rollback"] = self._roll_back(revision)
             self.state.rollbacks.append({**entry["rollback"], "trigger": key})
             self.state.save(found.at)
-        self.messenger.send(self._message(key, entry))
+        self.messenger.send(self._notice(key, entry))
         self.restart_series()
 
     def _roll_back(self, revision: str) -> dict[str, Any]:
@@ -224,7 +219,7 @@ class Monitor:
                                                "rollback_validated", "golden_path_ok",
                                                "escalate")}}
 
-    def _message(self, key: str, entry: dict[str, Any]) -> WatchMessage:
+    def _notice(self, key: str, entry: dict[str, Any]) -> Notice:
         incident, when = self.state.incident, hours_text(entry["watch_s"])
         fired = (f"[{incident}] watch {when}: rollback trigger {entry['rule']} fired on "
                  f"{entry['revision']} ({entry['reason']})")
@@ -235,18 +230,19 @@ class Monitor:
             text = (f"{fired}; {how} to {done.get('rollback_target')}: 06 "
                     f"{done['status']}, rollback validated {done.get('rollback_validated')}, "
                     f"golden path there {'works' if done.get('golden_path_ok') else 'broken'}"
-                    f". Escalated: Rollback required due to critical issues. Record: "
-                    f"{done['record']}")
+                    f". ESCALATION: {SEED_ESCALATION_TRIGGERS[1]}")
         else:
             why = ("outside the rollback window" if not entry["inside_rollback_window"]
                    else "a rollback was already made in this watch")
-            text = f"{fired}; not rolled back ({why}): escalated, a human decides."
-        return WatchMessage(key, "rollback" if done else "trigger", "critical", text, {
-            "incident": incident, "environment": self.state.environment,
-            "phase": "watch", "verdict": entry["action"], "trigger": entry,
-            "seed_escalation_triggers": ["Rollback required due to critical issues"],
-            "record": str(self.state.folder)})
-
+            text = f"{fired}; not rolled back ({why}). ESCALATION: a human decides"
+        return Notice(incident, self.messenger.run_id, "escalation", key,
+                      f"{incident} · watch: {entry['rule']} fired"
+                      f"{', rolled back' if done else ''}", text, phase="watch",
+                      verdict=entry["action"], record=done["record"] if done else "",
+                      severity="critical", fields=(
+                          ("Trigger", SEED_ESCALATION_TRIGGERS[1] if done else
+                           f"rollback trigger {entry['rule']} outside the rollback window"),
+                          ("Rule", entry["rule"]), ("Revision", entry["revision"])))
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)

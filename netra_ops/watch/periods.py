@@ -38,8 +38,8 @@ from netra_ops.record.incident import NOTIFICATIONS
 from netra_ops.record.manifest import MANIFEST, write_run_manifest
 from netra_ops.record.redact import scrub, scrub_json
 from netra_ops.schedule import ScheduleState
-from netra_ops.watch.messages import read_ledger
-from netra_ops.watch.monitor import hours_text
+from netra_ops.watch.clock import hours_text
+from netra_ops.watch.messages import watch_notices
 from netra_ops.watch.plan import WatchPlan
 from netra_ops.watch.state import WatchState, read_ticks, replace_file
 
@@ -59,6 +59,7 @@ class Records:
     plan: WatchPlan
     state: WatchState
     secrets: list[str]
+    run_id: str
     depths: dict[int, str] = field(default_factory=dict)
     _drawn_at: float | None = None
 
@@ -110,8 +111,9 @@ class Records:
                    "duration_s": round((finished - started).total_seconds(), 3),
                    "notebook": "", "html": "period.html", "failing_cell": None,
                    "records": facts, NOTIFICATIONS: [
-                       {"sent_at": m["at"], "channel": "webhook", "event": m["kind"],
-                        "status": m["status"], "key": m["key"], "text": m["text"]}
+                       {"sent_at": m["at"], "channel": m["destination"],
+                        "event": m["event"], "status": "delivered" if m["delivered"] else
+                        f"not delivered: {m['error']}", "key": m["key"], "text": m["text"]}
                        for m in facts["messages"]]}
         clean = scrub_json(summary, lambda text: scrub(text, self.secrets))
         (folder / "period.html").write_text(_period_html(clean), encoding="utf-8")
@@ -160,9 +162,11 @@ class Records:
             "error_samples": [s for t in ticks for s in t.get("error_samples", [])][-5:],
             "validations": self._validations(begin, self.state.start +
                                              timedelta(seconds=end_s)),
-            "messages": [e for e in read_ledger(self.state.folder)
-                         if e.get("status") != "pending"
-                         and start_s <= float(e.get("watch_s", -1)) < end_s],
+            "messages": [{k: e.get(k) for k in ("at", "event", "key", "delivered", "error",
+                                                 "destination", "text")}
+                         for e in watch_notices(self.incident_folder, self.run_id)
+                         if start_s <= float((e.get("fields") or {}).get("watch_s", -1))
+                         < end_s],
             "down": [s for s in self.state.sessions
                      if s.get("down_s") and start_s <= s["resumed_at_watch_s"] < end_s],
         }

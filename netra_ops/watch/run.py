@@ -21,13 +21,22 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from netra_ops.config import load_environment
 from netra_ops.metrics import override_rules
+from netra_ops.notify import (
+    COMMUNICATION_PLAN,
+    Notice,
+    Severity,
+    Webhook,
+    new_run_id,
+    resolve_format,
+    stakeholder_notice,
+)
 from netra_ops.record import RunResult, run_notebook, write_manifest
 from netra_ops.record.incident import outputs_root
 from netra_ops.record.parameters import check_incident
@@ -39,10 +48,9 @@ from netra_ops.schedule import (
     ScheduleState,
     Validation,
 )
-from netra_ops.schedule.escalation import COMMUNICATION_PLAN
-from netra_ops.watch.clock import WatchClock
-from netra_ops.watch.messages import Messenger, Notify, WatchMessage
-from netra_ops.watch.monitor import Monitor, hours_text
+from netra_ops.watch.clock import WatchClock, hours_text
+from netra_ops.watch.messages import Messenger
+from netra_ops.watch.monitor import Monitor
 from netra_ops.watch.periods import SUMMARY_HTML, Records
 from netra_ops.watch.plan import WatchPlan, plan_depths, watch_cadence
 from netra_ops.watch.state import WATCH_DIR, WatchState
@@ -80,10 +88,13 @@ def watch_folder(incident: str, outputs_dir: Path | None = None) -> Path:
     return outputs_root(outputs_dir) / check_incident(incident) / WATCH_DIR
 
 
-def run_watch(plan: WatchPlan, *, notify: Notify | None = None) -> WatchOutcome:
+def run_watch(plan: WatchPlan, *, webhook: Webhook | None = None,
+              webhook_format: str = "auto") -> WatchOutcome:
     """Watch `plan`'s incident to the end of its span, or resume it; see the module
-    docstring. ScheduleLockedError if a watch (or schedule) of the incident runs already;
-    ParameterError / ConfigError for bad settings, before anything runs."""
+    docstring. Notices go to `webhook` in `webhook_format` (`netra_ops.notify`; None: only
+    the incident's sent-log). ScheduleLockedError if a watch (or schedule) of the incident
+    runs already; ParameterError / ConfigError for bad settings, before anything runs."""
+    resolve_format(webhook_format, "")
     env = load_environment(plan.environment)
     rules = override_rules(env.rollback_triggers, dict(plan.rule_overrides))
     cadence = watch_cadence(plan.cadence, plan.span)
@@ -91,7 +102,8 @@ def run_watch(plan: WatchPlan, *, notify: Notify | None = None) -> WatchOutcome:
     folder = watch_folder(plan.incident, plan.outputs_dir)
     try:
         with ScheduleLock(folder):
-            return _Watch(plan, env.name, rules, cadence, depths, folder, notify).run()
+            return _Watch(plan, rules, cadence, depths, folder,
+                          (webhook, webhook_format)).run()
     finally:
         if folder.parent.is_dir():
             write_manifest(folder.parent)  # without the lock file, which is gone now
@@ -100,15 +112,17 @@ def run_watch(plan: WatchPlan, *, notify: Notify | None = None) -> WatchOutcome:
 class _Watch:
     """One watch process: state, clock, messages, records, monitor and schedule wired."""
 
-    def __init__(self, plan: WatchPlan, env_name: str, rules: Any, cadence: Any,
-                 depths: Any, folder: Path, notify: Notify | None) -> None:
+    def __init__(self, plan: WatchPlan, rules: Any, cadence: Any, depths: Any, folder: Path,
+                 hook: tuple[Webhook | None, str]) -> None:
         self.plan = plan
         self.env = load_environment(plan.environment)
         self.state = self._open_state(folder)
         self.clock = WatchClock(self.state.start, plan.time_scale, self.state.elapsed_s)
         secrets = known_secrets(plan.environment)
-        self.messenger = Messenger(folder, notify, secrets, self.clock.elapsed_s)
-        self.records = Records(plan, self.state, secrets,
+        self.messenger = Messenger(folder.parent, plan.incident,
+                                   f"watch-{new_run_id(self.state.start)}", hook[0],
+                                   fmt=hook[1], watch_s=self.clock.elapsed_s)
+        self.records = Records(plan, self.state, secrets, self.messenger.run_id,
                                {index + 1: name for index, (name, _) in enumerate(depths)})
         self.monitor = Monitor(self.env, plan, rules, self.clock, self.state, self.messenger,
                                self._after_tick)
@@ -126,7 +140,7 @@ class _Watch:
                     f"{self.plan.hours:g}", self.state.start.isoformat(),
                     self.plan.scale_note(), self.state.path)
         self._started_message()
-        scheduler = Scheduler(self.schedule, webhook=self.messenger.poster(self.plan.incident),
+        scheduler = Scheduler(self.schedule, webhook=self.messenger.poster(),
                               clock=self.clock, runner=self._run_validation,
                               max_sleep_s=60.0,
                               late_after_s=60.0 + 2 * self.plan.interval_s * self.plan.time_scale)
@@ -183,44 +197,40 @@ class _Watch:
     def _after_tick(self) -> None:
         elapsed = self.clock.elapsed_s()
         self.records.write_due(elapsed)
-        for at, milestone, planned in COMMUNICATION_PLAN[1:-1]:
+        for at, milestone, _ in COMMUNICATION_PLAN[1:-1]:
             if at.total_seconds() <= min(elapsed, self.plan.span.total_seconds() - 1):
-                self._milestone(at, milestone, planned)
+                self._milestone(milestone)
 
     # -- messages -----------------------------------------------------------------------------
 
-    def _key(self, what: str) -> str:
-        return f"{self.plan.incident}:watch:{what}"
+    def _update(self, event: str, milestone: str, *, detail: str = "", update: str = "",
+                severity: Severity = "info", verdict: str = "") -> Notice:
+        """The communication plan's update at `milestone`, as a watch notice."""
+        notice = stakeholder_notice(self.plan.incident, self.messenger.run_id, milestone,
+                                    update=update, detail=detail, verdict=verdict,
+                                    record=str(self.state.folder / SUMMARY_HTML),
+                                    severity=severity)
+        return replace(notice, phase="watch", key=self.messenger.key(event, milestone))
 
     def _started_message(self) -> None:
-        text = (f"[{self.plan.incident}] post-deployment watch started on "
-                f"{self.plan.environment}: {self.plan.hours:g} h, health every "
-                f"{self.plan.interval_s:g} s, rollback window "
-                f"{self.plan.rollback_window.total_seconds() / 3600:g} h"
+        text = (f"post-deployment watch started on {self.plan.environment}: "
+                f"{self.plan.hours:g} h, health every {self.plan.interval_s:g} s, rollback "
+                f"window {self.plan.rollback_window.total_seconds() / 3600:g} h"
                 f"{'' if self.plan.execute else ' (rollbacks planned only: no --execute)'}; "
                 f"{self.plan.scale_note()}")
-        self.messenger.send(WatchMessage(self._key("started"), "started", "info", text,
-                                         self._fields("started")))
+        self.messenger.send(self._update("started", "Watch started", update=text))
 
-    def _milestone(self, at: timedelta, milestone: str, planned: str) -> None:
-        key = self._key(f"milestone:{at.total_seconds() / 3600:g}h")
-        if self.messenger.done(key):
+    def _milestone(self, milestone: str) -> None:
+        notice = self._update("stakeholder_update", milestone, detail="")
+        if self.messenger.done(notice.key):
             return
         counts = self._slot_counts()
         fired = len(self.state.triggers)
-        facts = (f"validations so far: {_counted(counts)}; rollback triggers fired: "
-                 f"{fired}")
-        text = (f"[{self.plan.incident}] {milestone} after deployment (watch time, "
-                f"{hours_text(self.clock.elapsed_s())}): planned update \"{planned}\"; "
-                f"{facts}")
-        severity = "warning" if fired or counts.get("failed") else "info"
-        self.messenger.send(WatchMessage(key, "milestone",
-                                         severity, text, self._fields(milestone)))
-
-    def _fields(self, phase: str) -> dict[str, Any]:
-        return {"incident": self.plan.incident, "environment": self.plan.environment,
-                "phase": f"watch: {phase}", "time_scale": self.plan.time_scale,
-                "record": str(self.state.folder / SUMMARY_HTML)}
+        facts = (f"{hours_text(self.clock.elapsed_s())} of watch time; validations so far: "
+                 f"{_counted(counts)}; rollback triggers fired: {fired}")
+        severity: Severity = "warning" if fired or counts.get("failed") else "info"
+        self.messenger.send(self._update("stakeholder_update", milestone, detail=facts,
+                                         severity=severity))
 
     def _slot_counts(self) -> dict[str, int]:
         schedule = ScheduleState.load(self.state.folder.parent)
@@ -246,17 +256,21 @@ class _Watch:
                               "watched": hours_text(self.clock.elapsed_s())}
         self.state.save(datetime.now(UTC))
         self.records.write_due(self.clock.elapsed_s(), final=True)
-        _, milestone, planned = COMMUNICATION_PLAN[-1]
+        _, milestone, _ = COMMUNICATION_PLAN[-1]
         if stable:
-            text = (f"[{self.plan.incident}] {planned} ({milestone.lower()} watch "
-                    f"complete: no rollback trigger fired, every validation passed)")
+            notice = self._update("final", milestone, verdict="stable", detail=(
+                f"the {self.plan.hours:g} h watch is complete: no rollback trigger fired, "
+                "every validation passed"))
         else:
             text = (f"[{self.plan.incident}] NOT stable at the end of the "
                     f"{self.plan.hours:g} h watch: {'; '.join(reasons)}")
-        self.messenger.send(WatchMessage(self._key("final"), "stable" if stable else
-                                         "not_stable", "info" if stable else "critical",
-                                         text, {**self._fields("end"), "verdict": "stable"
-                                                if stable else "not stable"}))
+            notice = Notice(self.plan.incident, self.messenger.run_id, "escalation",
+                            self.messenger.key("final", milestone),
+                            f"{self.plan.incident} · watch ended NOT stable", text,
+                            phase="watch", verdict="not stable",
+                            record=str(self.state.folder / SUMMARY_HTML), severity="critical",
+                            fields=(("Trigger", "not stable after the watch"),))
+        self.messenger.send(notice)
         self.records.write_summary(final=True)
         return WatchOutcome(self.state.folder, True, stable, len(self.state.rollbacks),
                             reasons=tuple(reasons))

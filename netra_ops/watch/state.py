@@ -7,7 +7,7 @@
 - `ticks.jsonl`: one line per evaluation, appended (the decision, each rule's state, the
   error rate, latency and memory points new since the evaluation before, new ERROR log
   entries); the period records and the rolling summary are drawn from it;
-- `messages.jsonl`: the message ledger (`netra_ops.watch.messages`).
+- the notifications are in the incident's sent-log (`netra_ops.watch.messages`).
 
 Append-only lines survive a kill (a line cut short is skipped when read); the state is
 never half-written. The incident's manifest is rewritten after each period, at each start

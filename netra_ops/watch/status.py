@@ -18,10 +18,10 @@ from typing import Any
 import psutil
 
 from netra_ops.errors import NetraOpsError
+from netra_ops.notify import SentLog
 from netra_ops.schedule import ScheduleState, parse_cadence
 from netra_ops.schedule.lock import LOCK_FILE
-from netra_ops.watch.messages import read_ledger
-from netra_ops.watch.monitor import hours_text
+from netra_ops.watch.clock import hours_text
 from netra_ops.watch.plan import DEPTHS
 from netra_ops.watch.state import WatchState
 
@@ -108,9 +108,11 @@ def _next_validation(state: WatchState) -> str | None:
 
 
 def _last_message(folder: Path) -> str | None:
-    done = [e for e in read_ledger(folder) if e.get("status") != "pending"]
-    if not done:
+    """The incident's newest notification (the watch's or the playbook's)."""
+    entries = SentLog(folder.parent).entries()
+    if not entries:
         return None
-    last = done[-1]
+    last = entries[-1]
     when = datetime.fromisoformat(last["at"]).strftime("%H:%M:%S UTC")
-    return f"{last['kind']} ({last['status']} at {when}): {last['text'][:160]}"
+    how = "delivered" if last.get("delivered") else "not delivered"
+    return f"{last.get('event')} ({how} at {when}): {str(last.get('text'))[:160]}"

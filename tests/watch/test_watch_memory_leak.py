@@ -17,7 +17,7 @@ from watch_receiver import Receiver
 from netra_ops.config import Environment
 from netra_ops.deploy import read_service, serve_for_rehearsal
 from netra_ops.record import incident_runs
-from netra_ops.watch import WatchState, read_ledger
+from netra_ops.watch import WatchState, watch_notices
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -61,11 +61,13 @@ def test_a_memory_leak_during_the_watch_rolls_back_and_escalates(
     periods = [r for r in incident_runs(outputs / "INC-leak") if r.runbook == "watch"]
     assert len(periods) == 4 and any(p.records["rollbacks"] for p in periods)
 
-    escalations = [b for b in receiver.bodies if b["event"] == "netra_ops.watch.rollback"]
-    assert len(escalations) == 1
-    assert escalations[0]["seed_escalation_triggers"] == [
-        "Rollback required due to critical issues"]
-    assert "memory_high" in escalations[0]["text"] and leaking in escalations[0]["text"]
-    assert [b["idempotency_key"] for b in receiver.bodies][-1] == "INC-leak:watch:final"
-    assert "NOT stable" in receiver.bodies[-1]["text"]
-    assert all(e["status"] != "given_up" for e in read_ledger(outputs / "INC-leak" / "watch"))
+    notices = [body["netra_ops"] for body in receiver.bodies]
+    escalations = [n for n in notices if n["event"] == "escalation"]
+    assert len(escalations) == 2  # the trigger and its rollback; the end, not stable
+    trigger, final = escalations
+    assert trigger["fields"]["Trigger"] == "Rollback required due to critical issues"
+    assert trigger["fields"]["Rule"] == "memory_high" and leaking in trigger["text"]
+    assert trigger["record"] == rollback["record"]  # 06's record
+    assert final["key"].endswith(":watch:final:24_Hours") and "NOT stable" in final["text"]
+    assert len({n["key"] for n in notices}) == len(notices)
+    assert all(e["delivered"] for e in watch_notices(outputs / "INC-leak"))

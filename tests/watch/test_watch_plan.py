@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from watch_receiver import Receiver
 
+from netra_ops.notify import Webhook, stakeholder_notice
 from netra_ops.schedule import DEFAULT_CADENCE
 from netra_ops.watch import (
     DEPTHS,
     Messenger,
     WatchClock,
-    WatchMessage,
     WatchPlan,
     plan_depths,
-    read_ledger,
     watch_cadence,
-    webhook_notify,
+    watch_notices,
 )
 
 START = datetime(2025, 1, 11, 14, 10, tzinfo=UTC)
@@ -62,28 +62,31 @@ def test_watch_time_scales_runs_at_wall_pace_in_real_time_and_resumes() -> None:
     assert resumed.now() == START + timedelta(seconds=3630)  # the 500 s down do not count
 
 
-def test_each_message_is_sent_once_even_by_a_restarted_watch(tmp_path: Path,
-                                                             receiver: Receiver) -> None:
-    message = WatchMessage("INC-1:watch:milestone:2h", "milestone", "info", "2 Hours",
-                           {"incident": "INC-1"})
-    first = Messenger(tmp_path, webhook_notify(receiver.url), [])
-    assert first.send(message) is True
-    assert first.send(message) is False
-    restarted = Messenger(tmp_path, webhook_notify(receiver.url), [])
-    assert restarted.send(message) is False
-    assert receiver.keys() == ["INC-1:watch:milestone:2h"]
+def test_each_notice_is_sent_once_even_by_a_restarted_watch(tmp_path: Path,
+                                                            receiver: Receiver) -> None:
+    first = Messenger(tmp_path, "INC-1", "watch-1", Webhook(receiver.url), watch_s=lambda: 7200)
+    notice = stakeholder_notice("INC-1", "watch-1", "2 Hours", detail="2 of 2 passed")
+    notice = replace(notice, phase="watch", key=first.key("stakeholder_update", "2 Hours"))
+    assert first.send(notice) is True
+    assert first.send(notice) is False
+    restarted = Messenger(tmp_path, "INC-1", "watch-1", Webhook(receiver.url))
+    assert restarted.done(notice.key) and restarted.send(notice) is False
+    assert receiver.keys() == ["INC-1:watch-1:watch:stakeholder_update:2_Hours"]
     body = receiver.bodies[0]
-    assert body["text"] == "2 Hours" and body["incident"] == "INC-1"
-    assert [e["status"] for e in read_ledger(tmp_path)] == ["pending", "sent"]
-    assert "secret-token" not in (tmp_path / "messages.jsonl").read_text()
+    assert "Deployment complete, running validation tests" in body["text"]
+    assert body["netra_ops"]["fields"]["Watch time"] == "+2h00m"
+    (entry,) = watch_notices(tmp_path)
+    assert entry["delivered"] and "secret-token" not in (tmp_path /
+                                                         "notifications.jsonl").read_text()
 
 
-def test_without_a_webhook_a_message_is_recorded_as_not_sent(tmp_path: Path) -> None:
-    messenger = Messenger(tmp_path, None, ["hunter2"])
-    messenger.send(WatchMessage("k", "started", "info", "password hunter2 seen"))
-    last = messenger.last()
-    assert last is not None and last["status"] == "not_sent"
-    assert "hunter2" not in (tmp_path / "messages.jsonl").read_text()
+def test_without_a_webhook_a_notice_is_logged_once_as_not_delivered(tmp_path: Path) -> None:
+    messenger = Messenger(tmp_path, "INC-1", "watch-1", None)
+    notice = replace(stakeholder_notice("INC-1", "watch-1", "4 Hours"), phase="watch")
+    assert messenger.send(notice) is False
+    assert Messenger(tmp_path, "INC-1", "watch-1", None).done(notice.key)
+    (entry,) = watch_notices(tmp_path)
+    assert not entry["delivered"] and "no webhook" in entry["error"]
 
 
 def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from netra_ops.record import verify_incident
 from netra_ops.schedule import ScheduleState
 from netra_ops.ui import read_state
 from netra_ops.ui.watch_run import watch_html
-from netra_ops.watch import WatchState, read_ledger, read_ticks
+from netra_ops.watch import WatchState, read_ticks, watch_notices
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -88,7 +88,7 @@ def test_a_24_hour_watch_killed_midway_resumes_without_gap_or_repeat(
     # the panel while it ran: running, the next validation, the last notification
     assert seen_running is not None and seen_running.running
     assert seen_running.next_validation and "at +12h00m" in seen_running.next_validation
-    assert seen_running.last_message and "(sent at" in seen_running.last_message
+    assert seen_running.last_message and "(delivered at" in seen_running.last_message
 
     # one record per period, 24 of them, contiguous, each stating the time scale
     periods = _periods(outputs / INCIDENT)
@@ -124,10 +124,12 @@ def test_a_24_hour_watch_killed_midway_resumes_without_gap_or_repeat(
     # no message twice; the seed's updates and "System stable" at the end
     keys = receiver.keys()
     assert len(keys) == len(set(keys)), keys
-    assert keys == [f"{INCIDENT}:watch:{k}" for k in
-                    ("started", "milestone:2h", "milestone:4h", "final")]
+    run = f"{INCIDENT}:watch-{state.start:%Y%m%dT%H%M%SZ}:watch"
+    assert keys == [f"{run}:{k}" for k in ("started:Watch_started",
+                                            "stakeholder_update:2_Hours",
+                                            "stakeholder_update:4_Hours", "final:24_Hours")]
     assert "System stable, all metrics within targets" in receiver.bodies[-1]["text"]
-    assert [e["status"] for e in read_ledger(folder)].count("sent") == 4
+    assert [e["delivered"] for e in watch_notices(outputs / INCIDENT)] == [True] * 4
 
     # the panel after: finished, nothing next, the last notification is "System stable"
     panel = read_state(sandbox_env, incident=INCIDENT, outputs_dir=str(outputs))

@@ -33,8 +33,8 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/T000/secret-token"
 
     def keys(self) -> list[str]:
-        """The idempotency keys received, in order."""
-        return [str(body.get("idempotency_key")) for body in self.bodies]
+        """The idempotency keys received, in order (the notifier's JSON format)."""
+        return [str(body["netra_ops"]["key"]) for body in self.bodies]
 
     def close(self) -> None:
         self.server.shutdown()
