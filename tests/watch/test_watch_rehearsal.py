@@ -150,7 +150,9 @@ def test_sigterm_stops_the_watch_cleanly_and_the_panel_says_so(
     process = _start(sandbox_env, outputs, receiver.url, log)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if (outputs / INCIDENT / "schedule.json").is_file():  # the validation at +0 h runs
+        started = ScheduleState.load(outputs / INCIDENT) \
+            if (outputs / INCIDENT / "schedule.json").is_file() else None
+        if started is not None and started.slots:  # the validation at +0 h runs
             break
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
