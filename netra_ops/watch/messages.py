@@ -23,7 +23,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from netra_ops.notify import Delivery, Notice, Notifier, SentLog, Webhook, notice_key
+from netra_ops.notify import (
+    SENT_LOG,
+    Delivery,
+    Notice,
+    Notifier,
+    SentLog,
+    Webhook,
+    notice_key,
+)
 from netra_ops.schedule import Poster
 from netra_ops.watch.clock import hours_text
 
@@ -105,4 +113,4 @@ class _Escalations:
                     ("Failing cell", json.dumps(payload.get("failing_cell")))))
         delivered = messenger.send(notice)
         return Delivery(delivered, 1 if delivered else 0, None,
-                        None if delivered else f"see {SentLog(Path()).path.name}")
+                        None if delivered else f"not delivered: see the incident's {SENT_LOG}")

@@ -23,7 +23,7 @@ from typing import Any
 from netra_ops.errors import ParameterError
 from netra_ops.schedule import Cadence, Phase, Validation, parse_cadence, plan_validations
 
-__all__ = ["DEPTHS", "DEPTH_PARAMETERS", "WatchPlan", "plan_depths", "watch_cadence"]
+__all__ = ["DEPTHS", "DEPTH_PARAMETERS", "Depths", "WatchPlan", "plan_depths", "watch_cadence"]
 
 DEPTHS = (
     ("mission-critical", ("04_golden_path_validation",)),
@@ -38,6 +38,9 @@ DEPTH_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 """What makes a depth's runs what the seed asks: a short 05 in `full`, 10 users x 300 s in
 `complete`. Parameters given to the watch win over these."""
+
+Depths = tuple[tuple[str, tuple[Validation, ...]], ...]
+"""(depth name, its runbooks with their parameters) for each phase of a cadence."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,7 @@ def watch_cadence(cadence: Cadence | str, span: timedelta) -> Cadence:
     return Cadence(tuple(phases))
 
 
-def plan_depths(cadence: Cadence, parameters: Mapping[str, Any] | None = None
-                ) -> tuple[tuple[str, tuple[Validation, ...]], ...]:
+def plan_depths(cadence: Cadence, parameters: Mapping[str, Any] | None = None) -> Depths:
     """(depth name, its runbooks with their parameters) for each phase of `cadence`: the
     seed's depths in order (a cadence with more phases repeats the deepest); parameters
     are checked against the runbooks (ParameterError names what is wrong)."""

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from netra_ops.config import load_environment
+from netra_ops.config import TriggerRule, load_environment
 from netra_ops.metrics import override_rules
 from netra_ops.notify import (
     COMMUNICATION_PLAN,
@@ -42,6 +42,7 @@ from netra_ops.record.incident import outputs_root
 from netra_ops.record.parameters import check_incident
 from netra_ops.record.runner import EXIT_CODES, known_secrets
 from netra_ops.schedule import (
+    Cadence,
     Schedule,
     ScheduleLock,
     Scheduler,
@@ -52,7 +53,7 @@ from netra_ops.watch.clock import WatchClock, hours_text
 from netra_ops.watch.messages import Messenger
 from netra_ops.watch.monitor import Monitor
 from netra_ops.watch.periods import SUMMARY_HTML, Records
-from netra_ops.watch.plan import WatchPlan, plan_depths, watch_cadence
+from netra_ops.watch.plan import Depths, WatchPlan, plan_depths, watch_cadence
 from netra_ops.watch.state import WATCH_DIR, WatchState
 
 __all__ = ["EXIT_ROLLED_BACK", "WatchOutcome", "run_watch", "watch_folder"]
@@ -112,8 +113,8 @@ def run_watch(plan: WatchPlan, *, webhook: Webhook | None = None,
 class _Watch:
     """One watch process: state, clock, messages, records, monitor and schedule wired."""
 
-    def __init__(self, plan: WatchPlan, rules: Any, cadence: Any, depths: Any, folder: Path,
-                 hook: tuple[Webhook | None, str]) -> None:
+    def __init__(self, plan: WatchPlan, rules: Sequence[TriggerRule], cadence: Cadence,
+                 depths: Depths, folder: Path, hook: tuple[Webhook | None, str]) -> None:
         self.plan = plan
         self.env = load_environment(plan.environment)
         self.state = self._open_state(folder)
@@ -131,7 +132,6 @@ class _Watch:
             incident=plan.incident, environment=plan.environment,
             validations=depths[0][1], cadence=cadence, start=self.state.start,
             outputs_dir=plan.outputs_dir, depths=tuple(runs for _, runs in depths))
-        self.depth_names = [name for name, _ in depths]
 
     # -- the whole watch --------------------------------------------------------------------
 
