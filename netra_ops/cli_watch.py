@@ -95,6 +95,7 @@ def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[st
     from netra_ops.notify import Webhook, resolve_format, webhook_url
     from netra_ops.record import parse_parameter
     from netra_ops.record.parameters import check_incident
+    from netra_ops.record.secret_needs import require_secrets
     from netra_ops.watch import WatchPlan, plan_depths, watch_cadence
 
     loaded = load_environment(env)
@@ -103,7 +104,9 @@ def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[st
     plan = WatchPlan(incident=check_incident(incident), environment=env,
                      parameters=dict(parse_parameter(p, scoped=True) for p in parameters),
                      rule_overrides=overrides, **settings)
-    plan_depths(watch_cadence(plan.cadence, plan.span), plan.parameters)
+    depths = plan_depths(watch_cadence(plan.cadence, plan.span), plan.parameters)
+    require_secrets(loaded, [(v.runbook, v.parameters) for _, runs in depths for v in runs]
+                    + [("07_monitoring", {}), ("06_rollback", {})])  # its evaluations, 06
     url = webhook_url(webhook)
     resolve_format(webhook_format, "")
     return plan, Webhook(url, attempts=3, deadline_s=30.0, label="notification") if url \

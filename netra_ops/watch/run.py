@@ -38,8 +38,7 @@ from netra_ops.notify import (
     stakeholder_notice,
 )
 from netra_ops.record import RunResult, run_notebook, write_manifest
-from netra_ops.record.incident import outputs_root
-from netra_ops.record.parameters import check_incident
+from netra_ops.record.incident import incident_path
 from netra_ops.record.runner import EXIT_CODES, known_secrets
 from netra_ops.schedule import (
     Cadence,
@@ -86,7 +85,7 @@ class WatchOutcome:
 
 def watch_folder(incident: str, outputs_dir: Path | None = None) -> Path:
     """`<outputs>/<incident>/watch`, where a watch keeps its state."""
-    return outputs_root(outputs_dir) / check_incident(incident) / WATCH_DIR
+    return incident_path(incident, outputs_dir) / WATCH_DIR
 
 
 def run_watch(plan: WatchPlan, *, webhook: Webhook | None = None,
