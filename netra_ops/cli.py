@@ -24,6 +24,7 @@ from netra_ops.cli_build import build
 from netra_ops.cli_doctor import doctor
 from netra_ops.cli_options import USAGE_EXIT, EnvOption
 from netra_ops.cli_schedule import schedule
+from netra_ops.cli_watch import watch
 from netra_ops.config import ENVIRONMENT_VARIABLE, Environment, load_environment
 from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.logs_setup import configure_logging
@@ -53,6 +54,7 @@ records_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                           help="Incident records under outputs/.")
 app.add_typer(records_app, name="records")
 app.command()(schedule)
+app.command()(watch)
 app.command()(doctor)
 app.command()(build)
 OutputsOption = Annotated[Path | None, typer.Option(

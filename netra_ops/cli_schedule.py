@@ -7,18 +7,15 @@ or configuration (the message says what to do), 130 stopped by Ctrl-C, 143 by SI
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from netra_ops.cli_options import FAILED_EXIT, USAGE_EXIT, EnvOption
-from netra_ops.errors import ChangesNotAllowedError, DeployError, NetraOpsError, ParameterError
+from netra_ops.cli_options import FAILED_EXIT, EnvOption, sigterm_as_exit, usage_errors
+from netra_ops.errors import ChangesNotAllowedError, DeployError, ParameterError
 
 if TYPE_CHECKING:  # the schedule package is imported when the command runs
     from netra_ops.schedule import JobsChange, Schedule, ScheduleOutcome, Webhook
@@ -26,7 +23,6 @@ if TYPE_CHECKING:  # the schedule package is imported when the command runs
 __all__ = ["schedule"]
 
 _INTERRUPTED_EXIT = 130
-_TERMINATED_EXIT = 143
 _RESUMES = "stopped; started again, the schedule resumes from its state file"
 # Copies of netra_ops.schedule's DEFAULT_RUNBOOKS and DEFAULT_CADENCE (for --help without
 # importing the package; a test keeps them equal).
@@ -106,7 +102,7 @@ def schedule(
     from netra_ops.schedule import Scheduler, SystemClock, schedule_cron
 
     limits = {"cell_timeout_s": cell_timeout, "deadline_s": deadline}
-    with _usage_errors():
+    with usage_errors():
         _one_mode(print_cron=print_cron, deploy_jobs=deploy_jobs, remove_jobs=remove_jobs,
                   due_now=due_now, execute=execute)
         if remove_jobs:
@@ -124,7 +120,7 @@ def schedule(
             return
         require_secrets(load_environment(env), [(v.runbook, v.parameters)
                                                 for v in plan.validations])
-        with _sigterm_as_exit():
+        with sigterm_as_exit(_RESUMES):
             try:
                 scheduler = Scheduler(plan, webhook=hook)
                 outcome = (scheduler.run_due(phase) if due_now
@@ -242,7 +238,8 @@ def _schedule(incident: str, env: str, cadence: str, runbooks: str, start: str |
     return Schedule(incident=check_incident(incident), environment=env,
                     validations=plan_validations(names, overrides),
                     cadence=parse_cadence(cadence), start=_start(start),
-                    outputs_dir=outputs, **limits)
+                    outputs_dir=outputs, cell_timeout_s=limits["cell_timeout_s"],
+                    deadline_s=limits["deadline_s"])
 
 
 def _start(text: str | None) -> datetime | None:
@@ -271,28 +268,3 @@ def _report(outcome: ScheduleOutcome, *, due_now: bool = False) -> NoReturn:
                else "stopped after --max-runs")
     raise typer.Exit(outcome.exit_code)
 
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """A NetraOpsError becomes its one-line message and exit code 2."""
-    try:
-        yield
-    except NetraOpsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(USAGE_EXIT) from None
-
-
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM between runs (a service manager stopping us) exits 143 through the
-    scheduler's clean-up (lock released, state saved); during a run, run_notebook handles it
-    and the scheduler stops after recording the run."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        typer.echo(_RESUMES, err=True)
-        raise SystemExit(_TERMINATED_EXIT)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -42,6 +42,7 @@ TOP = "netra_ops"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "ui"),
+    ("watch",),
     ("playbook", "schedule", "doctor"),
     ("notify",),
     ("record",),
@@ -67,7 +68,7 @@ BESIDE = "sandbox"
 and only the entry points import it (the library reaches it over the network)."""
 
 PART_OF = {"__main__": "cli", "cli_build": "cli", "cli_doctor": "cli", "cli_options": "cli",
-           "cli_scenarios": "cli", "cli_schedule": "cli"}
+           "cli_scenarios": "cli", "cli_schedule": "cli", "cli_watch": "cli"}
 """Top-level modules that belong to a package: the command line's parts."""
 
 

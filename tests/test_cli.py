@@ -33,7 +33,8 @@ def listed_commands(help_text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("group", "commands"), [
-    ((), ["schedule", "doctor", "build", "run", "rehearse", "sandbox", "probe", "records"]),
+    ((), ["schedule", "watch", "doctor", "build", "run", "rehearse", "sandbox", "probe",
+          "records"]),
     (("sandbox",), ["up", "down", "status", "logs", "scenarios", "scenario", "push"]),
     (("probe",), ["health", "golden-path", "urls"]),
     (("records",), ["list", "show", "verify"]),

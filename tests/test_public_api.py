@@ -44,7 +44,8 @@ def test_all_is_sorted_and_names_real_objects(name: str) -> None:
 @pytest.mark.parametrize("name", ["netra_ops.cloud", "netra_ops.probe.agent_events",
                                   "netra_ops.probe.drift", "netra_ops.deploy",
                                   "netra_ops.metrics", "netra_ops.record", "netra_ops.load",
-                                  "netra_ops.playbook", "netra_ops.schedule", "netra_ops.cli"])
+                                  "netra_ops.playbook", "netra_ops.schedule", "netra_ops.watch",
+                                  "netra_ops.cli"])
 def test_each_layer_imports_first_in_a_fresh_interpreter(name: str) -> None:
     """Import cycles only show when a module is the first one imported."""
     import subprocess

@@ -149,7 +149,10 @@ def write_summary(
     """Scrub and write `summary.json`; the written (scrubbed) summary is returned."""
     known = list(secrets)
     clean: dict[str, Any] = scrub_json(dict(summary), lambda text: scrub(text, known))
-    path.write_text(json.dumps(clean, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary = path.with_name(f".{path.name}.tmp")  # a kill never leaves half a summary
+    temporary.write_text(json.dumps(clean, indent=2, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    temporary.replace(path)
     return clean
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,13 +83,15 @@ def file_digests(folder: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of every file under `folder` except the manifest."""
     return {path.relative_to(folder).as_posix(): _sha256(path.read_bytes())
             for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.relative_to(folder).as_posix() != MANIFEST}
+            if path.is_file() and path.relative_to(folder).as_posix() != MANIFEST
+            and not path.name.startswith(f".{MANIFEST}.")}
 
 
 def write_manifest(folder: Path) -> dict[str, Any]:
-    """Write `manifest.json` for an incident folder, chained to the previous one."""
+    """Write `manifest.json` for an incident folder, chained to the previous one. The file
+    is replaced atomically: a process killed while writing it leaves the previous one."""
     path = folder / MANIFEST
-    previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    previous = _previous(path)
     previous_digest = _sha256(path.read_bytes()) if path.is_file() else None
     manifest = {
         "incident": folder.name,
@@ -98,8 +101,20 @@ def write_manifest(folder: Path) -> dict[str, Any]:
         "previous": previous_digest,
         "history": [*previous.get("history", []), *([previous_digest] if previous_digest else [])],
     }
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    temporary = folder / f".{MANIFEST}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
     return manifest
+
+
+def _previous(path: Path) -> dict[str, Any]:
+    """The manifest being replaced (empty when there is none, or it is not readable JSON:
+    its digest still chains the new one to it)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def write_run_manifest(record_dir: Path) -> str:

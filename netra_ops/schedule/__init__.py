@@ -35,6 +35,7 @@ from netra_ops.schedule.job_spec import (
 )
 from netra_ops.schedule.lock import ScheduleLock, ScheduleLockedError
 from netra_ops.schedule.scheduler import (
+    Poster,
     Runner,
     Schedule,
     ScheduleOutcome,
@@ -57,6 +58,7 @@ __all__ = [
     "JobsChange",
     "JobsPlan",
     "Phase",
+    "Poster",
     "Runner",
     "Schedule",
     "ScheduleLock",

@@ -25,16 +25,16 @@ the validation into its own record (`netra_ops.record.run_notebook`), escalate e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from netra_ops.errors import NetraOpsError, RunStopped
-from netra_ops.notify import Delivery, Webhook
+from netra_ops.notify import Delivery
 from netra_ops.record.incident import incident_path
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
@@ -46,11 +46,23 @@ from netra_ops.schedule.lock import LOCK_FILE, ScheduleLock
 from netra_ops.schedule.state import ScheduleState, Slot
 from netra_ops.schedule.validations import Validation
 
-__all__ = ["Runner", "Schedule", "ScheduleOutcome", "Scheduler", "absolute_if_path",
+__all__ = ["Poster", "Runner", "Schedule", "ScheduleOutcome", "Scheduler", "absolute_if_path",
            "runbook_argument", "schedule_cron"]
 
 Runner = Callable[[Validation], RunResult]
 """Runs one runbook of a validation into the incident's record (default: run_notebook)."""
+
+
+class Poster(Protocol):
+    """What delivers an escalation: a `Webhook`, or anything that posts a payload and says how
+    it went (`display` names the destination without its secret parts)."""
+
+    display: str
+
+    def post(self, payload: Mapping[str, Any]) -> Delivery:
+        """Deliver `payload`; never raises."""
+        ...
+
 
 logger = logging.getLogger("netra_ops.schedule")
 _NOT_RUN_EXIT = 2  # the runner refused (bad configuration): the CLI's usage exit code
@@ -68,6 +80,18 @@ class Schedule:
     outputs_dir: Path | None = None
     cell_timeout_s: float | None = None
     deadline_s: float | None = None
+    depths: tuple[tuple[Validation, ...], ...] = ()
+
+    def validations_at(self, phase: int) -> tuple[Validation, ...]:
+        """What a validation of cadence phase `phase` (1-based) runs: that phase's depth when
+        `depths` gives one per phase (the seed's mission-critical, full, complete), else
+        `validations`."""
+        return self.depths[phase - 1] if 0 < phase <= len(self.depths) else self.validations
+
+    def runbooks(self) -> list[str]:
+        """Every runbook a validation of this schedule may run, in first-run order."""
+        found = [v.runbook for depth in (self.validations, *self.depths) for v in depth]
+        return list(dict.fromkeys(found))
 
     def folder(self) -> Path:
         """The incident's records folder (where the lock and schedule.json live)."""
@@ -120,9 +144,10 @@ class _Session:
 
 class Scheduler:
     """Runs a Schedule; see the module docstring. `clock`, `runner` and `webhook` are the
-    replaceable edges (a fake clock in tests; None webhook: escalations are only logged)."""
+    replaceable edges (a fake clock in tests; None webhook: escalations are only logged; any
+    `Poster`, such as a `Webhook`, delivers them)."""
 
-    def __init__(self, schedule: Schedule, *, webhook: Webhook | None = None,
+    def __init__(self, schedule: Schedule, *, webhook: Poster | None = None,
                  clock: Clock | None = None, runner: Runner | None = None,
                  max_sleep_s: float = 60.0, late_after_s: float = 60.0) -> None:
         self.schedule = schedule
@@ -231,7 +256,7 @@ class Scheduler:
         self._settle_dead_runs(state)
         state.start, state.cadence = start, str(self.schedule.cadence)
         state.environment = self.schedule.environment
-        state.runbooks = [v.runbook for v in self.schedule.validations]
+        state.runbooks = self.schedule.runbooks()
         state.webhook = self.webhook.display if self.webhook else None
         for line in self.schedule.cadence.describe(start):
             logger.info("schedule of %s: %s", state.incident, line)
@@ -285,7 +310,7 @@ class Scheduler:
     def _validate(self, session: _Session, slot: Slot) -> None:
         state = session.state
         try:
-            for validation in self.schedule.validations:
+            for validation in self.schedule.validations_at(slot.phase):
                 slot.runs.append(self._run_one(state, slot, validation))
                 if slot.runs[-1]["status"] in STOPPED:  # SIGTERM / SIGINT during the run
                     session.stopped = slot.runs[-1]["status"]

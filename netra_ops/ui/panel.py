@@ -17,6 +17,7 @@ import asyncio
 import weakref
 from collections.abc import Coroutine
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -74,7 +75,7 @@ class Panel:
         self.refresh_s = refresh_s
         self.watch_interval_s = watch_interval_s
         self._key = key
-        self.snapshot: Snapshot = take_snapshot(env)
+        self.snapshot: Snapshot = take_snapshot(env, incident=incident)
         record("ui.snapshot", self.snapshot.record_value())
         self.view: PanelView | None = None
         self._background: Background | None = None
@@ -205,7 +206,7 @@ class Panel:
 
     async def _refresh(self) -> None:
         env = self.env
-        snapshot = await in_thread(take_snapshot, env)
+        snapshot = await in_thread(partial(take_snapshot, incident=self.incident), env)
         if env is self.env and self.view is not None:
             self.snapshot = snapshot
             self.view.show_state(snapshot.state, self.refresh_s)

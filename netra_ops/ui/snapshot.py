@@ -21,6 +21,7 @@ from netra_ops.ui.charts import CHARTS, ChartImages, MetricsWindow, read_metrics
 from netra_ops.ui.marks import WARN
 from netra_ops.ui.state import PanelState, read_state
 from netra_ops.ui.tiles import STYLE, errors_html, revisions_html, tiles_html
+from netra_ops.ui.watch_run import watch_html
 
 __all__ = ["Snapshot", "take_snapshot"]
 
@@ -45,7 +46,8 @@ class Snapshot:
         """The snapshot as one HTML fragment (charts inlined as data URIs with `images`)."""
         parts = [f"<h3>netra-ops control panel · {html.escape(self.state.environment)} "
                  "(snapshot)</h3>", STYLE, tiles_html(self.state), "<h4>Revisions and traffic</h4>",
-                 revisions_html(self.state), errors_html(self.state), self._unavailable()]
+                 revisions_html(self.state), errors_html(self.state), self._unavailable(),
+                 watch_html(self.state.watch)]
         if images:
             parts += [_img(self.charts.png(name), name) for name in CHARTS]
         return "".join(parts)
@@ -75,7 +77,9 @@ def _img(png: bytes, name: str) -> str:
             f'src="data:image/png;base64,{data}">')
 
 
-def take_snapshot(env: Environment, *, minutes: float = 15.0) -> Snapshot:
-    """Read the state and the last `minutes` of metrics once, and draw the charts."""
+def take_snapshot(env: Environment, *, minutes: float = 15.0,
+                  incident: str | None = None) -> Snapshot:
+    """Read the state (with `incident`'s watch) and the last `minutes` of metrics once, and
+    draw the charts."""
     window = read_metrics(env, minutes=minutes)
-    return Snapshot(read_state(env), window, render_charts(window))
+    return Snapshot(read_state(env, incident=incident), window, render_charts(window))

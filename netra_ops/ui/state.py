@@ -24,6 +24,8 @@ from netra_ops.deploy import ServiceState, read_service
 from netra_ops.errors import NetraOpsError, ServiceNotFoundError
 from netra_ops.probe import HealthResult, check_services
 from netra_ops.ui.marks import marked
+from netra_ops.ui.watch_run import watch_status
+from netra_ops.watch import WatchStatus
 
 __all__ = ["REVISION_COLUMNS", "SERVICE_ROLES", "PanelState", "ServiceTile", "read_state"]
 
@@ -60,6 +62,7 @@ class PanelState:
     tiles: tuple[ServiceTile, ...]
     backend: ServiceState | None
     errors: tuple[str, ...] = ()
+    watch: WatchStatus | None = None  # the incident's post-deployment watch, if any
 
     @property
     def healthy(self) -> bool:
@@ -93,7 +96,8 @@ class PanelState:
         return {"environment": self.environment, "read_at": self.read_at.isoformat(),
                 "healthy": self.healthy, "services": [t.as_dict() for t in self.tiles],
                 "traffic": self.backend.serving if self.backend else None,
-                "errors": list(self.errors)}
+                "errors": list(self.errors),
+                **({"watch": self.watch.as_dict()} if self.watch else {})}
 
     def _traffic_check(self) -> tuple[bool, str]:
         if self.backend is None:
@@ -104,9 +108,10 @@ class PanelState:
         return bool(serving) and ready and sum(serving.values()) == 100, split
 
 
-def read_state(env: Environment, *, timeout_s: float = 5.0) -> PanelState:
+def read_state(env: Environment, *, timeout_s: float = 5.0, incident: str | None = None,
+               outputs_dir: str | None = None) -> PanelState:
     """Health of every service and Cloud Run's view of them, now (never raises for an
-    unreachable or failing target)."""
+    unreachable or failing target); with `incident`, its post-deployment watch too."""
     read_at = datetime.now(UTC)
     health = check_services(env, timeout_s=timeout_s).results
     services: dict[str, ServiceState | None] = {}
@@ -116,7 +121,8 @@ def read_state(env: Environment, *, timeout_s: float = 5.0) -> PanelState:
         if error:
             errors.append(error)
     tiles = tuple(_tile(env, role, health[role], services[role]) for role in SERVICE_ROLES)
-    return PanelState(env.name, read_at, tiles, services["backend"], tuple(errors))
+    return PanelState(env.name, read_at, tiles, services["backend"], tuple(errors),
+                      watch_status(incident, outputs_dir))
 
 
 def _read_service(env: Environment, role: ServiceRole) -> tuple[ServiceState | None, str | None]:

@@ -23,6 +23,7 @@ from netra_ops.ui.marks import BAD, IDLE
 from netra_ops.ui.progress import ActionProgress
 from netra_ops.ui.state import PanelState
 from netra_ops.ui.tiles import STYLE, errors_html, revisions_html, table_html, tiles_html
+from netra_ops.ui.watch_run import watch_html
 from netra_ops.ui.watcher import decision_text, rules_table
 
 __all__ = ["CHART_WIDTH", "PanelView"]
@@ -47,6 +48,7 @@ class PanelView:
         self.status = _classed(widgets.HTML(""), "status")
         self.tiles = _classed(widgets.HTML(""), "tiles")
         self.revisions = _classed(widgets.HTML(""), "revisions")
+        self.watch_run = _classed(widgets.HTML(""), "watch")
         self.golden_path = _classed(widgets.Button(
             description="Run golden-path probe", icon="play", button_style="primary",
             layout=widgets.Layout(width="auto")), "golden-path")
@@ -79,7 +81,8 @@ class PanelView:
         charts = widgets.VBox(list(self.charts.values()))
         return widgets.VBox([
             heading, widgets.HBox([self.environment, self.status]), self.tiles,
-            widgets.HTML("<b>Revisions and traffic</b>"), self.revisions, actions, deploying,
+            widgets.HTML("<b>Revisions and traffic</b>"), self.revisions, self.watch_run,
+            actions, deploying,
             self.progress.box, self.confirm.box, self.result, self.watch_status, self.rules,
             charts, widgets.HTML("<b>Recorded</b>"), self.log])
 
@@ -97,6 +100,7 @@ class PanelView:
         """Tiles, revisions and the refresh line from a fresh state."""
         self.tiles.value = STYLE + tiles_html(state)
         self.revisions.value = STYLE + revisions_html(state) + errors_html(state)
+        self.watch_run.value = watch_html(state.watch)
         self.status.value = (f"refreshed {state.read_at:%H:%M:%S} UTC · every "
                              f"{refresh_s:g} s")
 
