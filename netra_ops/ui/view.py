@@ -48,7 +48,7 @@ class PanelView:
         self.status = _classed(widgets.HTML(""), "status")
         self.tiles = _classed(widgets.HTML(""), "tiles")
         self.revisions = _classed(widgets.HTML(""), "revisions")
-        self.watch_run = _classed(widgets.HTML(""), "watch")
+        self.watch_run = _classed(widgets.HTML(""), "incident-watch")
         self.golden_path = _classed(widgets.Button(
             description="Run golden-path probe", icon="play", button_style="primary",
             layout=widgets.Layout(width="auto")), "golden-path")
