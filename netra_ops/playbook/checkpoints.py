@@ -39,15 +39,19 @@ from netra_ops.notify import (
     stakeholder_notice,
 )
 from netra_ops.playbook.book import Playbook, Step
+from netra_ops.record.manifest import manifest_digest
 from netra_ops.record.runner import STOPPED, RunResult
 from netra_ops.record.standing import write_checkpoint
 
 if TYPE_CHECKING:  # run.py imports this module
     from netra_ops.playbook.run import PlaybookResult, StepOutcome
 
-__all__ = ["DEPLOY_RUNBOOK", "Checkpoints", "step_triggers"]
+__all__ = ["DEPLOY_RUNBOOK", "MANIFEST_FIELD", "Checkpoints", "step_triggers"]
 
 logger = logging.getLogger("netra_ops.record")
+MANIFEST_FIELD = "Record manifest SHA-256"
+"""A phase outcome's field: the digest of its run's manifest, kept outside the record (the
+receiver's copy) for `netra-ops records verify --expect`."""
 
 DEPLOY_RUNBOOK = "02_deploy"
 """The step whose start is the seed's "start of deployment" and whose failure is its
@@ -117,13 +121,15 @@ class Checkpoints:
         """A phase ended: its outcome, then any escalation trigger it shows, then the
         incident's standing."""
         record = str(result.html_path)
+        sealed = manifest_digest(result.record_dir) if result.record_dir else None
         text = (f"phase {step.name} {outcome.status.upper()}: decided {outcome.decision}"
                 + (f" ({outcome.reason})" if outcome.reason else ""))
         self._send("phase.outcome", step.name, text, verdict=outcome.status, record=record,
                    key=(outcome.status, outcome.decision),
                    title=f"{step.name}: {outcome.status} -> {outcome.decision}",
                    severity=_SEVERITY.get(outcome.decision, "warning"),
-                   fields=(("Decision", outcome.decision), *self._update(result)))
+                   fields=(("Decision", outcome.decision), *self._update(result),
+                           *(((MANIFEST_FIELD, sealed),) if sealed else ())))
         for trigger, detail in step_triggers(step, outcome, result):
             if self.notifier is not None:
                 self.notifier.send(escalation_notice(
@@ -163,6 +169,7 @@ class Checkpoints:
                  "event": entry.get("event"), "phase": entry.get("phase"),
                  "verdict": entry.get("verdict"),
                  "status": "delivered" if entry.get("delivered") else "gave up",
+                 "manifest_sha256": (entry.get("fields") or {}).get(MANIFEST_FIELD),
                  "attempts": entry.get("attempts")}
                 for entry in self.notifier.log.entries() if entry.get("run_id") == self.run_id]
 

@@ -22,6 +22,7 @@ from webhook_receiver import Receiver, receiving
 from netra_ops.errors import ParameterError
 from netra_ops.notify import SentLog
 from netra_ops.playbook import run_playbook
+from netra_ops.playbook.checkpoints import MANIFEST_FIELD
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "tests" / "record" / "notebooks"
@@ -145,7 +146,16 @@ def test_each_checkpoint_is_posted_once_and_a_resumed_run_sends_only_news(
     standing = json.loads((incident / "index.json").read_text())["standing"]
     assert standing["progress"]["text"].startswith("playbook notify-fixture REMEDIATED")
     assert "Where it stands" in (incident / "index.html").read_text()
+    # each phase outcome carries its run's manifest digest: the receiver's copy, outside the
+    # record, that `records verify --expect` holds the record to (issue 20)
+    sealed = [b["netra_ops"]["fields"][MANIFEST_FIELD] for b in bodies
+              if b["netra_ops"]["event"] == "phase.outcome"]
+    assert len(sealed) == 4 and all(len(digest) == 64 for digest in sealed)
+    listed = [n for run in json.loads((incident / "index.json").read_text())["playbook_runs"]
+              for n in run.get("notifications", []) if n.get("manifest_sha256")]
+    assert {n["manifest_sha256"] for n in listed} == set(sealed)
+    expect = [arg for digest in sealed for arg in ("--expect", digest)]
     verified = subprocess.run([sys.executable, "-m", "netra_ops", "records", "verify", "INC-N",
-                               "--outputs", str(folder / "out")], capture_output=True,
+                               "--outputs", str(folder / "out"), *expect], capture_output=True,
                               text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout
