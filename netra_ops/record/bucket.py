@@ -207,22 +207,28 @@ class _Sync:
         self.folder.mkdir(parents=True, exist_ok=True)
         changed = False
         listed = self.remote.objects(self.incident)
-        runs = {name.split("/")[0] for name in listed if name.count("/") == 1
-                and name.endswith(f"/{_MANIFEST}")}
+        self._fetch_runs(listed, keep)
         for relative, obj in sorted(listed.items()):
-            if keep is not None and not keep(relative):
+            if (keep is not None and not keep(relative)) or _of_run(relative, listed):
                 continue
             path = self.folder / relative
-            if relative.split("/")[0] in runs and "/" in relative:
-                if not path.exists():
-                    self.remote.fetch(self.incident, relative, path)
-                continue
             if self.based.get(relative, [0])[0] == obj.generation and path.exists():
                 continue
             self._merge(relative, path, obj)
             changed = True
         self.save()
         return changed
+
+    def _fetch_runs(self, listed: dict[str, StoredObject],
+                    keep: Callable[[str], bool] | None = None) -> bool:
+        """Download the files of the bucket's sealed runs this copy lacks (a run's files
+        never change: each is fetched once); whether any was."""
+        missing = [relative for relative in sorted(listed) if _of_run(relative, listed)
+                   and (keep is None or keep(relative))
+                   and not (self.folder / relative).exists()]
+        for relative in missing:
+            self.remote.fetch(self.incident, relative, self.folder / relative)
+        return bool(missing)
 
     def _merge(self, relative: str, path: Path, obj: StoredObject) -> None:
         """The bucket's newer `relative` into this copy: taken when this copy did not change
@@ -254,6 +260,8 @@ class _Sync:
     def publish(self) -> None:
         for _ in range(_ATTEMPTS):
             remote = self.remote.objects(self.incident)
+            if self._fetch_runs(remote):  # another writer's runs: the index and manifest
+                self._rebuild()          # here must cover them too
             self._publish_runs(remote)
             if self._publish_incident_files(remote):
                 self.save()
@@ -312,6 +320,13 @@ class _Sync:
 
         write_index(self.folder, standing=self._our_standing)
         write_incident_manifest(self.folder)
+
+
+def _of_run(relative: str, listed: dict[str, StoredObject]) -> bool:
+    """Whether an object of the bucket's listing is a file of a sealed run (a folder whose
+    manifest is in the bucket)."""
+    head, _, rest = relative.partition("/")
+    return bool(rest) and f"{head}/{_MANIFEST}" in listed
 
 
 def _run_folders(folder: Path) -> tuple[set[str], set[str]]:
