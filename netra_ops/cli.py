@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import pandas as pd
@@ -57,8 +56,9 @@ app.command()(schedule)
 app.command()(watch)
 app.command()(doctor)
 app.command()(build)
-OutputsOption = Annotated[Path | None, typer.Option(
-    "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")]
+OutputsOption = Annotated[str | None, typer.Option(
+    "--outputs", help="Records folder or bucket, gs://BUCKET/PREFIX (default "
+    "$NETRA_OPS_OUTPUTS, the environment's records_url, or ./outputs).")]
 
 
 
@@ -147,7 +147,7 @@ def run(
 
 
 def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, object],
-                 outputs: Path | None, limits: dict[str, float | None]) -> NoReturn:
+                 outputs: str | None, limits: dict[str, float | None]) -> NoReturn:
     from netra_ops.record import RunResult, run_notebook
     from netra_ops.record.terminal import terminal_progress
 
@@ -170,7 +170,7 @@ def _run_runbook(notebook: str, env: str, incident: str, parameters: dict[str, o
 
 
 def _run_playbook(name: str, environment: Environment, env: str, incident: str,
-                  parameters: dict[str, object], outputs: Path | None,
+                  parameters: dict[str, object], outputs: str | None,
                   limits: dict[str, float | None], execute: bool, scenario: str | None,
                   start_from: str | None, options: dict[str, Any]) -> NoReturn:
     from netra_ops.cli_scenarios import rehearsal, stage_rehearsal

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -45,8 +44,9 @@ def schedule(
     parameter: Annotated[list[str] | None, typer.Option(
         "--parameter", "-p", help="key=value for every runbook declaring key, or "
                                   "runbook.key=value for one (repeatable).")] = None,
-    outputs: Annotated[Path | None, typer.Option(
-        "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")] = None,
+    outputs: Annotated[str | None, typer.Option(
+        "--outputs", help="Records folder or bucket, gs://BUCKET/PREFIX (default "
+        "$NETRA_OPS_OUTPUTS, the environment's records_url, or ./outputs).")] = None,
     cell_timeout: Annotated[float | None, typer.Option(
         help="Seconds one cell may run before that run is stopped.")] = None,
     deadline: Annotated[float | None, typer.Option(
@@ -211,7 +211,7 @@ def _report_change(change: JobsChange, env_name: str, incident: str) -> NoReturn
 
 
 def _plan(incident: str, env: str, cadence: str, runbooks: str, start: str | None,
-          parameters: list[str], outputs: Path | None,
+          parameters: list[str], outputs: str | None,
           limits: dict[str, float | None], webhook: str | None,
           webhook_timeout: float) -> tuple[Schedule, Webhook | None]:
     """The Schedule and the Webhook (or None) the options describe, all checked."""
@@ -224,7 +224,7 @@ def _plan(incident: str, env: str, cadence: str, runbooks: str, start: str | Non
 
 
 def _schedule(incident: str, env: str, cadence: str, runbooks: str, start: str | None,
-              parameters: list[str], outputs: Path | None,
+              parameters: list[str], outputs: str | None,
               limits: dict[str, float | None]) -> Schedule:
     """The Schedule the options describe, checked (the environment loads)."""
     from netra_ops.config import load_environment

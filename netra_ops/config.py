@@ -14,6 +14,7 @@ or ending in `.toml` is read as a path. An empty name is the default environment
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -290,6 +291,9 @@ class Release(_Model):
         return self.images.get(role) or (self.image if role == "backend" else None)
 
 
+_BUCKET_URL = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^/]+)*/?$")
+
+
 class Environment(_Model):
     """A deployment target: the sandbox or a Google Cloud project."""
 
@@ -300,6 +304,9 @@ class Environment(_Model):
     allow_changes: bool = False
     api_endpoint: str | None = None
     monitoring_endpoint: str | None = None
+    records_url: str | None = None
+    """Where runs write their records: `gs://BUCKET/PREFIX` (through Cloud Storage), or a
+    local folder; None: `$NETRA_OPS_OUTPUTS`, else `./outputs`."""
     services: dict[ServiceRole, Service]
     credentials: Credentials
     expected_env: dict[str, str] = Field(default_factory=dict)
@@ -311,6 +318,14 @@ class Environment(_Model):
     release: Release = Field(default_factory=Release)
     sandbox: SandboxSettings | None = None
     source: Path | None = None
+
+    @field_validator("records_url")
+    @classmethod
+    def _records_url_is_a_bucket_or_folder(cls, value: str | None) -> str | None:
+        if value and value.startswith("gs:") and not _BUCKET_URL.match(value):
+            raise ValueError(f"records_url {value!r} is not gs://BUCKET[/PREFIX] (a bucket "
+                             "name of 3-222 lowercase letters, digits, '-', '_', '.')")
+        return value or None
 
     @model_validator(mode="after")
     def _secret_env_is_not_also_plain(self) -> Environment:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from google.cloud import logging as gcl_logging
     from google.cloud import monitoring_v3, resourcemanager_v3, scheduler_v1
     from google.cloud.devtools import cloudbuild_v1
+    from google.cloud.storage import Client as StorageClient
 
 __all__ = [
     "api_errors",
@@ -42,6 +43,7 @@ __all__ = [
     "scheduler_client",
     "service_name",
     "services_client",
+    "storage_client",
 ]
 
 T = TypeVar("T")
@@ -153,6 +155,14 @@ def builds_client(env: Environment) -> cloudbuild_v1.CloudBuildClient:
 
     return cloudbuild_v1.CloudBuildClient(transport="rest", credentials=_credentials(env),
                                           client_options=_rest_options(env))
+
+
+def storage_client(env: Environment) -> StorageClient:
+    """Cloud Storage JSON API client for the environment: the records bucket."""
+    from google.cloud.storage import Client as StorageClient
+
+    return StorageClient(project=env.project, credentials=_credentials(env),
+                          client_options=_rest_options(env))
 
 
 def service_name(env: Environment, role: str = "backend") -> str:

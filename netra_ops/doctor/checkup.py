@@ -2,7 +2,9 @@
 
 In order: the environment file loads; its secret references resolve; credentials are found
 and give a token (which principal); the Cloud Run, Logging and Monitoring APIs answer; the
-principal holds each permission the runbooks need; the backend's chat sessions can live as
+principal holds each permission the runbooks need (and, when records go to a bucket,
+`records_url = "gs://..."`, the bucket exists and the principal may create, read, list and
+replace objects in it); the backend's chat sessions can live as
 long as the app means them to (Cloud Run's request timeout against the app's, the heartbeat,
 session affinity, HTTP/2: `probe.session_timeouts`); the project is allow-listed for changes
 or read-only (and which runbooks will refuse to change anything); the services' URLs
@@ -21,13 +23,14 @@ from google.auth import exceptions as auth_exceptions
 from netra_ops.checks import Check, skipped
 from netra_ops.config import Environment, ServiceRole, load_environment
 from netra_ops.doctor.apis import PROBLEMS, api_checks, env_option
-from netra_ops.doctor.permissions import permission_checks
+from netra_ops.doctor.permissions import bucket_checks, permission_checks
 from netra_ops.doctor.principal import Principal, find_principal, refresh
 from netra_ops.doctor.report import DoctorReport
 from netra_ops.doctor.requirements import REQUIREMENTS, changing_runbooks
 from netra_ops.errors import NetraOpsError
 from netra_ops.probe.services import check_services
 from netra_ops.probe.session_limits import session_timeouts
+from netra_ops.record.incident import is_bucket_url
 from netra_ops.record.secret_needs import CONFIG_RUNBOOKS, LOGIN_RUNBOOKS
 from netra_ops.secrets import unresolved
 
@@ -60,12 +63,20 @@ def doctor(env: str | os.PathLike[str] | Environment = "sandbox", *,
     else:
         checks += api_checks(loaded, timeout_s)
         checks += permission_checks(loaded, principal.member, timeout_s)
+        if is_bucket_url(records := _records_url(loaded)):
+            checks += bucket_checks(loaded, records, principal.member, timeout_s)
         checks += _session_checks(loaded)
     checks.append(_changes(loaded))
     checks += _urls(loaded, timeout_s)
     who = principal.describe() if principal is not None else None
     return DoctorReport(loaded.name, tuple(checks), loaded.project, loaded.region,
                         loaded.kind, str(loaded.source) if loaded.source else None, who)
+
+
+def _records_url(env: Environment) -> str:
+    """Where runs of this environment write records: `$NETRA_OPS_OUTPUTS`, else its
+    `records_url` ("" for the local default)."""
+    return os.environ.get("NETRA_OPS_OUTPUTS") or env.records_url or ""
 
 
 def _session_checks(env: Environment) -> list[Check]:

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from google.api_core import exceptions as gexc
+
 from netra_ops.checks import Check, skipped
 from netra_ops.cloud import call, projects_client, service_name, services_client
+from netra_ops.cloud.clients import storage_client
+from netra_ops.cloud.storage import held_on_bucket, parse_bucket_url
 from netra_ops.config import Environment
 from netra_ops.doctor.apis import PROBLEMS, failure_fix
-from netra_ops.doctor.requirements import REQUIREMENTS, Requirement
+from netra_ops.doctor.requirements import (
+    BUCKET_REQUIREMENTS,
+    BUCKET_ROLE,
+    REQUIREMENTS,
+    Requirement,
+)
+from netra_ops.errors import NetraOpsError
 
-__all__ = ["held_on_project", "held_on_service", "permission_checks"]
+__all__ = ["bucket_checks", "held_on_project", "held_on_service", "permission_checks"]
 
 
 def held_on_service(env: Environment, permissions: Sequence[str],
@@ -96,3 +106,45 @@ def _not_asked(env: Environment, scope: str, api: str, exc: BaseException) -> Ch
     return Check(f"permissions on the {scope}", False,
                  f"testIamPermissions on {where} failed: {text[:300]}",
                  fix=failure_fix(env, exc, api, None))
+
+
+def bucket_checks(env: Environment, url: str, member: str | None,
+                  timeout_s: float) -> list[Check]:
+    """The records bucket of `url` (`gs://BUCKET/PREFIX`): one row per permission records
+    need there, each naming the least predefined role that grants it; one failed row when
+    the bucket cannot be asked (missing, unreachable)."""
+    try:
+        bucket = parse_bucket_url(url).bucket
+        held = held_on_bucket(env, storage_client(env), bucket,
+                              [r.permission for r in BUCKET_REQUIREMENTS])
+    except gexc.NotFound:
+        return [Check("records bucket", False, f"{url}: the bucket does not exist (or this "
+                      "principal cannot see it)", fix=f"create it (gcloud storage buckets "
+                      f"create gs://{url[5:].split('/')[0]} --project={env.project}) or fix "
+                      "records_url in the environment file")]
+    except (*PROBLEMS, NetraOpsError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [Check("records bucket", False, f"testIamPermissions on {url} failed: "
+                      f"{text[:300]}", fix=failure_fix(env, exc, "storage", None))]
+    rows = [Check("records bucket", True, f"{url} answers")]
+    for item in BUCKET_REQUIREMENTS:
+        name = f"permission {item.permission}"
+        if item.permission in held:
+            rows.append(Check(name, True, f"held on gs://{bucket}; needed by "
+                              f"{item.needed_by()}"))
+        else:
+            rows.append(Check(name, False, f"missing on gs://{bucket}; needed by "
+                              f"{item.needed_by()}; granted by {item.role}",
+                              fix=_bucket_grant(env, bucket, member)))
+    return rows
+
+
+def _bucket_grant(env: Environment, bucket: str, member: str | None) -> str:
+    command = (f"gcloud storage buckets add-iam-policy-binding gs://{bucket} "
+               f"--member={member or 'PRINCIPAL'} --role={BUCKET_ROLE}")
+    text = (f"grant {BUCKET_ROLE} on the bucket (the least role with all four records "
+            f"need): {command}")
+    if env.kind == "sandbox":
+        text += ('; on the sandbox: PUT /_sandbox/iam {"granted_permissions": null} grants '
+                 "every permission again")
+    return text

@@ -46,9 +46,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["REQUIREMENTS", "Requirement", "changing_runbooks", "requirement"]
+__all__ = ["BUCKET_REQUIREMENTS", "BUCKET_ROLE", "REQUIREMENTS", "Requirement",
+           "changing_runbooks", "requirement"]
 
-Scope = Literal["service", "project"]
+Scope = Literal["service", "project", "bucket"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,30 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("iam.serviceAccounts.actAs", "roles/iam.serviceAccountUser", (), "project",
                 True, _JOBS),
 )
+
+
+_RECORDS = ("every run (its record)",)
+
+BUCKET_ROLE = "roles/storage.objectUser"
+"""The least predefined role granting all four: records replace the incident's index,
+manifest and sent-log at each run (under a generation precondition), and Cloud Storage
+replaces an object by deleting it, so `storage.objects.delete` is needed beside create, get
+and list; roles/storage.objectCreator with roles/storage.objectViewer would not do, and
+roles/storage.objectAdmin adds object IAM policies records never touch."""
+
+BUCKET_REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement("storage.objects.create", "roles/storage.objectCreator", (), "bucket",
+                commands=(*_RECORDS, "schedule --deploy-jobs runs")),
+    Requirement("storage.objects.get", "roles/storage.objectViewer", (), "bucket",
+                commands=("every run (earlier runs' values)", "records show, verify")),
+    Requirement("storage.objects.list", "roles/storage.objectViewer", (), "bucket",
+                commands=("every run (the incident's objects)", "records list, show, verify")),
+    Requirement("storage.objects.delete", BUCKET_ROLE, (), "bucket",
+                commands=("every run (replacing the incident's index, manifest and sent-log;"
+                          " Cloud Storage replaces an object by deleting it)",)),
+)
+"""What a records bucket (`records_url = "gs://..."`) needs, asked on the bucket itself
+(`buckets.testIamPermissions`, which sees bucket and inherited bindings)."""
 
 
 def requirement(permission: str) -> Requirement:

@@ -205,9 +205,10 @@ def run_playbook(
     run.check_preflight(steps)
     run.check_secrets(book, steps)  # local and at once; then the network's answer
     check_target(environment, book, steps)
+    folder = outputs_root(outputs_dir, environment) / incident
     run.marks = Checkpoints.open(book, steps, incident=incident,
                                  environment=environment, execute=execute,
-                                 folder=outputs_root(outputs_dir) / incident, webhook=webhook,
+                                 folder=folder, webhook=webhook,
                                  webhook_format=webhook_format, start_from=start_from)
     if chosen is not None:
         if stage is None:
@@ -318,7 +319,7 @@ class _PlaybookRun:
         """Name this playbook run (`<UTC stamp>-<playbook>`, unique in the incident): what
         each step's summary.json and the outcome's file say about it."""
         now = datetime.now(UTC)
-        folder = outputs_root(self.outputs_dir) / self.incident / PLAYBOOK_RUNS
+        folder = outputs_root(self.outputs_dir, self.environment) / self.incident / PLAYBOOK_RUNS
         base = f"{now:%Y%m%dT%H%M%SZ}-{book.name}"
         run_id = next(f"{base}{suffix}" for suffix in ("", *(f"-{n}" for n in range(2, 1000)))
                       if not (folder / f"{base}{suffix}.json").exists())

@@ -26,9 +26,11 @@ from typing import Any
 
 import pandas as pd
 
+from netra_ops.config import ENVIRONMENT_VARIABLE, load_environment
 from netra_ops.errors import ParameterError, RecordError
 from netra_ops.record.index_page import index_html
 from netra_ops.record.manifest import INDEX_JSON, manifest_digest, write_manifest
+from netra_ops.record.staging import is_staged
 
 __all__ = [
     "INDEX_FILES",
@@ -40,10 +42,12 @@ __all__ = [
     "incident_dir",
     "incident_path",
     "incident_runs",
+    "is_bucket_url",
     "list_incidents",
     "outputs_root",
     "playbook_runs",
     "record_playbook_run",
+    "records_location",
     "write_index",
 ]
 
@@ -81,9 +85,36 @@ class IncidentRun:
     notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
-def outputs_root(outputs_dir: str | Path | None = None) -> Path:
-    """`outputs_dir`, else `$NETRA_OPS_OUTPUTS`, else `./outputs`, made absolute."""
-    return Path(outputs_dir or os.environ.get("NETRA_OPS_OUTPUTS") or "outputs").resolve()
+def outputs_root(outputs_dir: str | Path | None = None,
+                 environment: str | None = None) -> Path:
+    """The records folder, made absolute: `outputs_dir`, else `$NETRA_OPS_OUTPUTS`, else the
+    environment's `records_url` (`environment`, else `$NETRA_OPS_ENV` when set), else
+    `./outputs`. A bucket (`gs://BUCKET/PREFIX`) gives its local staging folder
+    (`netra_ops.record.bucket`), from which every write is published to the bucket."""
+    chosen = records_location(outputs_dir, environment)
+    if not is_bucket_url(chosen):
+        return Path(chosen).expanduser().resolve()
+    from netra_ops.record.bucket import staging_root
+
+    return staging_root(chosen, load_environment(environment or ""))
+
+
+def records_location(outputs_dir: str | Path | None = None,
+                     environment: str | None = None) -> str:
+    """Where records go, as given (a folder or a `gs://` URL); see `outputs_root`."""
+    chosen = outputs_dir or os.environ.get("NETRA_OPS_OUTPUTS")
+    if not chosen and (environment or os.environ.get(ENVIRONMENT_VARIABLE)):
+        chosen = load_environment(environment or "").records_url
+    text = str(chosen or "outputs")
+    if text.startswith("gs:/") and not is_bucket_url(text):  # Path("gs://b") is "gs:/b"
+        raise ParameterError(f"records location {text!r} lost a slash: pass the bucket URL "
+                             "as text, gs://BUCKET/PREFIX")
+    return text
+
+
+def is_bucket_url(location: str) -> bool:
+    """Whether a records location is a Cloud Storage bucket (`gs://...`)."""
+    return location.startswith("gs://")
 
 
 def check_incident(incident: str) -> str:
@@ -101,15 +132,21 @@ def check_incident(incident: str) -> str:
     return incident
 
 
-def incident_path(incident: str, outputs_dir: str | Path | None = None) -> Path:
+def incident_path(incident: str, outputs_dir: str | Path | None = None,
+                  environment: str | None = None) -> Path:
     """Where an incident's records live (the id checked), whether or not any exist yet."""
-    return outputs_root(outputs_dir) / check_incident(incident)
+    return outputs_root(outputs_dir, environment) / check_incident(incident)
 
 
 def incident_dir(incident: str, outputs_dir: str | Path | None = None) -> Path:
     """The folder of an incident on record: ParameterError for an id that is not one,
-    RecordError (naming the known incidents) when there is no record of it."""
+    RecordError (naming the known incidents) when there is no record of it. A bucket's
+    incident is brought into its staging folder first."""
     folder = incident_path(incident, outputs_dir)
+    if is_staged(folder.parent):
+        from netra_ops.record.bucket import pull_incident
+
+        pull_incident(folder)
     if not _is_record(folder):
         known = ", ".join(sorted(list_incidents(outputs_dir)["incident"])) or "none"
         raise RecordError(f"no record of incident {incident!r} in {folder.parent} "
@@ -144,9 +181,15 @@ def incident_runs(folder: Path) -> list[IncidentRun]:
 
 
 def list_incidents(outputs_dir: str | Path | None = None) -> pd.DataFrame:
-    """One row per incident: runs, last runbook, last status, last start."""
+    """One row per incident: runs, last runbook, last status, last start (for a bucket, its
+    incidents' summaries are brought into the staging folder first)."""
     rows = []
     root = outputs_root(outputs_dir)
+    if is_staged(root):
+        from netra_ops.record.bucket import bucket_incidents, pull_incident
+
+        for name in bucket_incidents(root):
+            pull_incident(root / name, lambda relative: relative.endswith("summary.json"))
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
         runs = incident_runs(folder)
         if runs:

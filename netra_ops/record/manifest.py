@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from netra_ops.record.redact import find_secrets
+from netra_ops.record.staging import is_staged
 
 __all__ = [
     "INDEX_JSON",
@@ -38,6 +40,7 @@ __all__ = [
     "file_digests",
     "manifest_digest",
     "verify_incident",
+    "write_incident_manifest",
     "write_manifest",
     "write_run_manifest",
 ]
@@ -88,8 +91,20 @@ def file_digests(folder: Path) -> dict[str, str]:
 
 
 def write_manifest(folder: Path) -> dict[str, Any]:
-    """Write `manifest.json` for an incident folder, chained to the previous one. The file
-    is replaced atomically: a process killed while writing it leaves the previous one."""
+    """Write `manifest.json` for an incident folder, chained to the previous one; when the
+    folder is a bucket's staging copy, publish what changed (`netra_ops.record.bucket`)."""
+    manifest = write_incident_manifest(folder)
+    if is_staged(folder.parent):
+        from netra_ops.record.bucket import publish_incident
+
+        publish_incident(folder)
+    return manifest
+
+
+def write_incident_manifest(folder: Path) -> dict[str, Any]:
+    """Write `manifest.json` for an incident folder, chained to the previous one (nothing
+    published). The file is replaced atomically: a process killed while writing it leaves
+    the previous one."""
     path = folder / MANIFEST
     previous = _previous(path)
     previous_digest = _sha256(path.read_bytes()) if path.is_file() else None
@@ -136,7 +151,14 @@ def verify_incident(folder: Path, secrets: tuple[str, ...] = (),
                     expected: tuple[str, ...] = ()) -> VerifyReport:
     """Compare every file with the incident's manifest and each run's, each run's manifest
     with the digest the index holds, `expected` digests with the manifests there are, and
-    scan every file for secrets."""
+    scan every file for secrets. For a bucket's staging copy, the incident is downloaded
+    afresh and that copy is checked: what the bucket holds now."""
+    if is_staged(folder.parent):
+        from netra_ops.record.bucket import download_incident
+
+        with tempfile.TemporaryDirectory(prefix="netra-ops-verify-") as fresh:
+            copy = download_incident(folder.parent, folder.name, Path(fresh))
+            return replace(verify_incident(copy, secrets, expected), folder=folder)
     actual = file_digests(folder)
     problems = _compare(_listed(folder), actual, "")
     runs = {path.parent for path in folder.glob(f"*/{MANIFEST}")}

@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from netra_ops.errors import (
 )
 from netra_ops.kernel import HEADLESS_ENV
 from netra_ops.record import archive, execution, in_flight
-from netra_ops.record.incident import write_index
+from netra_ops.record.incident import outputs_root, write_index
 from netra_ops.record.manifest import write_manifest, write_run_manifest
 from netra_ops.record.parameters import (
     check_against_runbook,
@@ -47,6 +46,7 @@ from netra_ops.record.parameters import (
 from netra_ops.record.progress import RunProgress, RunWatch, watch_run
 from netra_ops.record.recorder import lift_records
 from netra_ops.record.secret_needs import require_secrets
+from netra_ops.record.staging import is_staged
 from netra_ops.record.target import require_target
 from netra_ops.secrets import resolve_secret
 
@@ -123,7 +123,9 @@ def run_notebook(
     `notebook` is a path or a runbook name (`02_deploy`); the kernel receives `incident_id`
     and `environment` then `parameters`. The record goes to
     `<outputs>/<incident>/<UTC stamp>-<runbook>/` (outputs: `outputs_dir`,
-    `$NETRA_OPS_OUTPUTS` or `./outputs`). `cell_timeout_s` limits each cell (rounded up to
+    `$NETRA_OPS_OUTPUTS`, the environment's `records_url` or `./outputs`; a `gs://` bucket
+    is written through a local staging folder and published when the run is sealed, see
+    `netra_ops.record.bucket`). `cell_timeout_s` limits each cell (rounded up to
     whole seconds), `deadline_s` the whole run. SIGTERM and SIGINT of this process during the
     run stop it; the run is recorded as "terminated" / "interrupted" (see
     `netra_ops.record.execution`), then `RunStopped` is raised with the result. `playbook`
@@ -149,7 +151,8 @@ def run_notebook(
     input_nb = _read_notebook(source)
     kernel = _kernel_for(input_nb, kernel_name)
     started = dt.datetime.now(dt.UTC)
-    root = _outputs_root(outputs_dir)
+    root = outputs_root(outputs_dir, environment)
+    _pull(root / incident)
     record_dir = archive.create_record_dir(root, incident, source.stem, started)
     with execution.stop_signals() as stop, archive.RunLog(record_dir / "run.log",
                                                               secrets) as log, \
@@ -289,9 +292,13 @@ def _kernel_for(notebook: NotebookNode, kernel_name: str | None) -> str:
     return name
 
 
-def _outputs_root(outputs_dir: str | Path | None) -> Path:
-    chosen = outputs_dir or os.environ.get("NETRA_OPS_OUTPUTS") or "outputs"
-    return Path(chosen).expanduser().resolve()
+def _pull(folder: Path) -> None:
+    """For a bucket's staging folder: the incident's records as the bucket has them now
+    (earlier values, the run names taken, the index this run extends)."""
+    if is_staged(folder.parent):
+        from netra_ops.record.bucket import pull_incident
+
+        pull_incident(folder)
 
 
 def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],

@@ -37,7 +37,7 @@ from google.protobuf import duration_pb2
 
 from netra_ops.config import Environment
 from netra_ops.errors import ParameterError
-from netra_ops.record.incident import outputs_root
+from netra_ops.record.incident import is_bucket_url, outputs_root, records_location
 from netra_ops.schedule.cron import phase_cron_fields
 from netra_ops.schedule.scheduler import Schedule, absolute_if_path, runbook_argument
 
@@ -216,12 +216,18 @@ def container_args(env: Environment, schedule: Schedule, start: datetime,
 
 
 def _records(env: Environment, schedule: Schedule) -> tuple[str, tuple[str, ...]]:
-    """The records location the job's runs write to, and a note when it does not last."""
-    if env.kind == "sandbox":  # the sandbox runs the job here: this machine's records
-        return str(outputs_root(schedule.outputs_dir)), ()
+    """The records location the job's runs write to, and a note when it does not last: a
+    bucket (`--outputs gs://...` or the environment's `records_url`) as it is; else, on the
+    sandbox, this machine's folder (the sandbox runs the job here), on Google the image's."""
+    chosen = records_location(schedule.outputs_dir, str(env.source or env.name))
+    if is_bucket_url(chosen):
+        return chosen, ()
+    if env.kind == "sandbox":
+        return str(outputs_root(schedule.outputs_dir, str(env.source or env.name))), ()
     where = str(schedule.outputs_dir) if schedule.outputs_dir else IMAGE_OUTPUTS
     return where, (f"records go to {where} inside the container: they last only as long as "
-                   "the task until records can be written to a bucket",)
+                   "the task; set records_url = \"gs://BUCKET/PREFIX\" in the environment "
+                   "(or --outputs gs://...) to keep them in a bucket",)
 
 
 def _env(records: str, webhook: WebhookSecret | None) -> list[run_v2.EnvVar]:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.notify import Delivery
+from netra_ops.record.bucket import pull_incident
 from netra_ops.record.incident import incident_path
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
@@ -77,7 +78,7 @@ class Schedule:
     validations: tuple[Validation, ...]
     cadence: Cadence
     start: datetime | None = None
-    outputs_dir: Path | None = None
+    outputs_dir: str | Path | None = None
     cell_timeout_s: float | None = None
     deadline_s: float | None = None
     depths: tuple[tuple[Validation, ...], ...] = ()
@@ -95,7 +96,7 @@ class Schedule:
 
     def folder(self) -> Path:
         """The incident's records folder (where the lock and schedule.json live)."""
-        return incident_path(self.incident, self.outputs_dir)
+        return incident_path(self.incident, self.outputs_dir, self.environment)
 
     def start_at(self, now: datetime) -> datetime:
         """The anchor: the given start, else the recorded one, else `now` (whole seconds)."""
@@ -167,6 +168,7 @@ class Scheduler:
         always released.
         """
         folder = self.schedule.folder()
+        pull_incident(folder)  # a bucket's records: schedule.json as the bucket has it
         lock = ScheduleLock(folder)
         lock.acquire()
         try:
@@ -190,6 +192,7 @@ class Scheduler:
         state and escalations as `run`.
         """
         folder = self.schedule.folder()
+        pull_incident(folder)  # a bucket's records: schedule.json as the bucket has it
         lock = ScheduleLock(folder)
         lock.acquire()
         try:

@@ -38,6 +38,7 @@ from netra_ops.notify import (
     stakeholder_notice,
 )
 from netra_ops.record import RunResult, run_notebook, write_manifest
+from netra_ops.record.bucket import pull_incident
 from netra_ops.record.incident import incident_path
 from netra_ops.record.runner import EXIT_CODES, known_secrets
 from netra_ops.schedule import (
@@ -83,9 +84,11 @@ class WatchOutcome:
         return EXIT_ROLLED_BACK if self.rollbacks else 1
 
 
-def watch_folder(incident: str, outputs_dir: Path | None = None) -> Path:
-    """`<outputs>/<incident>/watch`, where a watch keeps its state."""
-    return incident_path(incident, outputs_dir) / WATCH_DIR
+def watch_folder(incident: str, outputs_dir: Path | None = None,
+                 environment: str | None = None) -> Path:
+    """`<outputs>/<incident>/watch`, where a watch keeps its state (`environment`: whose
+    `records_url` applies when no outputs folder is given)."""
+    return incident_path(incident, outputs_dir, environment) / WATCH_DIR
 
 
 def run_watch(plan: WatchPlan, *, webhook: Webhook | None = None,
@@ -99,7 +102,8 @@ def run_watch(plan: WatchPlan, *, webhook: Webhook | None = None,
     rules = override_rules(env.rollback_triggers, dict(plan.rule_overrides))
     cadence = watch_cadence(plan.cadence, plan.span)
     depths = plan_depths(cadence, plan.parameters)
-    folder = watch_folder(plan.incident, plan.outputs_dir)
+    folder = watch_folder(plan.incident, plan.outputs_dir, plan.environment)
+    pull_incident(folder.parent)  # records in a bucket: resume from what the bucket holds
     try:
         with ScheduleLock(folder):
             return _Watch(plan, rules, cadence, depths, folder,

@@ -39,7 +39,8 @@ H = timedelta(hours=1)
 
 
 def plan_for(env_name: str = "staging", *, cadence: str = DEFAULT_CADENCE,
-             webhook: str | None = "env:NETRA_HOOK", outputs: Path | None = None) -> JobsPlan:
+             webhook: str | None = "env:NETRA_HOOK", outputs: Path | str | None = None
+             ) -> JobsPlan:
     env = load_environment(env_name)
     schedule = Schedule(incident="INC-358", environment=env_name,
                         validations=plan_validations(DEFAULT_RUNBOOKS, {"runs": 3}),
@@ -109,6 +110,15 @@ def test_on_the_sandbox_the_records_location_is_this_machines(tmp_path: Path) ->
     assert plan.records == str(tmp_path)
     assert "--webhook" not in container.args
     assert any("only logged" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize("env_name", ["staging", "sandbox"])
+def test_a_bucket_records_location_goes_to_the_job_as_it_is(env_name: str) -> None:
+    plan = plan_for(env_name, webhook=None, outputs="gs://netra-incident-records/staging")
+    [container] = plan.job.template.template.containers
+    assert {v.name: v.value for v in container.env} == {
+        RECORDS_ENV: "gs://netra-incident-records/staging"}
+    assert not any("only as long as the task" in n for n in plan.notes)
 
 
 @pytest.mark.parametrize("webhook", ["https://hooks.example.com/x?token=T",

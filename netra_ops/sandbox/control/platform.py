@@ -38,6 +38,7 @@ from netra_ops.sandbox.google.registry import Registry, registry_routes
 from netra_ops.sandbox.google.resourcemanager_api import resourcemanager_routes
 from netra_ops.sandbox.google.run_api import CloudRunEmulator, google_fallback_route, run_routes
 from netra_ops.sandbox.google.scheduler_api import CloudSchedulerEmulator, scheduler_routes
+from netra_ops.sandbox.google.storage_api import StorageEmulator, storage_routes
 from netra_ops.sandbox.runtime.revisions import REVISION_COMMAND, RevisionManager
 from netra_ops.sandbox.runtime.router import RequestLog, Router
 from netra_ops.sandbox.runtime.state import StatePaths, read_json, write_json_atomic
@@ -180,7 +181,10 @@ async def run_platform(
     jobs = CloudRunJobsEmulator(emulator, paths, api_url=spec.api_url)
     schedules = CloudSchedulerEmulator(spec.project, spec.region, api_url=spec.api_url,
                                        permissions=lambda: emulator.granted_permissions)
+    storage = StorageEmulator(paths.root / "storage", spec.project, api_url=spec.api_url,
+                              permissions=lambda: emulator.granted_permissions)
     google = [*run_routes(emulator), *jobs_routes(jobs), *scheduler_routes(schedules),
+              *storage_routes(storage),
               *resourcemanager_routes(emulator),
               *registry_routes(registry), *build_routes(builds),
               *logging_routes(paths.root, spec.project, spec.service, location=spec.region,
