@@ -8,6 +8,8 @@ the run (users, duration, the turn's budgets, `seed`); the rest is the session's
 - `think`: the idle time between turns, in the story's seconds (a `ThinkTime`: exponential,
   lognormal or fixed, with a mean and a cap); each user draws from its own generator,
   seeded from `load.seed` and its index, so a seeded run idles the same way every time;
+- `staggered_start`: each user first idles for a think time of its own, so turns are spread
+  as in a steady state instead of every user's first turn at once (many users);
 - `silent_users`: the first N users never answer a heartbeat (a closed laptop, a tab the
   browser froze): the app's idle timeout is theirs to meet;
 - `missed_heartbeats`: a user that hears nothing for that many heartbeat intervals while
@@ -96,6 +98,7 @@ class SessionConfig:
 
     load: LoadConfig = field(default_factory=lambda: SessionLoad(users=10, duration_s=1800))
     think: ThinkTime = field(default_factory=ThinkTime)
+    staggered_start: bool = False
     silent_users: int = 0
     missed_heartbeats: int = 3
     time_scale: float | None = None
@@ -135,8 +138,9 @@ class SessionConfig:
         """`sessions: 3 users for 10 s, fixed think time of 480 s, 1 silent`."""
         silent = f", {self.silent_users} silent" if self.silent_users else ""
         scale = f", time scale {self.time_scale:g}" if self.time_scale else ""
+        staggered = ", staggered start" if self.staggered_start else ""
         return (f"sessions: {self.load.users} users for {self.load.duration_s:g} s, "
-                f"{self.think.describe()}{silent}{scale}")
+                f"{self.think.describe()}{silent}{staggered}{scale}")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON data."""
@@ -161,6 +165,8 @@ def _session_load(load: LoadConfig, options: Mapping[str, Any]) -> SessionLoad:
 def _session_problems(config: SessionConfig) -> Iterator[str]:
     if not isinstance(config.load, LoadConfig) or config.load.model != "closed":
         yield "load must be a closed-model LoadConfig"
+    if not isinstance(config.staggered_start, bool):
+        yield f"staggered_start must be True or False, got {config.staggered_start!r}"
     if not isinstance(config.think, ThinkTime):
         yield "think must be a ThinkTime(...), e.g. ThinkTime('lognormal', mean_s=90)"
     users = config.load.users if isinstance(config.load, LoadConfig) else 0

@@ -61,6 +61,9 @@ def test_options_go_to_the_session_or_its_load_and_bad_ones_say_what_to_do() -> 
     assert (config.load.users, config.load.duration_s, config.silent_users) == (5000, 30, 2)
     assert config.describe() == ("sessions: 5000 users for 30 s, fixed think time of 480 s, "
                                  "2 silent")
+    staggered = SessionConfig.of(config, {"staggered_start": True, "time_scale": 60})
+    assert staggered.describe().endswith("2 silent, staggered start, time scale 60")
+    assert staggered.load.users == 5000
     assert [config.answers_heartbeats(i) for i in range(3)] == [False, False, True]
     assert json.loads(json.dumps(config.to_dict()))["think"]["mean_s"] == 480
     for options, says in [({"bogus": 1}, "unknown session option bogus"),
@@ -115,6 +118,7 @@ def check(result: SessionResult, name: str) -> tuple[bool, object]:
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_sessions_answering_heartbeats_outlive_the_apps_timeout_and_silent_ones_are_closed(
         env: Environment) -> None:
     rehearse(env, 3600)
@@ -178,6 +182,7 @@ class PauseWhenIdle:
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_idle_users_give_up_a_connection_that_sends_no_heartbeat(env: Environment) -> None:
     rehearse(env, 3600)
     frozen = PauseWhenIdle(env, users=2)
@@ -194,6 +199,7 @@ def test_idle_users_give_up_a_connection_that_sends_no_heartbeat(env: Environmen
 
 
 @pytest.mark.sandbox
+@pytest.mark.slow
 def test_a_cloud_run_timeout_below_the_apps_cuts_every_session_there(env: Environment) -> None:
     rehearse(env, 300)
     result = run_sessions(env, users=2, duration_s=8, seed=3, progress="none",
