@@ -75,7 +75,8 @@ class Requirement:
             " (with execute=true)" if self.changes else "")
 
 
-_READ = ("02_deploy", "03_config_sync", "05_performance", "06_rollback", "07_monitoring")
+_READ = ("02_deploy", "03_config_sync", "05_performance", "06_rollback", "07_monitoring",
+         "09_session_longevity")
 _JOBS = ("schedule --deploy-jobs",)
 _REMOVE = ("schedule --deploy-jobs", "schedule --remove-jobs")
 # 07 writes the known-good mark on the service (an annotation) when it decides continue.
@@ -84,7 +85,8 @@ _CHANGE = ("02_deploy", "03_config_sync", "06_rollback", "07_monitoring")
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("run.services.get", "roles/run.viewer", _READ, "service"),
     Requirement("run.revisions.list", "roles/run.viewer", _READ, "service"),
-    Requirement("run.revisions.get", "roles/run.viewer", ("03_config_sync",), "service"),
+    Requirement("run.revisions.get", "roles/run.viewer", ("03_config_sync", "09_session_longevity"),
+                "service"),
     Requirement("run.services.update", "roles/run.developer", _CHANGE, "service", changes=True),
     Requirement("run.operations.get", "roles/run.viewer", _CHANGE, "project", changes=True),
     Requirement("logging.logEntries.list", "roles/logging.viewer",

@@ -14,6 +14,13 @@
     record("load", result.to_record())
     locust = run_locust("sandbox", users=10, duration_s=60, processes=2)  # same frames
 
+Session longevity (docs/load.md, "Long-lived sessions"): users who hold one connection,
+idle between turns for a think time while answering heartbeats, and go again:
+
+    sessions = run_sessions("sandbox", users=20, duration_s=1800,
+                            think=ThinkTime("lognormal", mean_s=90, cap_s=600), seed=7)
+    sessions.drops(); sessions.held_past_app_timeout; sessions.checks(drop_budget=0.01)
+
 The Locust path (docs/locust.md) runs the same golden-path users headless in a subprocess,
 locally with N processes or as master and workers on several machines.
 
@@ -22,7 +29,12 @@ Each virtual user logs in, holds a WebSocket and sends turns, awaiting the five 
 coordinated omission, and thresholds.
 """
 
-from netra_ops.load.charts import load_errors_chart, load_latency_chart, throughput_chart
+from netra_ops.load.charts import (
+    load_errors_chart,
+    load_latency_chart,
+    sessions_chart,
+    throughput_chart,
+)
 from netra_ops.load.config import MAX_USERS, MODELS, LoadConfig, arrival_offsets
 from netra_ops.load.engine import run_load, run_load_async
 from netra_ops.load.frames import (
@@ -72,6 +84,16 @@ from netra_ops.load.samples import (
     Sample,
     turn_error_class,
 )
+from netra_ops.load.session_config import (
+    DISTRIBUTIONS,
+    MAX_SESSION_USERS,
+    SessionConfig,
+    SessionLoad,
+    ThinkTime,
+)
+from netra_ops.load.session_result import DEFAULT_DROP_BUDGET, SESSION_COLUMNS, SessionResult
+from netra_ops.load.session_user import DROP_CAUSES, SessionUser
+from netra_ops.load.sessions import run_sessions, run_sessions_async
 from netra_ops.load.thresholds import (
     Threshold,
     ThresholdBreach,
@@ -82,15 +104,20 @@ from netra_ops.load.thresholds import (
 from netra_ops.load.users import TurnPlan
 
 __all__ = [
+    "DEFAULT_DROP_BUDGET",
     "DEFAULT_MONITORING_WAIT_S",
     "DEFAULT_RESPONSE_BUDGET_MS",
+    "DISTRIBUTIONS",
+    "DROP_CAUSES",
     "ENGINES",
     "ERROR_CLASSES",
+    "MAX_SESSION_USERS",
     "MAX_USERS",
     "MODELS",
     "NO_DATA_YET",
     "RESOURCE_CRITERIA",
     "SAMPLE_COLUMNS",
+    "SESSION_COLUMNS",
     "TIMING_COLUMNS",
     "BarProgress",
     "ClockAnchor",
@@ -104,6 +131,11 @@ __all__ = [
     "Progress",
     "ProgressSnapshot",
     "Sample",
+    "SessionConfig",
+    "SessionLoad",
+    "SessionResult",
+    "SessionUser",
+    "ThinkTime",
     "Threshold",
     "ThresholdBreach",
     "ThresholdWatch",
@@ -128,7 +160,10 @@ __all__ = [
     "run_load_async",
     "run_locust",
     "run_performance_load",
+    "run_sessions",
+    "run_sessions_async",
     "samples_frame",
+    "sessions_chart",
     "throughput",
     "throughput_chart",
     "timing_figures",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from netra_ops.load.frames import throughput
 from netra_ops.load.samples import ERROR_CLASSES
+from netra_ops.load.session_user import DROP_CAUSES
 from netra_ops.metrics.chart_style import (
     STATE_COLOURS,
     draw_threshold,
@@ -27,11 +28,13 @@ from netra_ops.metrics.chart_style import (
     time_axis,
 )
 
-__all__ = ["load_errors_chart", "load_latency_chart", "throughput_chart"]
+__all__ = ["load_errors_chart", "load_latency_chart", "sessions_chart", "throughput_chart"]
 
 _QUANTILE_COLOURS = {0.5: "#0969da", 0.95: "#8250df", 0.99: "#bc4c00"}
 _ERROR_COLOURS = dict(zip(ERROR_CLASSES, ("#cf222e", "#bc4c00", "#d4a72c", "#8250df",
                                           "#57606a", "#0969da", "#1f883d"), strict=False))
+_DROP_COLOURS = dict(zip(DROP_CAUSES, ("#d4a72c", "#cf222e", "#8250df", "#bc4c00", "#57606a"),
+                         strict=True))
 
 
 @styled
@@ -121,4 +124,34 @@ def load_errors_chart(samples: pd.DataFrame, *, freq: str = "1s") -> Figure:
     axes.set_ylabel(f"failed turns per {freq}")
     axes.set_title("Errors by class")
     time_axis(axes)
+    return figure
+
+
+@styled
+def sessions_chart(live: pd.DataFrame, *, title: str = "Live chat sessions and drops") -> Figure:
+    """Sessions open over a longevity run (a step line) and the drops per bin stacked by
+    cause (bars), from `SessionResult.live(freq)`; says so when nothing dropped."""
+    figure, axes = new_figure()
+    if live.empty:
+        no_data(axes, "no sessions")
+    else:
+        axes.step(live["time"], live["live"], where="post", color=STATE_COLOURS["ok"],
+                  linewidth=1.6, label="live sessions", gid="live")
+        width = (live["time"].iloc[1] - live["time"].iloc[0]) * 0.9 if len(live) > 1 \
+            else pd.Timedelta("1s") * 0.9
+        bottom = np.zeros(len(live))
+        for cause in DROP_CAUSES:
+            counts = live[cause].to_numpy()
+            if counts.any():
+                axes.bar(live["time"], counts, width=width, align="edge", bottom=bottom,
+                         color=_DROP_COLOURS[cause], label=f"dropped: {cause}",
+                         gid=f"drops:{cause}", hatch="..")
+                bottom += counts
+        if not bottom.any():
+            title = f"{title} (no session dropped)"
+        axes.set_ylim(0, max(int(live["live"].max()), int(bottom.max()), 1) * 1.15)
+    axes.set_ylabel("sessions")
+    axes.set_title(title)
+    time_axis(axes)
+    legend(axes)
     return figure

@@ -23,7 +23,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from netra_ops.errors import ConfigError
 from netra_ops.load.thresholds import Threshold
@@ -41,6 +41,9 @@ _ARRIVALS = ("constant", "poisson")
 @dataclass(frozen=True)
 class LoadConfig:
     """Everything a load run needs but the environment (see the module docstring)."""
+
+    user_limit: ClassVar[int] = MAX_USERS
+    """The most users a run of this kind may have (a subclass may hold more)."""
 
     model: Literal["closed", "open"] = "closed"
     users: int = 10
@@ -66,7 +69,7 @@ class LoadConfig:
             raise ConfigError(f"load test: {problem}")
 
     @classmethod
-    def of(cls, config: LoadConfig | None, options: Mapping[str, Any]) -> LoadConfig:
+    def of(cls, config: Self | None, options: Mapping[str, Any]) -> Self:
         """`config` (or the defaults) with `options` replacing fields; ConfigError names
         an unknown option and the valid ones."""
         valid = [f.name for f in fields(cls)]
@@ -104,9 +107,9 @@ class LoadConfig:
 def _problems(config: LoadConfig) -> Iterator[str]:
     if config.model not in MODELS:
         yield f"model must be one of {', '.join(MODELS)}, got {config.model!r}"
-    if not 1 <= config.users <= MAX_USERS:
-        yield (f"users must be 1..{MAX_USERS} (one process; for more, scale out with the "
-               f"Locust path), got {config.users}")
+    if not 1 <= config.users <= config.user_limit:
+        yield (f"users must be 1..{config.user_limit} (one process; for more, scale out "
+               f"with the Locust path), got {config.users}")
     yield from _positive(config, ("duration_s", "turn_timeout_s", "event_budget_ms",
                                   "answer_budget_s", "connect_timeout_s", "eval_interval_s",
                                   "log_interval_s"))

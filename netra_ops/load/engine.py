@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -52,9 +52,10 @@ from netra_ops.load.samples import Sample
 from netra_ops.load.thresholds import ThresholdBreach, ThresholdWatch
 from netra_ops.load.users import Attempt, VirtualUser
 
-__all__ = ["RECONNECT_BACKOFF_S", "run_load", "run_load_async"]
+__all__ = ["RECONNECT_BACKOFF_S", "LoadRun", "run_blocking", "run_load", "run_load_async"]
 
 logger = logging.getLogger("netra_ops.load")
+T = TypeVar("T")
 _SETUP_CONCURRENCY = 16
 _SETUP_ROUNDS = 3  # the setup may last 3 x (login + connect) timeouts, however many users
 RECONNECT_BACKOFF_S = 0.25
@@ -73,18 +74,28 @@ async def run_load_async(env: Environment | str = "sandbox", config: LoadConfig 
     settings = LoadConfig.of(config, options)
     environment = load_environment(env)
     reporter = make_progress(progress, interval_s=settings.log_interval_s)
-    return await _Run(environment, settings, reporter, stop).execute()
+    return await LoadRun(environment, settings, reporter, stop).execute()
 
 
 def run_load(env: Environment | str = "sandbox", config: LoadConfig | None = None, *,
              progress: ProgressArg = "auto", **options: Any) -> LoadResult:
     """The blocking twin of `run_load_async`, for notebook cells, papermill and scripts."""
     settings = LoadConfig.of(config, options)
+    return run_blocking(
+        lambda shown, stop: run_load_async(env, settings, progress=shown, stop=stop),
+        settings, progress)
+
+
+def run_blocking(start: Callable[[Progress, threading.Event], Awaitable[T]],
+                 settings: LoadConfig, progress: ProgressArg) -> T:
+    """Run `start(progress, stop)` (a run's coroutine) on an event loop of its own in a
+    worker thread while this thread draws the progress; Ctrl-C / a kernel interrupt sets
+    `stop`, waits for the run's end (within `graceful_stop_s` and the close), re-raises."""
     reporter = make_progress(progress, interval_s=settings.log_interval_s)
     relay = _Relay()
     shown: Progress = reporter if isinstance(reporter, NoProgress) else relay
     stop = threading.Event()
-    worker = _Worker(lambda: run_load_async(env, settings, progress=shown, stop=stop))
+    worker = _Worker(lambda: start(shown, stop))
     worker.start()
     try:
         while not worker.finished(timeout_s=_TICK_S):
@@ -132,14 +143,14 @@ class _Relay:
             self._events.append((kind, value))
 
 
-class _Worker:
+class _Worker(Generic[T]):
     """Runs a coroutine on a fresh event loop in a daemon thread. (`finished` waits on an
     event, not `Thread.join`: after a KeyboardInterrupt inside `join`, Python 3.11 reports
     the thread as ended while it still runs.)"""
 
-    def __init__(self, make: Callable[[], Awaitable[LoadResult]]) -> None:
+    def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
         self._make = make
-        self._result: LoadResult | None = None
+        self._result: T | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="netra-ops-load", daemon=True)
@@ -150,14 +161,14 @@ class _Worker:
     def finished(self, timeout_s: float) -> bool:
         return self._done.wait(timeout_s)
 
-    def result(self) -> LoadResult:
+    def result(self) -> T:
         if self._error is not None:
             raise self._error
         assert self._result is not None
         return self._result
 
     def _run(self) -> None:
-        async def main() -> LoadResult:
+        async def main() -> T:
             return await self._make()
 
         try:
@@ -169,8 +180,10 @@ class _Worker:
             self._done.set()
 
 
-class _Run:
-    """One load run: its users, tasks, live record and thresholds."""
+class LoadRun:
+    """One load run: its users, tasks, live record and thresholds. A subclass may make
+    other users (`make_user`), describe itself (`describe`) and drive its users its own way
+    (`_start_tasks`, `_finish`): the session mode (`netra_ops.load.sessions`)."""
 
     def __init__(self, env: Environment, config: LoadConfig, progress: Progress,
                  stop: threading.Event | None) -> None:
@@ -178,7 +191,7 @@ class _Run:
         self.config = config
         self.progress = progress
         run_id = uuid.uuid4().hex[:8]
-        self.users = [VirtualUser(env, index, config.plan, f"load-{run_id}-{index}")
+        self.users = [self.make_user(index, f"load-{run_id}-{index}")
                       for index in range(config.users)]
         self.watch = ThresholdWatch(config.thresholds)
         self.live = LiveRun(config.duration_s, self.watch.max_window_s)
@@ -190,13 +203,21 @@ class _Run:
         self.stopped_at = 0.0
         self.stop = stop
 
+    def make_user(self, index: int, thread_id: str) -> VirtualUser:
+        """The run's user number `index`, talking in thread `thread_id`."""
+        return VirtualUser(self.env, index, self.config.plan, thread_id)
+
+    def describe(self) -> str:
+        """What the run does, for the progress display."""
+        return self.config.describe()
+
     async def execute(self) -> LoadResult:
         tasks: list[asyncio.Task[None]] = []
         graceful = False
         try:
             setup_errors = await self._setup()
             self.live.begin()
-            self.progress.start(f"{self.config.describe()} against {self.env.name}",
+            self.progress.start(f"{self.describe()} against {self.env.name}",
                                 self.config.duration_s)
             tasks = [*self._start_tasks(), asyncio.create_task(self._monitor())]
             await self._measured_period()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from netra_ops.config import Environment
 from netra_ops.load.samples import (
@@ -84,11 +85,17 @@ class VirtualUser:
         self.clock: ClockOffset | None = None
         self._driver: AsyncDriver | None = None
         self._link: Link | None = None
+        self.established: dict[str, Any] = {}
 
     @property
     def connected(self) -> bool:
         """Whether the user holds an established connection."""
         return self._link is not None
+
+    @property
+    def connection(self) -> Any:
+        """The established `websockets` connection, or None."""
+        return None if self._link is None else self._link.connection
 
     async def connect(self) -> tuple[str | None, str | None]:
         """Log in (once; then read the server's clock offset) and open the WebSocket up to
@@ -114,6 +121,7 @@ class VirtualUser:
                 self._token = None  # expired or revoked: log in again next time
             return error_class, f"{opened.failed_step}: {opened.error}"
         self._driver, self._link = driver, opened.link
+        self.established = opened.established
         return None, None
 
     async def turn(self, scheduled: float | None = None) -> Attempt:
@@ -148,8 +156,13 @@ class VirtualUser:
         if link is not None:
             await run_steps_async(close_quietly(link, _CLOSE_TIMEOUT_S))
 
-    async def abort(self) -> None:
-        """Drop the connection at once (a cancelled run) and forget the token."""
-        driver, self._link, self._driver, self._token = self._driver, None, None, None
+    async def drop(self) -> None:
+        """Drop the connection at once, without a close handshake (the token is kept)."""
+        driver, self._link, self._driver = self._driver, None, None
         if driver is not None:
             await driver.close_all()
+
+    async def abort(self) -> None:
+        """Drop the connection at once (a cancelled run) and forget the token."""
+        self._token = None
+        await self.drop()

@@ -54,6 +54,7 @@ PHASES = {
     "05_performance": "3.3 performance validation",
     "06_rollback": "4.2-4.3 rollback",
     "07_monitoring": "post-deployment monitoring",
+    "09_session_longevity": "2 chat sessions lived (timeouts, heartbeats)",
 }
 
 PHASE_TARGETS = (

@@ -1,6 +1,6 @@
 """The secrets a runbook needs from its environment, resolved before anything runs.
 
-A runbook that logs in (04, 05, 06, 07; 02 when it rolls out in steps, since each step runs
+A runbook that logs in (04, 05, 06, 07, 09; 02 when it rolls out in steps, since each step runs
 the golden path) needs the test user's password; 03 needs the expected values of
 `[secret_env]` and, when `[dependencies] required`, the connection strings. A reference that
 does not resolve would otherwise stop the run midway (a cell error, exit 3, perhaps after a
@@ -20,7 +20,7 @@ from netra_ops.secrets import unresolved
 __all__ = ["CONFIG_RUNBOOKS", "LOGIN_RUNBOOKS", "needed_secrets", "require_secrets"]
 
 LOGIN_RUNBOOKS = ("04_golden_path_validation", "05_performance", "06_rollback",
-                  "07_monitoring")
+                  "07_monitoring", "09_session_longevity")
 """Runbooks that log in as the test user: they need `[credentials] password`."""
 CONFIG_RUNBOOKS = ("03_config_sync",)
 """Runbooks that compare `[secret_env]` and check the required `[dependencies]`."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from websockets.exceptions import (
@@ -82,7 +82,9 @@ class Opened:
     `failure` classifies a failure: `login`, `refused`, `timeout`, `http_error`,
     `handshake`, `auth_rejected`, `server_error`, `closed`, `protocol` or `network`.
     `user_id` is the user login named (None when no login ran or it did not say); `clock`
-    the server's clock offset, when it was asked for.
+    the server's clock offset, when it was asked for; `established` the `data` object of
+    `connection_established` (heartbeat interval, connection timeout, time scale, ... as the
+    server states them; empty when it sent none).
     """
 
     link: Link | None
@@ -93,6 +95,7 @@ class Opened:
     http_status: int | None = None
     user_id: str | None = None
     clock: ClockOffset | None = None
+    established: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -219,13 +222,14 @@ def open_connection(env: Environment, deadline: Deadline, token: str | None = No
     if link is None:
         return Opened(None, tuple(steps), "connect", failure, step.detail, step.http_status,
                       user_id, clock)
-    step, failure = yield from _established(link, deadline)
+    step, failure, data = yield from _established(link, deadline)
     steps.append(step)
     if failure is not None:
         yield from close_quietly(link, deadline.cap(0.2))
         return Opened(None, tuple(steps), "handshake", failure, step.detail, 101, user_id,
                       clock)
-    return Opened(link, tuple(steps), http_status=101, user_id=user_id, clock=clock)
+    return Opened(link, tuple(steps), http_status=101, user_id=user_id, clock=clock,
+                  established=data)
 
 
 def _handshake(env: Environment, url: str, token: str, deadline: Deadline,
@@ -251,8 +255,9 @@ def _handshake(env: Environment, url: str, token: str, deadline: Deadline,
     return link, Step("connect", True, ms, "HTTP 101, subprotocol echoed", 101), None
 
 
-def _established(link: Link, deadline: Deadline) -> Steps[tuple[Step, str | None]]:
-    """Wait for `connection_established` (heartbeats before it are skipped)."""
+def _established(link: Link, deadline: Deadline
+                 ) -> Steps[tuple[Step, str | None, dict[str, Any]]]:
+    """Wait for `connection_established` (heartbeats before it are skipped); its `data`."""
     started = time.perf_counter()
     wait = deadline.cap(STEP_TIMEOUT_S)
     until = started + wait
@@ -263,23 +268,30 @@ def _established(link: Link, deadline: Deadline) -> Steps[tuple[Step, str | None
         except TimeoutError:
             extra = f" ({skipped} heartbeats)" if skipped else ""
             return Step("established", False, _ms_since(started), "no connection_established "
-                        f"message within {wait:.3g} s{extra}"), "timeout"
+                        f"message within {wait:.3g} s{extra}"), "timeout", {}
         except ConnectionClosed as exc:
             failure = {1008: "auth_rejected", 1011: "server_error"}.get(_close_code(exc),
                                                                          "closed")
             return Step("established", False, _ms_since(started),
-                        f"before connection_established: {describe_close(exc)}"), failure
+                        f"before connection_established: {describe_close(exc)}"), failure, {}
         except NETWORK_ERRORS as exc:
-            return Step("established", False, _ms_since(started),
-                        f"before connection_established: {describe_exception(exc)}"), "network"
+            text = f"before connection_established: {describe_exception(exc)}"
+            return Step("established", False, _ms_since(started), text), "network", {}
         kind, problem = judge_first_message(frame)
         if kind == "skip":
             skipped += 1
             continue
         ms = _ms_since(started)
         if kind == "ok":
-            return Step("established", True, ms, "connection_established received"), None
-        return Step("established", False, ms, problem or kind), kind
+            return (Step("established", True, ms, "connection_established received"), None,
+                    _data_of(frame))
+        return Step("established", False, ms, problem or kind), kind, {}
+
+
+def _data_of(frame: str | bytes) -> dict[str, Any]:
+    """The `data` object of a `connection_established` message ({} when it has none)."""
+    data = loads_strict(frame).get("data")
+    return data if isinstance(data, dict) else {}
 
 
 def close_quietly(link: Link, timeout_s: float) -> Steps[Step]:
