@@ -21,7 +21,7 @@ import typer
 
 from netra_ops.cli_build import build
 from netra_ops.cli_doctor import doctor
-from netra_ops.cli_options import USAGE_EXIT, EnvOption
+from netra_ops.cli_options import USAGE_EXIT, EnvOption, OutputsOption
 from netra_ops.cli_schedule import schedule
 from netra_ops.cli_watch import watch
 from netra_ops.config import ENVIRONMENT_VARIABLE, Environment, load_environment
@@ -56,9 +56,6 @@ app.command()(schedule)
 app.command()(watch)
 app.command()(doctor)
 app.command()(build)
-OutputsOption = Annotated[str | None, typer.Option(
-    "--outputs", help="Records folder or bucket, gs://BUCKET/PREFIX (default "
-    "$NETRA_OPS_OUTPUTS, the environment's records_url, or ./outputs).")]
 
 
 
@@ -404,7 +401,8 @@ def records_verify(
     outputs: OutputsOption = None,
     env: Annotated[str | None, typer.Option(
         "--env", "-e", envvar=ENVIRONMENT_VARIABLE,
-        help="Also look for this environment's secret values.")] = None,
+        help="Also look for this environment's secret values; its records_url is where the "
+             "records are when --outputs and $NETRA_OPS_OUTPUTS are not given.")] = None,
     expect: Annotated[list[str] | None, typer.Option(
         "--expect", help="A manifest's SHA-256 kept elsewhere (a notification, a ticket, an "
         "earlier verify): it must still be the incident's or one of its runs' (repeatable)."
@@ -421,7 +419,7 @@ def records_verify(
         _fail(f"--expect {bad[0]!r} is not a SHA-256 digest (64 hex digits); copy it from "
               f"the notification or from an earlier `records verify`")
     with _clear_errors():
-        folder = incident_dir(incident, outputs)
+        folder = incident_dir(incident, outputs, env)
         secrets = tuple(known_secrets(env)) if env else ()
     report = verify_incident(folder, secrets, expected)
     if report.ok:

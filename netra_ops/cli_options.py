@@ -1,6 +1,6 @@
 """What every `netra-ops` command shares: the `--env` option (default `$NETRA_OPS_ENV`, else
-sandbox) and the exit codes of a failure (0 is success; a command's own outcomes, such as a
-playbook's, are its own)."""
+sandbox), the `--outputs` option (a folder or a `gs://` bucket, as text) and the exit codes
+of a failure (0 is success; a command's own outcomes, such as a playbook's, are its own)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import typer
 from netra_ops.config import ENVIRONMENT_VARIABLE
 from netra_ops.errors import NetraOpsError
 
-__all__ = ["FAILED_EXIT", "TERMINATED_EXIT", "USAGE_EXIT", "EnvOption", "sigterm_as_exit",
-           "usage_errors"]
+__all__ = ["FAILED_EXIT", "TERMINATED_EXIT", "USAGE_EXIT", "EnvOption", "OutputsOption",
+           "sigterm_as_exit", "usage_errors"]
 
 FAILED_EXIT = 1  # the check or the build ran and failed
 USAGE_EXIT = 2  # bad usage or configuration: nothing was done
@@ -25,6 +25,11 @@ TERMINATED_EXIT = 143  # stopped by SIGTERM
 EnvOption = Annotated[str, typer.Option(
     "--env", "-e", envvar=ENVIRONMENT_VARIABLE,
     help="Environment name (environments/NAME.toml) or path to a TOML file.")]
+
+OutputsOption = Annotated[str | None, typer.Option(
+    "--outputs", help="Records folder or bucket, gs://BUCKET/PREFIX (default "
+    "$NETRA_OPS_OUTPUTS, the environment's records_url, or ./outputs).")]
+"""Text, not a Path: a Path would make `gs://b/p` into `gs:/b/p`."""
 
 
 @contextmanager

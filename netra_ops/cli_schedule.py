@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from netra_ops.cli_options import FAILED_EXIT, EnvOption, sigterm_as_exit, usage_errors
+from netra_ops.cli_options import (
+    FAILED_EXIT,
+    EnvOption,
+    OutputsOption,
+    sigterm_as_exit,
+    usage_errors,
+)
 from netra_ops.errors import ChangesNotAllowedError, DeployError, ParameterError
 
 if TYPE_CHECKING:  # the schedule package is imported when the command runs
@@ -44,9 +50,7 @@ def schedule(
     parameter: Annotated[list[str] | None, typer.Option(
         "--parameter", "-p", help="key=value for every runbook declaring key, or "
                                   "runbook.key=value for one (repeatable).")] = None,
-    outputs: Annotated[str | None, typer.Option(
-        "--outputs", help="Records folder or bucket, gs://BUCKET/PREFIX (default "
-        "$NETRA_OPS_OUTPUTS, the environment's records_url, or ./outputs).")] = None,
+    outputs: OutputsOption = None,
     cell_timeout: Annotated[float | None, typer.Option(
         help="Seconds one cell may run before that run is stopped.")] = None,
     deadline: Annotated[float | None, typer.Option(

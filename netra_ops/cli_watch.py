@@ -9,12 +9,11 @@ stopped by Ctrl-C, 143 by SIGTERM (started again, it resumes).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from netra_ops.cli_options import EnvOption, sigterm_as_exit, usage_errors
+from netra_ops.cli_options import EnvOption, OutputsOption, sigterm_as_exit, usage_errors
 from netra_ops.errors import ParameterError
 
 __all__ = ["watch"]
@@ -55,8 +54,7 @@ def watch(
              "sent-log.")] = None,
     webhook_format: Annotated[str, typer.Option(
         help="auto (by the webhook's host), slack, google-chat or json.")] = "auto",
-    outputs: Annotated[Path | None, typer.Option(
-        "--outputs", help="Records folder (default $NETRA_OPS_OUTPUTS or ./outputs).")] = None,
+    outputs: OutputsOption = None,
     execute: Annotated[bool, typer.Option(
         "--execute", help="Roll back for real when a trigger fires (else the plan only).")
     ] = False,
@@ -96,7 +94,7 @@ def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[st
     from netra_ops.record import parse_parameter
     from netra_ops.record.parameters import check_incident
     from netra_ops.record.secret_needs import require_secrets
-    from netra_ops.watch import WatchPlan, plan_depths, watch_cadence
+    from netra_ops.watch import WatchPlan, plan_depths, watch_cadence, watch_folder
 
     loaded = load_environment(env)
     overrides = _overrides(rule_overrides)
@@ -104,6 +102,7 @@ def _plan(incident: str, env: str, settings: dict[str, Any], parameters: list[st
     plan = WatchPlan(incident=check_incident(incident), environment=env,
                      parameters=dict(parse_parameter(p, scoped=True) for p in parameters),
                      rule_overrides=overrides, **settings)
+    watch_folder(plan.incident, plan.outputs_dir, env)  # the records location, checked
     depths = plan_depths(watch_cadence(plan.cadence, plan.span), plan.parameters)
     require_secrets(loaded, [(v.runbook, v.parameters) for _, runs in depths for v in runs]
                     + [("07_monitoring", {}), ("06_rollback", {})])  # its evaluations, 06

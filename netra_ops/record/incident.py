@@ -138,17 +138,19 @@ def incident_path(incident: str, outputs_dir: str | Path | None = None,
     return outputs_root(outputs_dir, environment) / check_incident(incident)
 
 
-def incident_dir(incident: str, outputs_dir: str | Path | None = None) -> Path:
-    """The folder of an incident on record: ParameterError for an id that is not one,
-    RecordError (naming the known incidents) when there is no record of it. A bucket's
-    incident is brought into its staging folder first."""
-    folder = incident_path(incident, outputs_dir)
+def incident_dir(incident: str, outputs_dir: str | Path | None = None,
+                 environment: str | None = None) -> Path:
+    """The folder of an incident on record (`environment`: whose `records_url` applies
+    when no outputs folder is given): ParameterError for an id that is not one, RecordError
+    (naming the known incidents) when there is no record of it. A bucket's incident is
+    brought into its staging folder first."""
+    folder = incident_path(incident, outputs_dir, environment)
     if is_staged(folder.parent):
         from netra_ops.record.bucket import pull_incident
 
         pull_incident(folder)
     if not _is_record(folder):
-        known = ", ".join(sorted(list_incidents(outputs_dir)["incident"])) or "none"
+        known = ", ".join(sorted(list_incidents(folder.parent)["incident"])) or "none"
         raise RecordError(f"no record of incident {incident!r} in {folder.parent} "
                           f"(incidents: {known}); netra-ops records list shows them")
     return folder

@@ -1,8 +1,9 @@
 """Escalating a failed scheduled validation: a JSON POST to a webhook, bounded in time.
 
 The payload says what failed (incident, environment, runbook, status, exit code, failing
-cell, record folder), when (due, started, finished, time since the deployment), which of the
-seed's escalation triggers it meets, and where the seed's communication plan stands:
+cell, record folder: in a records bucket its `gs://` place), when (due, started, finished,
+time since the deployment), which of the seed's escalation triggers it meets, and where the
+seed's communication plan stands:
 
 - ">4 hours to restore Golden Path functionality": a validation fails 4 hours or more after
   the schedule's start (the deployment);
@@ -26,6 +27,7 @@ from typing import Any
 
 from netra_ops.notify import COMMUNICATION_PLAN, SEED_ESCALATION_TRIGGERS
 from netra_ops.record.redact import scrub, scrub_json
+from netra_ops.record.staging import stored_location
 
 __all__ = ["FailedRun", "escalation_payload"]
 
@@ -58,6 +60,7 @@ def escalation_payload(run: FailedRun) -> dict[str, Any]:
     since = run.started - run.schedule_start
     triggers = _seed_triggers(run, since)
     milestone, planned = _milestone(since)
+    record = stored_location(run.record_dir) if run.record_dir else None  # gs:// in a bucket
     failing = dict(run.failing_cell or {})
     cell = {k: failing.get(k) for k in ("index", "ename", "evalue")} if failing else None
     what = run.error or (f"{cell['ename']}: {cell['evalue']}" if cell else run.status)
@@ -67,13 +70,13 @@ def escalation_payload(run: FailedRun) -> dict[str, Any]:
         "text": (f"[{run.incident}] scheduled validation {run.runbook} {run.status} "
                  f"(exit {run.exit_code}) on {run.environment}, "
                  f"{_hours(since)} after deployment: {what}. Record: "
-                 f"{run.record_dir or 'none (the run could not start)'}"),
+                 f"{record or 'none (the run could not start)'}"),
         "incident": run.incident,
         "environment": run.environment,
         "runbook": run.runbook,
         "status": run.status,
         "exit_code": run.exit_code,
-        "record": str(run.record_dir) if run.record_dir else None,
+        "record": record,
         "failing_cell": cell,
         "error": run.error,
         "due_at": run.due.isoformat(),
@@ -83,7 +86,7 @@ def escalation_payload(run: FailedRun) -> dict[str, Any]:
         "phase": run.phase,
         "seed_escalation_triggers": triggers,
         "communication_plan": {"milestone": milestone, "planned_update": planned},
-        "schedule_state": str(run.state_file),
+        "schedule_state": stored_location(run.state_file),
     }
     return dict(scrub_json(payload, scrub))
 

@@ -39,6 +39,7 @@ from netra_ops.record.bucket import pull_incident
 from netra_ops.record.incident import incident_path
 from netra_ops.record.manifest import write_manifest
 from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook, run_notebook
+from netra_ops.record.staging import stored_location
 from netra_ops.schedule.cadence import Cadence, format_duration
 from netra_ops.schedule.clock import Clock, SystemClock
 from netra_ops.schedule.cron import cron_lines, validation_command
@@ -373,7 +374,7 @@ class Scheduler:
             "status": stopped.status if stopped else result.status if result else "not_run",
             "exit_code": (stopped.exit_code if stopped else result.exit_code if result
                           else _NOT_RUN_EXIT),
-            "record": str(result.record_dir) if result else None,
+            "record": stored_location(result.record_dir) if result else None,
             "started": started.isoformat(), "finished": self.clock.now().isoformat(),
             "error": error,
         }

@@ -57,7 +57,7 @@ class WatchPlan:
     cadence: str = "30m for 4h, 2h for 20h, 1d"
     parameters: Mapping[str, Any] = field(default_factory=dict)
     execute: bool = False
-    outputs_dir: Path | None = None
+    outputs_dir: str | Path | None = None  # a folder or gs://BUCKET/PREFIX
     golden_path_runs: int = 1
     max_lateness_s: float = 180.0
     rule_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -84,7 +84,7 @@ class WatchOutcome:
         return EXIT_ROLLED_BACK if self.rollbacks else 1
 
 
-def watch_folder(incident: str, outputs_dir: Path | None = None,
+def watch_folder(incident: str, outputs_dir: str | Path | None = None,
                  environment: str | None = None) -> Path:
     """`<outputs>/<incident>/watch`, where a watch keeps its state (`environment`: whose
     `records_url` applies when no outputs folder is given)."""

@@ -1,8 +1,10 @@
 """The schedule on Cloud Run jobs and Cloud Scheduler, rehearsed on the sandbox through
 Google's clients: `--deploy-jobs --execute` creates them, a trigger's "run now" executes the
-job (the sandbox runs its command locally), its record lands in the records location and
-its failure reaches the webhook read from Secret Manager; `--remove-jobs` leaves none. Also
-the emulations' Google error shapes, and the permissions doctor asks for the jobs.
+job (the sandbox runs its command locally), its record lands in the records bucket the
+environment names (`records_url`, the emulated Cloud Storage, read back through
+google-cloud-storage and `records verify`) and its failure reaches the webhook read from
+Secret Manager; `--remove-jobs` leaves none. Also the emulations' Google error shapes, and
+the permissions doctor asks for the jobs.
 
 One sandbox for the module; the runbooks are the record tests' small fixture notebooks.
 """
@@ -25,9 +27,9 @@ from google.cloud import run_v2, scheduler_v1
 from schedule_fakes import NOTEBOOKS, Receiver
 
 from netra_ops.cloud import executions_client, jobs_client, scheduler_client
+from netra_ops.cloud.clients import storage_client
 from netra_ops.config import Environment
 from netra_ops.doctor import doctor
-from netra_ops.record import verify_incident
 from netra_ops.schedule import job_id_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -37,6 +39,8 @@ TOKEN = "T0KEN-jobs-sandbox-4b3a2918"
 INCIDENT = "INC-JOBS"
 HOOK = "NETRA_TEST_JOBS_HOOK"
 IMAGE = "us-central1-docker.pkg.dev/netra-sandbox/netra/netra-ops:test"
+BUCKET = "netra-sandbox-records"  # the sandbox's records bucket, there from the start
+RECORDS = f"gs://{BUCKET}/jobs"
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +61,31 @@ def put_secret(env: Environment, secret: str, value: str) -> None:
                    json={"value": value}).raise_for_status()
 
 
-def cli(env: Environment, outputs: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`netra-ops schedule` for the module's incident, as a user runs it."""
+@pytest.fixture(scope="module")
+def bucket_env(env: Environment) -> Path:
+    """The module's environment file with `records_url` naming the bucket, beside it."""
+    path = source(env).with_name("with-bucket.toml")
+    path.write_text(f'records_url = "{RECORDS}"\n' + source(env).read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    return path
+
+
+def cli(env_file: Path, *args: str, outputs: Path | None = None,
+        command: Sequence[str] = ("schedule", "-i", INCIDENT)) -> subprocess.CompletedProcess[str]:
+    """`netra-ops schedule` for the module's incident (or `command`), as a user runs it: no
+    NETRA_OPS_* of the test's, a staging folder of its own for a bucket's records."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NETRA_OPS_")}
+    clean["NETRA_OPS_STAGING"] = str(env_file.with_name(f"staging-{time.monotonic_ns()}"))
     return subprocess.run(
-        [sys.executable, "-m", "netra_ops", "schedule", "-i", INCIDENT, "--env",
-         str(env.source), "--outputs", str(outputs), *args],
+        [sys.executable, "-m", "netra_ops", *command, "--env", str(env_file),
+         *(["--outputs", str(outputs)] if outputs else []), *args],
         capture_output=True, text=True, timeout=300, env=clean, stdin=subprocess.DEVNULL,
         check=False)
+
+
+def source(env: Environment) -> Path:
+    assert env.source is not None
+    return env.source
 
 
 def parent(env: Environment) -> str:
@@ -94,11 +115,10 @@ def finished(env: Environment, job: str, count: int) -> list[run_v2.Execution]:
     return poll(f"{count} execution(s) of {job}", done)
 
 
-def test_deployed_jobs_list_run_on_a_trigger_escalate_and_are_removed(
-        env: Environment, tmp_path: Path, receiver: Receiver) -> None:
-    outputs = tmp_path / "records"
+def test_deployed_jobs_list_run_on_a_trigger_record_in_the_bucket_and_are_removed(
+        env: Environment, bucket_env: Path, receiver: Receiver) -> None:
     put_secret(env, HOOK, f"{receiver.url}/hook?token={TOKEN}")
-    deployed = cli(env, outputs, "--runbooks",
+    deployed = cli(bucket_env, "--runbooks",
                    f"{NOTEBOOKS / 'ok.ipynb'},{NOTEBOOKS / 'broken.ipynb'}",
                    "--cadence", "30m for 1h, 1d", "--start", "now", "--deploy-jobs",
                    "--execute", "--webhook", f"env:{HOOK}")
@@ -111,7 +131,7 @@ def test_deployed_jobs_list_run_on_a_trigger_escalate_and_are_removed(
     [job] = list(jobs_client(env).list_jobs(parent=parent(env)))
     assert job.name == job_name and TOKEN not in run_v2.Job.to_json(job)
     [container] = job.template.template.containers
-    assert {v.name: v.value for v in container.env}["NETRA_OPS_OUTPUTS"] == str(outputs)
+    assert {v.name: v.value for v in container.env}["NETRA_OPS_OUTPUTS"] == RECORDS
     schedules = scheduler_client(env)
     triggers = sorted(schedules.list_jobs(parent=parent(env)), key=lambda j: j.name)
     names = [j.name.rsplit("/", 1)[-1] for j in triggers]
@@ -126,30 +146,39 @@ def test_deployed_jobs_list_run_on_a_trigger_escalate_and_are_removed(
     log = httpx.get(execution.log_uri, timeout=10).text
     assert "ESCALATION:" in log and TOKEN not in log
 
-    folder = outputs / INCIDENT
-    state = json.loads((folder / "schedule.json").read_text())
+    storage = storage_client(env)  # the record, as Google's storage client lists it
+    prefix = f"{RECORDS.removeprefix(f'gs://{BUCKET}/')}/{INCIDENT}/"
+    stored = {b.name.removeprefix(prefix): b for b in storage.list_blobs(BUCKET, prefix=prefix)}
+    assert {"schedule.json", "index.json", "index.html", "manifest.json"} <= stored.keys()
+    state = json.loads(stored["schedule.json"].download_as_bytes())
     [slot] = state["slots"]
     assert (slot["phase"], slot["status"]) == (1, "failed")
     assert [r["runbook"] for r in slot["runs"]] == ["ok", "broken"]
-    assert all((Path(r["record"]) / f"{r['runbook']}.ipynb").is_file() for r in slot["runs"])
-    assert all(Path(r["record"]).parent == folder for r in slot["runs"])
+    for run in slot["runs"]:  # each run's record is named by its place in the bucket
+        assert run["record"].startswith(f"{RECORDS}/{INCIDENT}/"), run["record"]
+        folder = run["record"].rsplit("/", 1)[-1]
+        assert {f"{folder}/{f}" for f in (f"{run['runbook']}.ipynb", "summary.json",
+                                          "run.log", "manifest.json")} <= stored.keys()
     [sent] = receiver.received
     assert (sent.body["runbook"], sent.body["incident"]) == ("broken", INCIDENT)
     assert sent.body["record"] == slot["runs"][1]["record"]
     assert slot["runs"][1]["escalation"]["delivered"] is True
-    assert verify_incident(folder).ok
-    for path in folder.rglob("*"):
-        assert not path.is_file() or TOKEN.encode() not in path.read_bytes(), path
+    for name, blob in stored.items():
+        assert TOKEN.encode() not in blob.download_as_bytes(), name
+    verified = cli(bucket_env, command=("records", "verify", INCIDENT))  # a fresh staging
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"ok: {len(stored) - 1} files match the manifest" in verified.stdout
 
     schedules.run_job(name=triggers[-1].name)  # the daily line, before its phase begins
     latest = finished(env, job_name, 2)[0]
     assert latest.succeeded_count == 1
     assert "nothing due now" in httpx.get(latest.log_uri, timeout=10).text
-    assert len(json.loads((folder / "schedule.json").read_text())["slots"]) == 1
+    again = json.loads(storage.bucket(BUCKET).blob(f"{prefix}schedule.json").download_as_bytes())
+    assert len(again["slots"]) == 1
     attempted = schedules.get_job(name=triggers[-1].name)
     assert attempted.last_attempt_time and attempted.status.code == 0
 
-    removed = cli(env, outputs, "--remove-jobs", "--execute")
+    removed = cli(bucket_env, "--remove-jobs", "--execute")
     assert removed.returncode == 0, removed.stderr
     assert f"no jobs of incident {INCIDENT} remain" in removed.stdout
     assert list(jobs_client(env).list_jobs(parent=parent(env))) == []
@@ -229,17 +258,17 @@ def test_a_missing_job_permission_stops_the_deploy_and_doctor_names_its_role(
             row = report.check(f"permission {missing}")
             assert row.status == "fail" and role in row.detail and f"--role={role}" in row.fix
             assert "schedule --deploy-jobs" in row.detail
-        refused = cli(env, tmp_path, *deploy)
+        refused = cli(source(env), *deploy, outputs=tmp_path)
         assert refused.returncode == 1 and "run.jobs.create" in refused.stderr, refused.stderr
         assert "netra-ops doctor" in refused.stderr and "done before it: nothing" in \
             refused.stderr
         grant(env, [p for p in every if p != "cloudscheduler.jobs.create"])
-        halfway = cli(env, tmp_path, *deploy)
+        halfway = cli(source(env), *deploy, outputs=tmp_path)
         assert halfway.returncode == 1 and "cloudscheduler.jobs.create" in halfway.stderr
         assert f"done before it: created Cloud Run job {job_id_for(INCIDENT)}" in \
             halfway.stderr
     finally:
         grant(env, None)
-    removed = cli(env, tmp_path, "--remove-jobs", "--execute")
+    removed = cli(source(env), "--remove-jobs", "--execute", outputs=tmp_path)
     assert removed.returncode == 0 and f"deleted Cloud Run job {job_id_for(INCIDENT)}" in \
         removed.stdout

@@ -3,15 +3,18 @@ depths, watch time that scales and resumes, each message sent once."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from watch_receiver import Receiver
 
 from netra_ops.notify import Webhook, stakeholder_notice
+from netra_ops.record.staging import stored_location
 from netra_ops.schedule import DEFAULT_CADENCE
 from netra_ops.watch import (
     DEPTHS,
@@ -20,6 +23,7 @@ from netra_ops.watch import (
     WatchPlan,
     plan_depths,
     watch_cadence,
+    watch_folder,
     watch_notices,
 )
 
@@ -96,6 +100,34 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: --time-scale must be a positive number, got 0.0"]
+
+
+def test_outputs_is_a_folder_or_a_bucket_and_a_bad_bucket_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "environments" / "sandbox.toml"  # its secret file exists: the
+    env_file.parent.mkdir()                                # options are checked past it
+    env_file.write_text((ROOT / "environments" / "sandbox.toml").read_text(encoding="utf-8"))
+    (tmp_path / ".sandbox" / "secrets").mkdir(parents=True)
+    (tmp_path / ".sandbox" / "secrets" / "test-user-password").write_text("pw")
+    environ = {**os.environ, "NETRA_OPS_STAGING": str(tmp_path / "staging")}
+
+    def watch(outputs: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "netra_ops", "watch", "-i", "INC-1",
+                               "--env", str(env_file), "--outputs", outputs,
+                               "--webhook-format", "pigeon"], env=environ, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        return done.stderr.strip().splitlines()
+
+    [bad] = watch("gs://Not_A_Bucket!/x")
+    assert bad.startswith("error: records location 'gs://Not_A_Bucket!/x' is not gs://BUCKET")
+    [accepted] = watch("gs://netra-sandbox-records/watching")  # on to the next option
+    assert accepted.startswith("error: ") and "pigeon" in accepted, accepted
+
+    monkeypatch.setenv("NETRA_OPS_STAGING", str(tmp_path / "staging"))
+    folder = watch_folder("INC-1", "gs://netra-sandbox-records/watching", str(env_file))
+    assert folder.is_relative_to(tmp_path / "staging")  # the bucket's staging copy
+    assert stored_location(folder) == "gs://netra-sandbox-records/watching/INC-1/watch"
 
 
 def test_a_plan_states_its_time_scale() -> None:

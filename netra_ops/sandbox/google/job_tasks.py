@@ -12,7 +12,11 @@ read from the sandbox's Secret Manager stand-in, `<state_dir>/secrets/secret-man
 written with `PUT /_sandbox/secrets/SECRET`), Cloud Run's `CLOUD_RUN_JOB`,
 `CLOUD_RUN_EXECUTION`, `CLOUD_RUN_TASK_INDEX`, `CLOUD_RUN_TASK_ATTEMPT` and
 `CLOUD_RUN_TASK_COUNT`, and from this machine only what an image itself provides (PATH,
-HOME, locale, temporary and Jupyter folders), never the sandbox's own configuration.
+HOME, locale, temporary and Jupyter folders), never the sandbox's own configuration. What a
+fresh container starts without, a task starts without too: the staging folder of a records
+bucket (`NETRA_OPS_STAGING`) is one of the task's own, under its working folder, not this
+machine's `~/.cache`. The bucket itself is reached as on Google: the records location in
+the container's env (`NETRA_OPS_OUTPUTS`), the endpoint in the `--env` file it is given.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ IMAGE_NAME = "netra-ops"
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONDONTWRITEBYTECODE",
                    "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "JUPYTER_RUNTIME_DIR",
                    "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR", "MPLCONFIGDIR")
+_STAGING_ENV = "NETRA_OPS_STAGING"  # netra_ops.record.bucket's (the sandbox imports no record)
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _STOP_GRACE_S = 10.0
 
@@ -80,10 +85,13 @@ def secret_path(secrets_dir: Path, secret: str) -> Path:
     return secrets_dir / "secret-manager" / secret
 
 
-def container_env(own: Mapping[str, str], cloud_run: Mapping[str, str]) -> dict[str, str]:
-    """A task's environment: the image's basics from this machine, then Cloud Run's
-    variables, then the container's own (which win, as on Cloud Run)."""
+def container_env(own: Mapping[str, str], cloud_run: Mapping[str, str],
+                  workdir: Path) -> dict[str, str]:
+    """A task's environment: the image's basics from this machine and a staging folder in
+    `workdir` (the task's own), then Cloud Run's variables, then the container's own (which
+    win, as on Cloud Run)."""
     base = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    base[_STAGING_ENV] = str(workdir / ".cache" / "netra-ops" / "records")
     return {**base, **cloud_run, **own}
 
 

@@ -340,8 +340,8 @@ class CloudRunJobsEmulator:
                      "CLOUD_RUN_TASK_INDEX": "0", "CLOUD_RUN_TASK_COUNT": "1"}
         timeout = message.template.timeout.ToTimedelta().total_seconds() or _DEFAULT_TIMEOUT_S
         argv = local_command(container.image, list(container.command), list(container.args))
-        return TaskSpec(tuple(argv), container_env(own, cloud_run),
-                        self.paths.root / "jobs" / execution.short,
+        workdir = self.paths.root / "jobs" / execution.short
+        return TaskSpec(tuple(argv), container_env(own, cloud_run, workdir), workdir,
                         self.log_path(execution.short), timeout)
 
     def _secret(self, reference: str) -> str:
