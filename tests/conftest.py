@@ -57,12 +57,14 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
 # each): they start first, see pytest_collection_modifyitems. The playbook rehearsals are
 # split across modules so that the workers run them side by side.
 LONGEST_MODULES = ("tests/test_playbook_realistic_leak.py", "tests/test_playbook_realistic.py",
-                   "tests/docs/test_guides_records.py", "tests/test_playbook_memory_leak.py",
-                   "tests/test_runbook_performance_realistic.py",
-                   "tests/test_playbook_realistic_held.py",
-                   "tests/deploy/test_rollout_realistic.py", "tests/record/test_playbook_engine.py",
-                   "tests/docs/test_guides.py", "tests/test_runbooks_deploy.py",
-                   "tests/test_playbook_failures.py", "tests/test_playbook_scenarios.py")
+                   "tests/test_playbook_scenarios.py", "tests/docs/test_guides.py",
+                   "tests/docs/test_guides_records.py", "tests/test_playbook_realistic_held.py",
+                   "tests/test_cli.py", "tests/test_playbook_memory_leak.py",
+                   "tests/record/test_playbook_engine.py",
+                   "tests/deploy/test_rollout_realistic.py", "tests/watch/test_watch_rehearsal.py",
+                   "tests/watch/test_watch_memory_leak.py", "tests/test_playbook_url_mismatch.py",
+                   "tests/test_runbook_performance_realistic.py", "tests/test_runbooks_deploy.py",
+                   "tests/test_playbook_failures.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -193,8 +193,8 @@ def test_websocket_connections_are_routed_per_connection(platform: Platform) -> 
     assert Counter(seen) == {first: 2, second: 2}
     # a client's close completes at the server before the router logs the connection's end
     _wait_for(lambda: len(websocket_entries()) == before + 4, 5)
-    logged = websocket_entries()[-4:]
-    assert [e["revision"] for e in logged] == seen
+    logged = websocket_entries()[-4:]  # in the order the connections ended at the router
+    assert Counter(e["revision"] for e in logged) == Counter(seen)
     assert all(e["status"] == 101 and e["url"] == platform.ws_url for e in logged)
 
 
