@@ -25,7 +25,8 @@ the validation into its own record (`netra_ops.record.run_notebook`), escalate e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -168,16 +169,8 @@ class Scheduler:
         KeyboardInterrupt or SystemExit elsewhere does the same and is re-raised. The lock is
         always released.
         """
-        folder = self.schedule.folder()
-        pull_incident(folder)  # a bucket's records: schedule.json as the bucket has it
-        lock = ScheduleLock(folder)
-        lock.acquire()
-        try:
-            session = _Session(self._open_state(folder))
+        with self._session() as session:
             finished = self._loop(session, max_runs)
-        finally:
-            lock.release()
-            write_manifest(folder)  # without the lock file, which is gone now
         return ScheduleOutcome(session.state.path, tuple(session.slots), finished,
                                session.stopped)
 
@@ -192,24 +185,30 @@ class Scheduler:
         repeats past its phase: a cron line cannot stop, nor start later). Same lock,
         state and escalations as `run`.
         """
-        folder = self.schedule.folder()
-        pull_incident(folder)  # a bucket's records: schedule.json as the bucket has it
-        lock = ScheduleLock(folder)
-        lock.acquire()
-        try:
-            session = _Session(self._open_state(folder))
+        with self._session() as session:
             due = self._due_now(session.state, phase, early_s)
             if due is not None:
                 self._sleep_until(due)
                 self._due(session, due)
-        finally:
-            lock.release()
-            write_manifest(folder)
         state = session.state
         return ScheduleOutcome(state.path, tuple(session.slots),
                                self.schedule.cadence.next_due(state.start,
                                                               state.last_due()) is None,
                                session.stopped)
+
+    @contextmanager
+    def _session(self) -> Iterator[_Session]:
+        """The incident's schedule state under its lock (pulled from a bucket first); the
+        lock released and the manifest rewritten without it, whatever happens."""
+        folder = self.schedule.folder()
+        pull_incident(folder)  # a bucket's records: schedule.json as the bucket has it
+        lock = ScheduleLock(folder)
+        lock.acquire()
+        try:
+            yield _Session(self._open_state(folder))
+        finally:
+            lock.release()
+            write_manifest(folder)  # without the lock file, which is gone now
 
     def _due_now(self, state: ScheduleState, phase: int | None,
                  early_s: float) -> datetime | None:
