@@ -59,12 +59,16 @@ class Check:
         return "skipped" if self.skipped else "pass" if self.ok else "fail"
 
     def row(self) -> dict[str, Any]:
-        """The check as a row of `checks_table`."""
+        """The check as a row of `checks_table`; a failed check's detail ends with its fix,
+        so that a runbook's table and its verdict say what to do."""
+        detail = self.detail
+        if self.fix and not self.ok and not self.skipped:
+            detail = f"{detail}; fix: {self.fix}" if detail else f"fix: {self.fix}"
         if self.threshold is None:
             return {"criterion": self.name, "value": "pass" if self.ok else "fail",
-                    "threshold": "pass", "passed": bool(self.ok), "detail": self.detail}
+                    "threshold": "pass", "passed": bool(self.ok), "detail": detail}
         return {"criterion": self.name, "value": self.value, "threshold": self.threshold,
-                "passed": bool(self.ok), "detail": self.detail}
+                "passed": bool(self.ok), "detail": detail}
 
 
 def skipped(name: str, reason: str, fix: str = "") -> Check:

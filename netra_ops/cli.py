@@ -356,10 +356,10 @@ def probe_urls(env: EnvOption = "sandbox") -> None:
     """The backend's AUTH_SERVICE_URL / FRONTEND_URL against Cloud Run's URLs of those
     services, and the revision health names against the serving one; exit 1 on a mismatch."""
     from netra_ops import probe
-    from netra_ops.checks import checks_table
 
     result = probe.service_urls(_environment(env))
-    _table(checks_table(result.checks)[["criterion", "passed", "detail"]])
+    _table(pd.DataFrame([{"criterion": c.name, "passed": c.ok, "detail": c.detail}
+                         for c in result.checks]))  # each fix in full below, not cut at 80
     for check in result.checks:
         if not check.ok and check.fix:
             typer.echo(f"fix ({check.name}): {check.fix}")

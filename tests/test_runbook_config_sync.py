@@ -14,6 +14,7 @@ import pytest
 
 from netra_ops import sandbox
 from netra_ops.config import Environment
+from netra_ops.deploy import deploy, release_image
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,17 +61,30 @@ def test_clean_sandbox_passes_with_real_dependencies(env: Environment, tmp_path:
         assert "pg-pass-6620" not in path.read_text(errors="replace"), path.name
 
 
-def test_wrong_auth_url_fails_then_execute_fixes_it(env: Environment, tmp_path: Path) -> None:
+def test_wrong_auth_url_and_a_short_request_timeout_fail_then_execute_fixes_the_url(
+        env: Environment, tmp_path: Path) -> None:
+    """The drifted URL, and Cloud Run's default 300 s request timeout under the app's 360 s
+    (issue 22): the dry run fails on both, naming both timeouts and the gcloud fix."""
     sandbox.apply_scenario(env, "wrong-auth-url")
+    assert deploy(env, release_image(env), timeout_s=300, execute=True).status == "done"
     code, dry, _ = run_runbook(env, tmp_path, "INC-drift")
     assert code == 1
     assert dry["records"]["drift.drifted_keys"] == ["AUTH_SERVICE_URL"]
     assert dry["records"]["sync.status"] == "planned"
     assert dry["records"]["dependencies.not_configured"] == ["postgres", "redis"]
+    assert (dry["records"]["sessions.request_timeout_s"],
+            dry["records"]["sessions.connection_timeout_s"]) == (300, 360)
     failing = dry["failing_cell"]
     assert failing["ename"] == "VerdictFailed" and dry["records"]["verdict.failed"] == [
-        "configuration drift (seed 2.1)", "AUTH_SERVICE_URL names the auth service"]
+        "configuration drift (seed 2.1)", "AUTH_SERVICE_URL names the auth service",
+        "Cloud Run request timeout > app connection timeout"]
+    assert ("request timeout 300 s, before the app's WEBSOCKET_CONNECTION_TIMEOUT=360 s"
+            in failing["evalue"]), failing["evalue"]
+    assert f"fix: gcloud run services update {env.backend.name} --timeout=720" in (
+        failing["evalue"])
 
+    restored = deploy(env, release_image(env), timeout_s=env.backend.timeout_s, execute=True)
+    assert restored.status == "done", restored
     code, fixed, _ = run_runbook(env, tmp_path, "INC-fix", "execute=true")
     assert code == 0, fixed["failing_cell"]
     assert fixed["records"]["sync.status"] == "done"
