@@ -14,9 +14,8 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
 
 from netra_ops.cli_build import build
@@ -27,6 +26,9 @@ from netra_ops.cli_watch import watch
 from netra_ops.config import ENVIRONMENT_VARIABLE, Environment, load_environment
 from netra_ops.errors import NetraOpsError, RunStopped
 from netra_ops.logs_setup import configure_logging
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["app"]
 
@@ -73,7 +75,11 @@ def _clear_errors() -> Iterator[None]:
         _fail(str(exc))
 
 
-def _table(frame: pd.DataFrame) -> None:
+def _table(rows: pd.DataFrame | list[dict[str, Any]]) -> None:
+    """A table on stdout (a frame, or its rows); `(none)` when empty."""
+    import pandas as pd  # here, not at the top: a command without a table goes without it
+
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         typer.echo(frame.to_string(index=False) if not frame.empty else "(none)")
 
@@ -358,8 +364,8 @@ def probe_urls(env: EnvOption = "sandbox") -> None:
     from netra_ops import probe
 
     result = probe.service_urls(_environment(env))
-    _table(pd.DataFrame([{"criterion": c.name, "passed": c.ok, "detail": c.detail}
-                         for c in result.checks]))  # each fix in full below, not cut at 80
+    _table([{"criterion": c.name, "passed": c.ok, "detail": c.detail}
+            for c in result.checks])  # each fix in full below, not cut at 80
     for check in result.checks:
         if not check.ok and check.fix:
             typer.echo(f"fix ({check.name}): {check.fix}")
@@ -387,11 +393,9 @@ def records_show(incident: Annotated[str, typer.Argument(help="Incident id.")],
 
     with _clear_errors():
         folder = incident_dir(incident, outputs)
-    runs = pd.DataFrame([{"started_at": r.started_at, "runbook": r.runbook,
-                          "status": r.status, "exit": r.exit_code,
-                          "duration_s": round(r.duration_s, 1), "folder": r.folder}
-                         for r in incident_runs(folder)])
-    _table(runs)
+    _table([{"started_at": r.started_at, "runbook": r.runbook, "status": r.status,
+             "exit": r.exit_code, "duration_s": round(r.duration_s, 1), "folder": r.folder}
+            for r in incident_runs(folder)])
     typer.echo(f"\nindex: {folder / 'index.html'}")
 
 

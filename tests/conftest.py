@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from runbook_records import run_command
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
+
+# Each worker reads records with nbformat, whose jsonschema would compile rfc3987-syntax's
+# grammar (1.7 s of CPU here) for a format no notebook schema uses: as netra_ops.cli does.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 ROOT = Path(__file__).resolve().parent.parent
 
