@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from netra_ops import sandbox
+from netra_ops.cloud import read_service
 from netra_ops.config import Environment
-from netra_ops.deploy import deploy, release_image
+from netra_ops.deploy import deploy
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,8 @@ def test_wrong_auth_url_and_a_short_request_timeout_fail_then_execute_fixes_the_
     """The drifted URL, and Cloud Run's default 300 s request timeout under the app's 360 s
     (issue 22): the dry run fails on both, naming both timeouts and the gcloud fix."""
     sandbox.apply_scenario(env, "wrong-auth-url")
-    assert deploy(env, release_image(env), timeout_s=300, execute=True).status == "done"
+    image = read_service(env).serving_image  # the scenario's own (the shared sandbox's tag)
+    assert image and deploy(env, image, timeout_s=300, execute=True).status == "done"
     code, dry, _ = run_runbook(env, tmp_path, "INC-drift")
     assert code == 1
     assert dry["records"]["drift.drifted_keys"] == ["AUTH_SERVICE_URL"]
@@ -83,7 +85,7 @@ def test_wrong_auth_url_and_a_short_request_timeout_fail_then_execute_fixes_the_
     assert f"fix: gcloud run services update {env.backend.name} --timeout=720" in (
         failing["evalue"])
 
-    restored = deploy(env, release_image(env), timeout_s=env.backend.timeout_s, execute=True)
+    restored = deploy(env, image, timeout_s=env.backend.timeout_s, execute=True)
     assert restored.status == "done", restored
     code, fixed, _ = run_runbook(env, tmp_path, "INC-fix", "execute=true")
     assert code == 0, fixed["failing_cell"]

@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
 from netra_ops import sandbox
+from netra_ops.cloud import read_service
+from netra_ops.cloud.builds import serves_image
 from netra_ops.config import Environment, load_environment
 from netra_ops.errors import (
     ConfigError,
@@ -69,7 +71,12 @@ def test_the_shared_sandbox_is_running_and_healthy(sandbox_env: Environment) -> 
     # the serving revision: other modules stage scenarios on this sandbox and put "fixed" back
     serving = {t["revision"] for t in current.traffic if t["percent"] == 100}
     (revision,) = [r for r in current.revisions if r["name"] in serving]
-    assert revision["state"] == "ready" and revision["image"].endswith(":develop-long-lived")
+    assert revision["state"] == "ready"
+    # the fixed build, by its tag or by the digest the tag names (as Cloud Run reports it,
+    # which a module before this one on the same worker may have left)
+    fixed = sandbox_env.release.image
+    assert fixed.endswith(":develop-long-lived")
+    assert serves_image(sandbox_env, read_service(sandbox_env), fixed), revision["image"]
     assert revision["env"]["AUTH_SERVICE_URL"] == sandbox_env.auth.url
     assert {t["percent"] for t in current.traffic} == {100}
     assert sandbox.require_running(sandbox_env).running
