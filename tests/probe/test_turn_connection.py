@@ -41,12 +41,21 @@ async def _turn(ws: ClientConnection) -> TurnResult:
                                   timeout_s=TIMEOUT_S, event_budget_ms=BUDGET_MS)
 
 
+# Checks judged on the wall clock (an event's delivery against BUDGET_MS): on a busy machine
+# an event of either connection can be late, so they are not part of the shape. The "slow"
+# case, whose error is the lateness itself, is still judged by its error text.
+_TIMED_CHECKS = ("delivery", "first event")
+
+
 def _shape(result: TurnResult) -> tuple[str, bool, tuple[str, ...], str]:
-    """What must not depend on the connection: the end, the verdict, the failed checks and
-    the error text with its numbers (timings, heartbeats counted) taken out."""
+    """What must not depend on the connection: the end, the verdict, the failed checks that
+    are not timed, and the error's first problem with its numbers (timings, heartbeats
+    counted) and the count of further problems (timed ones among them) taken out."""
     report = result.report
-    failed = tuple(f"{c.check}:{c.event}" for c in report.failed)
-    return report.end, result.ok, failed, re.sub(r"\d+(\.\d+)?", "N", result.error or "")
+    failed = tuple(f"{c.check}:{c.event}" for c in report.failed
+                   if c.check not in _TIMED_CHECKS)
+    error = re.sub(r" \(and \d+ more problems?\)$", "", result.error or "")
+    return report.end, result.ok, failed, re.sub(r"\d+(\.\d+)?", "N", error)
 
 
 @pytest.mark.anyio
