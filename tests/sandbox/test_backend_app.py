@@ -538,7 +538,8 @@ def test_real_revisions_fixed_and_stale_through_the_real_auth_service(
 
 
 def test_a_real_revision_is_unhealthy_until_warmed_up(backends: Any) -> None:
-    service = backends(wait=False)
+    # 3 s of start-up work: the default 0.2 s can be over before a busy machine's first poll
+    service = backends(wait=False, NETRA_SANDBOX_WARMUP_S="3")
     seen = _wait_healthy(service)
     assert 503 in seen and seen[-1] == 200
     assert seen.index(503) < seen.index(200)

@@ -179,6 +179,8 @@ class BackendSettings:
                                      high=600_000),
             memory_report_factor=_float(environ, "NETRA_FAULT_MEMORY_REPORT_FACTOR", 1.0,
                                         low=1, high=64),
+            warmup_s=_float(environ, "NETRA_SANDBOX_WARMUP_S", cls.warmup_s, low=0,
+                            high=3600),
         )
 
 
