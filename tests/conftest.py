@@ -51,7 +51,7 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
     """True while that process runs (a zombie or a reused pid counts as gone)."""
     try:
         process = psutil.Process(pid)
-        if create_time is not None and abs(process.create_time() - create_time) > 0.05:
+        if create_time is not None and abs(process.create_time() - create_time) > 1.0:
             return False
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

@@ -88,7 +88,7 @@ def _held(lock: Path) -> bool:
     try:
         holder = json.loads(lock.read_text(encoding="utf-8"))
         process = psutil.Process(int(holder["pid"]))
-        return abs(process.create_time() - float(holder.get("create_time") or 0)) < 0.05
+        return abs(process.create_time() - float(holder.get("create_time") or 0)) < 1.0
     except (OSError, ValueError, KeyError, TypeError, psutil.Error):
         return False
 

@@ -500,7 +500,9 @@ def _process(pid: int, create_time: float | None) -> psutil.Process | None:
     """The live process with that pid and start time, or None (gone, zombie or reused)."""
     try:
         process = psutil.Process(pid)
-        if create_time is not None and abs(process.create_time() - create_time) > 0.05:
+        # 1 s, not less: psutil derives a start time from the boot time, which moves when
+        # the wall clock is adjusted (seen here: a live platform judged gone at 0.05 s)
+        if create_time is not None and abs(process.create_time() - create_time) > 1.0:
             return None
         if process.status() == psutil.STATUS_ZOMBIE:
             _reap(pid)
