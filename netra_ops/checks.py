@@ -64,10 +64,10 @@ class Check:
         detail = self.detail
         if self.fix and not self.ok and not self.skipped:
             detail = f"{detail}; fix: {self.fix}" if detail else f"fix: {self.fix}"
-        if self.threshold is None:
-            return {"criterion": self.name, "value": "pass" if self.ok else "fail",
-                    "threshold": "pass", "passed": bool(self.ok), "detail": detail}
-        return {"criterion": self.name, "value": self.value, "threshold": self.threshold,
+        judged = self.threshold is None  # pass/fail against "pass"
+        return {"criterion": self.name,
+                "value": ("pass" if self.ok else "fail") if judged else self.value,
+                "threshold": "pass" if judged else self.threshold,
                 "passed": bool(self.ok), "detail": detail}
 
 

@@ -21,6 +21,7 @@ import pytest
 from runbook_records import run_command
 
 from netra_ops.config import Environment, load_environment
+from netra_ops.processes import same_start
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
 
 # Each worker reads records with nbformat, whose jsonschema would compile rfc3987-syntax's
@@ -51,7 +52,7 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
     """True while that process runs (a zombie or a reused pid counts as gone)."""
     try:
         process = psutil.Process(pid)
-        if create_time is not None and abs(process.create_time() - create_time) > 1.0:
+        if create_time is not None and not same_start(process, create_time):
             return False
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

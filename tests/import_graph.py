@@ -53,12 +53,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("netra_ops",),
     ("config",),
     ("secrets",),
-    ("checks", "display", "errors", "kernel", "logs_setup", "ports"),
+    ("checks", "display", "errors", "kernel", "logs_setup", "ports", "processes"),
 )
 """Top first. A package imports only packages of the layers below its own: never one above,
 never a peer. The root package (the public face: version, `load_environment`) sits on the
 environment layer; config reads secrets' references; errors, the one check row (checks)
-and the small stdlib-only helpers (kernel, logs_setup, ports) import nothing of netra_ops."""
+and the small helpers (kernel, logs_setup, ports, processes) import nothing of netra_ops."""
 
 ENTRY_POINTS = LAYERS[0]
 """The entry points: nothing else imports them."""

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,14 @@ def run_command(runbook: str, env: Environment, outputs: Path, incident: str,
     return args
 
 
-def run_runbook(env: Environment, outputs: Path, incident: str, runbook: str, *params: str
-                ) -> tuple[int, dict[str, Any], Path]:
+def run_runbook(env: Environment, outputs: Path, incident: str, runbook: str, *params: str,
+                environ: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any], Path]:
     """`netra-ops run RUNBOOK -p ...` as a user runs it, into `incident` (which may hold
-    earlier runs): its exit code, summary.json and record folder."""
+    earlier runs): its exit code, summary.json and record folder. `environ` is the
+    command's whole environment (default: this process's)."""
     done = subprocess.run(run_command(runbook, env, outputs, incident, *params), cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env=None if environ is None else dict(environ))
     record = max((outputs / incident).glob(f"*-{runbook}"))
     ran = summary(record)
     assert done.returncode == ran["exit_code"], done.stdout + done.stderr

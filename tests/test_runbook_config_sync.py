@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runbook_records import run_runbook as run_records_runbook
 
 from netra_ops import sandbox
 from netra_ops.cloud import read_service
@@ -18,24 +16,16 @@ from netra_ops.config import Environment
 from netra_ops.deploy import deploy
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = "03_config_sync"
 
 
 def run_runbook(env: Environment, outputs: Path, incident: str, *params: str,
                 extra_env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], Path]:
-    args = [sys.executable, "-m", "netra_ops", "run", RUNBOOK, "--env", str(env.source),
-            "--incident", incident, "--outputs", str(outputs)]
-    for param in params:
-        args += ["-p", param]
-    process_env = {k: v for k, v in os.environ.items()
-                   if k not in ("NETRA_POSTGRES_URL", "NETRA_REDIS_URL")}
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL, env={**process_env, **(extra_env or {})})
-    record = max((outputs / incident).glob(f"*-{RUNBOOK}"))
-    summary = json.loads((record / "summary.json").read_text())
-    assert done.returncode == summary["exit_code"], done.stdout + done.stderr
-    return done.returncode, summary, record
+    """03 as a user runs it, without this machine's store URLs unless `extra_env` sets them."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("NETRA_POSTGRES_URL", "NETRA_REDIS_URL")}
+    return run_records_runbook(env, outputs, incident, RUNBOOK, *params,
+                               environ={**environ, **(extra_env or {})})
 
 
 @pytest.fixture()

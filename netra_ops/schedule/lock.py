@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from netra_ops.errors import ScheduleLockedError
+from netra_ops.processes import same_start
 
 __all__ = ["LOCK_FILE", "ScheduleLock", "ScheduleLockedError"]
 
@@ -116,7 +117,7 @@ def _why_stale(holder: dict[str, Any]) -> str:
         return "held it on another host, and the lock is free"
     try:
         process = psutil.Process(int(holder["pid"]))
-        same = abs(process.create_time() - float(holder.get("create_time") or 0)) < 1.0
+        same = same_start(process, float(holder.get("create_time") or 0))
     except (psutil.Error, ValueError, TypeError):
         return "is no longer running"
     return "is running but no longer holds the lock" if same else \

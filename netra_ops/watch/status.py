@@ -19,6 +19,7 @@ import psutil
 
 from netra_ops.errors import NetraOpsError
 from netra_ops.notify import SentLog
+from netra_ops.processes import same_start
 from netra_ops.schedule import ScheduleState, parse_cadence
 from netra_ops.schedule.lock import LOCK_FILE
 from netra_ops.watch.clock import hours_text
@@ -88,7 +89,7 @@ def _held(lock: Path) -> bool:
     try:
         holder = json.loads(lock.read_text(encoding="utf-8"))
         process = psutil.Process(int(holder["pid"]))
-        return abs(process.create_time() - float(holder.get("create_time") or 0)) < 1.0
+        return same_start(process, float(holder.get("create_time") or 0))
     except (OSError, ValueError, KeyError, TypeError, psutil.Error):
         return False
 

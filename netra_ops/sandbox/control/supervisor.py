@@ -33,6 +33,7 @@ import psutil
 import netra_ops
 from netra_ops.config import SANDBOX_ROLES, Environment, SandboxSettings, ServiceRole
 from netra_ops.errors import PortInUseError, SandboxError, SandboxStartError
+from netra_ops.processes import same_start
 from netra_ops.sandbox.control.platform import PlatformSpec, ServiceSpec
 from netra_ops.sandbox.control.scenarios import (
     apply_scenario,
@@ -500,9 +501,7 @@ def _process(pid: int, create_time: float | None) -> psutil.Process | None:
     """The live process with that pid and start time, or None (gone, zombie or reused)."""
     try:
         process = psutil.Process(pid)
-        # 1 s, not less: psutil derives a start time from the boot time, which moves when
-        # the wall clock is adjusted (seen here: a live platform judged gone at 0.05 s)
-        if create_time is not None and abs(process.create_time() - create_time) > 1.0:
+        if create_time is not None and not same_start(process, create_time):
             return None
         if process.status() == psutil.STATUS_ZOMBIE:
             _reap(pid)

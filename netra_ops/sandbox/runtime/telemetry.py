@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 import psutil
 
 from netra_ops.errors import SandboxError
+from netra_ops.processes import same_start
 from netra_ops.sandbox.runtime.state import StatePaths
 
 __all__ = [
@@ -558,10 +559,10 @@ class ProcessSampler:
         tracked = self._tracked.get(revision.pid)
         if tracked is None:
             process = psutil.Process(revision.pid)
-            started = process.create_time()
-            if revision.create_time is not None and abs(started - revision.create_time) > 1.0:
+            if revision.create_time is not None and not same_start(process,
+                                                                   revision.create_time):
                 return None
-            tracked = _Tracked(process, 0.0, started)
+            tracked = _Tracked(process, 0.0, process.create_time())
             self._tracked[revision.pid] = tracked
         elif not tracked.process.is_running():
             self._tracked.pop(revision.pid, None)
