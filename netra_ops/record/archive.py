@@ -14,10 +14,12 @@ sources and metadata, the summary and the log lines.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,6 +30,7 @@ from netra_ops.errors import RunError
 from netra_ops.record.redact import find_secrets, scrub, scrub_json
 
 if TYPE_CHECKING:  # nbformat is imported when a record is written: it is slow to import
+    from nbconvert import HTMLExporter
     from nbformat import NotebookNode
 
 __all__ = [
@@ -120,6 +123,21 @@ def write_notebook(notebook: NotebookNode, path: Path) -> None:
     nbformat.write(notebook, str(path), version=nbformat.NO_CONVERT)
 
 
+_exporter_lock = threading.Lock()
+
+
+@functools.cache
+def _html_exporter() -> HTMLExporter:
+    """One exporter per process: building it compiles nbconvert's templates, about half of
+    an export's CPU, and a playbook or a watch writes many records in one process."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        embed_images=True, log=_nbconvert_logger, template_file=_SELF_CONTAINED,
+        extra_loaders=[DictLoader({_SELF_CONTAINED: _SELF_CONTAINED_TEMPLATE})])
+
+
 def export_html(notebook: NotebookNode, path: Path) -> None:
     """Render the notebook to a standalone HTML page with its images embedded and nothing
     fetched from elsewhere (no CDN script or style).
@@ -127,14 +145,9 @@ def export_html(notebook: NotebookNode, path: Path) -> None:
     If nbconvert fails, a short page saying why is written instead, so the record stays
     complete; the notebook itself is unaffected.
     """
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
     try:
-        exporter = HTMLExporter(
-            embed_images=True, log=_nbconvert_logger, template_file=_SELF_CONTAINED,
-            extra_loaders=[DictLoader({_SELF_CONTAINED: _SELF_CONTAINED_TEMPLATE})])
-        body, _ = exporter.from_notebook_node(notebook)
+        with _exporter_lock:
+            body, _ = _html_exporter().from_notebook_node(notebook)
     except Exception as exc:  # nbconvert raises many types; the record must still be whole
         logger.warning("HTML export failed (%s: %s); wrote a placeholder page",
                        type(exc).__name__, exc)
