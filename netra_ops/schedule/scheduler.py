@@ -307,12 +307,14 @@ class Scheduler:
             logger.warning("validation due %s starts %s late (%s)", due.isoformat(),
                            format_duration(now - due), why)
         session.slots.append(slot)
-        state.save(now, self._next(state))
-        self._validate(session, slot)
+        self._validate(session, slot, now)
 
-    def _validate(self, session: _Session, slot: Slot) -> None:
+    def _validate(self, session: _Session, slot: Slot, now: datetime) -> None:
+        """Save the slot as running, run its validations, save how it ended. A stop from the
+        moment the running slot can be on disk marks it `interrupted` before it spreads."""
         state = session.state
         try:
+            state.save(now, self._next(state))
             for validation in self.schedule.validations_at(slot.phase):
                 slot.runs.append(self._run_one(state, slot, validation))
                 if slot.runs[-1]["status"] in STOPPED:  # SIGTERM / SIGINT during the run

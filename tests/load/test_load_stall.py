@@ -83,17 +83,19 @@ async def test_the_closed_model_hides_the_same_stall_from_its_p99(
         module_sandbox_env: Environment) -> None:
     """Why the closed model misses it (coordinated omission): a closed user sends nothing
     while its turn is stuck, so a 1 s stall costs each user ONE slow sample, while the rest
-    of the run gives it a sample every ~10-20 ms. With 2 users for 5 s that is 2 slow
-    samples among a few hundred (< 1%), so p99 stays at the healthy latency and only `max`
-    sees the stall. (With more users per turn served, or shorter runs, the slow samples can
-    pass 1%: the precondition is asserted, not assumed.)"""
+    of the run gives it a sample every ~10-20 ms (~50 ms on a busy machine). With 2 users
+    for 12 s that is 2 slow samples among several hundred (< 1%), so p99 stays at the
+    healthy latency and only `max` sees the stall. (With more users per turn served, or
+    shorter runs, the slow samples can pass 1%: the precondition is asserted, not assumed;
+    a 5 s run on a busy machine gave 197 samples, 1.02 %.)"""
     stall = _StallAt(module_sandbox_env, after_s=1.5, seconds=STALL_S)
     result = await _stalled_run(module_sandbox_env, stall, model="closed", users=2,
-                                duration_s=5.0)
+                                duration_s=12.0)
     latency = result.samples["latency_ms"]
-    slow_share = float((latency >= 500).mean())
-    assert 0 < slow_share < 0.01, (f"the stall touched {slow_share:.1%} of "
-                                   f"{len(latency)} samples: the setup assumes < 1%")
+    slow = int((latency >= 500).sum())
+    assert slow >= 1, "no sample saw the stall"
+    assert slow / len(latency) < 0.01, (f"the stall touched {slow} of {len(latency)} "
+                                        f"samples: the setup assumes < 1%")
     assert latency.max() >= 900.0  # the stall happened, and the max saw it
     p99 = result.percentile(0.99)
     assert p99 is not None and p99 < 500.0, result.summary()

@@ -23,6 +23,7 @@ from netra_ops.schedule import (
     ScheduleLockedError,
     ScheduleOutcome,
     Scheduler,
+    ScheduleState,
     Webhook,
     parse_cadence,
     plan_validations,
@@ -249,6 +250,27 @@ def test_a_validation_left_running_by_a_killed_scheduler_is_marked_interrupted(
     assert state(tmp_path)["slots"][0]["reason"] == \
         "its scheduler stopped during this validation"
     assert isinstance(outcome, ScheduleOutcome)
+
+
+def test_a_stop_just_after_the_running_slot_is_saved_marks_it_interrupted(
+        tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM can land the moment `schedule.json` shows the slot running (a watcher of the
+    file sees it and signals at once): the slot on disk must still end `interrupted`."""
+    real_save = ScheduleState.save
+
+    def save_then_stop(self: ScheduleState, *args: Any, **kwargs: Any) -> None:
+        real_save(self, *args, **kwargs)
+        if any(slot.status == "running" for slot in self.slots):
+            raise SystemExit(143)  # what the CLI's SIGTERM handler raises
+
+    monkeypatch.setattr(ScheduleState, "save", save_then_stop)
+    runner = runner_for(tmp_path, clock)
+    with pytest.raises(SystemExit):
+        scheduler(tmp_path, clock, runner).run()
+    assert runner.calls == []
+    [slot] = state(tmp_path)["slots"]
+    assert slot["status"] == "interrupted"
+    assert slot["reason"] == "the scheduler was stopped during this validation"
 
 
 def test_a_second_scheduler_for_the_incident_is_refused_before_touching_anything(
