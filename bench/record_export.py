@@ -30,9 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from jinja2 import DictLoader
 from matplotlib.figure import Figure
-from nbconvert import HTMLExporter
 
 from netra_ops.record import archive
 
@@ -68,12 +66,9 @@ def executed_runbook() -> nbformat.NotebookNode:
 
 
 def export_with_a_new_exporter(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """What every record paid before: build the exporter, then export."""
-    exporter = HTMLExporter(
-        embed_images=True, log=archive._nbconvert_logger,
-        template_file=archive._SELF_CONTAINED,
-        extra_loaders=[DictLoader({archive._SELF_CONTAINED: archive._SELF_CONTAINED_TEMPLATE})])
-    body, _ = exporter.from_notebook_node(notebook)
+    """What every record paid before: build the exporter (the kept one's factory, uncached),
+    then export."""
+    body, _ = archive._html_exporter.__wrapped__().from_notebook_node(notebook)
     path.write_text(body, encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import psutil
 
-__all__ = ["START_TIME_TOLERANCE_S", "same_start"]
+__all__ = ["START_TIME_TOLERANCE_S", "same_start", "started_after"]
 
 START_TIME_TOLERANCE_S = 1.0
 
@@ -21,3 +21,9 @@ def same_start(process: psutil.Process, create_time: float) -> bool:
     """Whether `process` started at the recorded `create_time` (so it is that process, not a
     later one with its pid). psutil.Error when the process is gone."""
     return abs(process.create_time() - create_time) <= START_TIME_TOLERANCE_S
+
+
+def started_after(process: psutil.Process, moment: float) -> bool:
+    """Whether `process` started after `moment` (a `create_time()`), beyond the tolerance:
+    a pid that now names a process newer than the one it named. psutil.Error when gone."""
+    return process.create_time() > moment + START_TIME_TOLERANCE_S

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import psutil
 
-from netra_ops.processes import START_TIME_TOLERANCE_S
+from netra_ops.processes import started_after
 
 __all__ = ["ParentWatchdog", "parent_is_gone"]
 
@@ -24,15 +24,14 @@ def parent_is_gone(parent_pid: int, *, was_parent: bool, own_start: float) -> bo
 
     `was_parent` says whether `parent_pid` was this process's parent at start: then a change
     of `os.getppid()` (re-parenting to init or a subreaper) is the exact signal. Otherwise
-    the pid must still exist, not be a zombie, and have started before this process (within
-    `START_TIME_TOLERANCE_S`: start times move when the wall clock is adjusted).
+    the pid must still exist, not be a zombie, and not have started after this process
+    (`netra_ops.processes.started_after`: start times move when the wall clock is adjusted).
     """
     if was_parent:
         return os.getppid() != parent_pid
     try:
         parent = psutil.Process(parent_pid)
-        started_after_us = parent.create_time() > own_start + START_TIME_TOLERANCE_S
-        return parent.status() == psutil.STATUS_ZOMBIE or started_after_us
+        return parent.status() == psutil.STATUS_ZOMBIE or started_after(parent, own_start)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return True
 
