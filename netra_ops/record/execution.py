@@ -8,6 +8,10 @@ papermill runs in a worker thread; the calling thread waits for it and owns the 
   quietly kill the kernel and report a dead kernel, and the process would carry on;
 - a **whole-run deadline** (`deadline`): when the run is not finished in time, likewise.
 
+A kernel that dies before it is ready (its ports, picked free by jupyter_client, were taken
+by another process before it could bind them: a race on any busy host) is replaced, up to
+`KERNEL_START_ATTEMPTS` starts; no cell has run then, so nothing is repeated.
+
 Whatever stops it, `execute()` returns the notebook as papermill last saved it (the cell
 that was running has its start time), never raises for what happened in the kernel, and
 leaves no kernel process behind. A second signal during the stop is absorbed, so the record
@@ -24,8 +28,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
@@ -33,10 +37,14 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:  # nbformat is imported when a run starts: it is slow to import
     from nbformat import NotebookNode
 
-__all__ = ["STOP_STATUSES", "Execution", "RunStop", "execute", "stop_signals"]
+__all__ = ["KERNEL_START_ATTEMPTS", "STOP_STATUSES", "Execution", "RunStop", "execute",
+           "stop_signals"]
 
 STOP_STATUSES = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupted"}
 """How a run that this process was asked to stop ends, by the signal that asked."""
+
+KERNEL_START_ATTEMPTS = 3
+"""How many kernels a run starts before a kernel that dies before it is ready fails it."""
 
 _POLL_S = 0.2
 _KILL_GRACE_S = 60.0  # how long a stopping run may take once its kernel is killed
@@ -50,6 +58,8 @@ class Execution:
     notebook: NotebookNode
     error: BaseException | None = None
     kernel_output: str = ""
+    failed_starts: list[str] = field(default_factory=list)
+    """Why each replaced kernel failed to start (see the module docstring)."""
 
 
 class RunStop:
@@ -118,7 +128,7 @@ def execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any], ke
     error = outcome.get("error")
     if stop.status is not None:
         error = RunStopError(_STOP_TEXT[stop.status].format(deadline_s=deadline_s))
-    return Execution(status, notebook, error, kernel_output)
+    return Execution(status, notebook, error, kernel_output, outcome.get("failed_starts", []))
 
 
 class RunStopError(Exception):
@@ -181,20 +191,26 @@ def stop_signals() -> Iterator[RunStop]:
 def _papermill(source: Path, output: Path, kernel_log: Path, parameters: dict[str, Any],
                kernel: str, cell_timeout_s: int | None, kernel_env: dict[str, str],
                stop: RunStop, outcome: dict[str, Any], hooks: dict[str, Any]) -> None:
-    """The worker: run papermill, put (status, error) in `outcome`; never raises."""
+    """The worker: run papermill, put (status, error, failed_starts) in `outcome`; never
+    raises."""
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    extra: dict[str, Any] = dict(hooks)
+    cell_started = threading.Event()
+    extra = _with_start_flag(hooks, cell_started)
     if cell_timeout_s is not None:
         extra["execution_timeout"] = cell_timeout_s
+    failed_starts: list[str] = []
+    outcome["failed_starts"] = failed_starts
     try:
         with kernel_log.open("wb") as kernel_output:
-            papermill.execute_notebook(
-                str(source), str(output), parameters=parameters, kernel_name=kernel,
-                log_output=False, progress_bar=False, cwd=str(Path.cwd()),
-                kernel_manager_class=_kernel_manager_class(kernel_output, kernel_env, stop),
-                **extra)
+            def attempt() -> None:
+                papermill.execute_notebook(
+                    str(source), str(output), parameters=parameters, kernel_name=kernel,
+                    log_output=False, progress_bar=False, cwd=str(Path.cwd()),
+                    kernel_manager_class=_kernel_manager_class(kernel_output, kernel_env, stop),
+                    **extra)
+            _retrying_kernel_start(attempt, cell_started, stop, failed_starts)
         outcome.update(status="passed", error=None)
     except papermill.PapermillExecutionError as exc:
         outcome.update(status="failed" if exc.ename == "VerdictFailed" else "error", error=exc)
@@ -206,6 +222,35 @@ def _papermill(source: Path, output: Path, kernel_log: Path, parameters: dict[st
         outcome.update(status="error", error=exc)
     finally:
         _close_thread_loop()
+
+
+def _retrying_kernel_start(attempt: Callable[[], None], cell_started: threading.Event,
+                           stop: RunStop, failed_starts: list[str]) -> None:
+    """Call `attempt` until it gets past its kernel's start: again (at most
+    KERNEL_START_ATTEMPTS calls) only when it raised RuntimeError, jupyter_client's "Kernel
+    died before replying to kernel_info" or "didn't respond", before any cell started and
+    with no stop requested. Each replaced start's error is appended to `failed_starts`."""
+    for number in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            attempt()
+            return
+        except RuntimeError as exc:
+            if cell_started.is_set() or stop.status is not None \
+                    or number == KERNEL_START_ATTEMPTS:
+                raise
+            failed_starts.append(f"{type(exc).__name__}: {exc}")
+
+
+def _with_start_flag(hooks: dict[str, Any], cell_started: threading.Event) -> dict[str, Any]:
+    """nbclient's `hooks`, with `on_cell_start` also setting `cell_started`."""
+    chained = hooks.get("on_cell_start")
+
+    def on_cell_start(**kw: Any) -> None:
+        cell_started.set()
+        if chained is not None:
+            chained(**kw)
+
+    return {**hooks, "on_cell_start": on_cell_start}
 
 
 def _close_thread_loop() -> None:

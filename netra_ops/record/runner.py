@@ -314,6 +314,9 @@ def _execute(source: Path, input_nb: NotebookNode, parameters: dict[str, Any],
     for line in outcome.kernel_output.splitlines():
         if line.strip():
             log.write("KERNEL", "kernel", line)
+    for number, failure in enumerate(outcome.failed_starts, start=1):
+        log.warning(f"kernel {number} died before it was ready ({failure}); no cell had run, "
+                    "so a new kernel was started (its output is above)")
     unfinished = (in_flight.in_flight(*changes) if outcome.status in _RUNNING_CELL_UNMARKED
                   else [])
     if unfinished:
