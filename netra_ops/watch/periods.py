@@ -167,8 +167,7 @@ class Records:
                          for e in watch_notices(self.incident_folder, self.run_id)
                          if start_s <= float((e.get("fields") or {}).get("watch_s", -1))
                          < end_s],
-            "down": [s for s in self.state.sessions
-                     if s.get("down_s") and start_s <= s["resumed_at_watch_s"] < end_s],
+            "down": self.state.restarts(start_s, end_s),
         }
 
     def _validations(self, begin: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -161,7 +161,8 @@ class _Watch:
         return self._finish()
 
     def _open_state(self, folder: Path) -> WatchState:
-        now = datetime.now(UTC).replace(microsecond=0)
+        exact = datetime.now(UTC)
+        now = exact.replace(microsecond=0)
         state = WatchState.load(folder)
         plan = self.plan
         if state is None:
@@ -171,7 +172,9 @@ class _Watch:
             state.sessions.append({"pid": os.getpid(), "started": now.isoformat(),
                                    "resumed_at_watch_s": 0.0, "down_s": None})
         else:
-            down = (now - datetime.fromisoformat(state.updated_at)).total_seconds() \
+            # the last save is stamped with its evaluation's grid time, which can be a
+            # little ahead of this wall clock: a quick restart is down 0 s, never less
+            down = max(0.0, (exact - datetime.fromisoformat(state.updated_at)).total_seconds()) \
                 if state.updated_at else None
             logger.warning("resuming the watch of %s at %s of watch time (down %s s of wall "
                            "time); it was %s", plan.incident, hours_text(state.elapsed_s),

@@ -84,6 +84,12 @@ class WatchState:
         data["start"] = self.start.isoformat()
         return data
 
+    def restarts(self, start_s: float, end_s: float) -> list[dict[str, Any]]:
+        """The sessions that resumed the watch at a watch time in [start_s, end_s): every
+        session after the first, however short the watch was down (`down_s` is 0 when it
+        came back within the second of its last save, None when that save is unknown)."""
+        return [s for s in self.sessions[1:] if start_s <= s["resumed_at_watch_s"] < end_s]
+
     def save(self, now: datetime) -> None:
         """Replace the state file atomically."""
         self.updated_at = now.isoformat()

@@ -21,6 +21,7 @@ from netra_ops.watch import (
     Messenger,
     WatchClock,
     WatchPlan,
+    WatchState,
     plan_depths,
     watch_cadence,
     watch_folder,
@@ -64,6 +65,18 @@ def test_watch_time_scales_runs_at_wall_pace_in_real_time_and_resumes() -> None:
     assert clock.elapsed_s() == 3630
     resumed = WatchClock(START, 1440, clock.elapsed_s(), monotonic=lambda: wall[0] + 500)
     assert resumed.now() == START + timedelta(seconds=3630)  # the 500 s down do not count
+
+
+def test_every_resumed_session_is_a_restart_of_its_period_even_one_down_for_0_s(
+        tmp_path: Path) -> None:
+    state = WatchState(tmp_path, "INC-1", "sandbox", START, 24, 1440, 1, 1, 0.5, sessions=[
+        {"resumed_at_watch_s": 0.0, "down_s": None},  # the first start: no restart
+        {"resumed_at_watch_s": 3700.0, "down_s": 0.0, "previous_status": "running"},
+        {"resumed_at_watch_s": 7300.0, "down_s": None, "previous_status": "running"},
+        {"resumed_at_watch_s": 7400.0, "down_s": 42.0, "previous_status": "terminated"}])
+    assert [s["resumed_at_watch_s"] for s in state.restarts(3600, 7200)] == [3700.0]
+    assert [s["down_s"] for s in state.restarts(7200, 10800)] == [None, 42.0]
+    assert state.restarts(0, 3600) == []
 
 
 def test_each_notice_is_sent_once_even_by_a_restarted_watch(tmp_path: Path,
