@@ -202,7 +202,9 @@ class _Watch:
 
     def _after_tick(self) -> None:
         elapsed = self.clock.elapsed_s()
-        self.records.write_due(elapsed)
+        # a period is sealed only once the saved state has watched past its end: a watch
+        # killed now resumes at that saved point, which must lie in a period not yet written
+        self.records.write_due(self.state.elapsed_s)
         for at, milestone, _ in COMMUNICATION_PLAN[1:-1]:
             if at.total_seconds() <= min(elapsed, self.plan.span.total_seconds() - 1):
                 self._milestone(milestone)
