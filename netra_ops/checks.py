@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CHECK_COLUMNS", "STATUSES", "Check", "Status", "checks_table", "skipped"]
 
@@ -80,6 +81,8 @@ def checks_table(checks: Iterable[Check]) -> pd.DataFrame:
     """One row per check: criterion, value, threshold, passed, detail (what
     `netra_ops.record.verdict` shows). The checks' units are the frame's
     `attrs["row_units"]` (row label to unit), for `netra_ops.display`."""
+    import pandas as pd
+
     rows = list(checks)
     table = pd.DataFrame([check.row() for check in rows], columns=list(CHECK_COLUMNS))
     units = {i: check.unit for i, check in enumerate(rows) if check.unit}

@@ -26,11 +26,16 @@ import datetime as dt
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+# pandas is imported where a frame is handled: a command that shows no table (`netra-ops
+# run`, `records show`) goes without its import (0.5 s of CPU)
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "GIB",
@@ -81,7 +86,8 @@ CellStyle = Callable[[Any], str]
 
 def is_missing(value: Any) -> bool:
     """None, NaN, NaT or pandas' NA."""
-    if value is None or value is pd.NaT or value is pd.NA:
+    pandas = sys.modules.get("pandas")  # not imported: no value is its NaT or NA
+    if value is None or (pandas is not None and (value is pandas.NaT or value is pandas.NA)):
         return True
     return isinstance(value, float | np.floating) and math.isnan(value)
 
@@ -179,8 +185,12 @@ def format_cell(value: Any, unit: str = "") -> str:
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime | np.datetime64):
+        import pandas as pd
+
         return _time_text(pd.Timestamp(value))
     if isinstance(value, dt.timedelta | np.timedelta64):
+        import pandas as pd
+
         return format_seconds(pd.Timedelta(value).total_seconds())
     if isinstance(value, int | np.integer) and unit in ("", "count"):
         return str(int(value))
@@ -208,6 +218,8 @@ def readable_frame(frame: pd.DataFrame | pd.Series, *, max_rows: int = MAX_ROWS
 def _readable(frame: pd.DataFrame | pd.Series, table: pd.DataFrame,
               max_rows: int) -> pd.DataFrame:
     """`table` (`frame` with a plain index) formatted, by the units of `frame`."""
+    import pandas as pd
+
     units: Mapping[str, str] = frame.attrs.get("units", {})
     every = str(frame.attrs.get("unit", ""))
     shown = table.head(max_rows)
@@ -255,6 +267,8 @@ def show_tables_readably(shell: Any) -> bool:
     done) for no shell."""
     if shell is None:
         return False
+    import pandas as pd
+
     for option, value in (("display.max_columns", None), ("display.max_colwidth", None),
                           ("display.width", 1000), ("display.max_rows", MAX_ROWS)):
         pd.set_option(option, value)
@@ -268,6 +282,8 @@ def show_tables_readably(shell: Any) -> bool:
 
 
 def _with_plain_index(frame: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    import pandas as pd
+
     table = frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()
     if isinstance(table.columns, pd.MultiIndex):
         table.columns = [" ".join(str(p) for p in c if str(p)) for c in table.columns]
@@ -292,6 +308,8 @@ def _row_units(frame: pd.DataFrame | pd.Series, shown: pd.DataFrame) -> list[str
 
 
 def _numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2
 
 from netra_ops.cloud.clients import api_errors, revisions_client, service_name, services_client
 from netra_ops.config import Environment
 from netra_ops.errors import ServiceNotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["KNOWN_BAD", "KNOWN_GOOD", "RevisionInfo", "ServiceState", "read_service",
            "short_name"]
@@ -125,6 +127,8 @@ class ServiceState:
     def to_frame(self) -> pd.DataFrame:
         """One row per revision, newest first, with what the service records of it
         (`known`: good, bad or empty)."""
+        import pandas as pd
+
         return pd.DataFrame([{**{k: v for k, v in asdict(r).items() if k != "env"},
                                "known": self.known(r.name)} for r in self.revisions])
 

@@ -59,8 +59,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from netra_ops.config import load_environment
 from netra_ops.errors import ParameterError, RunError, RunStopped
 from netra_ops.playbook.book import Playbook, Scenario, Step, load_playbook
@@ -85,6 +83,8 @@ from netra_ops.record.runner import EXIT_CODES, STOPPED, RunResult, find_runbook
 from netra_ops.record.secret_needs import require_secrets
 
 if TYPE_CHECKING:  # see _LAZY
+    import pandas as pd
+
     from netra_ops.notify import Webhook
     from netra_ops.playbook.checkpoints import Checkpoints
 
@@ -94,9 +94,9 @@ __all__ = ["PLAYBOOK_EXIT_CODES", "PlaybookResult", "StepOutcome", "run_playbook
 logger = logging.getLogger("netra_ops.record")
 
 # _LAZY: `netra_ops.deploy` and `netra_ops.metrics` (matplotlib, Google's clients: 0.8 s of
-# CPU), and the checkpoints (notify, the standing: metrics again), are imported where a
-# playbook needs them, not with this module: every `netra-ops run` imports it to ask
-# whether its argument is a playbook.
+# CPU), the checkpoints (notify, the standing: metrics again) and pandas (0.5 s) are
+# imported where a playbook needs them, not with this module: every `netra-ops run` imports
+# it to ask whether its argument is a playbook.
 
 PREFLIGHT_RUNBOOK = "01_preflight"
 """The step whose environment must name a repository before the playbook starts."""
@@ -150,6 +150,8 @@ class PlaybookResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per step."""
+        import pandas as pd
+
         return pd.DataFrame([{"runbook": s.runbook, "branch": s.branch or "", "status": s.status,
                               "decision": s.decision, "exit": s.exit_code,
                               "duration_s": round(s.duration_s, 1)} for s in self.steps])

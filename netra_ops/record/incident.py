@@ -22,15 +22,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from netra_ops.config import ENVIRONMENT_VARIABLE, load_environment
 from netra_ops.errors import ParameterError, RecordError
 from netra_ops.record.index_page import index_html
 from netra_ops.record.manifest import INDEX_JSON, manifest_digest, write_manifest
 from netra_ops.record.staging import is_staged
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "INDEX_FILES",
@@ -185,6 +186,8 @@ def incident_runs(folder: Path) -> list[IncidentRun]:
 def list_incidents(outputs_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per incident: runs, last runbook, last status, last start (for a bucket, its
     incidents' summaries are brought into the staging folder first)."""
+    import pandas as pd
+
     rows = []
     root = outputs_root(outputs_dir)
     if is_staged(root):

@@ -26,12 +26,13 @@ import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from netra_ops.record.redact import find_secrets
 from netra_ops.record.staging import is_staged
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "INDEX_JSON",
@@ -75,6 +76,8 @@ class VerifyReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per problem (empty when ok)."""
+        import pandas as pd
+
         rows = [{"problem": kind, "file": name} for kind, names in (
             ("changed", self.changed), ("missing", self.missing),
             ("not in manifest", self.unlisted), ("secret", self.secrets),

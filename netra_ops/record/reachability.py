@@ -19,12 +19,14 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-import pandas as pd
-
 from netra_ops.config import Environment
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Endpoint", "EndpointReach", "Reachability", "reachability", "target_endpoints"]
 
@@ -81,6 +83,8 @@ class Reachability:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per endpoint: what, address, ok, ms, error."""
+        import pandas as pd
+
         return pd.DataFrame([{"endpoint": r.endpoint.what, "address": r.endpoint.address,
                               "ok": r.ok, "ms": round(r.elapsed_ms, 1), "error": r.error}
                              for r in self.results])

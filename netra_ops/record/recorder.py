@@ -20,19 +20,22 @@ import enum
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from netra_ops.checks import CHECK_COLUMNS, Check, checks_table
-from netra_ops.display import readable_frame, table_html
+from netra_ops.display import is_missing, readable_frame, table_html
 from netra_ops.errors import RecordError, VerdictFailed
 from netra_ops.kernel import ipython_shell
 from netra_ops.record.redact import looks_secret_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "RECORD_MIMETYPE",
@@ -151,9 +154,10 @@ def _convert(value: Any, name: str) -> Any:
         return int(value)
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
-    if isinstance(value, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # not imported: no value is a frame or a series
+    if pandas is not None and isinstance(value, pandas.DataFrame):
         return [_convert(row, name) for row in value.to_dict(orient="records")]
-    if isinstance(value, pd.Series | pd.Index):
+    if pandas is not None and isinstance(value, pandas.Series | pandas.Index):
         return [_convert(item, name) for item in value.tolist()]
     if isinstance(value, Mapping):
         return {_key(k, name): _convert(v, name) for k, v in value.items()}
@@ -164,9 +168,11 @@ def _convert(value: Any, name: str) -> Any:
 
 
 def _convert_scalar(value: Any, name: str) -> Any:
-    if value is pd.NaT or value is pd.NA:
+    if is_missing(value):  # NaT, NA (a NaN float came here only as a numpy scalar)
         return None
     if isinstance(value, np.datetime64 | np.timedelta64):
+        import pandas as pd
+
         return _convert(pd.Timestamp(value) if isinstance(value, np.datetime64)
                         else pd.Timedelta(value), name)
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -220,6 +226,8 @@ def _short(value: Any) -> str:
 
 def _verdict_table(checks: Iterable[Check] | pd.DataFrame | Iterable[Mapping[str, Any]]
                    ) -> pd.DataFrame:
+    import pandas as pd
+
     table = checks.copy() if isinstance(checks, pd.DataFrame) else _rows_table(list(checks))
     missing = [c for c in VERDICT_COLUMNS if c not in table.columns]
     if table.empty or missing:
@@ -235,6 +243,8 @@ def _verdict_table(checks: Iterable[Check] | pd.DataFrame | Iterable[Mapping[str
 
 
 def _rows_table(rows: list[Any]) -> pd.DataFrame:
+    import pandas as pd
+
     if rows and all(isinstance(row, Check) for row in rows):
         return checks_table(rows)
     return pd.DataFrame(rows)

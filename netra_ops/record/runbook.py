@@ -16,15 +16,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from netra_ops.config import Environment, load_environment
 from netra_ops.display import show_tables_readably
 from netra_ops.kernel import ipython_shell
 from netra_ops.logs_setup import configure_logging
 from netra_ops.record.recorder import record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ENVIRONMENT_RECORDS", "environment_frame", "note", "runbook_setup"]
 
@@ -53,6 +54,8 @@ def runbook_setup(environment: str | Path | Environment,
 def environment_frame(env: Environment, **extra: Any) -> pd.DataFrame:
     """The environment at a glance, one row: name, project, region, the backend service and
     each service's URL, then `extra` columns (a runbook's own settings)."""
+    import pandas as pd
+
     return pd.DataFrame([{"environment": env.name, "project": env.project,
                           "region": env.region, "service": env.backend.name,
                           "backend": env.backend.url, "auth": env.auth.url,
