@@ -54,3 +54,23 @@ def test_each_layer_imports_first_in_a_fresh_interpreter(name: str) -> None:
     done = subprocess.run([sys.executable, "-W", "error", "-c", f"import {name}"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_runbook_s_imports_leave_out_the_clients_it_may_not_call() -> None:
+    """What every runbook's first cell imports (metrics, probe, record) leaves Cloud Run's
+    and Cloud Build's clients (with the protobuf runtime: 0.3 s of a kernel's CPU) to the
+    runbooks that call them; 04 validates the golden path without either."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from netra_ops import metrics, probe\n"
+            "from netra_ops.record import record, runbook_setup, verdict\n"
+            "print(sorted(m for m in ('google.cloud.run_v2', 'google.cloud.devtools.cloudbuild_v1',"
+            " 'google.auth.transport.requests') if m in sys.modules))\n"
+            "from netra_ops.cloud import services_client, submit_build\n"
+            "print(callable(services_client) and callable(submit_build))\n")
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "True"], done.stdout

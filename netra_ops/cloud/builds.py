@@ -18,15 +18,16 @@ does not have (a deploy's plan says so: Cloud Run resolves it, or fails the revi
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import google.auth
 import requests
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.transport.requests import AuthorizedSession
 
 from netra_ops.cloud.service import ServiceState
 from netra_ops.config import Environment
 from netra_ops.errors import DeployError
+
+if TYPE_CHECKING:  # google.auth's transport and default credentials: where a tag is asked
+    from google.auth.credentials import Credentials
 
 __all__ = ["pinned_image", "registry_tag", "serves_image", "tag_digest"]
 
@@ -49,6 +50,8 @@ def tag_digest(env: Environment, image: str) -> str | None:
     url = (f"{_endpoint(env)}/v1/projects/{parts['project']}/locations/{parts['location']}/"
            f"repositories/{parts['repository']}/packages/{parts['package'].replace('/', '%2F')}"
            f"/tags/{parts['tag']}")
+    from google.auth.transport.requests import AuthorizedSession
+
     try:
         answer = AuthorizedSession(_credentials(env)).get(url, timeout=10)
     except requests.RequestException as exc:
@@ -100,6 +103,9 @@ def _endpoint(env: Environment) -> str:
 
 
 def _credentials(env: Environment) -> Credentials:
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+
     if env.kind == "sandbox":
         return AnonymousCredentials()
     credentials, _ = google.auth.default(scopes=[_SCOPE])

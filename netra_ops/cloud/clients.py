@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud import run_v2
 
 from netra_ops.config import Environment
 from netra_ops.errors import ApiUnreachableError, ConfigError
 
 if TYPE_CHECKING:
     from google.cloud import logging as gcl_logging
-    from google.cloud import monitoring_v3, resourcemanager_v3, scheduler_v1
+    from google.cloud import monitoring_v3, resourcemanager_v3, run_v2, scheduler_v1
     from google.cloud.devtools import cloudbuild_v1
     from google.cloud.storage import Client as StorageClient
 
@@ -83,12 +82,16 @@ def _rest_options(env: Environment) -> dict[str, str] | None:
 
 def services_client(env: Environment) -> run_v2.ServicesClient:
     """Cloud Run Admin v2 services client (REST) for the environment."""
+    from google.cloud import run_v2
+
     return run_v2.ServicesClient(transport="rest", credentials=_credentials(env),
                                  client_options=_rest_options(env))
 
 
 def revisions_client(env: Environment) -> run_v2.RevisionsClient:
     """Cloud Run Admin v2 revisions client (REST) for the environment."""
+    from google.cloud import run_v2
+
     return run_v2.RevisionsClient(transport="rest", credentials=_credentials(env),
                                   client_options=_rest_options(env))
 
@@ -101,11 +104,15 @@ def _rest_client(client_class: Callable[..., C], env: Environment) -> C:
 
 def jobs_client(env: Environment) -> run_v2.JobsClient:
     """Cloud Run Admin v2 jobs client (REST) for the environment."""
+    from google.cloud import run_v2
+
     return _rest_client(run_v2.JobsClient, env)
 
 
 def executions_client(env: Environment) -> run_v2.ExecutionsClient:
     """Cloud Run Admin v2 executions client (REST): a job's runs."""
+    from google.cloud import run_v2
+
     return _rest_client(run_v2.ExecutionsClient, env)
 
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
-from google.cloud import run_v2
 
 from netra_ops.cloud.clients import api_errors, revisions_client, service_name, services_client
 from netra_ops.config import Environment
@@ -21,6 +20,7 @@ from netra_ops.errors import ServiceNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from google.cloud import run_v2
 
 __all__ = ["KNOWN_BAD", "KNOWN_GOOD", "RevisionInfo", "ServiceState", "read_service",
            "short_name"]
@@ -157,6 +157,8 @@ def read_service(env: Environment, role: str = "backend") -> ServiceState:
 
 
 def _state(service: run_v2.Service, revisions: list[run_v2.Revision]) -> ServiceState:
+    from google.cloud import run_v2
+
     percents = {short_name(t.revision): t.percent for t in service.traffic_statuses}
     container = service.template.containers[0] if service.template.containers else None
     infos = sorted((_revision_info(r, percents.get(short_name(r.name), 0)) for r in revisions),
@@ -190,6 +192,8 @@ def _listed(text: str) -> tuple[str, ...]:
 
 
 def _revision_info(revision: run_v2.Revision, percent: int) -> RevisionInfo:
+    from google.cloud import run_v2
+
     ready = next((c for c in revision.conditions if c.type_ == "Ready"), None)
     is_ready = ready is not None and ready.state == run_v2.Condition.State.CONDITION_SUCCEEDED
     reason = "" if is_ready or ready is None else ready.message

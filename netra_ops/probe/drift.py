@@ -27,12 +27,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from google.api_core import exceptions as gexc
 from google.auth.exceptions import GoogleAuthError
-from google.cloud import run_v2
 
 from netra_ops.checks import Check
 from netra_ops.cloud import (
@@ -47,6 +46,9 @@ from netra_ops.config import Environment
 from netra_ops.errors import DeployError, SecretError
 from netra_ops.probe.dependencies import redact_url
 from netra_ops.secrets import resolve_secret
+
+if TYPE_CHECKING:
+    from google.cloud import run_v2
 
 __all__ = [
     "DRIFT_STATES",
