@@ -39,6 +39,15 @@ CASES: dict[str, list[str]] = {
     "netra-ops --help": ["-m", "netra_ops", "--help"],
     # a command that fails on its argument: the one-line error path
     "netra-ops records show (bad id)": ["-m", "netra_ops", "records", "show", "../x"],
+    # what `netra-ops run` imports to run a runbook and write its record (target check too)
+    "netra-ops run (record path)": [
+        "-c", "import netra_ops.cli, netra_ops.playbook, netra_ops.record.runner, "
+              "netra_ops.record.target, netra_ops.cloud"],
+    # a runbook kernel and its first cell's imports, paid by every runbook run
+    "runbook kernel (first cell)": [
+        "-c", "import ipykernel.kernelapp; from IPython.display import display; "
+              "from netra_ops import metrics, probe; "
+              "from netra_ops.record import record, record_each, runbook_setup, verdict"],
 }
 
 

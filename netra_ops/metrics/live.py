@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pandas.io.formats.style import Styler
 
 from netra_ops.config import TriggerRule
 from netra_ops.display import format_condition, format_value, styler_html
+
+if TYPE_CHECKING:  # `.style` imports it when a table is styled (jinja2 with it)
+    from pandas.io.formats.style import Styler
 from netra_ops.kernel import ipython_shell
 from netra_ops.metrics.decision import Decision
 
