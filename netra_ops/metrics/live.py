@@ -17,11 +17,11 @@ import pandas as pd
 
 from netra_ops.config import TriggerRule
 from netra_ops.display import format_condition, format_value, styler_html
+from netra_ops.kernel import ipython_shell
+from netra_ops.metrics.decision import Decision
 
 if TYPE_CHECKING:  # `.style` imports it when a table is styled (jinja2 with it)
     from pandas.io.formats.style import Styler
-from netra_ops.kernel import ipython_shell
-from netra_ops.metrics.decision import Decision
 
 __all__ = ["STATE_STYLES", "LiveTable", "rules_view", "state_style", "styled_rules",
            "triggers_frame"]
