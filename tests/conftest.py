@@ -147,6 +147,17 @@ def sandbox_env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environ
     assert survivors == [], f"sandbox processes survived down(): {survivors}"
 
 
+@pytest.fixture()
+def restored_sandbox_env(sandbox_env: Environment) -> Iterator[Environment]:
+    """The session's sandbox, for a test that changes what it serves: put back afterwards to
+    the fixed build by tag with the environment's expected env (`apply_scenario(env,
+    "fixed")`), so that no later test on the worker sees a digest or a changed env."""
+    from netra_ops import sandbox
+
+    yield sandbox_env
+    sandbox.apply_scenario(sandbox_env, "fixed")
+
+
 @pytest.fixture(scope="module")
 def module_sandbox_env(make_sandbox_env: Callable[[], Environment]) -> Iterator[Environment]:
     """A running sandbox of the test module's own, for tests that deploy and roll back."""

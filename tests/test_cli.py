@@ -6,12 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from netra_ops import sandbox
 from netra_ops.config import Environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,22 +263,16 @@ def test_a_scenario_name_of_the_wrong_kind_or_none_lists_the_valid_ones(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture()
-def restored(sandbox_env: Environment) -> Iterator[Environment]:
-    """The session's sandbox, put back to the fixed build by tag afterwards (a rehearsal's
-    start deploys it by digest, which later readers of the service's template would see)."""
-    yield sandbox_env
-    sandbox.apply_scenario(sandbox_env, "fixed")
-
-
 @pytest.mark.sandbox
-def test_a_rehearsal_name_stages_its_start_in_the_sandbox(restored: Environment) -> None:
+def test_a_rehearsal_name_stages_its_start_in_the_sandbox(
+        restored_sandbox_env: Environment) -> None:
     """`sandbox scenario bad-deploy` was "unknown scenario": it stages what serves before
     that rehearsal (the fixed build, no fault), as the playbook would."""
-    staged = netra_ops("sandbox", "scenario", "bad-deploy", "--env", str(restored.source))
+    env = restored_sandbox_env  # the start deploys by digest: put back afterwards
+    staged = netra_ops("sandbox", "scenario", "bad-deploy", "--env", str(env.source))
     assert staged.returncode == 0, staged.stderr
     assert "netra-ops rehearse bad-deploy" in staged.stdout
-    probed = netra_ops("probe", "golden-path", "--env", str(restored.source))
+    probed = netra_ops("probe", "golden-path", "--env", str(env.source))
     assert probed.returncode == 0, probed.stdout  # the fixed build serves
 
 

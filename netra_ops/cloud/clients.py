@@ -84,16 +84,14 @@ def services_client(env: Environment) -> run_v2.ServicesClient:
     """Cloud Run Admin v2 services client (REST) for the environment."""
     from google.cloud import run_v2
 
-    return run_v2.ServicesClient(transport="rest", credentials=_credentials(env),
-                                 client_options=_rest_options(env))
+    return _rest_client(run_v2.ServicesClient, env)
 
 
 def revisions_client(env: Environment) -> run_v2.RevisionsClient:
     """Cloud Run Admin v2 revisions client (REST) for the environment."""
     from google.cloud import run_v2
 
-    return run_v2.RevisionsClient(transport="rest", credentials=_credentials(env),
-                                  client_options=_rest_options(env))
+    return _rest_client(run_v2.RevisionsClient, env)
 
 
 def _rest_client(client_class: Callable[..., C], env: Environment) -> C:

@@ -6,7 +6,6 @@ Every test leaves the shared sandbox serving the fixed build with the expected c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,9 @@ pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture()
-def env(sandbox_env: Environment) -> Iterator[Environment]:
+def env(restored_sandbox_env: Environment) -> Environment:
     """The shared sandbox, put back to the fixed build and expected env afterwards."""
-    yield sandbox_env
-    sandbox.apply_scenario(sandbox_env, "fixed")
+    return restored_sandbox_env
 
 
 def serving_image(env: Environment) -> str:

@@ -8,8 +8,6 @@ Every test leaves the shared sandbox serving the fixed build with the expected c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -24,10 +22,9 @@ FRONTEND = "FRONTEND_URL names the frontend service"
 
 
 @pytest.fixture()
-def env(sandbox_env: Environment) -> Iterator[Environment]:
+def env(restored_sandbox_env: Environment) -> Environment:
     """The shared sandbox, put back to the fixed build and expected env afterwards."""
-    yield sandbox_env
-    sandbox.apply_scenario(sandbox_env, "fixed")
+    return restored_sandbox_env
 
 
 def localhost(url: str) -> str:
