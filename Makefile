@@ -20,7 +20,7 @@ INSTALLER ?= uv
 UV_VERSION ?= 0.13.9
 UV := $(BIN)/uv
 
-.PHONY: install uv lock test-latest demo rehearse test lint lab browser sandbox-up sandbox-down \
+.PHONY: install uv lock test-latest demo rehearse test suite lint typecheck lab browser sandbox-up sandbox-down \
 	clean
 
 ## install: the exact versions of requirements.lock (every package, runtime and dev, with its
@@ -94,13 +94,24 @@ rehearse: $(INSTALLED)
 ## The suite writes bytecode even where PYTHONDONTWRITEBYTECODE is set: netra_ops' own and
 ## the tests' (pytest's rewritten asserts), else each worker collects the suite from source
 ## (about 7 s of CPU, 4 s with it) and each of its hundreds of processes compiles netra_ops.
+## ruff first (a second); then mypy runs beside the suite, not before it (its 20 s on one
+## core, while the suite starts up): mypy's verdict is printed when it is done, among the
+## suite's progress, and either failing fails `make test` (after the suite has finished).
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(INSTALLED) browser
-	@$(MAKE) --no-print-directory lint
+	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory -j2 typecheck suite
+
+## suite: the test suite alone, in WORKERS processes.
+suite: $(INSTALLED)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
+## lint: ruff, then mypy.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory typecheck
+
+typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
 ## lab: start the sandbox and open JupyterLab on the runbooks (notebooks/), the control panel

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from netra_ops.processes import same_start
 from netra_ops.sandbox.ephemeral import write_sandbox_environment
 
 # Each worker reads records with nbformat, whose jsonschema would compile rfc3987-syntax's
-# grammar (1.7 s of CPU here) for a format no notebook schema uses: as netra_ops.cli does.
+# grammar (1.3 s of CPU here) for a format no notebook schema uses: as netra_ops.cli does.
+# Nothing imported above may import nbformat (runbook_records imports it when called).
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +102,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return (1 if name in all_slow else 2 if name in some_long else 3), 0
 
     items.sort(key=tier)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def long_lived_objects_frozen() -> None:
+    """Before each test module, move what is alive (imported modules, collected tests,
+    session fixtures) out of the cyclic garbage collector's reach (`gc.freeze()`).
+
+    A worker holds millions of such objects, and every full collection walked them all:
+    Python's own, as a test allocates, and the explicit ones of the leak checks
+    (tests/probe/hostile_http.py's `no_leaks`), about 0.25 s each. What a test makes is
+    still collected; what is frozen stayed alive anyway. The collection first lets the
+    previous module's garbage go (its module fixtures are torn down by now).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

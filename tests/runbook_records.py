@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from netra_ops.config import Environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +22,8 @@ def summary(record: Path) -> dict[str, Any]:
 
 def charts(record: Path, notebook: str) -> int:
     """How many PNG charts the executed `notebook` in the run's folder shows."""
+    import nbformat  # not at import: conftest imports this module before its rfc3987 guard
+
     executed = nbformat.read(record / notebook, as_version=4)
     return sum("image/png" in o.get("data", {}) for c in executed.cells
                if c.cell_type == "code" for o in c.outputs)
@@ -68,6 +68,8 @@ def unreadable_parts(record: Path, notebook: str) -> list[str]:
     """What makes a record's HTML and notebook hard to read (the display format of
     `netra_ops.display`): numbers with exponents, `nan`/`None` cells, pandas row numbers,
     log lines in stderr boxes, and anything loaded from elsewhere."""
+    import nbformat
+
     page = _DATA_URI.sub("", (record / notebook.replace(".ipynb", ".html")).read_text(
         encoding="utf-8"))
     found = [f"exponent: {m.group(0)}" for m in re.finditer(r"\d(\.\d+)?e[+-]\d+", page)]
