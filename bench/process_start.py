@@ -18,18 +18,15 @@ results are printed and written to bench/results/process_start.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from side_by_side import ROOT, baseline_worktree, write_report
+
 RESULTS = ROOT / "bench" / "results" / "process_start.json"
 CASES: dict[str, list[str]] = {
     # what a sandbox revision process imports before it serves
@@ -86,26 +83,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", str(baseline), args.baseline],
-                       cwd=ROOT, check=True, capture_output=True)
-        try:
-            results = measure({"this": ROOT, "baseline": baseline}, args.rounds)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT,
-                           check=False, capture_output=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
-    report = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()} python {platform.python_version()}, "
-                         f"{os.cpu_count()} cores, load average "
-                         f"{os.getloadavg()[0]:.1f} at the end",
-              "this": commit, "baseline": args.baseline, "rounds": args.rounds,
-              "cases": results}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    with baseline_worktree(args.baseline) as baseline:
+        results = measure({"this": ROOT, "baseline": baseline}, args.rounds)
+    write_report(args.output, args.baseline, args.rounds, cases=results)
 
 
 if __name__ == "__main__":

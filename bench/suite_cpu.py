@@ -18,18 +18,15 @@ printed and written to bench/results/suite_cpu.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from side_by_side import ROOT, baseline_worktree, write_report
+
 RESULTS = ROOT / "bench" / "results" / "suite_cpu.json"
 MODULES = ["tests/probe/test_health_hostile.py", "tests/test_public_api.py",
            "tests/record/test_incident_records.py"]
@@ -69,26 +66,10 @@ def main() -> None:
     parser.add_argument("--modules", nargs="+", default=MODULES)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", str(baseline), args.baseline],
-                       cwd=ROOT, check=True, capture_output=True)
-        try:
-            results = measure({"this": ROOT, "baseline": baseline}, args.modules, args.rounds)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT,
-                           check=False, capture_output=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
-    report = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()} python {platform.python_version()}, "
-                         f"{os.cpu_count()} cores, load average "
-                         f"{os.getloadavg()[0]:.1f} at the end",
-              "this": commit, "baseline": args.baseline, "rounds": args.rounds,
-              "modules": args.modules, "result": results}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    with baseline_worktree(args.baseline) as baseline:
+        results = measure({"this": ROOT, "baseline": baseline}, args.modules, args.rounds)
+    write_report(args.output, args.baseline, args.rounds, modules=args.modules,
+                 result=results)
 
 
 if __name__ == "__main__":
