@@ -20,8 +20,8 @@ INSTALLER ?= uv
 UV_VERSION ?= 0.13.9
 UV := $(BIN)/uv
 
-.PHONY: install uv lock test-latest demo rehearse test suite lint typecheck lab browser sandbox-up sandbox-down \
-	clean
+.PHONY: install uv lock test-latest demo rehearse test suite lint typecheck lab browser \
+	sandbox-up sandbox-down clean
 
 ## install: the exact versions of requirements.lock (every package, runtime and dev, with its
 ## SHA-256 hashes), then netra-ops itself in editable mode without touching those pins.

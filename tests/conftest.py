@@ -109,11 +109,12 @@ def long_lived_objects_frozen() -> None:
     """Before each test module, move what is alive (imported modules, collected tests,
     session fixtures) out of the cyclic garbage collector's reach (`gc.freeze()`).
 
-    A worker holds millions of such objects, and every full collection walked them all:
+    A worker holds a great many such objects, and every full collection walked them all:
     Python's own, as a test allocates, and the explicit ones of the leak checks
     (tests/probe/hostile_http.py's `no_leaks`), about 0.25 s each. What a test makes is
-    still collected; what is frozen stayed alive anyway. The collection first lets the
-    previous module's garbage go (its module fixtures are torn down by now).
+    still collected. The collection first lets the previous module's garbage go (its module
+    fixtures are torn down by now); what is frozen lives on in the worker, and one of them
+    dropped later is freed by its reference count, or, if in a cycle, when the worker ends.
     """
     gc.collect()
     gc.freeze()
