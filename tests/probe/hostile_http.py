@@ -490,12 +490,12 @@ def no_leaks(server: HostileHttpServer) -> Iterator[None]:
     # wait_idle does not wait for it) and, closed on the wire, is in no table of /proc/net
     # meanwhile: poll, generously, for the sockets opened to go
     deadline = time.monotonic() + 10
-    gc.collect()
-    left = sockets_left_behind(sockets, server.port)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while True:
         gc.collect()
         left = sockets_left_behind(sockets, server.port)
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     assert not left, f"sockets left open: {'; '.join(left)}"
 
 
